@@ -1,0 +1,96 @@
+import type { KeybrakeErrorCode } from '../errors/keybrake-error.js';
+import type { MicroUsd } from '../money/micro-usd.js';
+
+/**
+ * One record per vendor call, allowed or denied. Holds no secret, no vault key and no body.
+ */
+export interface AuditRecord {
+  /** Unique id (also the ledger reservation id for allowed calls). */
+  id: string;
+  /** When the call arrived, ISO 8601. */
+  time: string;
+  /** The calling key, or `undefined` if the presented key could not be identified. */
+  keyId?: string | undefined;
+  /** The root (session) key of the caller. */
+  rootKeyId?: string | undefined;
+  /** Label of the calling key. */
+  label?: string | undefined;
+  /** Labels from the calling key up to the root. */
+  labelChain: string[];
+  vendor?: string | undefined;
+  method: string;
+  /** The normalised path (or the raw path, truncated, if it was refused as malformed). */
+  path: string;
+  decision: 'allowed' | 'denied';
+  /** For denials: the Keybrake error code. */
+  reason?: KeybrakeErrorCode | undefined;
+  /** For allowed calls: `settled`, or `unknown` when the outcome is unknown and the reservation stays spent. */
+  outcome?: 'settled' | 'unknown' | 'replayed' | undefined;
+  estimatedMicros: MicroUsd;
+  /** Settled cost; for denials 0. */
+  actualMicros: MicroUsd;
+  vendorStatus?: number | undefined;
+  vendorRequestId?: string | undefined;
+  idempotencyKey?: string | undefined;
+  /** Total time in Keybrake and upstream, ms. */
+  latencyMs: number;
+  /** Who acted: the member, tool and tool call, as the adapter reported them. */
+  actor?: AuditActor | undefined;
+  /** A short note from the cost model (`2 UCS-2 segments`). */
+  note?: string | undefined;
+}
+
+/** The agent identity an adapter attaches to a call. */
+export interface AuditActor {
+  member?: string | undefined;
+  tool?: string | undefined;
+  toolCallId?: string | undefined;
+}
+
+/** A filter over audit records. All fields are optional and combine with AND. */
+export interface AuditQuery {
+  /** Records of this session: calls by the root key or any of its descendants. */
+  rootKeyId?: string | undefined;
+  keyId?: string | undefined;
+  label?: string | undefined;
+  vendor?: string | undefined;
+  decision?: 'allowed' | 'denied' | undefined;
+  /** From this time on (inclusive), epoch ms or ISO 8601. */
+  since?: number | string | undefined;
+  /** Before this time (exclusive), epoch ms or ISO 8601. */
+  until?: number | string | undefined;
+  /** At most this many records, newest first. @default 100 */
+  limit?: number | undefined;
+}
+
+/** Totals of one calling key over the matched records. */
+export interface AuditTotals {
+  keyId: string;
+  label?: string | undefined;
+  calls: number;
+  allowed: number;
+  denied: number;
+  spentMicros: MicroUsd;
+}
+
+/** Result of an audit query. */
+export interface AuditQueryResult {
+  /** Newest first, at most `limit`. */
+  records: AuditRecord[];
+  /** Per calling key over all matched records (not only the first `limit`). */
+  totals: AuditTotals[];
+}
+
+/** Where audit records go. `write` must not block the vendor call; `flush` makes them durable. */
+export interface AuditSink {
+  /**
+   * Records a call without blocking it. A record with the id of an earlier one supersedes it
+   * (a late reconciled price).
+   */
+  write(record: AuditRecord): void;
+  /** Records matching a query, newest first, with per-key totals. */
+  query(query: AuditQuery): Promise<AuditQueryResult>;
+  /** Waits until every written record is durable. */
+  flush(): Promise<void>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+import type { AuditQuery, AuditQueryResult, AuditRecord, AuditTotals } from './audit-record.js';
+
+const toTime = (value: number | string | undefined): number | undefined =>
+  value === undefined ? undefined : typeof value === 'number' ? value : Date.parse(value);
+
+/**
+ * Filters records (any order) by an {@link AuditQuery}: newest first, at most `limit`, with
+ * per-key totals over everything matched. Shared by the built-in sinks.
+ *
+ * @example
+ * ```ts
+ * queryAuditRecords(records, { rootKeyId: session.id, limit: 20 });
+ * ```
+ */
+export function queryAuditRecords(records: Iterable<AuditRecord>, query: AuditQuery): AuditQueryResult {
+  const since = toTime(query.since);
+  const until = toTime(query.until);
+  const matched: AuditRecord[] = [];
+  for (const record of records) {
+    if (query.rootKeyId !== undefined && record.rootKeyId !== query.rootKeyId) continue;
+    if (query.keyId !== undefined && record.keyId !== query.keyId) continue;
+    if (query.label !== undefined && record.label !== query.label && !record.labelChain.includes(query.label)) continue;
+    if (query.vendor !== undefined && record.vendor !== query.vendor) continue;
+    if (query.decision !== undefined && record.decision !== query.decision) continue;
+    const time = Date.parse(record.time);
+    if (since !== undefined && time < since) continue;
+    if (until !== undefined && time >= until) continue;
+    matched.push(record);
+  }
+  matched.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+  const totals = new Map<string, AuditTotals>();
+  for (const record of matched) {
+    const keyId = record.keyId ?? '(unknown key)';
+    let entry = totals.get(keyId);
+    if (!entry) {
+      entry = { keyId, label: record.label, calls: 0, allowed: 0, denied: 0, spentMicros: 0 };
+      totals.set(keyId, entry);
+    }
+    entry.calls += 1;
+    if (record.decision === 'allowed') entry.allowed += 1;
+    else entry.denied += 1;
+    entry.spentMicros += record.actualMicros;
+  }
+  return { records: matched.slice(0, query.limit ?? 100), totals: [...totals.values()] };
+}

@@ -1,0 +1,91 @@
+import type { FxTable } from '../money/fx-table.js';
+import type { MicroUsd } from '../money/micro-usd.js';
+
+/** A vendor request as a cost model sees it, before it is sent. */
+export interface CostRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** The normalised vendor path, without query: `/v1/payment_intents`. */
+  path: string;
+  /** Query parameters. */
+  query: URLSearchParams;
+  /** Request headers (the vault key is already removed). */
+  headers: Headers;
+  /** The request body as text (`''` when there is none). */
+  bodyText: string;
+  /** The body decoded as `application/x-www-form-urlencoded` flat bracketed keys (`line_items[0][quantity]`). */
+  form(): Record<string, string>;
+  /** The body parsed as JSON; `undefined` if it is not JSON. */
+  json(): unknown;
+}
+
+/** A vendor response as a cost model sees it. */
+export interface CostResponse {
+  status: number;
+  headers: Headers;
+  /** The body parsed as JSON; `undefined` if it is not JSON. */
+  json: unknown;
+}
+
+/** What a cost model can use besides the request. */
+export interface CostContext {
+  /** Converts minor units of any configured currency to micro-dollars (throws `UnknownCurrencyError`). */
+  fx: FxTable;
+  /**
+   * Reads a vendor resource with the real credentials, uncounted and unaudited, for estimates
+   * that need state (an invoice's `amount_remaining`, a price's `unit_amount`). Resolves to the
+   * parsed JSON body, or `undefined` if the vendor did not answer 2xx.
+   */
+  lookup(path: string): Promise<unknown>;
+}
+
+/**
+ * An estimate before sending. `unknown` on a money-moving call is denied (fail closed) unless
+ * the key's policy sets a fallback estimate.
+ */
+export type CostEstimate =
+  | { kind: 'known'; micros: MicroUsd /** Short human note for the audit record. */; note?: string }
+  | { kind: 'unknown'; reason: string };
+
+/** The cost after the response, used to settle the reservation. */
+export type CostSettlement =
+  | {
+      kind: 'known';
+      micros: MicroUsd;
+      note?: string;
+      /**
+       * A vendor object id (e.g. a Twilio message SID) whose real price arrives later; a later
+       * {@link CostModel.reconcile} result naming it replaces this settlement.
+       */
+      pendingRef?: string;
+    }
+  | { kind: 'unknown'; reason: string };
+
+/** A late, real price for a call settled earlier at its estimate. */
+export interface CostReconciliation {
+  /** The `pendingRef` given at settlement. */
+  ref: string;
+  /** The real cost. */
+  micros: MicroUsd;
+}
+
+/**
+ * Prices one vendor's calls: an estimate from the request (reserved before sending) and the
+ * actual cost from the response (settled after). Implementations must never undercount money
+ * that moved and never count the same money twice. They must not throw on a missing field —
+ * return `unknown` instead (they may throw `UnknownCurrencyError` from `fx`).
+ */
+export interface CostModel {
+  /** Estimates the cost of a call before it is sent. Read calls cost 0. */
+  estimate(request: CostRequest, context: CostContext): CostEstimate | Promise<CostEstimate>;
+  /**
+   * Parses the actual cost from the vendor's response. Called for every response that came back;
+   * a non-2xx response that moved no money settles to 0.
+   */
+  settle(request: CostRequest, response: CostResponse, estimate: CostEstimate, context: CostContext): CostSettlement;
+  /**
+   * Optional: looks at any successful response (typically a GET of an object) for a real price
+   * of a call settled earlier with a `pendingRef`.
+   */
+  reconcile?(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation | undefined;
+}

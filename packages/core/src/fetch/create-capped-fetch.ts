@@ -1,0 +1,53 @@
+import type { AuditActor } from '../audit/audit-record.js';
+import type { VaultRequest, VaultResponse } from '../vault/vault-request.js';
+import { currentActor } from './actor-context.js';
+
+/** Options of a capped fetch. */
+export interface CappedFetchOptions {
+  /**
+   * The vault key every call uses. When omitted, each call presents its own, as an official SDK
+   * does: `Authorization: Bearer <vault key>` (Stripe, Resend) or Basic with the key as password (Twilio).
+   */
+  vaultKey?: string | undefined;
+  /** Who is calling, for the audit record. Merged over the actor of {@link runWithActor}. */
+  actor?: AuditActor | undefined;
+}
+
+const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+
+/**
+ * Creates a WHATWG `fetch` that sends every call through a vault: the URL's host is ignored (the
+ * vault forwards to the vendor of the key), only its path and query are used. Denials resolve to
+ * responses in the vendor's own error shape (429 cap, 403 endpoint, 401 key), so an official SDK
+ * given this fetch raises its own error.
+ *
+ * @example
+ * ```ts
+ * const cappedFetch = createCappedFetch(vault, { vaultKey: member.vaultKey });
+ * const response = await cappedFetch('https://api.resend.com/emails', { method: 'POST', body });
+ * ```
+ */
+export function createCappedFetch(
+  vault: { handle(request: VaultRequest): Promise<VaultResponse> },
+  options: CappedFetchOptions = {},
+): typeof fetch {
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+    const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
+    const result = await vault.handle({
+      vaultKey: options.vaultKey,
+      method: request.method,
+      path: `${url.pathname}${url.search}`,
+      headers: request.headers,
+      body,
+      actor,
+      signal: request.signal,
+    });
+    return new Response(NULL_BODY_STATUS.has(result.status) ? null : result.body, {
+      status: result.status,
+      headers: result.headers,
+    });
+  };
+}

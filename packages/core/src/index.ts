@@ -1,0 +1,90 @@
+export type {
+  AuditActor,
+  AuditQuery,
+  AuditQueryResult,
+  AuditRecord,
+  AuditSink,
+  AuditTotals,
+} from './audit/audit-record.js';
+export {
+  createJsonlAuditSink,
+  type JsonlAuditSinkOptions,
+  readJsonlAuditRecords,
+} from './audit/create-jsonl-audit-sink.js';
+export { createMemoryAuditSink, type MemoryAuditSinkOptions } from './audit/create-memory-audit-sink.js';
+export { queryAuditRecords } from './audit/query-audit-records.js';
+export type {
+  CostContext,
+  CostEstimate,
+  CostModel,
+  CostReconciliation,
+  CostRequest,
+  CostResponse,
+  CostSettlement,
+} from './costs/cost-model.js';
+export { createFixedPriceCostModel, type FixedPriceCostModelOptions } from './costs/create-fixed-price-cost-model.js';
+export { CapExceededError, type CapExceededErrorOptions, type CapKind } from './errors/cap-exceeded-error.js';
+export { EndpointNotAllowedError, type EndpointNotAllowedErrorOptions } from './errors/endpoint-not-allowed-error.js';
+export { KeyExpiredError, type KeyExpiredErrorOptions } from './errors/key-expired-error.js';
+export { KeyRevokedError, type KeyRevokedErrorOptions } from './errors/key-revoked-error.js';
+export { KeybrakeError, type KeybrakeErrorCode, type KeybrakeErrorOptions } from './errors/keybrake-error.js';
+export {
+  InvalidKeyError,
+  InvalidPolicyError,
+  InvalidRequestError,
+  StorageError,
+  UnknownCostError,
+  UnknownCurrencyError,
+  UnknownVendorError,
+  UpstreamError,
+} from './errors/simple-errors.js';
+export { currentActor, runWithActor } from './fetch/actor-context.js';
+export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
+export type { IssuedKey, IssueKeyOptions } from './keys/issue-key-options.js';
+export type { KeyRecord } from './keys/key-record.js';
+export type { CapStatus, KeyStatus } from './keys/key-status.js';
+export { parseDuration } from './keys/parse-duration.js';
+export {
+  type GeneratedVaultKey,
+  generateVaultKey,
+  hashVaultKey,
+  type KeyMode,
+  looksLikeVaultKey,
+  type ParsedVaultKey,
+  parseVaultKey,
+} from './keys/vault-key-format.js';
+export { createMemoryLedger } from './ledger/create-memory-ledger.js';
+export {
+  DAY_MS,
+  type Ledger,
+  type LedgerBalance,
+  type LedgerLimit,
+  type ReserveDenial,
+  type ReserveRequest,
+  type ReserveResult,
+  type SettleRequest,
+  utcDay,
+} from './ledger/ledger.js';
+export { currencyDecimals, THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES } from './money/currencies.js';
+export { createFxTable, type FxRates, type FxTable, parseFxRates } from './money/fx-table.js';
+export { formatUsd, fromMicroUsd, MICROS_PER_USD, type MicroUsd, toMicroUsd } from './money/micro-usd.js';
+export {
+  type EndpointPattern,
+  matchesEndpoint,
+  parseEndpointPattern,
+  patternIsCoveredBy,
+} from './paths/endpoint-matcher.js';
+export { type NormalizedPath, normalizePath } from './paths/normalize-path.js';
+export { createKeyvKeyStore, type KeyvKeyStoreOptions } from './storage/create-keyv-key-store.js';
+export type { KeyStore } from './storage/key-store.js';
+export {
+  createVault,
+  type TwilioSecret,
+  type Vault,
+  type VaultOptions,
+  type VaultSecrets,
+} from './vault/create-vault.js';
+export { readVaultKey } from './vault/read-vault-key.js';
+export type { VaultRequest, VaultResponse } from './vault/vault-request.js';
+export { type BearerVendorOptions, createBearerVendor } from './vendors/create-bearer-vendor.js';
+export type { VendorDefinition, VendorErrorResponse } from './vendors/vendor-definition.js';

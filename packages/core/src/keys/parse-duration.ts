@@ -1,0 +1,30 @@
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration: a number of seconds, or a string such as `"90s"`, `"30m"`, `"1h"`, `"7d"`.
+ *
+ * @returns Milliseconds.
+ * @throws {InvalidPolicyError} on anything else, zero or negative.
+ * @example
+ * ```ts
+ * parseDuration('1h'); // 3_600_000
+ * parseDuration(90); // 90_000
+ * ```
+ */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0)
+      throw new InvalidPolicyError({ message: `Invalid duration ${value}: seconds must be positive.` });
+    return Math.round(value * 1000);
+  }
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  const amount = Number(match?.[1]);
+  if (!match || !(amount > 0)) {
+    throw new InvalidPolicyError({
+      message: `Invalid duration ${JSON.stringify(value)}: use seconds or "30m", "1h", "7d".`,
+    });
+  }
+  return Math.round(amount * (UNITS[match[2] ?? 's'] ?? 1000));
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { generateVaultKey, hashVaultKey, parseVaultKey, vaultKeyMatches } from './vault-key-format.js';
+
+describe('generateVaultKey', () => {
+  it('should make a recognisable, checksummed key whose id parses back', () => {
+    const { vaultKey, keyId, hash } = generateVaultKey('test');
+    expect(vaultKey).toMatch(/^kb_test_[0-9A-Za-z]{46}$/);
+    expect(parseVaultKey(vaultKey)).toEqual({ mode: 'test', keyId });
+    expect(hash).toBe(hashVaultKey(vaultKey));
+    expect(vaultKeyMatches(vaultKey, hash)).toBe(true);
+    expect(generateVaultKey('live').vaultKey.startsWith('kb_live_')).toBe(true);
+  });
+
+  it('should never repeat', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => generateVaultKey('test').vaultKey));
+    expect(keys.size).toBe(1000);
+  });
+});
+
+describe('parseVaultKey', () => {
+  describe('when the key has a typo', () => {
+    it('should reject it without a lookup', () => {
+      const { vaultKey } = generateVaultKey('test');
+      const index = 20;
+      const typo = `${vaultKey.slice(0, index)}${vaultKey[index] === 'a' ? 'b' : 'a'}${vaultKey.slice(index + 1)}`;
+      expect(parseVaultKey(typo)).toBeUndefined();
+      expect(parseVaultKey(vaultKey.slice(0, -1))).toBeUndefined();
+      expect(parseVaultKey(`sk_test_${vaultKey.slice(8)}`)).toBeUndefined();
+      expect(parseVaultKey('')).toBeUndefined();
+    });
+  });
+});

@@ -1,0 +1,110 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** `test` keys front test-mode secrets; `live` keys front live ones. Shown in the prefix. */
+export type KeyMode = 'test' | 'live';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const ID_LENGTH = 16; // ~95 bits: public handle
+const SECRET_LENGTH = 24; // ~142 bits of randomness
+const CHECKSUM_LENGTH = 6;
+const BODY_LENGTH = ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+const KEY_PATTERN = new RegExp(`^kb_(test|live)_([0-9A-Za-z]{${BODY_LENGTH}})$`);
+
+/** The public id prefix: `kbk_…`. */
+export const KEY_ID_PREFIX = 'kbk_';
+
+/** A freshly generated vault key: the secret the agent holds, its public id, and the hash to store. */
+export interface GeneratedVaultKey {
+  /** `kb_test_…` — give this to the agent; it is shown once and never stored. */
+  vaultKey: string;
+  /** `kbk_…` — the public handle, safe to log. */
+  keyId: string;
+  /** SHA-256 of the vault key, hex; the only form that is stored. */
+  hash: string;
+}
+
+/** A vault key whose prefix, length and checksum are valid. */
+export interface ParsedVaultKey {
+  mode: KeyMode;
+  keyId: string;
+}
+
+function randomBase62(length: number): string {
+  // Rejection sampling keeps every character uniform.
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+    }
+  }
+  return out;
+}
+
+function checksum(text: string): string {
+  const digest = createHash('sha256').update(text).digest();
+  let value = digest.readUIntBE(0, 6);
+  let out = '';
+  for (let index = 0; index < CHECKSUM_LENGTH; index++) {
+    out += ALPHABET[value % 62];
+    value = Math.floor(value / 62);
+  }
+  return out;
+}
+
+/**
+ * Hashes a vault key for storage and comparison.
+ *
+ * @example
+ * ```ts
+ * hashVaultKey('kb_test_…'); // '9f86d0…'
+ * ```
+ */
+export function hashVaultKey(vaultKey: string): string {
+  return createHash('sha256').update(vaultKey).digest('hex');
+}
+
+/**
+ * Generates a new vault key: `kb_<mode>_` + a 16-character id + 24 random characters + a
+ * 6-character checksum, all base62, so secret scanners can recognise it and typos are caught
+ * without a lookup.
+ *
+ * @example
+ * ```ts
+ * const { vaultKey, keyId, hash } = generateVaultKey('test');
+ * ```
+ */
+export function generateVaultKey(mode: KeyMode): GeneratedVaultKey {
+  const id = randomBase62(ID_LENGTH);
+  const body = `kb_${mode}_${id}${randomBase62(SECRET_LENGTH)}`;
+  const vaultKey = `${body}${checksum(body)}`;
+  return { vaultKey, keyId: `${KEY_ID_PREFIX}${id}`, hash: hashVaultKey(vaultKey) };
+}
+
+/**
+ * Checks a presented vault key's shape and checksum without any lookup.
+ *
+ * @returns The mode and key id, or `undefined` if the string is not a well-formed vault key.
+ * @example
+ * ```ts
+ * parseVaultKey('kb_test_…')?.keyId; // 'kbk_…'
+ * ```
+ */
+export function parseVaultKey(candidate: string): ParsedVaultKey | undefined {
+  const match = KEY_PATTERN.exec(candidate);
+  if (!match) return undefined;
+  const body = candidate.slice(0, candidate.length - CHECKSUM_LENGTH);
+  if (checksum(body) !== candidate.slice(-CHECKSUM_LENGTH)) return undefined;
+  return { mode: match[1] as KeyMode, keyId: `${KEY_ID_PREFIX}${(match[2] ?? '').slice(0, ID_LENGTH)}` };
+}
+
+/** Compares a presented key with a stored hash in constant time. */
+export function vaultKeyMatches(vaultKey: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashVaultKey(vaultKey), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
+/** Whether a string looks like a vault key (for redaction): prefix and length, no checksum. */
+export function looksLikeVaultKey(text: string): boolean {
+  return /kb_(test|live)_[0-9A-Za-z]{20,}/.test(text);
+}

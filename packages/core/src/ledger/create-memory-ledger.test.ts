@@ -1,0 +1,4 @@
+import { describeLedgerConformance } from '@keybrake/testkit';
+import { createMemoryLedger } from './create-memory-ledger.js';
+
+describeLedgerConformance('createMemoryLedger', { create: () => createMemoryLedger(), propertyRuns: 100 });

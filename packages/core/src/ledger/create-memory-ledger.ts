@@ -1,0 +1,168 @@
+import { IDEMPOTENCY_WINDOW_MS, type Ledger, type LedgerBalance, utcDay } from './ledger.js';
+
+interface Totals {
+  spent: number;
+  reserved: number;
+  calls: number;
+  /** UTC day → [spent, reserved]. Only days with reservations are kept. */
+  days: Map<number, [number, number]>;
+}
+
+interface Reservation {
+  keyIds: string[];
+  day: number;
+  /** What is currently counted for this reservation (reserved while open, spent once final). */
+  micros: number;
+  expiresAt: number;
+  final: boolean;
+}
+
+/**
+ * The in-memory {@link Ledger}: one process's truth, atomic because a reservation checks and
+ * writes the whole chain with no `await` in between. Use `@keybrake/redis` to share a ledger
+ * between processes.
+ *
+ * @example
+ * ```ts
+ * const vault = createVault({ ledger: createMemoryLedger(), secrets });
+ * ```
+ */
+export function createMemoryLedger(): Ledger {
+  const totals = new Map<string, Totals>();
+  const reservations = new Map<string, Reservation>();
+  const idempotency = new Map<string, { reservationId: string; at: number }>();
+  let nextSweep = 0;
+
+  const totalsOf = (keyId: string): Totals => {
+    let entry = totals.get(keyId);
+    if (!entry) {
+      entry = { spent: 0, reserved: 0, calls: 0, days: new Map() };
+      totals.set(keyId, entry);
+    }
+    return entry;
+  };
+  const dayOf = (entry: Totals, day: number): [number, number] => {
+    let bucket = entry.days.get(day);
+    if (!bucket) {
+      bucket = [0, 0];
+      entry.days.set(day, bucket);
+    }
+    return bucket;
+  };
+
+  /** Turns open reservations past their expiry into spend (a crashed caller never settles). */
+  const sweep = (now: number) => {
+    if (now < nextSweep) return;
+    nextSweep = now + 1000;
+    for (const reservation of reservations.values()) {
+      if (!reservation.final && reservation.expiresAt <= now) finalize(reservation, reservation.micros);
+    }
+    for (const [key, entry] of idempotency) if (entry.at + IDEMPOTENCY_WINDOW_MS <= now) idempotency.delete(key);
+    for (const [id, reservation] of reservations)
+      if (reservation.final && reservation.day < utcDay(now) - 2) reservations.delete(id);
+  };
+
+  const finalize = (reservation: Reservation, micros: number) => {
+    for (const keyId of reservation.keyIds) {
+      const entry = totalsOf(keyId);
+      const bucket = dayOf(entry, reservation.day);
+      if (reservation.final) {
+        entry.spent += micros - reservation.micros;
+        bucket[0] += micros - reservation.micros;
+      } else {
+        entry.reserved -= reservation.micros;
+        entry.spent += micros;
+        bucket[1] -= reservation.micros;
+        bucket[0] += micros;
+      }
+    }
+    reservation.micros = micros;
+    reservation.final = true;
+  };
+
+  return {
+    async reserve({ reservationId, chain, micros, now, ttlMs, idempotencyKey }) {
+      if (!Number.isSafeInteger(micros) || micros < 0) throw new RangeError(`Invalid reservation amount ${micros}.`);
+      if (chain.length === 0) throw new RangeError('A reservation needs at least one key.');
+      sweep(now);
+      const idemKey = idempotencyKey === undefined ? undefined : `${chain[0]?.keyId}\u0000${idempotencyKey}`;
+      if (idemKey !== undefined) {
+        const seen = idempotency.get(idemKey);
+        if (seen && seen.at + IDEMPOTENCY_WINDOW_MS > now)
+          return { ok: true, reservationId, replayOf: seen.reservationId };
+      }
+      const day = utcDay(now);
+      // Check every limit of the whole chain first, then write — no await in between.
+      for (const limit of chain) {
+        const entry = totalsOf(limit.keyId);
+        if (limit.maxCalls !== undefined && entry.calls + 1 > limit.maxCalls) {
+          return {
+            ok: false,
+            keyId: limit.keyId,
+            cap: 'calls',
+            limit: limit.maxCalls,
+            spent: entry.calls,
+            reserved: 0,
+          };
+        }
+        if (limit.capMicros !== undefined && entry.spent + entry.reserved + micros > limit.capMicros) {
+          return {
+            ok: false,
+            keyId: limit.keyId,
+            cap: 'total',
+            limit: limit.capMicros,
+            spent: entry.spent,
+            reserved: entry.reserved,
+          };
+        }
+        if (limit.dailyCapMicros !== undefined) {
+          const [spent, reserved] = entry.days.get(day) ?? [0, 0];
+          if (spent + reserved + micros > limit.dailyCapMicros) {
+            return { ok: false, keyId: limit.keyId, cap: 'daily', limit: limit.dailyCapMicros, spent, reserved };
+          }
+        }
+      }
+      for (const limit of chain) {
+        const entry = totalsOf(limit.keyId);
+        entry.calls += 1;
+        entry.reserved += micros;
+        dayOf(entry, day)[1] += micros;
+      }
+      reservations.set(reservationId, {
+        keyIds: chain.map((limit) => limit.keyId),
+        day,
+        micros,
+        expiresAt: now + ttlMs,
+        final: false,
+      });
+      if (idemKey !== undefined) idempotency.set(idemKey, { reservationId, at: now });
+      return { ok: true, reservationId };
+    },
+
+    async settle({ reservationId, micros, now }) {
+      if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
+      sweep(now);
+      const reservation = reservations.get(reservationId);
+      if (reservation) finalize(reservation, micros);
+    },
+
+    async balance(keyId, now): Promise<LedgerBalance> {
+      sweep(now);
+      const entry = totals.get(keyId);
+      const [dailySpent, dailyReserved] = entry?.days.get(utcDay(now)) ?? [0, 0];
+      return {
+        spentMicros: entry?.spent ?? 0,
+        reservedMicros: entry?.reserved ?? 0,
+        dailySpentMicros: dailySpent,
+        dailyReservedMicros: dailyReserved,
+        calls: entry?.calls ?? 0,
+      };
+    },
+
+    async close() {
+      totals.clear();
+      reservations.clear();
+      idempotency.clear();
+    },
+  };
+}

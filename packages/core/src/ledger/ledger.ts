@@ -1,0 +1,104 @@
+import type { MicroUsd } from '../money/micro-usd.js';
+
+/** One key's limits in a reservation chain. Unset limits are unlimited. */
+export interface LedgerLimit {
+  keyId: string;
+  /** Lifetime cap, micro-dollars. */
+  capMicros?: MicroUsd | undefined;
+  /** Cap per UTC day, micro-dollars. */
+  dailyCapMicros?: MicroUsd | undefined;
+  /** Maximum number of calls. */
+  maxCalls?: number | undefined;
+}
+
+/** A request to reserve a call's estimated cost against a whole key chain. */
+export interface ReserveRequest {
+  /** Caller-chosen unique id for this reservation. */
+  reservationId: string;
+  /** The calling key first, then each ancestor up to the root. */
+  chain: readonly LedgerLimit[];
+  /** The estimate to reserve, micro-dollars (≥ 0). */
+  micros: MicroUsd;
+  /** Now, epoch ms (decides the UTC day). */
+  now: number;
+  /** After this long unsettled, the reservation counts as spent and can no longer be released. */
+  ttlMs: number;
+  /**
+   * The request's `Idempotency-Key`: a second reservation with the same key under the same
+   * calling key (within 24 h) reserves nothing and reports the first.
+   */
+  idempotencyKey?: string | undefined;
+}
+
+/** Why a reservation was refused: which key's which limit, and where it stood. */
+export interface ReserveDenial {
+  ok: false;
+  /** The key whose limit has no room. */
+  keyId: string;
+  cap: 'total' | 'daily' | 'calls';
+  /** The limit (micro-dollars, or calls for `calls`). */
+  limit: number;
+  /** Spent against that limit (micro-dollars, or calls made). */
+  spent: number;
+  /** Reserved by calls in flight (micro-dollars; 0 for `calls`). */
+  reserved: number;
+}
+
+/** Result of {@link Ledger.reserve}. */
+export type ReserveResult =
+  | {
+      ok: true;
+      reservationId: string;
+      /** Set when the idempotency key was seen before: the id of the original reservation. Nothing was reserved. */
+      replayOf?: string | undefined;
+    }
+  | ReserveDenial;
+
+/** A settlement: the final cost of a reserved call. */
+export interface SettleRequest {
+  reservationId: string;
+  /** The actual cost, micro-dollars. */
+  micros: MicroUsd;
+  now: number;
+}
+
+/** Where one key stands. Expired unsettled reservations are included in `spent`. */
+export interface LedgerBalance {
+  spentMicros: MicroUsd;
+  reservedMicros: MicroUsd;
+  /** Spent today (UTC). */
+  dailySpentMicros: MicroUsd;
+  /** Reserved today (UTC). */
+  dailyReservedMicros: MicroUsd;
+  /** Calls reserved (allowed) so far. */
+  calls: number;
+}
+
+/**
+ * The spend ledger. Every implementation must make {@link Ledger.reserve} atomic across the
+ * whole chain: either every limit of every key has room and all are reserved, or nothing is.
+ * Implementations throw on storage failure (the call is then denied).
+ */
+export interface Ledger {
+  /** Reserves `micros` against every key of the chain, or nothing. */
+  reserve(request: ReserveRequest): Promise<ReserveResult>;
+  /**
+   * Sets the final cost of a reservation and releases the rest. Settling an already settled (or
+   * expired) reservation again replaces its amount — that is how late prices are reconciled.
+   * Unknown ids are ignored.
+   */
+  settle(request: SettleRequest): Promise<void>;
+  /** One key's balance at `now`. */
+  balance(keyId: string, now: number): Promise<LedgerBalance>;
+  /** Releases connections and timers. */
+  close?(): Promise<void>;
+}
+
+/** Milliseconds in a day; days are UTC because epoch ms are. */
+export const DAY_MS = 86_400_000;
+
+/** How long an idempotency key is remembered, as Stripe does. */
+export const IDEMPOTENCY_WINDOW_MS = DAY_MS;
+
+/** The UTC day number of an epoch-ms time. */
+export const utcDay = (now: number): number => Math.floor(now / DAY_MS);

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { UnknownCurrencyError } from '../errors/simple-errors.js';
+import { createFxTable, parseFxRates } from './fx-table.js';
+import { formatUsd, toMicroUsd } from './micro-usd.js';
+
+describe('createFxTable', () => {
+  const fx = createFxTable({ jpy: '0.0067', kwd: '3.25', eur: 1.08 });
+
+  it('should convert USD cents exactly', () => {
+    expect(fx.toMicroUsd(2000, 'usd')).toBe(20_000_000);
+    expect(fx.toMicroUsd(1, 'USD')).toBe(10_000);
+  });
+
+  it('should treat JPY as zero-decimal', () => {
+    expect(fx.toMicroUsd(1000, 'jpy')).toBe(6_700_000);
+  });
+
+  it('should treat KWD as three-decimal', () => {
+    expect(fx.toMicroUsd(1500, 'kwd')).toBe(4_875_000);
+  });
+
+  it('should round up so money is never undercounted', () => {
+    expect(fx.toMicroUsd(1, 'jpy')).toBe(6_700);
+    expect(createFxTable({ eur: '1.0800001' }).toMicroUsd(1, 'eur')).toBe(10_801);
+  });
+
+  it('should refuse a currency with no rate', () => {
+    expect(() => fx.toMicroUsd(100, 'gbp')).toThrow(UnknownCurrencyError);
+  });
+
+  it('should parse the CLI format', () => {
+    expect(parseFxRates('jpy=0.0067, EUR=1.08')).toEqual({ jpy: '0.0067', eur: '1.08' });
+  });
+});
+
+describe('toMicroUsd', () => {
+  it('should be exact where floats are not', () => {
+    expect(toMicroUsd(0.1 + 0.2)).toBe(300_000);
+    expect(toMicroUsd('0.0083')).toBe(8_300);
+    expect(toMicroUsd(150)).toBe(150_000_000);
+    expect(() => toMicroUsd('0.0000001')).toThrow();
+    expect(() => toMicroUsd(-1)).toThrow();
+  });
+
+  it('should format for people', () => {
+    expect(formatUsd(150_000_000)).toBe('$150.00');
+    expect(formatUsd(8_300)).toBe('$0.0083');
+    expect(formatUsd(16_600)).toBe('$0.0166');
+  });
+});

@@ -1,0 +1,92 @@
+import { InvalidPolicyError, UnknownCurrencyError } from '../errors/simple-errors.js';
+import { currencyDecimals } from './currencies.js';
+import type { MicroUsd } from './micro-usd.js';
+
+/** FX rates as USD per one unit of the currency, e.g. `{ eur: 1.08, jpy: '0.0067' }`. */
+export type FxRates = Record<string, number | string>;
+
+/** Converts amounts in any configured currency to micro-dollars, exactly and rounding up. */
+export interface FxTable {
+  /**
+   * Converts an amount in a currency's minor units (cents, yen, fils) to micro-dollars,
+   * rounding up so that money is never undercounted.
+   *
+   * @throws {UnknownCurrencyError} if the currency has no rate.
+   */
+  toMicroUsd(amountMinor: number, currency: string): MicroUsd;
+  /** Whether a rate is configured for the currency (USD always is). */
+  has(currency: string): boolean;
+}
+
+const RATE_SCALE_DIGITS = 12;
+const rateText = /^(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses `jpy=0.0067,eur=1.08` (the CLI and `KEYBRAKE_FX` format) into rates.
+ *
+ * @throws {InvalidPolicyError} on a malformed entry.
+ * @example
+ * ```ts
+ * parseFxRates('jpy=0.0067,eur=1.08'); // { jpy: '0.0067', eur: '1.08' }
+ * ```
+ */
+export function parseFxRates(text: string): FxRates {
+  const rates: FxRates = {};
+  for (const entry of text
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [code, rate] = entry.split('=').map((part) => part.trim());
+    if (!code || !rate || !/^[a-z]{3}$/i.test(code)) {
+      throw new InvalidPolicyError({
+        message: `Invalid FX entry "${entry}": expected code=usdPerUnit, e.g. jpy=0.0067.`,
+      });
+    }
+    rates[code.toLowerCase()] = rate;
+  }
+  return rates;
+}
+
+/**
+ * Creates an FX table. Rates are exact decimals (up to 12 places); conversion uses integer
+ * arithmetic and rounds up to the next micro-dollar.
+ *
+ * @param rates - USD per unit of each currency; USD is always 1.
+ * @throws {InvalidPolicyError} on a negative or malformed rate.
+ * @example
+ * ```ts
+ * const fx = createFxTable({ jpy: '0.0067' });
+ * fx.toMicroUsd(1000, 'jpy'); // ¥1000 → 6_700_000 ($6.70)
+ * ```
+ */
+export function createFxTable(rates: FxRates = {}): FxTable {
+  const scaled = new Map<string, bigint>([['usd', 10n ** BigInt(RATE_SCALE_DIGITS)]]);
+  for (const [code, rate] of Object.entries(rates)) {
+    const text = typeof rate === 'number' ? rate.toFixed(RATE_SCALE_DIGITS) : rate.trim();
+    const match = rateText.exec(text);
+    if (!match || (typeof rate === 'number' && !(rate > 0))) {
+      throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: ${JSON.stringify(rate)}.` });
+    }
+    const fraction = (match[2] ?? '').padEnd(RATE_SCALE_DIGITS, '0').slice(0, RATE_SCALE_DIGITS);
+    const value = BigInt(match[1] ?? '0') * 10n ** BigInt(RATE_SCALE_DIGITS) + BigInt(fraction);
+    if (value <= 0n) throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: must be positive.` });
+    scaled.set(code.toLowerCase(), value);
+  }
+  return {
+    has: (currency) => scaled.has(currency.toLowerCase()),
+    toMicroUsd(amountMinor, currency) {
+      const code = currency.toLowerCase();
+      const rate = scaled.get(code);
+      if (rate === undefined) throw new UnknownCurrencyError({ currency: code });
+      if (!Number.isSafeInteger(amountMinor)) {
+        throw new InvalidPolicyError({ message: `Amount ${amountMinor} ${code} is not an integer of minor units.` });
+      }
+      // micros = amountMinor / 10^decimals * rate/10^12 * 10^6, rounded up.
+      const numerator = BigInt(amountMinor) * rate * 1_000_000n;
+      const denominator = 10n ** BigInt(currencyDecimals(code) + RATE_SCALE_DIGITS);
+      const quotient = numerator / denominator;
+      const micros = numerator % denominator === 0n || numerator < 0n ? quotient : quotient + 1n;
+      return Number(micros);
+    },
+  };
+}

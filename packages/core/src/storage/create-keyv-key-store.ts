@@ -1,0 +1,89 @@
+import Keyv from 'keyv';
+import type { AuditRecord } from '../audit/audit-record.js';
+import { StorageError } from '../errors/simple-errors.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import type { KeyStore } from './key-store.js';
+
+/** Options of {@link createKeyvKeyStore}. */
+export interface KeyvKeyStoreOptions {
+  /**
+   * A Keyv instance over any backend (`new Keyv(new KeyvRedis(url))`, …). It is switched to
+   * `throwOnErrors: true`: a storage failure must deny a call, never read as "no such key".
+   * @default an in-memory Keyv
+   */
+  keyv?: Keyv;
+}
+
+const recordKey = (id: string) => `key:${id}`;
+const childrenKey = (id: string) => `children:${id}`;
+const pendingKey = (ref: string) => `pending:${ref}`;
+
+/**
+ * Creates a {@link KeyStore} on Keyv. Writes that append to a parent's list of children are
+ * serialised within this process.
+ *
+ * @example
+ * ```ts
+ * const store = createKeyvKeyStore({ keyv: new Keyv({ namespace: 'keybrake' }) });
+ * ```
+ */
+export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore {
+  const keyv = options.keyv ?? new Keyv({ namespace: 'keybrake' });
+  keyv.throwOnErrors = true;
+  // Keyv also emits errors; without a listener an EventEmitter 'error' would crash the process.
+  keyv.on('error', () => {});
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = queue.then(task, task);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const guard = async <T>(what: string, task: () => Promise<T>): Promise<T> => {
+    try {
+      return await task();
+    } catch (error) {
+      throw new StorageError({ message: `Keybrake key store failed to ${what}; the call is denied.`, cause: error });
+    }
+  };
+
+  return {
+    get: (id) => guard('read a key', async () => (await keyv.get<KeyRecord>(recordKey(id))) ?? undefined),
+    getMany: (ids) =>
+      guard('read keys', async () => {
+        if (ids.length === 0) return [];
+        const values = await keyv.getMany<KeyRecord>(ids.map(recordKey));
+        return values.map((value) => value ?? undefined);
+      }),
+    create: (record) =>
+      guard('store a key', () =>
+        serial(async () => {
+          await keyv.set(recordKey(record.id), record);
+          if (record.parentId) {
+            const siblings = (await keyv.get<string[]>(childrenKey(record.parentId))) ?? [];
+            await keyv.set(childrenKey(record.parentId), [...siblings, record.id]);
+          }
+        }),
+      ),
+    revoke: (ids, at) =>
+      guard('revoke keys', () =>
+        serial(async () => {
+          for (const id of ids) {
+            const record = await keyv.get<KeyRecord>(recordKey(id));
+            if (record && record.revokedAt === undefined) await keyv.set(recordKey(id), { ...record, revokedAt: at });
+          }
+        }),
+      ),
+    children: (id) => guard('read children', async () => (await keyv.get<string[]>(childrenKey(id))) ?? []),
+    putPending: (ref, record, ttlMs) =>
+      guard('remember a pending price', async () => {
+        await keyv.set(pendingKey(ref), record, ttlMs);
+      }),
+    takePending: (ref) =>
+      guard('read a pending price', async () => {
+        const record = await keyv.get<AuditRecord>(pendingKey(ref));
+        if (record) await keyv.delete(pendingKey(ref));
+        return record ?? undefined;
+      }),
+    close: () => keyv.disconnect(),
+  };
+}

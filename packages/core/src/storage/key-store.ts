@@ -1,0 +1,28 @@
+import type { AuditRecord } from '../audit/audit-record.js';
+import type { KeyRecord } from '../keys/key-record.js';
+
+/**
+ * Where key records live. Implementations must throw on storage failures (a thrown error denies
+ * the call) and must never cache a record past a revocation.
+ */
+export interface KeyStore {
+  /** Reads one record. */
+  get(id: string): Promise<KeyRecord | undefined>;
+  /** Reads several records in one round trip where the backend allows it; same order as `ids`. */
+  getMany(ids: readonly string[]): Promise<Array<KeyRecord | undefined>>;
+  /** Stores a new record and indexes it under its parent. */
+  create(record: KeyRecord): Promise<void>;
+  /** Marks records revoked at `at` (epoch ms). Revoking a revoked record keeps the first time. */
+  revoke(ids: readonly string[], at: number): Promise<void>;
+  /** Direct children's ids. */
+  children(id: string): Promise<string[]>;
+  /**
+   * Remembers a call settled at its estimate whose real price arrives later (a Twilio message),
+   * under `ref` (`twilio:SM…`), for `ttlMs`.
+   */
+  putPending(ref: string, record: AuditRecord, ttlMs: number): Promise<void>;
+  /** Takes (reads and forgets) a pending call remembered by {@link KeyStore.putPending}. */
+  takePending(ref: string): Promise<AuditRecord | undefined>;
+  /** Releases connections. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,426 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
+import { createVault, type Vault } from './create-vault.js';
+
+const SECRET = 'sk_acme_live_DO_NOT_LEAK_0123456789';
+
+describe('createVault', () => {
+  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let now = Date.UTC(2026, 10, 26, 12);
+  const vaults: Vault[] = [];
+  const makeVault = () => {
+    const vault = createVault({
+      vendors: {
+        acme: createBearerVendor({
+          name: 'acme',
+          baseUrl: 'https://api.acme.invalid',
+          requestIdHeader: 'request-id',
+          costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00', 'GET /**': 0 } }),
+        }),
+      },
+      secrets: { acme: SECRET },
+      upstreams: { acme: upstream.url },
+      now: () => now,
+    });
+    vaults.push(vault);
+    return vault;
+  };
+
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream((request) => ({
+      body: request.url.includes('charges') ? { id: `ch_${Math.random()}` } : { ok: true },
+    }));
+  });
+  afterEach(async () => {
+    upstream.received.length = 0;
+    now = Date.UTC(2026, 10, 26, 12);
+    await Promise.all(vaults.splice(0).map((vault) => vault.close()));
+  });
+  afterAll(() => upstream.close());
+
+  const team = async (vault: Vault) => {
+    const session = await vault.issueKey({ capUsd: 200, expiresIn: '1h', label: 'team/sess_1' });
+    const billing = await vault.issueKey({
+      parentId: session.id,
+      vendor: 'acme',
+      capUsd: 150,
+      label: 'team/sess_1/billing',
+    });
+    const notify = await vault.issueKey({
+      parentId: session.id,
+      vendor: 'acme',
+      capUsd: 50,
+      label: 'team/sess_1/notify',
+    });
+    return { session, billing, notify };
+  };
+
+  describe('when two members share a session cap under concurrency', () => {
+    it('should never let the upstream receive more than any cap allows, and deny the rest with 429', async () => {
+      const vault = makeVault();
+      const { session, billing, notify } = await team(vault);
+      const fetches = [
+        vault.createFetch({ vaultKey: billing.vaultKey }),
+        vault.createFetch({ vaultKey: notify.vaultKey }),
+      ];
+      const responses = await Promise.all(
+        Array.from({ length: 200 }, (_, index) =>
+          (fetches[index % 2] as typeof fetch)('https://ignored.example/v1/charges', {
+            method: 'POST',
+            body: 'amount=300',
+          }),
+        ),
+      );
+      const allowed = responses.filter((response) => response.status === 200).length;
+      const denied = responses.filter((response) => response.status === 429);
+      expect(allowed + denied.length).toBe(200);
+      expect(upstream.received).toHaveLength(allowed);
+      expect(allowed * 3).toBeLessThanOrEqual(200);
+      expect(allowed).toBe(66); // $150 / $3 = 50 billing + $50 / $3 = 16 notify
+      const body = (await denied[0]?.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('KEYBRAKE_CAP_EXCEEDED');
+      expect(denied[0]?.headers.get('x-keybrake-code')).toBe('KEYBRAKE_CAP_EXCEEDED');
+
+      const sessionStatus = await vault.getKeyStatus(session.id);
+      expect(sessionStatus.spentMicros).toBe(66 * 3_000_000);
+      expect((await vault.getKeyStatus(billing.id)).spentUsd).toBe(150);
+      expect((await vault.getKeyStatus(notify.id)).spentUsd).toBe(48);
+      const audit = await vault.queryAudit({ rootKeyId: session.id, limit: 1000 });
+      expect(audit.records).toHaveLength(200);
+      expect(
+        audit.records.filter((record) => record.decision === 'denied' && record.reason === 'KEYBRAKE_CAP_EXCEEDED'),
+      ).toHaveLength(134);
+      expect(audit.totals.find((total) => total.keyId === billing.id)).toMatchObject({
+        allowed: 50,
+        spentMicros: 150_000_000,
+      });
+    });
+  });
+
+  describe('when keys are revoked or expire', () => {
+    it('should deny the members on their very next call after the session key is revoked', async () => {
+      const vault = makeVault();
+      const { session, billing, notify } = await team(vault);
+      const billingFetch = vault.createFetch({ vaultKey: billing.vaultKey });
+      expect((await billingFetch('http://x/v1/customers/cus_1')).status).toBe(200);
+      expect((await vault.revokeKey(session.id)).revoked.sort()).toEqual([session.id, billing.id, notify.id].sort());
+      const response = await billingFetch('http://x/v1/customers/cus_1');
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('KEYBRAKE_KEY_REVOKED');
+      expect(
+        (await vault.createFetch({ vaultKey: notify.vaultKey })('http://x/v1/charges', { method: 'POST' })).status,
+      ).toBe(401);
+      expect(upstream.received).toHaveLength(1);
+      expect((await vault.getKeyStatus(notify.id)).revoked).toBe(true);
+    });
+
+    it('should refuse an expired key', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10, expiresIn: '30m' });
+      now += 31 * 60_000;
+      const response = await vault.createFetch({ vaultKey: key.vaultKey })('http://x/v1/charges', { method: 'POST' });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('KEYBRAKE_KEY_EXPIRED');
+      expect(upstream.received).toHaveLength(0);
+    });
+
+    it('should refuse malformed and unknown keys', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = (vaultKey: string) => vault.createFetch({ vaultKey })('http://x/v1/charges', { method: 'POST' });
+      const typo = `${key.vaultKey.slice(0, -3)}zzz`;
+      for (const bad of [typo, 'kb_test_short', SECRET]) {
+        const response = await send(bad);
+        expect(response.status).toBe(401);
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe('KEYBRAKE_INVALID_KEY');
+      }
+      const otherVault = makeVault();
+      const foreign = await otherVault.issueKey({ vendor: 'acme', capUsd: 1 });
+      expect((await send(foreign.vaultKey)).status).toBe(401);
+      expect(upstream.received).toHaveLength(0);
+    });
+  });
+
+  describe('when the path is outside the allow-list', () => {
+    it.each([
+      '/v1/refunds',
+      '/v1/customers/../refunds',
+      '/v1/customers/%2e%2e/refunds',
+      '/v1/customers%2F..%2Frefunds',
+      '/v1/customers/cus_1%2Fx',
+      '/v1/customers/%252e%252e/refunds',
+      '/../v1/customers/cus_1',
+    ])('should answer 403 for %s and never reach the upstream', async (path) => {
+      const vault = makeVault();
+      const key = await vault.issueKey({
+        vendor: 'acme',
+        capUsd: 10,
+        allowedEndpoints: ['GET /v1/customers/*', 'POST /v1/charges'],
+      });
+      const response = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path, headers: {} });
+      expect(response.status).toBe(403);
+      expect(response.keybrake.error?.code).toBe('KEYBRAKE_ENDPOINT_NOT_ALLOWED');
+      expect(upstream.received).toHaveLength(0);
+      const audit = await vault.queryAudit({ keyId: key.id });
+      expect(audit.records[0]).toMatchObject({ decision: 'denied', reason: 'KEYBRAKE_ENDPOINT_NOT_ALLOWED' });
+    });
+
+    it('should allow what the allow-list names', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10, allowedEndpoints: ['GET /v1/customers/*'] });
+      const response = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: 'GET',
+        path: '/v1/./customers/cus_1?expand[]=x',
+        headers: {},
+      });
+      expect(response.status).toBe(200);
+      expect(upstream.received[0]?.url).toBe('/v1/customers/cus_1?expand[]=x');
+    });
+  });
+
+  describe('when a request is retried with the same Idempotency-Key', () => {
+    it('should count it once', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = () =>
+        vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: { 'idempotency-key': 'charge-42' },
+          body: 'amount=1',
+        });
+      expect((await send()).status).toBe(200);
+      expect((await send()).status).toBe(200);
+      const status = await vault.getKeyStatus(key.id);
+      expect(status).toMatchObject({ spentUsd: 3, calls: 1 });
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records.map((record) => record.outcome).sort()).toEqual(['replayed', 'settled']);
+    });
+  });
+
+  describe('when the vendor answers an error', () => {
+    it('should settle a call that moved no money to 0', async () => {
+      const failing = await startRecordingUpstream(() => ({
+        status: 402,
+        body: { error: { message: 'card declined' } },
+      }));
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: failing.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        expect(response.status).toBe(402);
+        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0, calls: 1 });
+      } finally {
+        await vault.close();
+        await failing.close();
+      }
+    });
+
+    it('should keep the estimate as spent when the outcome is unknown (timeout)', async () => {
+      const slow = await startRecordingUpstream(() => ({ delayMs: 500 }));
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: slow.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+        upstreamTimeout: 0.1,
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        expect(response.status).toBe(504);
+        expect(response.keybrake.error?.code).toBe('KEYBRAKE_UPSTREAM_ERROR');
+        expect(slow.received).toHaveLength(1);
+        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+        expect((await vault.queryAudit({ keyId: key.id })).records[0]).toMatchObject({
+          outcome: 'unknown',
+          actualMicros: 5_000_000,
+        });
+      } finally {
+        await vault.close();
+        await slow.close();
+      }
+    });
+
+    it('should count nothing when the upstream cannot be reached', async () => {
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: 'http://127.0.0.1:1',
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        expect(response.status).toBe(502);
+        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
+      } finally {
+        await vault.close();
+      }
+    });
+  });
+
+  describe('when a cost cannot be determined', () => {
+    it('should deny the call (fail closed) unless the key sets a fallback', async () => {
+      const vault = makeVault();
+      const strict = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const denied = await vault.handle({
+        vaultKey: strict.vaultKey,
+        method: 'POST',
+        path: '/v1/payouts',
+        headers: {},
+      });
+      expect(denied.status).toBe(403);
+      expect(denied.keybrake.error?.code).toBe('KEYBRAKE_UNKNOWN_COST');
+      const lenient = await vault.issueKey({ vendor: 'acme', capUsd: 10, fallbackEstimateUsd: 4 });
+      const allowed = await vault.handle({
+        vaultKey: lenient.vaultKey,
+        method: 'POST',
+        path: '/v1/payouts',
+        headers: {},
+      });
+      expect(allowed.status).toBe(200);
+      expect((await vault.getKeyStatus(lenient.id)).spentUsd).toBe(4);
+      expect(upstream.received).toHaveLength(1);
+    });
+  });
+
+  describe('when the body is too large', () => {
+    it('should answer 413 and send nothing', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const response = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: 'POST',
+        path: '/v1/charges',
+        headers: {},
+        body: 'x'.repeat(1_048_577),
+      });
+      expect(response.status).toBe(413);
+      expect(upstream.received).toHaveLength(0);
+    });
+  });
+
+  describe('issueKey', () => {
+    it('should make a child narrow its parent', async () => {
+      const vault = makeVault();
+      const parent = await vault.issueKey({
+        vendor: 'acme',
+        capUsd: 100,
+        allowedEndpoints: ['POST /v1/charges', 'GET /v1/customers/*'],
+        expiresIn: '1h',
+      });
+      await expect(vault.issueKey({ parentId: parent.id, capUsd: 101 })).rejects.toThrow(InvalidPolicyError);
+      await expect(vault.issueKey({ parentId: parent.id, allowedEndpoints: ['POST /v1/refunds'] })).rejects.toThrow(
+        /wider/,
+      );
+      await expect(vault.issueKey({ parentId: parent.id, expiresIn: '2h' })).rejects.toThrow(/outlive/);
+      await expect(vault.issueKey({ parentId: parent.id, vendor: 'other' })).rejects.toThrow(InvalidPolicyError);
+      const child = await vault.issueKey({ parentId: parent.id, capUsd: 40 });
+      expect(child.vendor).toBe('acme');
+      expect((await vault.getKeyStatus(child.id)).allowedEndpoints).toEqual([
+        'POST /v1/charges',
+        'GET /v1/customers/*',
+      ]);
+      await expect(vault.issueKey({ vendor: 'acme' })).rejects.toThrow(/needs a cap/);
+      await expect(vault.issueKey({ vendor: 'nope', capUsd: 1 })).rejects.toThrow(/Unknown vendor/);
+    });
+
+    it('should refuse a child cap larger than what remains of the parent', async () => {
+      const vault = makeVault();
+      const parent = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      await vault.handle({ vaultKey: parent.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      await expect(vault.issueKey({ parentId: parent.id, capUsd: 8 })).rejects.toThrow(/\$7\.00/);
+    });
+
+    it('should let a budget-only session key hold no vendor and refuse calls with it', async () => {
+      const vault = makeVault();
+      const session = await vault.issueKey({ capUsd: 5 });
+      const response = await vault.handle({
+        vaultKey: session.vaultKey,
+        method: 'GET',
+        path: '/v1/customers/cus_1',
+        headers: {},
+      });
+      expect(response.status).toBe(401);
+      expect(upstream.received).toHaveLength(0);
+    });
+  });
+
+  describe('secrets', () => {
+    it('should inject the real secret upstream and never show it or a vault key in audit records or errors', async () => {
+      const vault = makeVault();
+      const { session, billing } = await team(vault);
+      const send = vault.createFetch();
+      const ok = await send('http://x/v1/charges', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${billing.vaultKey}` },
+      });
+      expect(ok.status).toBe(200);
+      expect(upstream.received[0]?.headers.authorization).toBe(`Bearer ${SECRET}`);
+      const texts: string[] = [];
+      for (let call = 0; call < 60; call++) {
+        const response = await send('http://x/v1/charges', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${billing.vaultKey}` },
+        });
+        texts.push(await response.text());
+      }
+      await vault.revokeKey(session.id);
+      texts.push(
+        await (
+          await send('http://x/v1/charges', {
+            method: 'POST',
+            headers: { authorization: `Bearer ${billing.vaultKey}` },
+          })
+        ).text(),
+      );
+      texts.push(JSON.stringify(await vault.queryAudit({ limit: 1000 })));
+      texts.push(JSON.stringify(await vault.getKeyStatus(billing.id)));
+      const all = texts.join('\n');
+      expect(all).toContain('KEYBRAKE_CAP_EXCEEDED');
+      expect(all).toContain('KEYBRAKE_KEY_REVOKED');
+      expect(all).not.toContain(SECRET);
+      expect(all).not.toContain(billing.vaultKey);
+      expect(all).not.toContain(session.vaultKey);
+      expect(all).not.toMatch(/kb_test_[0-9A-Za-z]{20}/);
+    });
+  });
+});

@@ -1,0 +1,177 @@
+import { Agent, type Dispatcher } from 'undici';
+import type { AuditQuery, AuditQueryResult, AuditSink } from '../audit/audit-record.js';
+import { createMemoryAuditSink } from '../audit/create-memory-audit-sink.js';
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { type CappedFetchOptions, createCappedFetch } from '../fetch/create-capped-fetch.js';
+import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
+import type { KeyStatus } from '../keys/key-status.js';
+import { parseDuration } from '../keys/parse-duration.js';
+import type { KeyMode } from '../keys/vault-key-format.js';
+import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { createFxTable, type FxRates } from '../money/fx-table.js';
+import { type EndpointPattern, parseEndpointPattern } from '../paths/endpoint-matcher.js';
+import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
+import type { KeyStore } from '../storage/key-store.js';
+import { type BuiltinVendorOptions, builtinVendors } from '../vendors/builtin-vendors.js';
+import type { VendorDefinition } from '../vendors/vendor-definition.js';
+import { getKeyStatus } from './get-key-status.js';
+import { handleVaultRequest } from './handle-vault-request.js';
+import { issueKey } from './issue-key.js';
+import { revokeKey } from './revoke-key.js';
+import type { ConfiguredVendor, VaultContext } from './vault-context.js';
+import type { VaultRequest, VaultResponse } from './vault-request.js';
+
+/** Twilio credentials: the Account SID with its auth token, or with an API key. */
+export type TwilioSecret =
+  | { accountSid: string; authToken: string }
+  | { accountSid: string; apiKeySid: string; apiKeySecret: string };
+
+/** The real vendor secrets a vault holds. They are never returned, logged or put in errors. */
+export interface VaultSecrets {
+  /** Stripe secret key, `sk_test_…` / `sk_live_…` / restricted `rk_…`. */
+  stripe?: string | undefined;
+  twilio?: TwilioSecret | undefined;
+  /** Resend API key, `re_…`. */
+  resend?: string | undefined;
+  /** Secrets of vendors you defined. */
+  [vendor: string]: unknown;
+}
+
+/** Options of {@link createVault}. */
+export interface VaultOptions {
+  /** Real vendor secrets. A vendor with no secret refuses every call. */
+  secrets?: VaultSecrets;
+  /**
+   * Override vendors' base URLs (tests, the demo, a regional endpoint). Agents can never choose the host.
+   * @example { stripe: 'http://127.0.0.1:12111' }
+   */
+  upstreams?: Record<string, string | undefined>;
+  /** Prices of the built-in cost models. @default the documented published rates */
+  prices?: BuiltinVendorOptions;
+  /** More vendors, or replacements for built-in ones, by name. */
+  vendors?: Record<string, VendorDefinition>;
+  /** FX rates, USD per unit (`{ eur: 1.08, jpy: '0.0067' }`). A charge in another currency is denied. @default USD only */
+  fx?: FxRates;
+  /** Where key records live. @default in memory, via Keyv */
+  keyStore?: KeyStore;
+  /** The spend ledger. @default in memory (one process) */
+  ledger?: Ledger;
+  /** The audit sink. @default in memory */
+  audit?: AuditSink;
+  /** Prefix of issued keys: `kb_test_` or `kb_live_`. @default 'test' */
+  mode?: KeyMode;
+  /** How long a reservation may stay open before it counts as spent. @default '10m' */
+  reservationTtl?: string | number;
+  /** Timeout for an upstream answer (headers and body each); a timed-out call's cost stays counted. @default '60s' */
+  upstreamTimeout?: string | number;
+  /** Largest request body accepted, bytes. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** The undici dispatcher used to reach vendors. @default a keep-alive `Agent` owned by the vault */
+  dispatcher?: Dispatcher;
+  /** Clock, epoch ms (tests). @default Date.now */
+  now?: () => number;
+}
+
+/** A vault: issues vault keys and runs capped vendor calls with the real secrets it holds. */
+export interface Vault {
+  /** Issues a vault key with a policy; a child key's policy must narrow its parent's. */
+  issueKey(options: IssueKeyOptions): Promise<IssuedKey>;
+  /** Revokes a key and all its descendants, effective on their next call. Returns every id revoked. */
+  revokeKey(keyId: string): Promise<{ revoked: string[] }>;
+  /** Spend, reservations, remaining budget and lifetime of a key. */
+  getKeyStatus(keyId: string): Promise<KeyStatus>;
+  /** Runs one vendor call: the engine behind the capped fetch and the proxy. Denials come back as vendor-shaped responses. */
+  handle(request: VaultRequest): Promise<VaultResponse>;
+  /** A WHATWG `fetch` that sends every call through this vault; see {@link CappedFetchOptions}. */
+  createFetch(options?: CappedFetchOptions): typeof fetch;
+  /** Audit records, newest first, with per-key totals. */
+  queryAudit(query?: AuditQuery): Promise<AuditQueryResult>;
+  /** Names of the vendors this vault fronts. */
+  readonly vendors: readonly string[];
+  /** Flushes the audit sink and closes stores and connections the vault owns. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a vault holding real vendor secrets, a key store, a ledger and an audit sink.
+ *
+ * @param options - See {@link VaultOptions}; everything defaults to in-memory.
+ * @returns The {@link Vault}.
+ * @throws {InvalidPolicyError} if a secret, price, FX rate or upstream URL is malformed.
+ * @example
+ * ```ts
+ * const vault = createVault({ secrets: { stripe: process.env.STRIPE_SECRET_KEY } });
+ * const key = await vault.issueKey({ vendor: 'stripe', capUsd: 50, expiresIn: '1h', label: 'billing/run-42' });
+ * const stripe = new Stripe(key.vaultKey, { httpClient: Stripe.createFetchHttpClient(vault.createFetch()) });
+ * ```
+ */
+export function createVault(options: VaultOptions = {}): Vault {
+  const definitions: Record<string, VendorDefinition> = { ...builtinVendors(options.prices), ...options.vendors };
+  const vendors = new Map<string, ConfiguredVendor>();
+  for (const [name, definition] of Object.entries(definitions)) {
+    const rawSecret = options.secrets?.[name];
+    const override = options.upstreams?.[name];
+    let baseUrl: URL;
+    try {
+      baseUrl = new URL(override ?? definition.baseUrl);
+    } catch {
+      throw new InvalidPolicyError({ message: `Invalid upstream URL for ${name}: ${JSON.stringify(override)}.` });
+    }
+    vendors.set(name, {
+      definition,
+      secret: rawSecret === undefined ? undefined : definition.parseSecret(rawSecret),
+      baseUrl,
+    });
+  }
+  for (const name of Object.keys(options.secrets ?? {})) {
+    if (!vendors.has(name) && options.secrets?.[name] !== undefined) {
+      throw new InvalidPolicyError({
+        message: `A secret was given for unknown vendor "${name}"; define it in \`vendors\`.`,
+      });
+    }
+  }
+  const ownsDispatcher = options.dispatcher === undefined;
+  const compiled = new Map<string, EndpointPattern[]>();
+  const context: VaultContext = {
+    mode: options.mode ?? 'test',
+    vendors,
+    keyStore: options.keyStore ?? createKeyvKeyStore(),
+    ledger: options.ledger ?? createMemoryLedger(),
+    audit: options.audit ?? createMemoryAuditSink(),
+    fx: createFxTable(options.fx),
+    reservationTtlMs: parseDuration(options.reservationTtl ?? '10m'),
+    upstreamTimeoutMs: parseDuration(options.upstreamTimeout ?? '60s'),
+    maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
+    dispatcher: options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connections: 128 }),
+    now: options.now ?? Date.now,
+    patterns(record) {
+      if (!record.allowedEndpoints) return undefined;
+      let patterns = compiled.get(record.id);
+      if (!patterns) {
+        patterns = record.allowedEndpoints.map(parseEndpointPattern);
+        if (compiled.size > 50_000) compiled.clear();
+        compiled.set(record.id, patterns);
+      }
+      return patterns;
+    },
+  };
+
+  const vault: Vault = {
+    vendors: [...vendors.keys()],
+    issueKey: (issue) => issueKey(context, issue),
+    revokeKey: (keyId) => revokeKey(context, keyId),
+    getKeyStatus: (keyId) => getKeyStatus(context, keyId),
+    handle: (request) => handleVaultRequest(context, request),
+    createFetch: (fetchOptions) => createCappedFetch(vault, fetchOptions),
+    queryAudit: (query = {}) => context.audit.query(query),
+    async close() {
+      await context.audit.flush();
+      await context.audit.close?.();
+      await context.ledger.close?.();
+      await context.keyStore.close?.();
+      if (ownsDispatcher) await context.dispatcher.close();
+    },
+  };
+  return vault;
+}

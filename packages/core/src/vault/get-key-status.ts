@@ -1,0 +1,78 @@
+import { InvalidKeyError } from '../errors/simple-errors.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import type { CapStatus, KeyStatus } from '../keys/key-status.js';
+import { fromMicroUsd } from '../money/micro-usd.js';
+import type { VaultContext } from './vault-context.js';
+
+/**
+ * Reads a key's status: its spend and reservations, each cap of the key and its ancestors with
+ * what remains, and the tightest remaining budget.
+ *
+ * @throws {InvalidKeyError} if the key does not exist.
+ */
+export async function getKeyStatus(context: VaultContext, keyId: string): Promise<KeyStatus> {
+  const record = await context.keyStore.get(keyId);
+  if (!record) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
+  const now = context.now();
+  const ancestors = (await context.keyStore.getMany(record.ancestorIds)).filter(
+    (entry): entry is KeyRecord => entry !== undefined,
+  );
+  const caps: CapStatus[] = [];
+  let own = { spentMicros: 0, reservedMicros: 0, calls: 0 };
+  for (const entry of [record, ...ancestors]) {
+    const balance = await context.ledger.balance(entry.id, now);
+    if (entry === record) own = balance;
+    if (entry.capMicros !== undefined)
+      caps.push(capStatus(entry, 'total', entry.capMicros, balance.spentMicros, balance.reservedMicros));
+    if (entry.dailyCapMicros !== undefined) {
+      caps.push(capStatus(entry, 'daily', entry.dailyCapMicros, balance.dailySpentMicros, balance.dailyReservedMicros));
+    }
+  }
+  const remaining = caps.length === 0 ? null : Math.min(...caps.map((cap) => cap.remainingMicros));
+  return {
+    id: record.id,
+    label: record.label,
+    vendor: record.vendor,
+    parentId: record.parentId,
+    rootId: record.rootId,
+    spentUsd: fromMicroUsd(own.spentMicros),
+    reservedUsd: fromMicroUsd(own.reservedMicros),
+    remainingUsd: remaining === null ? null : fromMicroUsd(remaining),
+    spentMicros: own.spentMicros,
+    reservedMicros: own.reservedMicros,
+    caps,
+    calls: own.calls,
+    maxCalls: record.maxCalls,
+    allowedEndpoints: record.allowedEndpoints,
+    createdAt: new Date(record.createdAt).toISOString(),
+    expiresAt: new Date(record.expiresAt).toISOString(),
+    expired: record.expiresAt <= now,
+    revoked: record.revokedAt !== undefined || ancestors.some((entry) => entry.revokedAt !== undefined),
+    revokedAt: record.revokedAt === undefined ? undefined : new Date(record.revokedAt).toISOString(),
+    children: await context.keyStore.children(record.id),
+    metadata: record.metadata,
+  };
+}
+
+function capStatus(
+  record: KeyRecord,
+  kind: CapStatus['kind'],
+  cap: number,
+  spent: number,
+  reserved: number,
+): CapStatus {
+  const remaining = Math.max(0, cap - spent - reserved);
+  return {
+    keyId: record.id,
+    label: record.label,
+    kind,
+    capUsd: fromMicroUsd(cap),
+    spentUsd: fromMicroUsd(spent),
+    reservedUsd: fromMicroUsd(reserved),
+    remainingUsd: fromMicroUsd(remaining),
+    capMicros: cap,
+    spentMicros: spent,
+    reservedMicros: reserved,
+    remainingMicros: remaining,
+  };
+}

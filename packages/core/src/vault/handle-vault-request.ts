@@ -1,0 +1,503 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { errors as undiciErrors } from 'undici';
+import type { AuditRecord } from '../audit/audit-record.js';
+import type { CostContext, CostEstimate, CostRequest, CostResponse } from '../costs/cost-model.js';
+import { CapExceededError } from '../errors/cap-exceeded-error.js';
+import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
+import { KeybrakeError } from '../errors/keybrake-error.js';
+import {
+  InvalidKeyError,
+  InvalidRequestError,
+  StorageError,
+  UnknownCostError,
+  UpstreamError,
+} from '../errors/simple-errors.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
+import { matchesEndpoint } from '../paths/endpoint-matcher.js';
+import { normalizePath } from '../paths/normalize-path.js';
+import { loadKeyChain } from './load-key-chain.js';
+import { parseFormBody } from './parse-form-body.js';
+import { readVaultKey } from './read-vault-key.js';
+import type { ConfiguredVendor, VaultContext } from './vault-context.js';
+import type { VaultRequest, VaultResponse } from './vault-request.js';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'authorization',
+  'accept-encoding',
+  'x-keybrake-key',
+]);
+const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
+const encoder = new TextEncoder();
+/** How long a call settled at its estimate waits for the vendor's real price. */
+const PENDING_TTL_MS = 7 * 86_400_000;
+const decoder = new TextDecoder();
+
+interface CallState {
+  auditId: string;
+  started: number;
+  record: AuditRecord;
+  chain?: KeyRecord[];
+  vendor?: ConfiguredVendor;
+}
+
+/**
+ * The engine behind the capped fetch and the proxy: authenticate, check, estimate, reserve,
+ * forward, settle, audit. Never throws for a denial: it answers in the vendor's error shape.
+ * Throws only if the caller aborts.
+ */
+export async function handleVaultRequest(context: VaultContext, request: VaultRequest): Promise<VaultResponse> {
+  const headers = toHeaders(request.headers);
+  const method = request.method.toUpperCase();
+  const queryStart = request.path.indexOf('?');
+  const rawPath = queryStart === -1 ? request.path : request.path.slice(0, queryStart);
+  const search = queryStart === -1 ? '' : request.path.slice(queryStart);
+  const state: CallState = {
+    auditId: randomUUID(),
+    started: performance.now(),
+    record: {
+      id: '',
+      time: new Date(context.now()).toISOString(),
+      labelChain: [],
+      vendor: request.vendor,
+      method,
+      path: rawPath.slice(0, 256),
+      decision: 'denied',
+      estimatedMicros: 0,
+      actualMicros: 0,
+      latencyMs: 0,
+      idempotencyKey: headers.get('idempotency-key') ?? undefined,
+      actor: request.actor,
+    },
+  };
+  state.record.id = state.auditId;
+  try {
+    return await allowOrDeny(context, request, headers, method, rawPath, search, state);
+  } catch (error) {
+    if (KeybrakeError.isInstance(error)) return deny(context, state, error);
+    if (request.signal?.aborted) throw error;
+    return deny(
+      context,
+      state,
+      new StorageError({ message: 'Keybrake failed while checking this call; it was denied.', cause: error }),
+    );
+  }
+}
+
+async function allowOrDeny(
+  context: VaultContext,
+  request: VaultRequest,
+  headers: Headers,
+  method: string,
+  rawPath: string,
+  search: string,
+  state: CallState,
+): Promise<VaultResponse> {
+  const chain = await loadKeyChain(context, request.vaultKey ?? readVaultKey(headers));
+  const key = chain[0] as KeyRecord;
+  state.chain = chain;
+  Object.assign(state.record, {
+    keyId: key.id,
+    rootKeyId: key.rootId,
+    label: key.label,
+    labelChain: chain.map((entry) => entry.label ?? entry.id),
+    vendor: key.vendor ?? request.vendor,
+  });
+  if (!key.vendor) {
+    throw new InvalidKeyError({
+      message: `Keybrake denied this call: key ${key.id} is a budget-only session key; issue a member key with a vendor for calls.`,
+    });
+  }
+  if (request.vendor && request.vendor !== key.vendor) {
+    throw new InvalidKeyError({
+      message: `Keybrake denied this call: this vault key is for ${key.vendor}, not ${request.vendor}.`,
+    });
+  }
+  const vendor = context.vendors.get(key.vendor);
+  if (!vendor || vendor.secret === undefined) {
+    throw new InvalidKeyError({
+      message: `Keybrake denied this call: no ${key.vendor} credentials are configured in this vault.`,
+    });
+  }
+  state.vendor = vendor;
+
+  const normalized = normalizePath(rawPath);
+  if (!normalized.ok) {
+    throw new EndpointNotAllowedError({
+      keyId: key.id,
+      label: key.label,
+      method,
+      path: state.record.path,
+      reason: normalized.reason,
+    });
+  }
+  const path = normalized.path;
+  state.record.path = path;
+  for (const entry of chain) {
+    const patterns = context.patterns(entry);
+    if (patterns && !patterns.some((pattern) => matchesEndpoint(pattern, method, path))) {
+      throw new EndpointNotAllowedError({
+        keyId: key.id,
+        label: key.label,
+        method,
+        path,
+        reason: entry === key ? 'not on the allow-list' : `not on the allow-list of parent ${entry.label ?? entry.id}`,
+      });
+    }
+  }
+
+  const body = toBytes(request.body);
+  if (body.byteLength > context.maxBodyBytes) {
+    throw new InvalidRequestError({
+      status: 413,
+      message: `Keybrake denied this call: the request body is ${body.byteLength} bytes, over the ${context.maxBodyBytes}-byte limit.`,
+    });
+  }
+  const bodyText = body.byteLength === 0 ? '' : decoder.decode(body);
+  const costRequest = createCostRequest(method, path, search, headers, bodyText);
+  const costContext = createCostContext(context, vendor, request.signal);
+
+  const estimate = await vendor.definition.costModel.estimate(costRequest, costContext);
+  const estimatedMicros = resolveEstimate(estimate, chain, method, path);
+  state.record.estimatedMicros = estimatedMicros;
+  if (estimate.kind === 'known' && estimate.note) state.record.note = estimate.note;
+  for (const entry of chain) {
+    if (entry.perCallMaxMicros !== undefined && estimatedMicros > entry.perCallMaxMicros) {
+      throw capError(key, entry, 'per_call', entry.perCallMaxMicros, 0, 0, estimatedMicros);
+    }
+  }
+
+  const reservation = await context.ledger.reserve({
+    reservationId: state.auditId,
+    chain: chain.map((entry) => ({
+      keyId: entry.id,
+      capMicros: entry.capMicros,
+      dailyCapMicros: entry.dailyCapMicros,
+      maxCalls: entry.maxCalls,
+    })),
+    micros: estimatedMicros,
+    now: context.now(),
+    ttlMs: context.reservationTtlMs,
+    idempotencyKey: state.record.idempotencyKey,
+  });
+  if (!reservation.ok) {
+    const limiting = chain.find((entry) => entry.id === reservation.keyId) ?? key;
+    throw capError(
+      key,
+      limiting,
+      reservation.cap,
+      reservation.limit,
+      reservation.spent,
+      reservation.reserved,
+      estimatedMicros,
+    );
+  }
+  const replayed = reservation.replayOf !== undefined;
+
+  // Allowed: forward with the real credentials.
+  const forwardHeaders = new Headers();
+  for (const [name, value] of headers) if (!HOP_BY_HOP.has(name)) forwardHeaders.set(name, value);
+  forwardHeaders.set('accept-encoding', 'identity');
+  const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
+  state.record.decision = 'allowed';
+  const upstream = await forward(
+    context,
+    vendor,
+    method,
+    `${authorized.path}${search}`,
+    forwardHeaders,
+    body,
+    request.signal,
+  ).catch(async (error: unknown) => {
+    // A request that may have reached the vendor keeps its reservation as spent (never undercount).
+    const outcomeUnknown = !isConnectError(error);
+    if (!replayed) {
+      await context.ledger.settle({
+        reservationId: state.auditId,
+        micros: outcomeUnknown ? estimatedMicros : 0,
+        now: context.now(),
+      });
+    }
+    state.record.outcome = outcomeUnknown ? 'unknown' : 'settled';
+    state.record.actualMicros = outcomeUnknown && !replayed ? estimatedMicros : 0;
+    if (request.signal?.aborted) {
+      finish(context, state);
+      throw error;
+    }
+    throw new UpstreamError({
+      status: isTimeout(error) ? 504 : 502,
+      outcomeUnknown,
+      message: outcomeUnknown
+        ? `The ${vendor.definition.name} API did not answer; the outcome of this call is unknown, so its estimated cost stays counted.`
+        : `The ${vendor.definition.name} API could not be reached; nothing was sent and nothing was counted.`,
+      cause: error,
+    });
+  });
+
+  const costResponse: CostResponse = {
+    status: upstream.status,
+    headers: upstream.headers,
+    json: parseJson(upstream.body, upstream.headers),
+  };
+  let actualMicros: MicroUsd = 0;
+  let pendingRef: string | undefined;
+  if (!replayed) {
+    const settlement = vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext);
+    // A successful money call whose cost cannot be read keeps its estimate: never undercount.
+    actualMicros = settlement.kind === 'known' ? settlement.micros : estimatedMicros;
+    if (settlement.kind === 'known' && settlement.note) state.record.note = settlement.note;
+    await context.ledger.settle({ reservationId: state.auditId, micros: actualMicros, now: context.now() });
+    if (settlement.kind === 'known' && settlement.pendingRef)
+      pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
+  }
+  await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
+  Object.assign(state.record, {
+    outcome: replayed ? 'replayed' : 'settled',
+    actualMicros,
+    vendorStatus: upstream.status,
+    vendorRequestId: vendor.definition.requestIdHeader
+      ? (upstream.headers.get(vendor.definition.requestIdHeader) ?? undefined)
+      : undefined,
+  });
+  finish(context, state);
+  if (pendingRef) await context.keyStore.putPending(pendingRef, state.record, PENDING_TTL_MS);
+  return {
+    status: upstream.status,
+    headers: upstream.headers,
+    body: upstream.body,
+    keybrake: { auditId: state.auditId, keyId: key.id, decision: 'allowed', estimatedMicros, actualMicros },
+  };
+}
+
+async function reconcileLatePrice(
+  context: VaultContext,
+  vendor: ConfiguredVendor,
+  request: CostRequest,
+  response: CostResponse,
+  costContext: CostContext,
+): Promise<void> {
+  const reconcile = vendor.definition.costModel.reconcile;
+  if (!reconcile || response.status < 200 || response.status >= 300) return;
+  const late = reconcile(request, response, costContext);
+  if (!late) return;
+  const original = await context.keyStore.takePending(`${vendor.definition.name}:${late.ref}`);
+  if (!original) return;
+  await context.ledger.settle({ reservationId: original.id, micros: late.micros, now: context.now() });
+  context.audit.write({
+    ...original,
+    actualMicros: late.micros,
+    note: `${original.note ? `${original.note}; ` : ''}reconciled to the vendor's price`,
+  });
+}
+
+function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {
+  if (estimate.kind === 'known') return estimate.micros;
+  const fallback = chain.find((entry) => entry.fallbackEstimateMicros !== undefined)?.fallbackEstimateMicros;
+  if (fallback !== undefined) return fallback;
+  throw new UnknownCostError({
+    message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), so it cannot be capped. Retrying will not help; set a fallbackEstimateUsd on the key to allow it.`,
+  });
+}
+
+function capError(
+  key: KeyRecord,
+  limiting: KeyRecord,
+  cap: CapExceededError['cap'],
+  limit: number,
+  spent: number,
+  reserved: number,
+  attempted: MicroUsd,
+): CapExceededError {
+  const isCalls = cap === 'calls';
+  return new CapExceededError({
+    keyId: key.id,
+    label: key.label,
+    limitingKeyId: limiting.id,
+    limitingLabel: limiting.label,
+    cap,
+    capUsd: isCalls ? limit : fromMicroUsd(limit),
+    spentUsd: isCalls ? spent : fromMicroUsd(spent),
+    reservedUsd: isCalls ? 0 : fromMicroUsd(reserved),
+    attemptedUsd: isCalls ? 1 : fromMicroUsd(attempted),
+  });
+}
+
+function deny(context: VaultContext, state: CallState, error: KeybrakeError): VaultResponse {
+  const allowed = state.record.decision === 'allowed';
+  if (!allowed) {
+    state.record.reason = error.code;
+    state.record.actualMicros = 0;
+  }
+  if (error.code === 'KEYBRAKE_UPSTREAM_ERROR') state.record.reason = error.code;
+  finish(context, state);
+  const shaped = state.vendor?.definition.errorResponse(error) ?? genericErrorResponse(error);
+  const headers = new Headers(shaped.headers);
+  headers.set('x-keybrake-code', error.code);
+  return {
+    status: shaped.status,
+    headers,
+    body: encoder.encode(shaped.body),
+    keybrake: {
+      auditId: state.auditId,
+      keyId: state.record.keyId,
+      decision: allowed ? 'allowed' : 'denied',
+      error,
+      estimatedMicros: state.record.estimatedMicros,
+      actualMicros: state.record.actualMicros,
+    },
+  };
+}
+
+function genericErrorResponse(error: KeybrakeError) {
+  return {
+    status: error.status,
+    headers: { 'content-type': 'application/json', 'stripe-should-retry': 'false', 'x-should-retry': 'false' },
+    body: JSON.stringify({ error: { type: 'keybrake_error', ...error.toJSON() } }),
+  };
+}
+
+function finish(context: VaultContext, state: CallState): void {
+  state.record.latencyMs = Math.round((performance.now() - state.started) * 1000) / 1000;
+  context.audit.write(state.record);
+}
+
+async function forward(
+  context: VaultContext,
+  vendor: ConfiguredVendor,
+  method: string,
+  pathAndQuery: string,
+  headers: Headers,
+  body: Uint8Array,
+  signal: AbortSignal | undefined,
+): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
+  const base = vendor.baseUrl;
+  const timeout = AbortSignal.timeout(context.upstreamTimeoutMs);
+  const response = await context.dispatcher.request({
+    origin: base.origin,
+    path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
+    method: method as 'GET',
+    headers: Object.fromEntries(headers),
+    body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
+    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+  });
+  const bytes = new Uint8Array(await response.body.arrayBuffer());
+  const responseHeaders = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (value === undefined || RESPONSE_DROP.has(name)) continue;
+    if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
+    else responseHeaders.set(name, value);
+  }
+  return { status: response.statusCode, headers: responseHeaders, body: bytes };
+}
+
+function createCostContext(
+  context: VaultContext,
+  vendor: ConfiguredVendor,
+  signal: AbortSignal | undefined,
+): CostContext {
+  return {
+    fx: context.fx,
+    async lookup(path) {
+      const headers = new Headers({ accept: 'application/json' });
+      const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
+      try {
+        const response = await forward(context, vendor, 'GET', authorized.path, headers, new Uint8Array(), signal);
+        return response.status >= 200 && response.status < 300 ? parseJson(response.body, response.headers) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+function createCostRequest(
+  method: string,
+  path: string,
+  search: string,
+  headers: Headers,
+  bodyText: string,
+): CostRequest {
+  let form: Record<string, string> | undefined;
+  let json: { value: unknown } | undefined;
+  return {
+    method,
+    path,
+    query: new URLSearchParams(search),
+    headers,
+    bodyText,
+    form: () => {
+      form ??= parseFormBody(bodyText);
+      return form;
+    },
+    json: () => {
+      if (!json) {
+        try {
+          json = { value: bodyText ? JSON.parse(bodyText) : undefined };
+        } catch {
+          json = { value: undefined };
+        }
+      }
+      return json.value;
+    },
+  };
+}
+
+function parseJson(body: Uint8Array, headers: Headers): unknown {
+  if (body.byteLength === 0) return undefined;
+  const type = headers.get('content-type') ?? '';
+  if (type && !type.includes('json')) return undefined;
+  try {
+    return JSON.parse(decoder.decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+function toHeaders(input: VaultRequest['headers']): Headers {
+  if (input instanceof Headers) return input;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return headers;
+}
+
+function toBytes(body: VaultRequest['body']): Uint8Array {
+  if (body === undefined) return new Uint8Array();
+  return typeof body === 'string' ? encoder.encode(body) : body;
+}
+
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function isConnectError(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  return error instanceof undiciErrors.ConnectTimeoutError || (code !== undefined && CONNECT_CODES.has(code));
+}
+
+function isTimeout(error: unknown): boolean {
+  return (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    (error as { name?: string } | undefined)?.name === 'TimeoutError'
+  );
+}

@@ -1,0 +1,172 @@
+import { InvalidPolicyError, UnknownVendorError } from '../errors/simple-errors.js';
+import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import { parseDuration } from '../keys/parse-duration.js';
+import { generateVaultKey } from '../keys/vault-key-format.js';
+import { formatUsd, toMicroUsd } from '../money/micro-usd.js';
+import { parseEndpointPattern, patternIsCoveredBy } from '../paths/endpoint-matcher.js';
+import { assertChainUsable } from './load-key-chain.js';
+import type { VaultContext } from './vault-context.js';
+
+const DEFAULT_ROOT_TTL_MS = 3_600_000;
+const optionalMicros = (value: number | string | undefined) => (value === undefined ? undefined : toMicroUsd(value));
+
+/**
+ * Validates a policy, checks that it narrows its parent's, and stores a new key.
+ *
+ * @throws {InvalidPolicyError | UnknownVendorError | KeyRevokedError | KeyExpiredError | StorageError}
+ */
+export async function issueKey(context: VaultContext, options: IssueKeyOptions): Promise<IssuedKey> {
+  const now = context.now();
+  const capMicros = optionalMicros(options.capUsd);
+  const dailyCapMicros = optionalMicros(options.dailyCapUsd);
+  const perCallMaxMicros = optionalMicros(options.perCallMaxUsd);
+  const fallbackEstimateMicros = optionalMicros(options.fallbackEstimateUsd);
+  if (options.maxCalls !== undefined && !(Number.isSafeInteger(options.maxCalls) && options.maxCalls > 0)) {
+    throw new InvalidPolicyError({ message: `maxCalls must be a positive integer, got ${options.maxCalls}.` });
+  }
+  const patterns = options.allowedEndpoints?.map(parseEndpointPattern);
+  if (options.label !== undefined && (typeof options.label !== 'string' || options.label.length > 200)) {
+    throw new InvalidPolicyError({ message: 'label must be a string of at most 200 characters.' });
+  }
+
+  let vendor = options.vendor;
+  let parent: KeyRecord | undefined;
+  let ancestors: KeyRecord[] = [];
+  let allowedEndpoints = patterns?.map((pattern) => pattern.source);
+  let expiresAt: number;
+
+  if (options.parentId !== undefined) {
+    parent = await context.keyStore.get(options.parentId);
+    if (!parent) throw new InvalidPolicyError({ message: `Parent key ${options.parentId} does not exist.` });
+    const above = await context.keyStore.getMany(parent.ancestorIds);
+    ancestors = [parent, ...above.filter((record): record is KeyRecord => record !== undefined)];
+    assertChainUsable(ancestors, now);
+    if (parent.vendor !== undefined) {
+      if (vendor !== undefined && vendor !== parent.vendor) {
+        throw new InvalidPolicyError({
+          message: `A child of a ${parent.vendor} key must also be for ${parent.vendor}, not ${vendor}.`,
+        });
+      }
+      vendor = parent.vendor;
+    }
+    const remainingLife = parent.expiresAt - now;
+    const lifeMs = options.expiresIn === undefined ? remainingLife : parseDuration(options.expiresIn);
+    if (lifeMs > remainingLife) {
+      throw new InvalidPolicyError({
+        message: `A child key cannot outlive its parent: asked for ${Math.round(lifeMs / 1000)}s, the parent has ${Math.round(remainingLife / 1000)}s left.`,
+      });
+    }
+    expiresAt = now + lifeMs;
+    await assertNarrows(
+      context,
+      parent,
+      { capMicros, dailyCapMicros, perCallMaxMicros, maxCalls: options.maxCalls },
+      now,
+    );
+    const parentPatterns = context.patterns(parent);
+    if (parentPatterns) {
+      if (!patterns) allowedEndpoints = parentPatterns.map((pattern) => pattern.source);
+      else {
+        const wider = patterns.find((pattern) => !patternIsCoveredBy(pattern, parentPatterns));
+        if (wider) {
+          throw new InvalidPolicyError({
+            message: `Allowed endpoint "${wider.source}" is wider than the parent key's allow-list.`,
+          });
+        }
+      }
+    }
+  } else {
+    if (capMicros === undefined && dailyCapMicros === undefined) {
+      throw new InvalidPolicyError({ message: 'A root key needs a cap: set capUsd and/or dailyCapUsd.' });
+    }
+    expiresAt = now + (options.expiresIn === undefined ? DEFAULT_ROOT_TTL_MS : parseDuration(options.expiresIn));
+  }
+
+  if (vendor !== undefined && !context.vendors.has(vendor)) {
+    throw new UnknownVendorError({
+      message: `Unknown vendor "${vendor}". This vault fronts: ${[...context.vendors.keys()].join(', ')}.`,
+    });
+  }
+  if (vendor === undefined && allowedEndpoints !== undefined && options.parentId === undefined) {
+    throw new InvalidPolicyError({
+      message: 'A budget-only key (no vendor) cannot have allowedEndpoints; set them on its members.',
+    });
+  }
+
+  const generated = generateVaultKey(context.mode);
+  const record: KeyRecord = {
+    id: generated.keyId,
+    hash: generated.hash,
+    mode: context.mode,
+    vendor,
+    parentId: parent?.id,
+    ancestorIds: ancestors.map((ancestor) => ancestor.id),
+    rootId: ancestors.at(-1)?.id ?? generated.keyId,
+    label: options.label,
+    capMicros,
+    dailyCapMicros,
+    maxCalls: options.maxCalls,
+    perCallMaxMicros,
+    fallbackEstimateMicros,
+    allowedEndpoints,
+    expiresAt,
+    createdAt: now,
+    metadata: options.metadata ?? {},
+  };
+  await context.keyStore.create(record);
+  return {
+    id: record.id,
+    vaultKey: generated.vaultKey,
+    vendor,
+    parentId: record.parentId,
+    rootId: record.rootId,
+    label: record.label,
+    expiresAt: new Date(expiresAt).toISOString(),
+  };
+}
+
+async function assertNarrows(
+  context: VaultContext,
+  parent: KeyRecord,
+  child: {
+    capMicros?: number | undefined;
+    dailyCapMicros?: number | undefined;
+    perCallMaxMicros?: number | undefined;
+    maxCalls?: number | undefined;
+  },
+  now: number,
+): Promise<void> {
+  const balance = await context.ledger.balance(parent.id, now);
+  if (child.capMicros !== undefined && parent.capMicros !== undefined) {
+    const remaining = parent.capMicros - balance.spentMicros - balance.reservedMicros;
+    if (child.capMicros > remaining) {
+      throw new InvalidPolicyError({
+        message: `A child's cap (${formatUsd(child.capMicros)}) cannot exceed what remains of its parent's (${formatUsd(Math.max(0, remaining))}).`,
+      });
+    }
+  }
+  if (
+    child.dailyCapMicros !== undefined &&
+    parent.dailyCapMicros !== undefined &&
+    child.dailyCapMicros > parent.dailyCapMicros
+  ) {
+    throw new InvalidPolicyError({
+      message: `A child's daily cap (${formatUsd(child.dailyCapMicros)}) cannot exceed its parent's (${formatUsd(parent.dailyCapMicros)}).`,
+    });
+  }
+  if (
+    child.perCallMaxMicros !== undefined &&
+    parent.perCallMaxMicros !== undefined &&
+    child.perCallMaxMicros > parent.perCallMaxMicros
+  ) {
+    throw new InvalidPolicyError({ message: "A child's per-call maximum cannot exceed its parent's." });
+  }
+  if (
+    child.maxCalls !== undefined &&
+    parent.maxCalls !== undefined &&
+    child.maxCalls > parent.maxCalls - balance.calls
+  ) {
+    throw new InvalidPolicyError({ message: "A child's maxCalls cannot exceed its parent's remaining calls." });
+  }
+}

@@ -1,0 +1,34 @@
+import type { Dispatcher } from 'undici';
+import type { AuditSink } from '../audit/audit-record.js';
+import type { KeyRecord } from '../keys/key-record.js';
+import type { KeyMode } from '../keys/vault-key-format.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { FxTable } from '../money/fx-table.js';
+import type { EndpointPattern } from '../paths/endpoint-matcher.js';
+import type { KeyStore } from '../storage/key-store.js';
+import type { VendorDefinition } from '../vendors/vendor-definition.js';
+
+/** A configured vendor: its definition, parsed secret and effective base URL. */
+export interface ConfiguredVendor {
+  definition: VendorDefinition;
+  /** Parsed real secret; `undefined` when none was configured (calls are then refused). */
+  secret: unknown;
+  baseUrl: URL;
+}
+
+/** The resolved internals shared by the vault's key management and its request engine. */
+export interface VaultContext {
+  mode: KeyMode;
+  vendors: Map<string, ConfiguredVendor>;
+  keyStore: KeyStore;
+  ledger: Ledger;
+  audit: AuditSink;
+  fx: FxTable;
+  reservationTtlMs: number;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  dispatcher: Dispatcher;
+  now: () => number;
+  /** Compiled allow-lists by key id (records are immutable but for revocation). */
+  patterns: (record: KeyRecord) => EndpointPattern[] | undefined;
+}

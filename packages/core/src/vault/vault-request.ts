@@ -1,0 +1,40 @@
+import type { AuditActor } from '../audit/audit-record.js';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
+import type { MicroUsd } from '../money/micro-usd.js';
+
+/** One vendor call presented to the vault. */
+export interface VaultRequest {
+  /**
+   * The vault key. When omitted it is read from `Authorization: Bearer <key>` or the password of
+   * `Authorization: Basic` (Twilio's SDK), and that header is never forwarded.
+   */
+  vaultKey?: string | undefined;
+  /** The vendor the route names (`/stripe/...`); when set it must be the key's vendor. */
+  vendor?: string | undefined;
+  method: string;
+  /** Path and query as sent by the client: `/v1/payment_intents?expand[]=customer`. The host is never taken from the client. */
+  path: string;
+  headers: Headers | Record<string, string | string[] | undefined>;
+  body?: Uint8Array | string | undefined;
+  /** Who is calling, for the audit record (set by the adapters). */
+  actor?: AuditActor | undefined;
+  /** Aborts the upstream call. */
+  signal?: AbortSignal | undefined;
+}
+
+/** The answer to a {@link VaultRequest}: the vendor's response, or a denial in the vendor's error shape. */
+export interface VaultResponse {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+  /** What Keybrake decided, for callers that want it without parsing the body. */
+  keybrake: {
+    auditId: string;
+    keyId?: string | undefined;
+    decision: 'allowed' | 'denied';
+    /** The denial, for denied calls (and for allowed calls whose upstream failed). */
+    error?: KeybrakeError | undefined;
+    estimatedMicros: MicroUsd;
+    actualMicros: MicroUsd;
+  };
+}

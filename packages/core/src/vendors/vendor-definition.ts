@@ -1,0 +1,37 @@
+import type { CostModel } from '../costs/cost-model.js';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
+
+/** A denial as the vendor would have answered it, so its official SDK raises its own error. */
+export interface VendorErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Everything Keybrake needs to front one vendor's API. Built-in: `stripe`, `twilio`, `resend`.
+ * Add your own by passing more definitions to `createVault({ vendors })`.
+ */
+export interface VendorDefinition<Secret = unknown> {
+  /** Vendor name as used in policies and routes: `stripe`. */
+  name: string;
+  /** The vendor's real API base URL: `https://api.stripe.com`. Overridable per vault for tests. */
+  baseUrl: string;
+  /** The cost model pricing this vendor's calls. */
+  costModel: CostModel;
+  /** Response header carrying the vendor's request id, for the audit record. */
+  requestIdHeader?: string;
+  /**
+   * Validates the configured real secret; throws a clear `InvalidPolicyError` (that never
+   * contains the secret) if it is malformed.
+   */
+  parseSecret(secret: unknown): Secret;
+  /**
+   * Rewrites an outgoing request so that it carries the real credentials: sets headers
+   * (`authorization`) and may rewrite the path (Twilio's `/Accounts/{sid}/`). Runs after the
+   * allow-list check, on the normalised path.
+   */
+  authorize(request: { path: string; headers: Headers }, secret: Secret): { path: string };
+  /** Renders a Keybrake denial in the vendor's own error shape. */
+  errorResponse(error: KeybrakeError): VendorErrorResponse;
+}

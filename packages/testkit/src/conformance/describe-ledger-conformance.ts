@@ -1,0 +1,383 @@
+import type { Ledger, LedgerLimit } from '@keybrake/core';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/** Options of {@link describeLedgerConformance}. */
+export interface LedgerConformanceOptions {
+  /** Creates a fresh, empty ledger for one test. */
+  create: () => Promise<Ledger> | Ledger;
+  /** Runs of the randomised concurrency property. @default 25 */
+  propertyRuns?: number;
+}
+
+const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
+const HOUR = 3_600_000;
+let counter = 0;
+/** Yields to the event loop `times` times, so concurrent tasks interleave differently per run. */
+const yieldTimes = async (times: number) => {
+  for (let turn = 0; turn < times; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+const id = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+
+/**
+ * The conformance suite every {@link Ledger} must pass (in memory, Redis, your own): atomic
+ * reservation across a key chain, settlement and release, unknown outcomes, expiry to spent,
+ * daily windows, call limits, idempotency, and a randomised concurrency property (fast-check):
+ * whatever interleaving of reserves and settles, no cap is ever exceeded and totals add up.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryLedger } from '@keybrake/core';
+ * import { describeLedgerConformance } from '@keybrake/testkit';
+ * describeLedgerConformance('memory ledger', { create: () => createMemoryLedger() });
+ * ```
+ */
+export function describeLedgerConformance(name: string, options: LedgerConformanceOptions): void {
+  describe(`${name} (ledger conformance)`, () => {
+    const open: Ledger[] = [];
+    const create = async () => {
+      const ledger = await options.create();
+      open.push(ledger);
+      return ledger;
+    };
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((ledger) => ledger.close?.()));
+    });
+
+    describe('reserve', () => {
+      it('should reserve against every key of the chain', async () => {
+        const ledger = await create();
+        const [child, root] = [id('child'), id('root')];
+        const result = await ledger.reserve({
+          reservationId: id('r'),
+          chain: [
+            { keyId: child, capMicros: 150 },
+            { keyId: root, capMicros: 200 },
+          ],
+          micros: 100,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(result.ok).toBe(true);
+        expect((await ledger.balance(child, NOW)).reservedMicros).toBe(100);
+        expect((await ledger.balance(root, NOW)).reservedMicros).toBe(100);
+      });
+
+      it('should reserve nothing anywhere when one key of the chain has no room', async () => {
+        const ledger = await create();
+        const [child, root] = [id('child'), id('root')];
+        await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: root, capMicros: 200 }],
+          micros: 150,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        const result = await ledger.reserve({
+          reservationId: id('r'),
+          chain: [
+            { keyId: child, capMicros: 100 },
+            { keyId: root, capMicros: 200 },
+          ],
+          micros: 60,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(result).toEqual({ ok: false, keyId: root, cap: 'total', limit: 200, spent: 0, reserved: 150 });
+        expect(await ledger.balance(child, NOW)).toMatchObject({ reservedMicros: 0, spentMicros: 0, calls: 0 });
+        expect((await ledger.balance(root, NOW)).reservedMicros).toBe(150);
+      });
+
+      it('should allow a reservation that exactly fills the cap', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, capMicros: 1_000_000 }];
+        expect(
+          (await ledger.reserve({ reservationId: id('r'), chain, micros: 1_000_000, now: NOW, ttlMs: HOUR })).ok,
+        ).toBe(true);
+        expect((await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW, ttlMs: HOUR })).ok).toBe(
+          false,
+        );
+      });
+
+      it('should count calls and refuse past maxCalls', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, maxCalls: 2 }];
+        for (let call = 0; call < 2; call++) {
+          expect((await ledger.reserve({ reservationId: id('r'), chain, micros: 0, now: NOW, ttlMs: HOUR })).ok).toBe(
+            true,
+          );
+        }
+        expect(await ledger.reserve({ reservationId: id('r'), chain, micros: 0, now: NOW, ttlMs: HOUR })).toMatchObject(
+          {
+            ok: false,
+            cap: 'calls',
+            limit: 2,
+            spent: 2,
+          },
+        );
+      });
+
+      it('should count a retried idempotency key once', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, capMicros: 1000 }];
+        const first = await ledger.reserve({
+          reservationId: id('r'),
+          chain,
+          micros: 600,
+          now: NOW,
+          ttlMs: HOUR,
+          idempotencyKey: 'idem-1',
+        });
+        const retry = await ledger.reserve({
+          reservationId: id('r'),
+          chain,
+          micros: 600,
+          now: NOW + 5,
+          ttlMs: HOUR,
+          idempotencyKey: 'idem-1',
+        });
+        expect(first.ok && retry.ok && retry.replayOf).toBe(first.ok ? first.reservationId : 'unreachable');
+        expect(await ledger.balance(key, NOW)).toMatchObject({ reservedMicros: 600, calls: 1 });
+      });
+
+      it('should scope idempotency keys to the calling key', async () => {
+        const ledger = await create();
+        const [a, b] = [id('a'), id('b')];
+        await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: a }],
+          micros: 5,
+          now: NOW,
+          ttlMs: HOUR,
+          idempotencyKey: 'same',
+        });
+        const other = await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: b }],
+          micros: 5,
+          now: NOW,
+          ttlMs: HOUR,
+          idempotencyKey: 'same',
+        });
+        expect(other.ok && other.replayOf).toBe(undefined);
+        expect((await ledger.balance(b, NOW)).reservedMicros).toBe(5);
+      });
+    });
+
+    describe('settle', () => {
+      it('should release the difference when the actual cost is lower', async () => {
+        const ledger = await create();
+        const [child, root] = [id('child'), id('root')];
+        const reservationId = id('r');
+        await ledger.reserve({
+          reservationId,
+          chain: [{ keyId: child }, { keyId: root, capMicros: 500 }],
+          micros: 400,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        await ledger.settle({ reservationId, micros: 250, now: NOW + 1 });
+        for (const key of [child, root]) {
+          expect(await ledger.balance(key, NOW + 1)).toMatchObject({
+            spentMicros: 250,
+            reservedMicros: 0,
+            dailySpentMicros: 250,
+          });
+        }
+        expect(
+          (
+            await ledger.reserve({
+              reservationId: id('r'),
+              chain: [{ keyId: root, capMicros: 500 }],
+              micros: 250,
+              now: NOW,
+              ttlMs: HOUR,
+            })
+          ).ok,
+        ).toBe(true);
+      });
+
+      it('should settle a vendor error that moved no money to 0', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({
+          reservationId,
+          chain: [{ keyId: key, capMicros: 100 }],
+          micros: 100,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        await ledger.settle({ reservationId, micros: 0, now: NOW });
+        expect(await ledger.balance(key, NOW)).toMatchObject({ spentMicros: 0, reservedMicros: 0, calls: 1 });
+      });
+
+      it('should replace an earlier settlement (late reconciliation) without double counting', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 8_300, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 8_300, now: NOW });
+        await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 });
+        await ledger.settle({ reservationId, micros: 16_600, now: NOW + 20 });
+        expect(await ledger.balance(key, NOW)).toMatchObject({ spentMicros: 16_600, reservedMicros: 0 });
+      });
+
+      it('should ignore an unknown reservation id', async () => {
+        const ledger = await create();
+        await expect(ledger.settle({ reservationId: id('nope'), micros: 5, now: NOW })).resolves.toBeUndefined();
+      });
+    });
+
+    describe('expiry', () => {
+      it('should count an unsettled reservation as spent once it expires', async () => {
+        const ledger = await create();
+        const key = id('k');
+        await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: key, capMicros: 1000 }],
+          micros: 700,
+          now: NOW,
+          ttlMs: 1000,
+        });
+        const later = NOW + 5_000;
+        expect(await ledger.balance(key, later)).toMatchObject({ spentMicros: 700, reservedMicros: 0 });
+        expect(
+          (
+            await ledger.reserve({
+              reservationId: id('r'),
+              chain: [{ keyId: key, capMicros: 1000 }],
+              micros: 301,
+              now: later,
+              ttlMs: 1000,
+            })
+          ).ok,
+        ).toBe(false);
+      });
+    });
+
+    describe('daily caps', () => {
+      it('should reset the daily window at 00:00 UTC but keep the lifetime total', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const limits: LedgerLimit[] = [{ keyId: key, dailyCapMicros: 100, capMicros: 150 }];
+        const lateToday = Date.UTC(2026, 10, 26, 23, 59, 59);
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: limits, micros: 100, now: lateToday, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 100, now: lateToday });
+        expect(
+          await ledger.reserve({ reservationId: id('r'), chain: limits, micros: 1, now: lateToday, ttlMs: HOUR }),
+        ).toMatchObject({ ok: false, cap: 'daily' });
+        const tomorrow = Date.UTC(2026, 10, 27, 0, 0, 1);
+        expect(
+          (await ledger.reserve({ reservationId: id('r'), chain: limits, micros: 50, now: tomorrow, ttlMs: HOUR })).ok,
+        ).toBe(true);
+        expect(
+          await ledger.reserve({ reservationId: id('r'), chain: limits, micros: 1, now: tomorrow, ttlMs: HOUR }),
+        ).toMatchObject({ ok: false, cap: 'total' });
+        expect(await ledger.balance(key, tomorrow)).toMatchObject({
+          dailyReservedMicros: 50,
+          dailySpentMicros: 0,
+          spentMicros: 100,
+        });
+      });
+    });
+
+    describe('concurrency', () => {
+      it('should never let concurrent reservations exceed a shared cap', async () => {
+        const ledger = await create();
+        const [a, b, root] = [id('a'), id('b'), id('root')];
+        const attempts = Array.from({ length: 200 }, (_, index) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [
+              index % 2 === 0 ? { keyId: a, capMicros: 150_000_000 } : { keyId: b, capMicros: 50_000_000 },
+              { keyId: root, capMicros: 200_000_000 },
+            ],
+            micros: 3_000_000,
+            now: NOW,
+            ttlMs: HOUR,
+          }),
+        );
+        const results = await Promise.all(attempts);
+        const granted = results.filter((result) => result.ok).length;
+        const [balanceA, balanceB, balanceRoot] = await Promise.all(
+          [a, b, root].map((key) => ledger.balance(key, NOW)),
+        );
+        expect(balanceRoot?.reservedMicros).toBe(granted * 3_000_000);
+        expect(balanceRoot?.reservedMicros).toBeLessThanOrEqual(200_000_000);
+        expect(balanceA?.reservedMicros).toBeLessThanOrEqual(150_000_000);
+        expect(balanceB?.reservedMicros).toBeLessThanOrEqual(50_000_000);
+        expect((balanceA?.reservedMicros ?? 0) + (balanceB?.reservedMicros ?? 0)).toBe(balanceRoot?.reservedMicros);
+        expect(granted).toBe(66);
+      });
+
+      it('should hold every cap under any interleaving of reserves and settles (property)', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(
+              fc.record({
+                member: fc.integer({ min: 0, max: 2 }),
+                micros: fc.integer({ min: 0, max: 40 }),
+                actualPercent: fc.integer({ min: 0, max: 100 }),
+                settle: fc.boolean(),
+                delayBefore: fc.integer({ min: 0, max: 3 }),
+                delayBetween: fc.integer({ min: 0, max: 3 }),
+              }),
+              { minLength: 1, maxLength: 60 },
+            ),
+            async (calls) => {
+              const ledger = await options.create();
+              try {
+                const root = { keyId: id('root'), capMicros: 200 };
+                const members = [
+                  { keyId: id('m0'), capMicros: 150 },
+                  { keyId: id('m1'), capMicros: 50 },
+                  { keyId: id('m2'), capMicros: 120, maxCalls: 5 },
+                ];
+                let expectedSpent = 0;
+                const tasks = calls.map(async (call) => {
+                  await yieldTimes(call.delayBefore);
+                  const reservationId = id('r');
+                  const result = await ledger.reserve({
+                    reservationId,
+                    chain: [members[call.member] as LedgerLimit, root],
+                    micros: call.micros,
+                    now: NOW,
+                    ttlMs: HOUR,
+                  });
+                  if (result.ok && call.settle) {
+                    const actual = Math.floor((call.micros * call.actualPercent) / 100);
+                    await yieldTimes(call.delayBetween);
+                    await ledger.settle({ reservationId, micros: actual, now: NOW });
+                    expectedSpent += actual;
+                  } else if (result.ok) {
+                    expectedSpent += call.micros; // never settled: stays reserved
+                  }
+                });
+                await Promise.all(tasks);
+                const rootBalance = await ledger.balance(root.keyId, NOW);
+                expect(rootBalance.spentMicros + rootBalance.reservedMicros).toBe(expectedSpent);
+                expect(rootBalance.spentMicros + rootBalance.reservedMicros).toBeLessThanOrEqual(root.capMicros);
+                let membersTotal = 0;
+                for (const member of members) {
+                  const balance = await ledger.balance(member.keyId, NOW);
+                  expect(balance.spentMicros + balance.reservedMicros).toBeLessThanOrEqual(member.capMicros);
+                  if (member.maxCalls !== undefined) expect(balance.calls).toBeLessThanOrEqual(member.maxCalls);
+                  membersTotal += balance.spentMicros + balance.reservedMicros;
+                }
+                expect(membersTotal).toBe(rootBalance.spentMicros + rootBalance.reservedMicros);
+              } finally {
+                await ledger.close?.();
+              }
+            },
+          ),
+          { numRuns: options.propertyRuns ?? 25 },
+        );
+      });
+    });
+  });
+}
