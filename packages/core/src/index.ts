@@ -25,6 +25,7 @@ export type {
 export { createFixedPriceCostModel, type FixedPriceCostModelOptions } from './costs/create-fixed-price-cost-model.js';
 export { CapExceededError, type CapExceededErrorOptions, type CapKind } from './errors/cap-exceeded-error.js';
 export { EndpointNotAllowedError, type EndpointNotAllowedErrorOptions } from './errors/endpoint-not-allowed-error.js';
+export { findKeybrakeError, keybrakeErrorFromJSON } from './errors/find-keybrake-error.js';
 export { KeyExpiredError, type KeyExpiredErrorOptions } from './errors/key-expired-error.js';
 export { KeyRevokedError, type KeyRevokedErrorOptions } from './errors/key-revoked-error.js';
 export { KeybrakeError, type KeybrakeErrorCode, type KeybrakeErrorOptions } from './errors/keybrake-error.js';
@@ -40,6 +41,7 @@ export {
 } from './errors/simple-errors.js';
 export { currentActor, runWithActor } from './fetch/actor-context.js';
 export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
+export { formatDenialForModel, runCappedTool } from './fetch/run-capped-tool.js';
 export type { IssuedKey, IssueKeyOptions } from './keys/issue-key-options.js';
 export type { KeyRecord } from './keys/key-record.js';
 export type { CapStatus, KeyStatus } from './keys/key-status.js';
@@ -75,8 +77,21 @@ export {
   patternIsCoveredBy,
 } from './paths/endpoint-matcher.js';
 export { type NormalizedPath, normalizePath } from './paths/normalize-path.js';
+export {
+  createTwilioHttpClient,
+  type TwilioHttpClient,
+  type TwilioHttpRequestOptions,
+  type TwilioHttpResponse,
+} from './sdks/create-twilio-http-client.js';
 export { createKeyvKeyStore, type KeyvKeyStoreOptions } from './storage/create-keyv-key-store.js';
 export type { KeyStore } from './storage/key-store.js';
+export {
+  type MemberKey,
+  openTeamSession,
+  type TeamMember,
+  type TeamSession,
+} from './team/open-team-session.js';
+export type { TeamMemberPlan, TeamPlan } from './team/team-plan.js';
 export {
   createVault,
   type TwilioSecret,

@@ -1,12 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditActor } from '../audit/audit-record.js';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
 
-const storage = new AsyncLocalStorage<AuditActor>();
+/** What the vault knows about the tool execution it is serving. */
+interface ActorScope {
+  actor: AuditActor;
+  /** Denials the vault answered inside this scope, oldest first. */
+  denials: KeybrakeError[];
+}
+
+const storage = new AsyncLocalStorage<ActorScope>();
 
 /**
  * Runs `task` with an actor (member, tool, tool call) that every capped call made inside it —
- * including calls an official SDK makes — records in its audit record. Adapters wrap each tool
- * execution in it.
+ * including calls an official SDK makes — records in its audit record.
  *
  * @example
  * ```ts
@@ -14,10 +21,20 @@ const storage = new AsyncLocalStorage<AuditActor>();
  * ```
  */
 export function runWithActor<T>(actor: AuditActor, task: () => T): T {
-  return storage.run({ ...storage.getStore(), ...actor }, task);
+  return storage.run({ actor: { ...storage.getStore()?.actor, ...actor }, denials: [] }, task);
 }
 
 /** The actor of the current async context, if any. */
 export function currentActor(): AuditActor | undefined {
-  return storage.getStore();
+  return storage.getStore()?.actor;
+}
+
+/** Notes a denial in the current scope (called by the vault). */
+export function recordDenial(error: KeybrakeError): void {
+  storage.getStore()?.denials.push(error);
+}
+
+/** The denials recorded in the current scope. */
+export function scopeDenials(): readonly KeybrakeError[] {
+  return storage.getStore()?.denials ?? [];
 }

@@ -13,6 +13,7 @@ import {
   UnknownCostError,
   UpstreamError,
 } from '../errors/simple-errors.js';
+import { recordDenial } from '../fetch/actor-context.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
@@ -341,6 +342,7 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
   }
   if (error.code === 'KEYBRAKE_UPSTREAM_ERROR') state.record.reason = error.code;
   finish(context, state);
+  recordDenial(error);
   const shaped = state.vendor?.definition.errorResponse(error) ?? genericErrorResponse(error);
   const headers = new Headers(shaped.headers);
   headers.set('x-keybrake-code', error.code);

@@ -1,0 +1,44 @@
+import type { AuditActor } from '../audit/audit-record.js';
+import { findKeybrakeError } from '../errors/find-keybrake-error.js';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
+import { runWithActor, scopeDenials } from './actor-context.js';
+
+/**
+ * Runs one tool execution for an agent framework adapter: every capped call inside it is audited
+ * with `actor` (member, tool, tool call id), and if the execution fails because of a Keybrake
+ * denial — thrown directly, raised by an official SDK from the denial response, or any error
+ * thrown after the vault denied a call in this execution — it rejects with the typed
+ * {@link KeybrakeError} (the original error as `cause` when they differ). Other errors pass
+ * through unchanged; results are returned as they are.
+ *
+ * @example
+ * ```ts
+ * const result = await runCappedTool({ member: 'billing', tool: 'charge', toolCallId }, () => execute(input));
+ * ```
+ */
+export async function runCappedTool<T>(actor: AuditActor, task: () => T | Promise<T>): Promise<T> {
+  return runWithActor(actor, async () => {
+    try {
+      return await task();
+    } catch (error) {
+      const denial: KeybrakeError | undefined = findKeybrakeError(error) ?? scopeDenials().at(-1);
+      if (!denial) throw error;
+      if (denial !== error && denial.cause === undefined)
+        Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
+      throw denial;
+    }
+  });
+}
+
+/**
+ * The text a model reads when a tool is stopped by Keybrake: the code, what happened, which
+ * budget, the figures, and that retrying will not help — followed by the structured fields as JSON.
+ *
+ * @example
+ * ```ts
+ * formatDenialForModel(error); // 'KEYBRAKE_CAP_EXCEEDED: Keybrake denied this call: ... {"code":...}'
+ * ```
+ */
+export function formatDenialForModel(error: KeybrakeError): string {
+  return `${error.code}: ${error.message}\n${JSON.stringify(error.toJSON())}`;
+}

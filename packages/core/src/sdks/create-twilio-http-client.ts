@@ -1,0 +1,90 @@
+/** The request options twilio-node passes to its `httpClient.request` (a structural subset). */
+export interface TwilioHttpRequestOptions {
+  method: string;
+  uri: string;
+  username?: string;
+  password?: string;
+  headers?: Record<string, string>;
+  params?: Record<string, unknown>;
+  data?: Record<string, unknown> | string;
+  timeout?: number;
+}
+
+/** What twilio-node expects back from `httpClient.request`. */
+export interface TwilioHttpResponse {
+  statusCode: number;
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/** A twilio-node compatible `httpClient`. */
+export interface TwilioHttpClient {
+  request(options: TwilioHttpRequestOptions): Promise<TwilioHttpResponse>;
+}
+
+function appendAll(target: URLSearchParams, values: Record<string, unknown> | undefined): void {
+  for (const [name, value] of Object.entries(values ?? {})) {
+    if (value === undefined || value === null) continue;
+    if (Array.isArray(value)) for (const item of value) target.append(name, String(item));
+    else target.append(name, value instanceof Date ? value.toISOString() : String(value));
+  }
+}
+
+/**
+ * Creates an `httpClient` for the official `twilio` SDK that sends every request through a fetch
+ * — a capped fetch (embedded mode) or plain `fetch` to a Keybrake proxy (`baseUrl`). It makes
+ * exactly one request per call: no automatic 429 retries, so a denied call stays denied.
+ *
+ * @param options.fetch - The fetch to send with. @default globalThis.fetch
+ * @param options.baseUrl - Replaces `https://<host>.twilio.com` in every URL (proxy mode).
+ * @example
+ * ```ts
+ * import twilio from 'twilio';
+ * const client = twilio('AC00000000000000000000000000000000', member.key('twilio').vaultKey, {
+ *   httpClient: createTwilioHttpClient({ fetch: member.fetch('twilio') }),
+ * });
+ * ```
+ */
+export function createTwilioHttpClient(options: { fetch?: typeof fetch; baseUrl?: string } = {}): TwilioHttpClient {
+  const send = options.fetch ?? globalThis.fetch;
+  return {
+    async request(request) {
+      const url = new URL(request.uri);
+      const target = options.baseUrl ? new URL(`${url.pathname}${url.search}`, options.baseUrl) : url;
+      appendAll(target.searchParams, request.params);
+      const headers = new Headers(request.headers);
+      headers.delete('connection');
+      if (request.username && request.password) {
+        headers.set(
+          'authorization',
+          `Basic ${Buffer.from(`${request.username}:${request.password}`).toString('base64')}`,
+        );
+      }
+      let body: string | undefined;
+      if (request.data !== undefined && request.method.toUpperCase() !== 'GET') {
+        if (typeof request.data === 'string') body = request.data;
+        else if (headers.get('content-type')?.includes('application/json')) body = JSON.stringify(request.data);
+        else {
+          const form = new URLSearchParams();
+          appendAll(form, request.data);
+          body = form.toString();
+          headers.set('content-type', 'application/x-www-form-urlencoded');
+        }
+      }
+      const response = await send(target, {
+        method: request.method.toUpperCase(),
+        headers,
+        body,
+        signal: request.timeout ? AbortSignal.timeout(request.timeout) : undefined,
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : text;
+      } catch {
+        // Not JSON: twilio-node receives the text.
+      }
+      return { statusCode: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
+    },
+  };
+}

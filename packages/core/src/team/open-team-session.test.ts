@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
+import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { createVault } from '../vault/create-vault.js';
+import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
+import { openTeamSession } from './open-team-session.js';
+
+describe('openTeamSession', () => {
+  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream();
+  });
+  afterAll(() => upstream.close());
+
+  const makeVault = () => {
+    const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10, 'POST /sms': 1, 'GET /**': 0 } });
+    return createVault({
+      vendors: {
+        pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel }),
+        sms: createBearerVendor({ name: 'sms', baseUrl: upstream.url, costModel }),
+      },
+      secrets: { pay: 'sk_pay_secret', sms: 'sk_sms_secret' },
+    });
+  };
+
+  describe('when a billing team is opened', () => {
+    it('should give each member its own sub-capped key under the session cap', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'billing-team/sess_1',
+        capUsd: 200,
+        ttl: '1h',
+        members: {
+          billing: { vendor: 'pay', capUsd: 150, allowedEndpoints: ['POST /charge', 'GET /customers/*'] },
+          notifications: { vendor: 'sms', capUsd: 50, shareKeysOf: ['billing'] },
+        },
+      });
+      const billing = team.member('billing');
+      const notifications = team.member('notifications');
+      expect(Object.keys(notifications.keys).sort()).toEqual(['pay', 'sms']);
+      expect(JSON.stringify(team.members)).not.toContain('kb_test_');
+
+      const charges = await Promise.all(
+        Array.from({ length: 20 }, () => billing.fetch()('http://x/charge', { method: 'POST' })),
+      );
+      expect(charges.filter((response) => response.status === 200)).toHaveLength(15);
+      const lookup = await notifications.fetch('pay')('http://x/customers/cus_1');
+      expect(lookup.status).toBe(200);
+      const texts = await Promise.all(
+        Array.from({ length: 60 }, () => notifications.fetch('sms')('http://x/sms', { method: 'POST' })),
+      );
+      expect(texts.filter((response) => response.status === 200)).toHaveLength(50);
+
+      expect(await team.status()).toMatchObject({ spentUsd: 200, remainingUsd: 0 });
+      const audit = await team.audit();
+      expect(audit.totals.find((total) => total.label === 'billing-team/sess_1/billing')).toMatchObject({
+        allowed: 16,
+        denied: 5,
+        spentMicros: 150_000_000,
+      });
+      const shared = audit.records.find((record) => record.path === '/customers/cus_1');
+      expect(shared?.actor?.member).toBe('notifications');
+
+      await team.close();
+      expect((await billing.fetch()('http://x/customers/cus_2')).status).toBe(401);
+      await vault.close();
+    });
+  });
+
+  describe('when a member key is refreshed', () => {
+    it('should carry over what remains of its cap and keep existing fetches working', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/sess_2',
+        capUsd: 100,
+        ttl: '2h',
+        members: { billing: { vendor: 'pay', capUsd: 50, keyTtl: '10m' } },
+      });
+      const billing = team.member('billing');
+      const send = billing.fetch();
+      expect((await send('http://x/charge', { method: 'POST' })).status).toBe(200);
+      const oldKey = billing.key().keyId;
+      await billing.refresh({ expiresIn: '30m' });
+      expect(billing.key().keyId).not.toBe(oldKey);
+      expect(
+        (await billing.status()).caps.find((cap) => cap.kind === 'total' && cap.keyId === billing.keyId)?.capUsd,
+      ).toBe(40);
+      const results = await Promise.all(Array.from({ length: 6 }, () => send('http://x/charge', { method: 'POST' })));
+      expect(results.filter((response) => response.status === 200)).toHaveLength(4);
+      expect((await vault.getKeyStatus(oldKey)).revoked).toBe(true);
+      await team.close();
+      await vault.close();
+    });
+  });
+
+  describe('when the plan is inconsistent', () => {
+    it('should refuse it and leave nothing open', async () => {
+      const vault = makeVault();
+      await expect(
+        openTeamSession(vault, { label: 't', capUsd: 10, members: { a: { vendor: 'pay', capUsd: 20 } } }),
+      ).rejects.toThrow(/cannot exceed/);
+      await expect(
+        openTeamSession(vault, { label: 't', capUsd: 10, members: { a: { vendor: 'pay', shareKeysOf: ['zz'] } } }),
+      ).rejects.toThrow(/unknown member/);
+      await vault.close();
+    });
+  });
+});

@@ -1,0 +1,269 @@
+import type { AuditQueryResult } from '../audit/audit-record.js';
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { createCappedFetch } from '../fetch/create-capped-fetch.js';
+import type { IssuedKey } from '../keys/issue-key-options.js';
+import type { KeyStatus } from '../keys/key-status.js';
+import type { Vault } from '../vault/create-vault.js';
+import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
+
+/** A member's key for one vendor. The vault key is held here, never in agent messages. */
+export interface MemberKey {
+  vendor: string;
+  keyId: string;
+  /** The member that owns this key (differs from the holder for a shared key). */
+  owner: string;
+  label?: string | undefined;
+  expiresAt: string;
+  /** The secret to give an official SDK as its API key. Not enumerable, so it is never serialised by accident. */
+  readonly vaultKey: string;
+}
+
+/** A member of an open team session. */
+export interface TeamMember {
+  name: string;
+  /** `<session label>/<member>`. */
+  label: string;
+  /** The member's budget key (its own vendor key when it has one vendor). */
+  keyId: string;
+  /** Keys by vendor: the member's own, then those shared with it. */
+  keys: Readonly<Record<string, MemberKey>>;
+  /** The member's key for a vendor. @throws {InvalidPolicyError} if it has none. */
+  key(vendor?: string): MemberKey;
+  /** A capped fetch bound to the member's key for a vendor (the only vendor if omitted). */
+  fetch(vendor?: string): typeof fetch;
+  /** Status of the member's budget key. */
+  status(): Promise<KeyStatus>;
+  /**
+   * Re-issues the member's own keys under the same parent with what remains of their caps and a
+   * fresh lifetime (bounded by the session's), then revokes the old ones. Handles and fetches
+   * made from this member keep working. Use it for long sessions with short member keys; a
+   * session key itself cannot be refreshed — give it the TTL of the whole run.
+   */
+  refresh(options?: { expiresIn?: string | number }): Promise<void>;
+}
+
+/** An open team session: one session key with a sub-capped key per member. */
+export interface TeamSession {
+  label: string;
+  /** The session (root) key id: query audits with it. */
+  sessionKeyId: string;
+  expiresAt: string;
+  members: Readonly<Record<string, TeamMember>>;
+  /** A member by name. @throws {InvalidPolicyError} for an unknown name. */
+  member(name: string): TeamMember;
+  /** The session key's status. */
+  status(): Promise<KeyStatus>;
+  /** The session's audit records and per-member totals. */
+  audit(limit?: number): Promise<AuditQueryResult>;
+  /** Revokes the session key and with it every member key. */
+  close(): Promise<void>;
+}
+
+const asList = (vendor: TeamMemberPlan['vendor']): string[] =>
+  vendor === undefined ? [] : typeof vendor === 'string' ? [vendor] : [...vendor];
+
+function endpointsFor(plan: TeamMemberPlan, vendor: string): readonly string[] | undefined {
+  const endpoints = plan.allowedEndpoints;
+  if (endpoints === undefined) return undefined;
+  if (Array.isArray(endpoints)) return endpoints as readonly string[];
+  return (endpoints as Readonly<Record<string, readonly string[]>>)[vendor];
+}
+
+function toMemberKey(issued: IssuedKey, owner: string): MemberKey {
+  const key = {
+    vendor: issued.vendor as string,
+    keyId: issued.id,
+    owner,
+    label: issued.label,
+    expiresAt: issued.expiresAt,
+  } as MemberKey;
+  Object.defineProperty(key, 'vaultKey', { value: issued.vaultKey, enumerable: false });
+  return key;
+}
+
+/**
+ * Opens a team session from a plan: issues the session key and one sub-capped child key per
+ * member (per vendor), and returns handles with capped fetches bound to each member's keys.
+ * Closing the session revokes everything.
+ *
+ * @param vault - The vault holding the real secrets.
+ * @param plan - Session cap, TTL, label and per-member sub-caps, vendors and endpoints.
+ * @throws {InvalidPolicyError} if the plan is inconsistent (e.g. member caps above the session's remaining budget).
+ * @example
+ * ```ts
+ * const team = await openTeamSession(vault, {
+ *   label: 'billing-team/sess_42', capUsd: 200, ttl: '1h',
+ *   members: {
+ *     billing: { vendor: 'stripe', capUsd: 150, allowedEndpoints: ['POST /v1/payment_intents', 'GET /v1/customers/*'] },
+ *     notifications: { vendor: 'twilio', capUsd: 50, shareKeysOf: ['billing'] },
+ *   },
+ * });
+ * const stripe = new Stripe(team.member('billing').key('stripe').vaultKey, {
+ *   httpClient: Stripe.createFetchHttpClient(team.member('billing').fetch('stripe')),
+ * });
+ * ```
+ */
+export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<TeamSession> {
+  for (const [name, member] of Object.entries(plan.members)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
+      throw new InvalidPolicyError({ message: `Invalid member name "${name}".` });
+    for (const other of member.shareKeysOf ?? []) {
+      if (!plan.members[other])
+        throw new InvalidPolicyError({ message: `Member "${name}" shares keys of unknown member "${other}".` });
+    }
+  }
+  const session = await vault.issueKey({
+    capUsd: plan.capUsd,
+    dailyCapUsd: plan.dailyCapUsd,
+    expiresIn: plan.ttl ?? '1h',
+    label: plan.label,
+    metadata: { ...plan.metadata, kind: 'team-session' },
+  });
+  try {
+    const own = new Map<string, { budgetKeyId: string; keys: Record<string, MemberKey> }>();
+    for (const [name, member] of Object.entries(plan.members)) {
+      own.set(name, await issueMemberKeys(vault, session.id, `${plan.label}/${name}`, name, member));
+    }
+    const members: Record<string, TeamMember> = {};
+    for (const [name, member] of Object.entries(plan.members)) {
+      members[name] = createMember(vault, session.id, `${plan.label}/${name}`, name, member, own, plan.members);
+    }
+    return {
+      label: plan.label,
+      sessionKeyId: session.id,
+      expiresAt: session.expiresAt,
+      members,
+      member(name) {
+        const found = members[name];
+        if (!found) throw new InvalidPolicyError({ message: `No member "${name}" in team session ${plan.label}.` });
+        return found;
+      },
+      status: () => vault.getKeyStatus(session.id),
+      audit: (limit = 1000) => vault.queryAudit({ rootKeyId: session.id, limit }),
+      async close() {
+        await vault.revokeKey(session.id);
+      },
+    };
+  } catch (error) {
+    await vault.revokeKey(session.id).catch(() => {});
+    throw error;
+  }
+}
+
+async function issueMemberKeys(
+  vault: Vault,
+  sessionId: string,
+  label: string,
+  name: string,
+  plan: TeamMemberPlan,
+  previous?: { budgetKeyId: string; keys: Record<string, MemberKey> },
+  expiresIn?: string | number,
+): Promise<{ budgetKeyId: string; keys: Record<string, MemberKey> }> {
+  const vendors = asList(plan.vendor);
+  if (vendors.length === 0) throw new InvalidPolicyError({ message: `Member "${name}" names no vendor.` });
+  const remainingCap = previous ? await remainingOf(vault, previous.budgetKeyId, plan.capUsd) : plan.capUsd;
+  const policy = {
+    capUsd: remainingCap,
+    dailyCapUsd: plan.dailyCapUsd,
+    maxCalls: plan.maxCalls,
+    perCallMaxUsd: plan.perCallMaxUsd,
+    expiresIn: expiresIn ?? plan.keyTtl,
+    fallbackEstimateUsd: plan.fallbackEstimateUsd,
+    metadata: { member: name },
+  };
+  const keys: Record<string, MemberKey> = {};
+  if (vendors.length === 1) {
+    const vendor = vendors[0] as string;
+    const issued = await vault.issueKey({
+      ...policy,
+      parentId: sessionId,
+      vendor,
+      label,
+      allowedEndpoints: endpointsFor(plan, vendor),
+    });
+    keys[vendor] = toMemberKey(issued, name);
+    return { budgetKeyId: issued.id, keys };
+  }
+  const budget = await vault.issueKey({ ...policy, parentId: sessionId, label });
+  for (const vendor of vendors) {
+    const issued = await vault.issueKey({
+      parentId: budget.id,
+      vendor,
+      label: `${label}/${vendor}`,
+      allowedEndpoints: endpointsFor(plan, vendor),
+      metadata: { member: name },
+    });
+    keys[vendor] = toMemberKey(issued, name);
+  }
+  return { budgetKeyId: budget.id, keys };
+}
+
+async function remainingOf(
+  vault: Vault,
+  keyId: string,
+  capUsd: number | string | undefined,
+): Promise<number | undefined> {
+  if (capUsd === undefined) return undefined;
+  const status = await vault.getKeyStatus(keyId);
+  const own = status.caps.find((cap) => cap.keyId === keyId && cap.kind === 'total');
+  return own ? own.remainingUsd : undefined;
+}
+
+function createMember(
+  vault: Vault,
+  sessionId: string,
+  label: string,
+  name: string,
+  plan: TeamMemberPlan,
+  own: Map<string, { budgetKeyId: string; keys: Record<string, MemberKey> }>,
+  allPlans: Readonly<Record<string, TeamMemberPlan>>,
+): TeamMember {
+  const current = () => own.get(name) as { budgetKeyId: string; keys: Record<string, MemberKey> };
+  const keys = (): Record<string, MemberKey> => {
+    const merged: Record<string, MemberKey> = {};
+    for (const other of plan.shareKeysOf ?? []) Object.assign(merged, own.get(other)?.keys);
+    return Object.assign(merged, current().keys);
+  };
+  const key = (vendor?: string): MemberKey => {
+    const all = keys();
+    const names = Object.keys(all);
+    const chosen = vendor ?? (names.length === 1 ? names[0] : asList(plan.vendor)[0]);
+    const found = chosen === undefined ? undefined : all[chosen];
+    if (!found)
+      throw new InvalidPolicyError({
+        message: `Member "${name}" holds no ${vendor ?? 'default'} key (it has: ${names.join(', ')}).`,
+      });
+    return found;
+  };
+  return {
+    name,
+    label,
+    get keyId() {
+      return current().budgetKeyId;
+    },
+    get keys() {
+      return keys();
+    },
+    key,
+    fetch(vendor) {
+      // Resolve the key on every call, so a refreshed key is used without re-creating clients.
+      return (input, init) =>
+        createCappedFetch(vault, { vaultKey: key(vendor).vaultKey, actor: { member: name } })(input, init);
+    },
+    status: () => vault.getKeyStatus(current().budgetKeyId),
+    async refresh(options = {}) {
+      const previous = current();
+      const renewed = await issueMemberKeys(
+        vault,
+        sessionId,
+        label,
+        name,
+        allPlans[name] ?? plan,
+        previous,
+        options.expiresIn,
+      );
+      own.set(name, renewed);
+      await vault.revokeKey(previous.budgetKeyId);
+    },
+  };
+}
