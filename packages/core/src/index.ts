@@ -103,3 +103,4 @@ export { readVaultKey } from './vault/read-vault-key.js';
 export type { VaultRequest, VaultResponse } from './vault/vault-request.js';
 export { type BearerVendorOptions, createBearerVendor } from './vendors/create-bearer-vendor.js';
 export type { VendorDefinition, VendorErrorResponse } from './vendors/vendor-definition.js';
+export { VERSION } from './version.js';

@@ -15,6 +15,40 @@ export interface CappedFetchOptions {
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
 
+type FetchInput = Parameters<typeof fetch>[0];
+type FetchInit = Parameters<typeof fetch>[1];
+
+/**
+ * Reads what the vault needs from fetch arguments. The common SDK shapes (a URL string or object,
+ * a string or byte body) skip building a WHATWG `Request`; anything else goes through one.
+ */
+async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<VaultRequest, 'vaultKey' | 'actor'>> {
+  const body = init?.body;
+  if (
+    (typeof input === 'string' || input instanceof URL) &&
+    (body == null || typeof body === 'string' || body instanceof Uint8Array)
+  ) {
+    const url = typeof input === 'string' ? new URL(input) : input;
+    const headers = init?.headers;
+    return {
+      method: init?.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers: headers instanceof Headers ? headers : new Headers(headers),
+      body: body ?? undefined,
+      signal: init?.signal ?? undefined,
+    };
+  }
+  const request = new Request(input, init);
+  const url = new URL(request.url);
+  return {
+    method: request.method,
+    path: `${url.pathname}${url.search}`,
+    headers: request.headers,
+    body: request.body ? new Uint8Array(await request.arrayBuffer()) : undefined,
+    signal: request.signal,
+  };
+}
+
 /**
  * Creates a WHATWG `fetch` that sends every call through a vault: the URL's host is ignored (the
  * vault forwards to the vendor of the key), only its path and query are used. Denials resolve to
@@ -32,19 +66,8 @@ export function createCappedFetch(
   options: CappedFetchOptions = {},
 ): typeof fetch {
   return async (input, init) => {
-    const request = new Request(input, init);
-    const url = new URL(request.url);
-    const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
     const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
-    const result = await vault.handle({
-      vaultKey: options.vaultKey,
-      method: request.method,
-      path: `${url.pathname}${url.search}`,
-      headers: request.headers,
-      body,
-      actor,
-      signal: request.signal,
-    });
+    const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
     return new Response(NULL_BODY_STATUS.has(result.status) ? null : result.body, {
       status: result.status,
       headers: result.headers,

@@ -9,7 +9,7 @@ export interface KeyvKeyStoreOptions {
   /**
    * A Keyv instance over any backend (`new Keyv(new KeyvRedis(url))`, …). It is switched to
    * `throwOnErrors: true`: a storage failure must deny a call, never read as "no such key".
-   * @default an in-memory Keyv
+   * @default an in-memory Keyv that keeps records as objects (no serialisation on the hot path)
    */
   keyv?: Keyv;
 }
@@ -28,7 +28,9 @@ const pendingKey = (ref: string) => `pending:${ref}`;
  * ```
  */
 export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore {
-  const keyv = options.keyv ?? new Keyv({ namespace: 'keybrake' });
+  // Records are never mutated in place (revocation writes a new object), so the in-memory default
+  // can skip keyv's JSON round trip on every read.
+  const keyv = options.keyv ?? new Keyv({ namespace: 'keybrake', serialize: undefined, deserialize: undefined });
   keyv.throwOnErrors = true;
   // Keyv also emits errors; without a listener an EventEmitter 'error' would crash the process.
   keyv.on('error', () => {});

@@ -236,7 +236,7 @@ describe('createVault', () => {
     });
 
     it('should keep the estimate as spent when the outcome is unknown (timeout)', async () => {
-      const slow = await startRecordingUpstream(() => ({ delayMs: 500 }));
+      const slow = await startRecordingUpstream(() => ({ delayMs: 3000 }));
       const vault = createVault({
         vendors: {
           acme: createBearerVendor({
@@ -246,7 +246,7 @@ describe('createVault', () => {
           }),
         },
         secrets: { acme: SECRET },
-        upstreamTimeout: 0.1,
+        upstreamTimeout: 1,
       });
       try {
         const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });

@@ -132,6 +132,7 @@ export function createVault(options: VaultOptions = {}): Vault {
     }
   }
   const ownsDispatcher = options.dispatcher === undefined;
+  const upstreamTimeoutMs = parseDuration(options.upstreamTimeout ?? '60s');
   const compiled = new Map<string, EndpointPattern[]>();
   const context: VaultContext = {
     mode: options.mode ?? 'test',
@@ -141,9 +142,16 @@ export function createVault(options: VaultOptions = {}): Vault {
     audit: options.audit ?? createMemoryAuditSink(),
     fx: createFxTable(options.fx),
     reservationTtlMs: parseDuration(options.reservationTtl ?? '10m'),
-    upstreamTimeoutMs: parseDuration(options.upstreamTimeout ?? '60s'),
+    upstreamTimeoutMs,
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
-    dispatcher: options.dispatcher ?? new Agent({ keepAliveTimeout: 10_000, connections: 128 }),
+    dispatcher:
+      options.dispatcher ??
+      new Agent({
+        keepAliveTimeout: 10_000,
+        connections: 128,
+        headersTimeout: upstreamTimeoutMs,
+        bodyTimeout: upstreamTimeoutMs,
+      }),
     now: options.now ?? Date.now,
     patterns(record) {
       if (!record.allowedEndpoints) return undefined;

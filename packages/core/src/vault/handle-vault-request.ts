@@ -384,14 +384,15 @@ async function forward(
   signal: AbortSignal | undefined,
 ): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
   const base = vendor.baseUrl;
-  const timeout = AbortSignal.timeout(context.upstreamTimeoutMs);
   const response = await context.dispatcher.request({
     origin: base.origin,
     path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
     method: method as 'GET',
     headers: Object.fromEntries(headers),
     body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
-    signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+    headersTimeout: context.upstreamTimeoutMs,
+    bodyTimeout: context.upstreamTimeoutMs,
+    signal,
   });
   const bytes = new Uint8Array(await response.body.arrayBuffer());
   const responseHeaders = new Headers();

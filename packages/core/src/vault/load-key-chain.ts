@@ -1,8 +1,9 @@
+import { timingSafeEqual } from 'node:crypto';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { InvalidKeyError } from '../errors/simple-errors.js';
 import type { KeyRecord } from '../keys/key-record.js';
-import { parseVaultKey, vaultKeyMatches } from '../keys/vault-key-format.js';
+import { hashVaultKey, parseVaultKey } from '../keys/vault-key-format.js';
 import type { VaultContext } from './vault-context.js';
 
 /**
@@ -18,7 +19,7 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
       message: 'Keybrake denied this call: no vault key was presented (send it as the API key / Bearer token).',
     });
   }
-  const parsed = parseVaultKey(vaultKey);
+  const parsed = parseKeyCached(vaultKey);
   if (!parsed) {
     throw new InvalidKeyError({
       message:
@@ -26,7 +27,7 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
     });
   }
   const record = await context.keyStore.get(parsed.keyId);
-  if (!record || !vaultKeyMatches(vaultKey, record.hash)) {
+  if (!record || !hashesEqual(parsed.hash, record.hash)) {
     throw new InvalidKeyError({ message: 'Keybrake denied this call: the vault key is not known to this vault.' });
   }
   const ancestors = await context.keyStore.getMany(record.ancestorIds);
@@ -41,6 +42,31 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
   }
   assertChainUsable(chain, context.now());
   return chain;
+}
+
+const MAX_CACHED_KEYS = 10_000;
+const parsedKeys = new Map<string, { keyId: string; hash: string }>();
+
+/**
+ * Parses and hashes a presented key, remembering the result for recently seen keys so the hot
+ * path does not hash twice per call. Only well-formed keys are remembered; lookups still hit
+ * the store every call, so revocation is never cached.
+ */
+function parseKeyCached(vaultKey: string): { keyId: string; hash: string } | undefined {
+  const cached = parsedKeys.get(vaultKey);
+  if (cached) return cached;
+  const parsed = parseVaultKey(vaultKey);
+  if (!parsed) return undefined;
+  const entry = { keyId: parsed.keyId, hash: hashVaultKey(vaultKey) };
+  if (parsedKeys.size >= MAX_CACHED_KEYS) parsedKeys.delete(parsedKeys.keys().next().value as string);
+  parsedKeys.set(vaultKey, entry);
+  return entry;
+}
+
+function hashesEqual(presented: string, stored: string): boolean {
+  const a = Buffer.from(presented, 'hex');
+  const b = Buffer.from(stored, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Throws if any key of a chain is revoked or expired at `now`. */

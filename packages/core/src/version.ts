@@ -1,0 +1,4 @@
+declare const __KEYBRAKE_VERSION__: string | undefined;
+
+/** The version of `@keybrake/core`, injected at build time (`0.0.0-source` when run from source). */
+export const VERSION: string = typeof __KEYBRAKE_VERSION__ === 'string' ? __KEYBRAKE_VERSION__ : '0.0.0-source';
