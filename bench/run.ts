@@ -194,7 +194,7 @@ function report(results: ModeResult[]) {
   const byName = (name: string) => results.find((result) => result.name === name);
   const ratio = (name: string, base: ModeResult | undefined = direct) => {
     const mode = byName(name);
-    return mode && base ? Number((mode.throughput[16] / base.throughput[16]).toFixed(3)) : null;
+    return mode && base ? Number(((mode.throughput[16] ?? 0) / (base.throughput[16] ?? 1)).toFixed(3)) : null;
   };
   const machine = {
     node: process.version,
@@ -242,7 +242,7 @@ function report(results: ModeResult[]) {
   );
   for (const result of results) {
     console.log(
-      `${result.name.padEnd(12)}${pad(Math.round(result.p50Us), 9)}${pad(Math.round(result.p50Us - direct.p50Us), 8)}${pad(Math.round(result.p99Us), 9)}${pad(Math.round(result.p99Us - direct.p99Us), 8)}${pad(Math.round(result.throughput[1] ?? 0), 10)}${pad(Math.round(result.throughput[16] ?? 0), 10)}${pad(Math.round(result.throughput[64] ?? 0), 10)}${pad((result.throughput[16] / direct.throughput[16]).toFixed(2), 12)}`,
+      `${result.name.padEnd(12)}${pad(Math.round(result.p50Us), 9)}${pad(Math.round(result.p50Us - direct.p50Us), 8)}${pad(Math.round(result.p99Us), 9)}${pad(Math.round(result.p99Us - direct.p99Us), 8)}${pad(Math.round(result.throughput[1] ?? 0), 10)}${pad(Math.round(result.throughput[16] ?? 0), 10)}${pad(Math.round(result.throughput[64] ?? 0), 10)}${pad(((result.throughput[16] ?? 0) / (direct.throughput[16] ?? 1)).toFixed(2), 12)}`,
     );
   }
   console.log(`\nratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);

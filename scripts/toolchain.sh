@@ -6,7 +6,7 @@
 # host is needed) and pnpm from the registry package `pnpm`, at the version pinned in
 # package.json's `packageManager`. On a machine that already has Node >= 22 and that
 # pnpm, it does nothing extra.
-set -euo pipefail
+# (No `set -e` here: this file is sourced; the calling scripts set their own options.)
 
 KB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KB_NODE_VERSION="${KB_NODE_VERSION:-24.21.0}"

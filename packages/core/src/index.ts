@@ -23,6 +23,25 @@ export type {
   CostSettlement,
 } from './costs/cost-model.js';
 export { createFixedPriceCostModel, type FixedPriceCostModelOptions } from './costs/create-fixed-price-cost-model.js';
+export {
+  countResendRecipients,
+  createResendCostModel,
+  type ResendCostOptions,
+} from './costs/resend/resend-cost-model.js';
+export {
+  estimateStripeLineItems,
+  parseMinorInteger,
+  type StripePrice,
+} from './costs/stripe/estimate-stripe-line-items.js';
+export { parseStripeObject, type StripeObject } from './costs/stripe/parse-stripe-object.js';
+export { createStripeCostModel, type StripeCostOptions } from './costs/stripe/stripe-cost-model.js';
+export { countSmsSegments, type SmsSegments } from './costs/twilio/count-sms-segments.js';
+export { parseTwilioPrice } from './costs/twilio/parse-twilio-price.js';
+export {
+  createTwilioCostModel,
+  type TwilioCostModel,
+  type TwilioCostOptions,
+} from './costs/twilio/twilio-cost-model.js';
 export { CapExceededError, type CapExceededErrorOptions, type CapKind } from './errors/cap-exceeded-error.js';
 export { EndpointNotAllowedError, type EndpointNotAllowedErrorOptions } from './errors/endpoint-not-allowed-error.js';
 export { findKeybrakeError, keybrakeErrorFromJSON } from './errors/find-keybrake-error.js';
@@ -94,13 +113,16 @@ export {
 export type { TeamMemberPlan, TeamPlan } from './team/team-plan.js';
 export {
   createVault,
-  type TwilioSecret,
   type Vault,
   type VaultOptions,
   type VaultSecrets,
 } from './vault/create-vault.js';
 export { readVaultKey } from './vault/read-vault-key.js';
 export type { VaultRequest, VaultResponse } from './vault/vault-request.js';
+export { type BuiltinVendorOptions, builtinVendors } from './vendors/builtin-vendors.js';
 export { type BearerVendorOptions, createBearerVendor } from './vendors/create-bearer-vendor.js';
+export { resendErrorResponse, resendVendor } from './vendors/resend-vendor.js';
+export { stripeErrorResponse, stripeVendor } from './vendors/stripe-vendor.js';
+export { rewriteAccountSid, type TwilioSecret, twilioErrorResponse, twilioVendor } from './vendors/twilio-vendor.js';
 export type { VendorDefinition, VendorErrorResponse } from './vendors/vendor-definition.js';
 export { VERSION } from './version.js';

@@ -14,6 +14,7 @@ import { type EndpointPattern, parseEndpointPattern } from '../paths/endpoint-ma
 import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
 import { type BuiltinVendorOptions, builtinVendors } from '../vendors/builtin-vendors.js';
+import type { TwilioSecret } from '../vendors/twilio-vendor.js';
 import type { VendorDefinition } from '../vendors/vendor-definition.js';
 import { getKeyStatus } from './get-key-status.js';
 import { handleVaultRequest } from './handle-vault-request.js';
@@ -21,11 +22,6 @@ import { issueKey } from './issue-key.js';
 import { revokeKey } from './revoke-key.js';
 import type { ConfiguredVendor, VaultContext } from './vault-context.js';
 import type { VaultRequest, VaultResponse } from './vault-request.js';
-
-/** Twilio credentials: the Account SID with its auth token, or with an API key. */
-export type TwilioSecret =
-  | { accountSid: string; authToken: string }
-  | { accountSid: string; apiKeySid: string; apiKeySecret: string };
 
 /** The real vendor secrets a vault holds. They are never returned, logged or put in errors. */
 export interface VaultSecrets {

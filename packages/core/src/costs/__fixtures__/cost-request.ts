@@ -1,0 +1,79 @@
+import { createFxTable, type FxRates } from '../../money/fx-table.js';
+import type { CostContext, CostRequest, CostResponse } from '../cost-model.js';
+
+/** What a test says about a request; the body is a form, JSON or raw text. */
+export interface TestRequestInit {
+  method?: string;
+  path: string;
+  /** Form fields; pairs allow repeated keys (`MediaUrl`). */
+  form?: Record<string, string> | Array<[string, string]>;
+  json?: unknown;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Builds a {@link CostRequest} as the vault would (last value wins in `form()`).
+ *
+ * @example
+ * ```ts
+ * costRequest({ path: '/v1/charges', form: { amount: '100', currency: 'usd' } });
+ * ```
+ */
+export function costRequest(init: TestRequestInit): CostRequest {
+  const bodyText =
+    init.body ??
+    (init.form ? new URLSearchParams(init.form).toString() : init.json === undefined ? '' : JSON.stringify(init.json));
+  return {
+    method: init.method ?? 'POST',
+    path: init.path,
+    query: new URLSearchParams(),
+    headers: new Headers(init.headers),
+    bodyText,
+    form: () => Object.fromEntries(new URLSearchParams(bodyText)),
+    json: () => {
+      try {
+        return bodyText ? JSON.parse(bodyText) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/**
+ * Builds a {@link CostResponse}.
+ *
+ * @example
+ * ```ts
+ * costResponse(200, { id: 'ch_1', amount: 100, currency: 'usd' });
+ * ```
+ */
+export function costResponse(status: number, json?: unknown, headers?: Record<string, string>): CostResponse {
+  return { status, headers: new Headers(headers), json };
+}
+
+/** A {@link CostContext} that records the paths it looked up. */
+export interface TestCostContext extends CostContext {
+  lookedUp: string[];
+}
+
+/**
+ * Builds a {@link CostContext} with FX rates and canned lookups (a missing path resolves to `undefined`).
+ *
+ * @example
+ * ```ts
+ * costContext({ fx: { eur: '1.08' }, lookups: { '/v1/prices/price_1': { unit_amount: 500, currency: 'usd' } } });
+ * ```
+ */
+export function costContext(options: { fx?: FxRates; lookups?: Record<string, unknown> } = {}): TestCostContext {
+  const lookedUp: string[] = [];
+  return {
+    fx: createFxTable(options.fx),
+    lookedUp,
+    async lookup(path) {
+      lookedUp.push(path);
+      return options.lookups?.[path];
+    },
+  };
+}

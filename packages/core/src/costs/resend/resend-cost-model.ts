@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { type MicroUsd, toMicroUsd } from '../../money/micro-usd.js';
+import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
+import type { CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
+
+/** Options of {@link createResendCostModel}. */
+export interface ResendCostOptions {
+  /**
+   * Price of one email, counted per recipient (every `to`, `cc` and `bcc` address), in USD.
+   * @default '0.0009' ($0.90 per 1,000: Resend's published overage rate)
+   */
+  perEmailUsd?: number | string;
+  /**
+   * More endpoints that cost nothing, as allow-list patterns. Every POST/PATCH/PUT/DELETE that is
+   * neither here, nor in the built-in zero-cost table, nor a priced endpoint is `unknown` (fail closed).
+   * @default []
+   * @example ['POST /webhooks', 'DELETE /webhooks/*']
+   */
+  zeroCostEndpoints?: readonly string[];
+}
+
+/** Resend's documented maximum number of emails in one `POST /emails/batch`. */
+const MAX_BATCH = 100;
+
+/** Endpoints that manage things without sending anything. */
+const BUILTIN_ZERO_COST = [
+  'PATCH /emails/*',
+  'POST /emails/*/cancel',
+  'POST /domains',
+  'PATCH /domains/*',
+  'POST /domains/*/verify',
+  'DELETE /domains/*',
+  'POST /audiences',
+  'DELETE /audiences/*',
+  'POST /audiences/*/contacts',
+  'PATCH /audiences/*/contacts/*',
+  'DELETE /audiences/*/contacts/*',
+  'POST /contacts',
+  'PATCH /contacts/*',
+  'DELETE /contacts/*',
+  'POST /segments',
+  'DELETE /segments/*',
+  'POST /broadcasts',
+  'PATCH /broadcasts/*',
+  'DELETE /broadcasts/*',
+];
+
+const addresses = z
+  .union([z.string(), z.array(z.string())])
+  .nullish()
+  .catch(undefined);
+const emailSchema = z.object({ to: addresses, cc: addresses, bcc: addresses });
+const batchResponseSchema = z.object({
+  data: z.array(z.unknown()).nullish().catch(undefined),
+  errors: z
+    .array(z.object({ index: z.number().int().nullish().catch(undefined) }))
+    .nullish()
+    .catch(undefined),
+});
+
+type Counted = { ok: true; recipients: number[] } | { ok: false; reason: string };
+
+const known = (micros: MicroUsd, note?: string): CostEstimate & CostSettlement =>
+  note === undefined ? { kind: 'known', micros } : { kind: 'known', micros, note };
+
+/**
+ * Counts the recipients of one Resend email body: every `to`, `cc` and `bcc` address (a string
+ * with commas counts each part, so that nothing is undercounted).
+ *
+ * @param email - One parsed email object, as sent to `POST /emails`.
+ * @returns The number of recipients; 0 when `to` is missing or unreadable.
+ * @example
+ * ```ts
+ * countResendRecipients({ to: ['a@x.dev', 'b@x.dev'], cc: 'c@x.dev' }); // 3
+ * ```
+ */
+export function countResendRecipients(email: unknown): number {
+  const parsed = emailSchema.safeParse(email);
+  if (!parsed.success) return 0;
+  const count = (value: string | string[] | null | undefined): number =>
+    (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value])
+      .flatMap((entry) => entry.split(','))
+      .filter((entry) => entry.trim() !== '').length;
+  const to = count(parsed.data.to);
+  return to === 0 ? 0 : to + count(parsed.data.cc) + count(parsed.data.bcc);
+}
+
+/**
+ * Creates the cost model of the Resend API. `POST /emails` costs one email per recipient (`to`,
+ * `cc`, `bcc`) × `perEmailUsd`; `POST /emails/batch` sums that over its emails (more than 100 is
+ * `unknown`: Resend refuses it). Reads cost 0, as do managing domains, audiences, contacts and
+ * broadcast drafts and cancelling or rescheduling an email; every other write is `unknown` (fail
+ * closed). Settlement: 2xx → the estimate (for a permissive batch, only the emails that were
+ * accepted), 4xx → 0, 5xx → the estimate (Resend may have sent it).
+ *
+ * @param options - Price per email and extra zero-cost endpoints; see {@link ResendCostOptions}.
+ * @returns The {@link CostModel}.
+ * @throws {InvalidPolicyError} if the price or a pattern is malformed.
+ * @example
+ * ```ts
+ * const model = createResendCostModel({ perEmailUsd: '0.001' });
+ * model.estimate(request, context); // { kind: 'known', micros: 3_000, note: '3 recipients' }
+ * ```
+ */
+export function createResendCostModel(options: ResendCostOptions = {}): CostModel {
+  const perEmail = toMicroUsd(options.perEmailUsd ?? '0.0009');
+  const zeroCost: EndpointPattern[] = [...BUILTIN_ZERO_COST, ...(options.zeroCostEndpoints ?? [])].map((source) =>
+    parseEndpointPattern(source),
+  );
+
+  const count = (request: CostRequest): Counted => {
+    const body = request.json();
+    if (request.path === '/emails') {
+      const recipients = countResendRecipients(body);
+      return recipients === 0
+        ? { ok: false, reason: 'the email has no readable `to` recipient' }
+        : { ok: true, recipients: [recipients] };
+    }
+    if (!Array.isArray(body)) return { ok: false, reason: 'the batch body is not a JSON array of emails' };
+    if (body.length === 0) return { ok: false, reason: 'the batch is empty' };
+    if (body.length > MAX_BATCH) {
+      return { ok: false, reason: `a batch of ${body.length} emails is over Resend's limit of ${MAX_BATCH}` };
+    }
+    const recipients = body.map((email) => countResendRecipients(email));
+    const missing = recipients.indexOf(0);
+    if (missing >= 0) return { ok: false, reason: `email ${missing} of the batch has no readable \`to\` recipient` };
+    return { ok: true, recipients };
+  };
+
+  const isSend = (method: string, path: string) =>
+    method === 'POST' && (path === '/emails' || path === '/emails/batch');
+  const describe = (recipients: number[]) => {
+    const total = recipients.reduce((sum, n) => sum + n, 0);
+    const emails = recipients.length > 1 ? ` in ${recipients.length} emails` : '';
+    return { total, note: `${total} recipient${total === 1 ? '' : 's'}${emails}` };
+  };
+
+  return {
+    estimate(request) {
+      const method = request.method.toUpperCase();
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
+      if (isSend(method, request.path)) {
+        const counted = count(request);
+        if (!counted.ok) return { kind: 'unknown', reason: counted.reason };
+        const { total, note } = describe(counted.recipients);
+        return known(total * perEmail, note);
+      }
+      if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
+        return known(0, 'zero-cost endpoint');
+      return { kind: 'unknown', reason: `${method} ${request.path} is not a Resend endpoint Keybrake can price` };
+    },
+
+    settle(request, response, estimate) {
+      const method = request.method.toUpperCase();
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
+      const send = isSend(method, request.path);
+      const moneyMoving = send || !zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path));
+      const keep = (note?: string): CostSettlement =>
+        estimate.kind === 'known' ? known(estimate.micros, note ?? estimate.note) : estimate;
+      if (response.status >= 500 && moneyMoving)
+        return keep(`Resend answered ${response.status}: outcome unknown, estimate kept`);
+      if (response.status < 200 || response.status >= 300)
+        return known(0, `Resend answered ${response.status}: nothing sent`);
+      if (!send || request.path !== '/emails/batch') return keep();
+      // A permissive batch reports the emails it refused by index; only the others were sent.
+      const parsed = batchResponseSchema.safeParse(response.json);
+      const refused = new Set(
+        (parsed.success ? (parsed.data.errors ?? []) : [])
+          .map((error) => error.index)
+          .filter((index): index is number => typeof index === 'number'),
+      );
+      const counted = count(request);
+      if (refused.size === 0 || !counted.ok) return keep();
+      const sent = counted.recipients.filter((_, index) => !refused.has(index));
+      const { total, note } = describe(sent);
+      return known(total * perEmail, `${note} (${refused.size} refused)`);
+    },
+  };
+}

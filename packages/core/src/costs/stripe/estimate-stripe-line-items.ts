@@ -1,0 +1,237 @@
+import { z } from 'zod';
+import type { MicroUsd } from '../../money/micro-usd.js';
+import type { CostContext, CostEstimate } from '../cost-model.js';
+
+/** A Stripe Price known ahead of time, so that line items naming it are priced without a lookup. */
+export interface StripePrice {
+  /** Price of one unit in the currency's minor unit (cents, yen, fils): `2000` is $20.00. */
+  unitAmount: number;
+  /** ISO 4217 currency, any case: `usd`. */
+  currency: string;
+}
+
+/** Input of {@link estimateStripeLineItems}. */
+export interface StripeLineItemsInput {
+  /** The flat form body of a Checkout Session or Payment Link create call. */
+  form: Readonly<Record<string, string>>;
+  /** Prices known by id; others are read with `context.lookup('/v1/prices/:id')`. */
+  prices: Readonly<Record<string, StripePrice>>;
+  /** FX and lookups. */
+  context: CostContext;
+}
+
+/** What a Stripe object id looks like; anything else is never put into a lookup path. */
+const OBJECT_ID = /^[A-Za-z0-9_]{1,255}$/;
+
+/** Stripe's documented default `adjustable_quantity[maximum]` for Checkout and Payment Links. */
+const ADJUSTABLE_QUANTITY_DEFAULT_MAXIMUM = 99;
+
+const minor = z.number().int().nullish().catch(undefined);
+const text = z.string().nullish().catch(undefined);
+const priceSchema = z.object({
+  currency: text,
+  unit_amount: minor,
+  unit_amount_decimal: text,
+  custom_unit_amount: z.object({ maximum: minor }).nullish().catch(undefined),
+});
+const shippingRateSchema = z.object({
+  fixed_amount: z.object({ amount: minor, currency: text }).nullish().catch(undefined),
+});
+
+/** An exact non-negative decimal amount of minor units: `digits / 10^scale`. */
+interface MinorDecimal {
+  digits: bigint;
+  scale: number;
+}
+
+type Resolved<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+interface UnitPrice {
+  unit: MinorDecimal;
+  currency: string;
+}
+
+/**
+ * Estimates the most a customer can pay through a Checkout Session or a Payment Link from its
+ * create-call form: Σ unit price × quantity over `line_items[n]` and `optional_items[n]`, with
+ * adjustable quantities at their maximum (Stripe's default maximum is 99), plus the most expensive
+ * `shipping_options[n]`. A unit price comes from `price_data[unit_amount]` (or
+ * `[unit_amount_decimal]`), from a configured {@link StripePrice}, or from a lookup of the Price
+ * (`unit_amount`, else a pay-what-you-want `custom_unit_amount[maximum]`). Discounts are ignored
+ * and tax is not added (Stripe computes it at checkout; the response's `amount_total` can raise
+ * the settlement).
+ *
+ * @param input - The form, known prices and cost context.
+ * @returns A known estimate, or `unknown` with the reason when a price cannot be determined.
+ * @throws {UnknownCurrencyError} if an item's currency has no FX rate.
+ * @example
+ * ```ts
+ * await estimateStripeLineItems({
+ *   form: { 'line_items[0][price_data][currency]': 'usd', 'line_items[0][price_data][unit_amount]': '1500', 'line_items[0][quantity]': '2' },
+ *   prices: {},
+ *   context,
+ * }); // { kind: 'known', micros: 30_000_000, … }
+ * ```
+ */
+export async function estimateStripeLineItems({ form, prices, context }: StripeLineItemsInput): Promise<CostEstimate> {
+  const items = collectIndexed(form, /^(line_items|optional_items)\[(\d+)\]/);
+  if (!items.some((item) => item.startsWith('line_items'))) {
+    return { kind: 'unknown', reason: 'no line_items in the request' };
+  }
+  const totals = new Map<string, bigint>();
+  const lookups = new Map<string, Promise<unknown>>();
+  const lookupOnce = (path: string) => {
+    let pending = lookups.get(path);
+    if (!pending) {
+      pending = context.lookup(path).catch(() => undefined);
+      lookups.set(path, pending);
+    }
+    return pending;
+  };
+
+  const resolvedItems = await Promise.all(
+    items.map(async (prefix) => {
+      const quantity = itemQuantity(form, prefix);
+      if (!quantity.ok) return quantity;
+      const price = await unitPrice(form, prefix, prices, lookupOnce);
+      if (!price.ok) return price;
+      return { ok: true as const, value: { ...price.value, quantity: quantity.value } };
+    }),
+  );
+  for (const item of resolvedItems) {
+    if (!item.ok) return { kind: 'unknown', reason: item.reason };
+    const { unit, currency, quantity } = item.value;
+    const total = ceilDiv(unit.digits * BigInt(quantity), 10n ** BigInt(unit.scale));
+    totals.set(currency, (totals.get(currency) ?? 0n) + total);
+  }
+
+  let micros: MicroUsd = 0;
+  for (const [currency, total] of totals) {
+    if (total > BigInt(Number.MAX_SAFE_INTEGER)) return { kind: 'unknown', reason: 'line item total too large' };
+    micros += context.fx.toMicroUsd(Number(total), currency);
+  }
+  const shipping = await maxShipping(form, context, lookupOnce);
+  if (!shipping.ok) return { kind: 'unknown', reason: shipping.reason };
+  micros += shipping.value;
+  const count = items.length;
+  return {
+    kind: 'known',
+    micros,
+    note: `${count} line item${count === 1 ? '' : 's'} at their largest quantities${shipping.value > 0 ? ', with the dearest shipping option' : ''}`,
+  };
+}
+
+/** Distinct `group[n]` prefixes present in the form, in order. */
+function collectIndexed(form: Readonly<Record<string, string>>, pattern: RegExp): string[] {
+  const prefixes = new Set<string>();
+  for (const key of Object.keys(form)) {
+    const match = pattern.exec(key);
+    if (match) prefixes.add(match[0]);
+  }
+  return [...prefixes];
+}
+
+function itemQuantity(form: Readonly<Record<string, string>>, prefix: string): Resolved<number> {
+  const raw = form[`${prefix}[quantity]`];
+  const quantity = raw === undefined ? 1 : parseMinorInteger(raw);
+  if (quantity === undefined) return { ok: false, reason: `${prefix}[quantity] is not an integer` };
+  if (form[`${prefix}[adjustable_quantity][enabled]`] !== 'true') return { ok: true, value: quantity };
+  const rawMaximum = form[`${prefix}[adjustable_quantity][maximum]`];
+  const maximum = rawMaximum === undefined ? ADJUSTABLE_QUANTITY_DEFAULT_MAXIMUM : parseMinorInteger(rawMaximum);
+  if (maximum === undefined) return { ok: false, reason: `${prefix}[adjustable_quantity][maximum] is not an integer` };
+  return { ok: true, value: Math.max(quantity, maximum) };
+}
+
+async function unitPrice(
+  form: Readonly<Record<string, string>>,
+  prefix: string,
+  prices: Readonly<Record<string, StripePrice>>,
+  lookup: (path: string) => Promise<unknown>,
+): Promise<Resolved<UnitPrice>> {
+  const dataPrefix = `${prefix}[price_data]`;
+  if (Object.keys(form).some((key) => key.startsWith(dataPrefix))) {
+    const currency = form[`${dataPrefix}[currency]`] ?? form.currency;
+    if (!currency) return { ok: false, reason: `${dataPrefix} has no currency` };
+    const unit = parseMinorDecimal(form[`${dataPrefix}[unit_amount]`] ?? form[`${dataPrefix}[unit_amount_decimal]`]);
+    if (!unit) return { ok: false, reason: `${dataPrefix} has no readable unit_amount` };
+    return { ok: true, value: { unit, currency: currency.toLowerCase() } };
+  }
+  const priceId = form[`${prefix}[price]`];
+  if (!priceId) return { ok: false, reason: `${prefix} has neither price nor price_data` };
+  if (!OBJECT_ID.test(priceId)) return { ok: false, reason: `${prefix}[price] is not a Stripe id` };
+  const configured = Object.hasOwn(prices, priceId) ? prices[priceId] : undefined;
+  if (configured) {
+    return {
+      ok: true,
+      value: { unit: { digits: BigInt(configured.unitAmount), scale: 0 }, currency: configured.currency.toLowerCase() },
+    };
+  }
+  const parsed = priceSchema.safeParse(await lookup(`/v1/prices/${encodeURIComponent(priceId)}`));
+  if (!parsed.success)
+    return { ok: false, reason: `price ${priceId} is not configured and could not be read from Stripe` };
+  const price = parsed.data;
+  const unit =
+    parseMinorDecimal(price.unit_amount ?? price.unit_amount_decimal ?? undefined) ??
+    parseMinorDecimal(price.custom_unit_amount?.maximum ?? undefined);
+  if (!unit || !price.currency) {
+    return {
+      ok: false,
+      reason: `price ${priceId} has no fixed unit_amount (tiered, or pay-what-you-want without a maximum)`,
+    };
+  }
+  return { ok: true, value: { unit, currency: price.currency.toLowerCase() } };
+}
+
+async function maxShipping(
+  form: Readonly<Record<string, string>>,
+  context: CostContext,
+  lookup: (path: string) => Promise<unknown>,
+): Promise<Resolved<MicroUsd>> {
+  let most: MicroUsd = 0;
+  for (const prefix of collectIndexed(form, /^shipping_options\[(\d+)\]/)) {
+    let amount: number | undefined;
+    let currency: string | undefined;
+    const rateId = form[`${prefix}[shipping_rate]`];
+    if (rateId !== undefined) {
+      if (!OBJECT_ID.test(rateId)) return { ok: false, reason: `${prefix}[shipping_rate] is not a Stripe id` };
+      const parsed = shippingRateSchema.safeParse(await lookup(`/v1/shipping_rates/${encodeURIComponent(rateId)}`));
+      amount = parsed.success ? (parsed.data.fixed_amount?.amount ?? undefined) : undefined;
+      currency = parsed.success ? (parsed.data.fixed_amount?.currency ?? undefined) : undefined;
+    } else {
+      amount = parseMinorInteger(form[`${prefix}[shipping_rate_data][fixed_amount][amount]`]);
+      currency = form[`${prefix}[shipping_rate_data][fixed_amount][currency]`];
+    }
+    if (amount === undefined || !currency) return { ok: false, reason: `${prefix} has no readable fixed amount` };
+    most = Math.max(most, context.fx.toMicroUsd(amount, currency));
+  }
+  return { ok: true, value: most };
+}
+
+/**
+ * Parses a non-negative integer of minor units (`"1099"`), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * parseMinorInteger('1099'); // 1099
+ * parseMinorInteger('10.5'); // undefined
+ * ```
+ */
+export function parseMinorInteger(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d{1,16}$/.test(raw.trim())) return undefined;
+  const value = Number(raw.trim());
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function parseMinorDecimal(raw: string | number | undefined): MinorDecimal | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'number')
+    return Number.isSafeInteger(raw) && raw >= 0 ? { digits: BigInt(raw), scale: 0 } : undefined;
+  const match = /^(\d{1,16})(?:\.(\d{1,12}))?$/.exec(raw.trim());
+  if (!match) return undefined;
+  const fraction = match[2] ?? '';
+  return { digits: BigInt(`${match[1]}${fraction}`), scale: fraction.length };
+}
+
+function ceilDiv(numerator: bigint, denominator: bigint): bigint {
+  return (numerator + denominator - 1n) / denominator;
+}

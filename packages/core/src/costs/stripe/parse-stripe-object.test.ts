@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { hasAmountField, loadStripeFixtures } from './__fixtures__/stripe-openapi-fixtures.js';
+import { parseStripeObject } from './parse-stripe-object.js';
+
+const fixtures = loadStripeFixtures();
+
+describe('parseStripeObject', () => {
+  describe("Stripe's example objects", () => {
+    it('should load all 176 example objects', () => {
+      expect(Object.keys(fixtures)).toHaveLength(176);
+    });
+
+    it.each(Object.entries(fixtures).filter(([, object]) => hasAmountField(object)))(
+      'should read %s without throwing',
+      (_name, object) => {
+        const parsed = parseStripeObject(object);
+        expect(parsed).toBeDefined();
+        expect(parsed?.object).toBe(object.object);
+        const amount = object.amount;
+        expect(parsed?.amount).toBe(typeof amount === 'number' && Number.isInteger(amount) ? amount : undefined);
+      },
+    );
+  });
+
+  describe('tolerance', () => {
+    it('should read a field of the wrong type as undefined instead of failing', () => {
+      const parsed = parseStripeObject({
+        object: 'payment_record',
+        amount: { currency: 'usd', value: 100 },
+        currency: 'USD',
+      });
+      expect(parsed).toMatchObject({ object: 'payment_record', amount: undefined, currency: 'usd' });
+    });
+
+    it('should read null fields as undefined', () => {
+      expect(parseStripeObject({ amount_total: null, currency: null })).toMatchObject({
+        amountTotal: undefined,
+        currency: undefined,
+      });
+    });
+
+    it.each([undefined, null, 'text', 42, [1, 2]])('should return undefined for the non-object %j', (json) => {
+      expect(parseStripeObject(json)).toBeUndefined();
+    });
+  });
+});

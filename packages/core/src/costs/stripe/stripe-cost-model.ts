@@ -1,0 +1,513 @@
+import { KeybrakeError } from '../../errors/keybrake-error.js';
+import { InvalidPolicyError } from '../../errors/simple-errors.js';
+import type { MicroUsd } from '../../money/micro-usd.js';
+import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
+import type { CostContext, CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
+import { estimateStripeLineItems, parseMinorInteger, type StripePrice } from './estimate-stripe-line-items.js';
+import { parseStripeObject, type StripeObject } from './parse-stripe-object.js';
+
+/** Options of {@link createStripeCostModel}. */
+export interface StripeCostOptions {
+  /**
+   * Prices known ahead of time, by Price id, so that `line_items[n][price]` of a Checkout Session
+   * or Payment Link is priced without reading the Price from Stripe.
+   * @default {} (every Price is looked up with `GET /v1/prices/:id`)
+   * @example { price_123: { unitAmount: 2000, currency: 'usd' } }
+   */
+  prices?: Readonly<Record<string, StripePrice>>;
+  /**
+   * Credit refunds (and transfer reversals) back to the key: a successful `POST /v1/refunds`
+   * settles to a negative amount equal to the refund, freeing that much budget. Off by default,
+   * because Keybrake cannot tell whether the refunded payment was counted by the same key.
+   * @default false
+   */
+  creditRefunds?: boolean;
+  /**
+   * More endpoints that cost nothing, as allow-list patterns (`*` is one path segment, `**` any
+   * depth). Every POST/DELETE that is neither here, nor in the built-in zero-cost table, nor a
+   * priced money endpoint is `unknown` (denied unless the key's policy sets a fallback estimate).
+   * @default []
+   * @example ['POST /v1/webhook_endpoints', 'DELETE /v1/webhook_endpoints/*']
+   */
+  zeroCostEndpoints?: readonly string[];
+}
+
+type Method = 'POST' | 'DELETE';
+
+/** Everything a route handler may need. */
+interface RouteInput {
+  request: CostRequest;
+  form: Record<string, string>;
+  context: CostContext;
+  /** The `:id` segments of the path, in order. */
+  ids: string[];
+}
+
+interface SettleInput extends RouteInput {
+  /** The parsed 2xx response object. */
+  object: StripeObject | undefined;
+  estimate: CostEstimate;
+}
+
+interface RouteHandler {
+  /** Whether money can move: a 5xx answer keeps the estimate (outcome unknown) instead of settling to 0. */
+  moneyMoving: boolean;
+  estimate(input: RouteInput): CostEstimate | Promise<CostEstimate>;
+  settle(input: SettleInput): CostSettlement;
+}
+
+interface Route {
+  method: Method;
+  segments: string[];
+  handler: RouteHandler;
+}
+
+const known = (micros: MicroUsd, note?: string): { kind: 'known'; micros: MicroUsd; note?: string } =>
+  note === undefined ? { kind: 'known', micros } : { kind: 'known', micros, note };
+
+/** The settlement equal to the estimate: a 2xx answer means the estimated money moved. */
+function keepEstimate(estimate: CostEstimate, note?: string): CostSettlement {
+  if (estimate.kind === 'unknown') return estimate;
+  return known(estimate.micros, note ?? estimate.note);
+}
+
+/** PaymentIntent statuses after which the customer is committed (money moves without another API call). */
+const COMMITTED_INTENT_STATUSES = new Set(['requires_action', 'processing', 'requires_capture', 'succeeded']);
+
+/**
+ * Creates the cost model of the Stripe API. Money is counted once, when the customer is committed:
+ *
+ * - PaymentIntents: at create with `confirm=true`, or at `/confirm` (the PaymentIntent's `amount`,
+ *   or `amount_to_confirm`); create without confirm costs 0; `/capture` costs 0 unless
+ *   `amount_to_capture` exceeds what was authorised; `/increment_authorization` costs the
+ *   increase over the current amount. Confirming an already-confirmed PaymentIntent costs 0.
+ * - Charges: at create (also with `capture=false`); `/capture` costs 0.
+ * - Transfers, Payouts, Topups: their `amount`. Invoices `/pay`: the invoice's `amount_remaining`.
+ * - Checkout Sessions and Payment Links: their line items at their largest quantities.
+ * - Refunds and transfer reversals cost 0, or a negative amount with `creditRefunds`.
+ * - GET/HEAD and the built-in zero-cost table (customers, products, prices, setup intents, …) cost 0;
+ *   every other POST/DELETE is `unknown` (fail closed).
+ *
+ * Settlement reads the response tolerantly: a 4xx settles to 0, a 5xx on a money call keeps the
+ * estimate (Stripe may have processed it), a 2xx without a readable amount keeps the estimate, and
+ * an idempotent replay (`Idempotent-Replayed: true`) settles to 0.
+ *
+ * @param options - Known prices, refund crediting, extra zero-cost endpoints.
+ * @returns The {@link CostModel}; its `estimate` may throw `UnknownCurrencyError`.
+ * @throws {InvalidPolicyError} if a `zeroCostEndpoints` pattern or a configured price is malformed.
+ * @example
+ * ```ts
+ * const model = createStripeCostModel({ prices: { price_123: { unitAmount: 2000, currency: 'usd' } } });
+ * await model.estimate(request, { fx: createFxTable(), lookup }); // { kind: 'known', micros: 20_000_000 }
+ * ```
+ */
+export function createStripeCostModel(options: StripeCostOptions = {}): CostModel {
+  const prices = validatePrices(options.prices ?? {});
+  const creditRefunds = options.creditRefunds ?? false;
+  const zeroCost: EndpointPattern[] = (options.zeroCostEndpoints ?? []).map((source) => parseEndpointPattern(source));
+  const routes = buildRoutes({ prices, creditRefunds });
+
+  return {
+    async estimate(request, context) {
+      const method = request.method.toUpperCase();
+      if (isReadMethod(method)) return known(0);
+      if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
+        return known(0, 'zero-cost endpoint');
+      const match = matchRoute(routes, method, request.path);
+      if (!match) {
+        return {
+          kind: 'unknown',
+          reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
+        };
+      }
+      return match.route.handler.estimate({ request, form: request.form(), context, ids: match.ids });
+    },
+
+    settle(request, response, estimate, context) {
+      const method = request.method.toUpperCase();
+      if (isReadMethod(method)) return known(0);
+      if (response.headers.get('idempotent-replayed') === 'true') {
+        return known(0, 'idempotent replay: counted when first sent');
+      }
+      const match = zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path))
+        ? undefined
+        : matchRoute(routes, method, request.path);
+      const moneyMoving = match?.route.handler.moneyMoving ?? true;
+      if (response.status >= 500 && moneyMoving) {
+        return keepEstimate(estimate, `Stripe answered ${response.status}: outcome unknown, estimate kept`);
+      }
+      if (response.status < 200 || response.status >= 300)
+        return known(0, `Stripe answered ${response.status}: nothing moved`);
+      if (!match) return keepEstimate(estimate);
+      return match.route.handler.settle({
+        request,
+        form: request.form(),
+        context,
+        ids: match.ids,
+        object: parseStripeObject(response.json),
+        estimate,
+      });
+    },
+  };
+}
+
+function isReadMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}
+
+function validatePrices(prices: Readonly<Record<string, StripePrice>>): Readonly<Record<string, StripePrice>> {
+  for (const [id, price] of Object.entries(prices)) {
+    if (!Number.isSafeInteger(price.unitAmount) || price.unitAmount < 0 || !/^[a-z]{3}$/i.test(price.currency)) {
+      throw new InvalidPolicyError({
+        message: `Invalid Stripe price ${JSON.stringify(id)}: expected { unitAmount: <integer minor units>, currency: 'usd' }.`,
+      });
+    }
+  }
+  return prices;
+}
+
+function matchRoute(
+  routes: readonly Route[],
+  method: string,
+  path: string,
+): { route: Route; ids: string[] } | undefined {
+  const segments = path.split('/').slice(1);
+  for (const route of routes) {
+    if (route.method !== method || route.segments.length !== segments.length) continue;
+    const ids: string[] = [];
+    let matched = true;
+    for (let index = 0; index < segments.length && matched; index++) {
+      const expected = route.segments[index];
+      const actual = segments[index] ?? '';
+      if (expected === ':id') {
+        if (actual === '') matched = false;
+        else ids.push(actual);
+      } else if (expected !== actual) {
+        matched = false;
+      }
+    }
+    if (matched) return { route, ids };
+  }
+  return undefined;
+}
+
+/** Converts minor units to micro-dollars; in settlement, an unconvertible currency keeps the estimate. */
+function settleAmount(
+  context: CostContext,
+  amountMinor: number | undefined,
+  currency: string | undefined,
+  estimate: CostEstimate,
+  note: string,
+): CostSettlement {
+  if (amountMinor === undefined || currency === undefined || amountMinor < 0) {
+    return keepEstimate(estimate, `${note}: no readable amount in the response, estimate kept`);
+  }
+  try {
+    return known(context.fx.toMicroUsd(amountMinor, currency), note);
+  } catch (error) {
+    if (KeybrakeError.isInstance(error)) return keepEstimate(estimate, `${note}: ${error.code}, estimate kept`);
+    throw error;
+  }
+}
+
+/** Estimates `amount` + `currency` from the form. */
+function formAmount(form: Record<string, string>, field: string, note: string, context: CostContext): CostEstimate {
+  const amount = parseMinorInteger(form[field]);
+  if (amount === undefined) return { kind: 'unknown', reason: `\`${field}\` is missing or not an integer` };
+  const currency = form.currency;
+  if (!currency) return { kind: 'unknown', reason: '`currency` is missing' };
+  return known(context.fx.toMicroUsd(amount, currency), note);
+}
+
+function isConfirming(form: Record<string, string>): boolean {
+  // Anything but an explicit false confirms (fail closed on spellings Stripe might accept).
+  return form.confirm !== undefined && form.confirm !== 'false' && form.confirm !== '';
+}
+
+async function lookupObject(context: CostContext, path: string): Promise<StripeObject | undefined> {
+  try {
+    return parseStripeObject(await context.lookup(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a confirmed PaymentIntent commits the customer to, by status; `undefined` if unreadable. */
+function committedIntentAmount(intent: StripeObject | undefined): number | undefined {
+  switch (intent?.status) {
+    case 'succeeded':
+      return intent.amountReceived ?? intent.amount;
+    case 'requires_capture':
+      return intent.amountCapturable ?? intent.amount;
+    case 'processing':
+    case 'requires_action':
+    case 'requires_confirmation':
+      return intent.amount;
+    case 'requires_payment_method':
+    case 'canceled':
+      return 0;
+    default:
+      return undefined;
+  }
+}
+
+function settleConfirmedIntent(input: SettleInput, note: string): CostSettlement {
+  const intent = input.object;
+  const amount = committedIntentAmount(intent);
+  if (amount === 0) return known(0, `PaymentIntent ${intent?.status}: nothing committed`);
+  return settleAmount(input.context, amount, intent?.currency, input.estimate, note);
+}
+
+const zeroHandler = (note: string): RouteHandler => ({
+  moneyMoving: false,
+  estimate: () => known(0, note),
+  settle: () => known(0, note),
+});
+
+/** A create call that moves `amount` in `currency`, settled from the response's `amount`. */
+const amountHandler = (label: string, failedStatuses: readonly string[] = []): RouteHandler => ({
+  moneyMoving: true,
+  estimate: ({ form, context }) => formAmount(form, 'amount', label, context),
+  settle: (input) => {
+    if (input.object?.status && failedStatuses.includes(input.object.status))
+      return known(0, `${label} ${input.object.status}`);
+    return settleAmount(input.context, input.object?.amount, input.object?.currency, input.estimate, label);
+  },
+});
+
+/** A refund-like call: 0, or a credit of the refunded amount with `creditRefunds`. */
+const creditHandler = (label: string, creditRefunds: boolean): RouteHandler => ({
+  moneyMoving: false,
+  estimate: () => known(0, creditRefunds ? `${label}: credited when it succeeds` : `${label}: not credited`),
+  settle: ({ object, context }) => {
+    if (!creditRefunds) return known(0, `${label}: not credited`);
+    if (object?.status === 'failed' || object?.status === 'canceled') return known(0, `${label} ${object.status}`);
+    if (object?.amount === undefined || !object.currency || object.amount <= 0)
+      return known(0, `${label}: no readable amount`);
+    try {
+      // A negative amount rounds toward zero, so a credit is never larger than the refund.
+      return known(context.fx.toMicroUsd(-object.amount, object.currency), `${label} credited`);
+    } catch {
+      return known(0, `${label}: currency ${object.currency} has no FX rate, not credited`);
+    }
+  },
+});
+
+function lineItemsHandler(label: string, prices: Readonly<Record<string, StripePrice>>): RouteHandler {
+  return {
+    moneyMoving: true,
+    estimate: ({ form, context }) => {
+      if (form.mode === 'setup') return known(0, `${label} in setup mode`);
+      return estimateStripeLineItems({ form, prices, context });
+    },
+    settle: (input) => {
+      if (input.form.mode === 'setup') return known(0, `${label} in setup mode`);
+      const { object, estimate, context } = input;
+      if (object?.amountTotal === undefined || !object.currency) return keepEstimate(estimate);
+      const total = settleAmount(context, object.amountTotal, object.currency, estimate, `${label} amount_total`);
+      // Quantities may still rise at checkout: settle to the larger of the two.
+      if (estimate.kind === 'known' && total.kind === 'known' && estimate.micros >= total.micros)
+        return keepEstimate(estimate);
+      return total;
+    },
+  };
+}
+
+function buildRoutes({
+  prices,
+  creditRefunds,
+}: {
+  prices: Readonly<Record<string, StripePrice>>;
+  creditRefunds: boolean;
+}): Route[] {
+  const table: Array<[Method, string, RouteHandler]> = [
+    // PaymentIntents: counted once, when the customer is committed.
+    [
+      'POST',
+      '/v1/payment_intents',
+      {
+        moneyMoving: true,
+        estimate: ({ form, context }) =>
+          isConfirming(form)
+            ? formAmount(form, 'amount', 'PaymentIntent created and confirmed', context)
+            : known(0, 'PaymentIntent created unconfirmed: counted when confirmed'),
+        settle: (input) =>
+          isConfirming(input.form)
+            ? settleConfirmedIntent(input, 'PaymentIntent created and confirmed')
+            : known(0, 'PaymentIntent created unconfirmed: counted when confirmed'),
+      },
+    ],
+    [
+      'POST',
+      '/v1/payment_intents/:id/confirm',
+      {
+        moneyMoving: true,
+        async estimate({ form, context, ids }) {
+          const intent = await lookupObject(context, `/v1/payment_intents/${ids[0]}`);
+          if (!intent?.status || !intent.currency) {
+            return { kind: 'unknown', reason: `PaymentIntent ${ids[0]} could not be read to price its confirmation` };
+          }
+          if (COMMITTED_INTENT_STATUSES.has(intent.status)) {
+            return known(0, `PaymentIntent already ${intent.status}: counted when first confirmed`);
+          }
+          if (intent.status === 'canceled') return known(0, 'PaymentIntent canceled');
+          const amount =
+            form.amount_to_confirm === undefined ? intent.amount : parseMinorInteger(form.amount_to_confirm);
+          if (amount === undefined)
+            return { kind: 'unknown', reason: `PaymentIntent ${ids[0]} has no readable amount` };
+          return known(context.fx.toMicroUsd(amount, intent.currency), 'PaymentIntent confirmed');
+        },
+        settle: (input) =>
+          input.estimate.kind === 'known' && input.estimate.micros === 0
+            ? keepEstimate(input.estimate)
+            : settleConfirmedIntent(input, 'PaymentIntent confirmed'),
+      },
+    ],
+    [
+      'POST',
+      '/v1/payment_intents/:id/capture',
+      {
+        moneyMoving: true,
+        async estimate({ form, context, ids }) {
+          if (form.amount_to_capture === undefined) return known(0, 'capture: counted when confirmed');
+          const requested = parseMinorInteger(form.amount_to_capture);
+          if (requested === undefined) return { kind: 'unknown', reason: '`amount_to_capture` is not an integer' };
+          const intent = await lookupObject(context, `/v1/payment_intents/${ids[0]}`);
+          if (!intent?.currency || intent.amountCapturable === undefined) {
+            return { kind: 'unknown', reason: `PaymentIntent ${ids[0]} could not be read to price its capture` };
+          }
+          const extra = requested - intent.amountCapturable;
+          if (extra <= 0) return known(0, 'capture within the authorised amount: counted when confirmed');
+          return known(
+            context.fx.toMicroUsd(extra, intent.currency),
+            'capture above the authorised amount (overcapture)',
+          );
+        },
+        settle: ({ estimate }) => keepEstimate(estimate),
+      },
+    ],
+    [
+      'POST',
+      '/v1/payment_intents/:id/increment_authorization',
+      {
+        moneyMoving: true,
+        async estimate({ form, context, ids }) {
+          const total = parseMinorInteger(form.amount);
+          if (total === undefined) return { kind: 'unknown', reason: '`amount` is missing or not an integer' };
+          const intent = await lookupObject(context, `/v1/payment_intents/${ids[0]}`);
+          if (!intent?.currency || intent.amount === undefined) {
+            return { kind: 'unknown', reason: `PaymentIntent ${ids[0]} could not be read to price the increment` };
+          }
+          const increase = Math.max(0, total - intent.amount);
+          return known(context.fx.toMicroUsd(increase, intent.currency), 'authorisation increased');
+        },
+        settle: ({ estimate }) => keepEstimate(estimate),
+      },
+    ],
+    ['POST', '/v1/payment_intents/:id', zeroHandler('PaymentIntent updated')],
+    ['POST', '/v1/payment_intents/:id/cancel', zeroHandler('PaymentIntent canceled')],
+
+    // Charges: counted at create, authorised or captured.
+    ['POST', '/v1/charges', amountHandler('charge', ['failed'])],
+    ['POST', '/v1/charges/:id/capture', zeroHandler('charge capture: counted when created')],
+    ['POST', '/v1/charges/:id', zeroHandler('charge updated')],
+
+    ['POST', '/v1/transfers', amountHandler('transfer')],
+    ['POST', '/v1/transfers/:id', zeroHandler('transfer updated')],
+    ['POST', '/v1/payouts', amountHandler('payout', ['failed', 'canceled'])],
+    ['POST', '/v1/payouts/:id', zeroHandler('payout updated')],
+    ['POST', '/v1/payouts/:id/cancel', zeroHandler('payout canceled')],
+    ['POST', '/v1/topups', amountHandler('top-up', ['failed', 'canceled'])],
+    ['POST', '/v1/topups/:id', zeroHandler('top-up updated')],
+    ['POST', '/v1/topups/:id/cancel', zeroHandler('top-up canceled')],
+
+    [
+      'POST',
+      '/v1/invoices/:id/pay',
+      {
+        moneyMoving: true,
+        async estimate({ form, context, ids }) {
+          if (form.paid_out_of_band === 'true') return known(0, 'invoice marked paid out of band');
+          const invoice = await lookupObject(context, `/v1/invoices/${ids[0]}`);
+          if (!invoice?.currency || invoice.amountRemaining === undefined) {
+            return { kind: 'unknown', reason: `invoice ${ids[0]} could not be read to price its payment` };
+          }
+          if (invoice.status === 'paid' || invoice.status === 'void')
+            return known(0, `invoice already ${invoice.status}`);
+          return known(context.fx.toMicroUsd(Math.max(0, invoice.amountRemaining), invoice.currency), 'invoice paid');
+        },
+        settle: ({ estimate, object, context }) => {
+          if (estimate.kind === 'known') return keepEstimate(estimate);
+          // No estimate (policy fallback): amount_paid is at least what this call paid.
+          return settleAmount(context, object?.amountPaid, object?.currency, estimate, 'invoice paid');
+        },
+      },
+    ],
+    ['POST', '/v1/invoices/:id/void', zeroHandler('invoice voided')],
+    ['POST', '/v1/invoices/:id/mark_uncollectible', zeroHandler('invoice marked uncollectible')],
+    ['DELETE', '/v1/invoices/:id', zeroHandler('draft invoice deleted')],
+
+    ['POST', '/v1/checkout/sessions', lineItemsHandler('Checkout Session', prices)],
+    ['POST', '/v1/checkout/sessions/:id/expire', zeroHandler('Checkout Session expired')],
+    ['POST', '/v1/payment_links', lineItemsHandler('Payment Link', prices)],
+    [
+      'POST',
+      '/v1/payment_links/:id',
+      {
+        moneyMoving: false,
+        estimate: ({ form }) =>
+          Object.keys(form).some((key) => key.startsWith('line_items'))
+            ? { kind: 'unknown', reason: 'a Payment Link update that changes line_items cannot be priced' }
+            : known(0, 'Payment Link updated'),
+        settle: ({ estimate }) => keepEstimate(estimate),
+      },
+    ],
+
+    ['POST', '/v1/refunds', creditHandler('refund', creditRefunds)],
+    ['POST', '/v1/charges/:id/refunds', creditHandler('refund', creditRefunds)],
+    ['POST', '/v1/charges/:id/refund', creditHandler('refund', creditRefunds)],
+    ['POST', '/v1/transfers/:id/reversals', creditHandler('transfer reversal', creditRefunds)],
+    ['POST', '/v1/refunds/:id', zeroHandler('refund updated')],
+    [
+      'POST',
+      '/v1/refunds/:id/cancel',
+      creditRefunds
+        ? {
+            // Cancelling a credited refund takes the credit back.
+            moneyMoving: true,
+            async estimate({ context, ids }) {
+              const refund = await lookupObject(context, `/v1/refunds/${ids[0]}`);
+              if (refund?.amount === undefined || !refund.currency) {
+                return { kind: 'unknown', reason: `refund ${ids[0]} could not be read to price its cancellation` };
+              }
+              return known(context.fx.toMicroUsd(refund.amount, refund.currency), 'refund canceled: credit taken back');
+            },
+            settle: ({ estimate }) => keepEstimate(estimate),
+          }
+        : zeroHandler('refund canceled'),
+    ],
+
+    // Objects that move no money by themselves.
+    ['POST', '/v1/customers', zeroHandler('customer created')],
+    ['POST', '/v1/customers/:id', zeroHandler('customer updated')],
+    ['DELETE', '/v1/customers/:id', zeroHandler('customer deleted')],
+    ['POST', '/v1/payment_methods', zeroHandler('payment method created')],
+    ['POST', '/v1/payment_methods/:id', zeroHandler('payment method updated')],
+    ['POST', '/v1/payment_methods/:id/attach', zeroHandler('payment method attached')],
+    ['POST', '/v1/payment_methods/:id/detach', zeroHandler('payment method detached')],
+    ['POST', '/v1/setup_intents', zeroHandler('SetupIntent created')],
+    ['POST', '/v1/setup_intents/:id', zeroHandler('SetupIntent updated')],
+    ['POST', '/v1/setup_intents/:id/confirm', zeroHandler('SetupIntent confirmed')],
+    ['POST', '/v1/setup_intents/:id/cancel', zeroHandler('SetupIntent canceled')],
+    ['POST', '/v1/products', zeroHandler('product created')],
+    ['POST', '/v1/products/:id', zeroHandler('product updated')],
+    ['DELETE', '/v1/products/:id', zeroHandler('product deleted')],
+    ['POST', '/v1/prices', zeroHandler('price created')],
+    ['POST', '/v1/prices/:id', zeroHandler('price updated')],
+    ['POST', '/v1/coupons', zeroHandler('coupon created')],
+    ['DELETE', '/v1/coupons/:id', zeroHandler('coupon deleted')],
+    ['POST', '/v1/tokens', zeroHandler('token created')],
+    ['DELETE', '/v1/subscriptions/:id', zeroHandler('subscription canceled')],
+  ];
+  return table.map(([method, path, handler]) => ({ method, segments: path.split('/').slice(1), handler }));
+}

@@ -1,0 +1,57 @@
+/** How an SMS body is encoded and how many billable segments it takes. */
+export interface SmsSegments {
+  /** `GSM-7` if every character is in the GSM 03.38 alphabet (with its extension table), else `UCS-2`. */
+  encoding: 'GSM-7' | 'UCS-2';
+  /** Billable segments, at least 1. */
+  segments: number;
+  /** Septets (GSM-7, extension characters count 2) or UTF-16 code units (UCS-2). */
+  units: number;
+}
+
+// GSM 03.38 basic character set (without the escape character itself).
+const GSM_BASIC = new Set(
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+);
+// GSM 03.38 extension table: each is sent as escape + character, two septets.
+const GSM_EXTENSION = new Set('^{}\\[~]|€\f');
+
+const GSM_SINGLE = 160;
+const GSM_PART = 153;
+const UCS2_SINGLE = 70;
+const UCS2_PART = 67;
+
+/**
+ * Counts the SMS segments of a message body the way carriers bill them. A body of GSM-7
+ * characters fits 160 septets in one segment, or 153 per segment when split (extension characters
+ * `^{}\[~]|€` take two septets and are never split across segments). A single character outside
+ * GSM-7 switches the whole body to UCS-2: 70 UTF-16 code units in one segment, or 67 per segment
+ * when split (a surrogate pair is never split). An empty body is one segment.
+ *
+ * @param body - The message text as sent in Twilio's `Body`.
+ * @returns The encoding, segment count and size.
+ * @example
+ * ```ts
+ * countSmsSegments('Hello'); // { encoding: 'GSM-7', segments: 1, units: 5 }
+ * countSmsSegments('é'.repeat(161)); // { encoding: 'GSM-7', segments: 2, units: 161 }
+ * countSmsSegments('Hi 👋'); // { encoding: 'UCS-2', segments: 1, units: 5 }
+ * ```
+ */
+export function countSmsSegments(body: string): SmsSegments {
+  const characters = [...body];
+  const gsm = characters.every((character) => GSM_BASIC.has(character) || GSM_EXTENSION.has(character));
+  const sizes = characters.map((character) => (gsm ? (GSM_EXTENSION.has(character) ? 2 : 1) : character.length));
+  const units = sizes.reduce((sum, size) => sum + size, 0);
+  const single = gsm ? GSM_SINGLE : UCS2_SINGLE;
+  const part = gsm ? GSM_PART : UCS2_PART;
+  if (units <= single) return { encoding: gsm ? 'GSM-7' : 'UCS-2', segments: 1, units };
+  let segments = 1;
+  let used = 0;
+  for (const size of sizes) {
+    if (used + size > part) {
+      segments++;
+      used = 0;
+    }
+    used += size;
+  }
+  return { encoding: gsm ? 'GSM-7' : 'UCS-2', segments, units };
+}

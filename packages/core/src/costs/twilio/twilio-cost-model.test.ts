@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { InvalidPolicyError } from '../../errors/simple-errors.js';
+import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
+import type { CostEstimate } from '../cost-model.js';
+import { createTwilioCostModel, type TwilioCostOptions } from './twilio-cost-model.js';
+
+const fixture = (name: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(new URL(`./__fixtures__/${name}.json`, import.meta.url), 'utf8'));
+
+const ACCOUNT = '/2010-04-01/Accounts/ACplaceholder';
+const MESSAGES = `${ACCOUNT}/Messages.json`;
+const CALLS = `${ACCOUNT}/Calls.json`;
+const context = costContext({ fx: { eur: '1.08' } });
+
+function estimate(init: TestRequestInit, options?: TwilioCostOptions): CostEstimate {
+  const result = createTwilioCostModel(options).estimate(costRequest(init), context);
+  if (result instanceof Promise) throw new Error('the Twilio model estimates synchronously');
+  return result;
+}
+
+describe('createTwilioCostModel', () => {
+  describe('estimating messages', () => {
+    it('should price a one-segment SMS at the default US segment price', () => {
+      expect(estimate({ path: MESSAGES, form: { To: '+15558675310', Body: 'Your order has shipped.' } })).toEqual({
+        kind: 'known',
+        micros: 8_300,
+        note: '1 GSM-7 segment',
+      });
+    });
+
+    it('should price a long GSM-7 body per 153-septet segment', () => {
+      expect(estimate({ path: MESSAGES, form: { To: '+15558675310', Body: 'a'.repeat(307) } })).toMatchObject({
+        micros: 3 * 8_300,
+      });
+    });
+
+    it('should price a UCS-2 body per 67-unit segment', () => {
+      expect(
+        estimate({ path: MESSAGES, form: { To: '+15558675310', Body: `Привет ${'a'.repeat(70)}` } }),
+      ).toMatchObject({
+        micros: 2 * 8_300,
+        note: '2 UCS-2 segments',
+      });
+    });
+
+    it('should price a message with MediaUrl as one MMS, however many media', () => {
+      expect(
+        estimate({
+          path: MESSAGES,
+          form: [
+            ['To', '+15558675310'],
+            ['Body', 'a'.repeat(500)],
+            ['MediaUrl', 'https://x.test/1.png'],
+            ['MediaUrl', 'https://x.test/2.png'],
+          ],
+        }),
+      ).toEqual({ kind: 'known', micros: 20_000, note: 'MMS with 2 media' });
+    });
+
+    it('should use configured prices, the longest destination prefix winning', () => {
+      const options = { smsSegmentUsd: '0.0079', smsSegmentUsdByPrefix: { '+44': '0.04', '+447': '0.05' } };
+      expect(estimate({ path: MESSAGES, form: { To: '+15551230000', Body: 'hi' } }, options)).toMatchObject({
+        micros: 7_900,
+      });
+      expect(estimate({ path: MESSAGES, form: { To: '+442071230000', Body: 'hi' } }, options)).toMatchObject({
+        micros: 40_000,
+      });
+      expect(estimate({ path: MESSAGES, form: { To: 'whatsapp:+447700900000', Body: 'hi' } }, options)).toMatchObject({
+        micros: 50_000,
+      });
+    });
+
+    it('should return unknown for a template message without a Body', () => {
+      expect(estimate({ path: MESSAGES, form: { To: '+15558675310', ContentSid: 'HX123' } }).kind).toBe('unknown');
+    });
+  });
+
+  describe('estimating calls', () => {
+    it('should reserve TimeLimit rounded up to whole minutes', () => {
+      expect(estimate({ path: CALLS, form: { To: '+14155551212', TimeLimit: '61' } })).toEqual({
+        kind: 'known',
+        micros: 2 * 14_000,
+        note: 'call reserved for 2 minutes',
+      });
+    });
+
+    it('should reserve defaultCallMinutes without a TimeLimit', () => {
+      expect(estimate({ path: CALLS, form: { To: '+14155551212' } })).toMatchObject({ micros: 10 * 14_000 });
+      expect(
+        estimate({ path: CALLS, form: { To: '+14155551212' } }, { defaultCallMinutes: 3, callPerMinuteUsd: 0.02 }),
+      ).toMatchObject({
+        micros: 60_000,
+      });
+    });
+
+    it('should return unknown for a malformed TimeLimit', () => {
+      expect(estimate({ path: CALLS, form: { TimeLimit: 'forever' } }).kind).toBe('unknown');
+    });
+  });
+
+  describe('other endpoints', () => {
+    it('should price reads at 0', () => {
+      expect(estimate({ method: 'GET', path: MESSAGES })).toEqual({ kind: 'known', micros: 0 });
+    });
+
+    it('should price redacting a message, hanging up a call and deleting either at 0', () => {
+      expect(estimate({ path: `${ACCOUNT}/Messages/SM1.json`, form: { Body: '' } })).toMatchObject({ micros: 0 });
+      expect(estimate({ path: `${ACCOUNT}/Calls/CA1.json`, form: { Status: 'completed' } })).toMatchObject({
+        micros: 0,
+      });
+      expect(estimate({ method: 'DELETE', path: `${ACCOUNT}/Messages/SM1.json` })).toMatchObject({ micros: 0 });
+    });
+
+    it('should return unknown for a call update that sets a new TimeLimit', () => {
+      expect(estimate({ path: `${ACCOUNT}/Calls/CA1.json`, form: { TimeLimit: '36000' } }).kind).toBe('unknown');
+    });
+
+    it('should return unknown for other writes, such as buying a phone number', () => {
+      expect(
+        estimate({ path: `${ACCOUNT}/IncomingPhoneNumbers.json`, form: { PhoneNumber: '+15551234567' } }).kind,
+      ).toBe('unknown');
+    });
+
+    it('should price endpoints added with zeroCostEndpoints at 0', () => {
+      const options = { zeroCostEndpoints: ['POST /2010-04-01/Accounts/*/Queues.json'] };
+      expect(estimate({ path: `${ACCOUNT}/Queues.json`, form: { FriendlyName: 'q' } }, options)).toMatchObject({
+        micros: 0,
+      });
+    });
+  });
+
+  describe('settling', () => {
+    const model = createTwilioCostModel();
+    const request = costRequest({ path: MESSAGES, form: { To: '+15558675310', Body: 'hi' } });
+    const known = { kind: 'known', micros: 8_300, note: '1 GSM-7 segment' } as const;
+
+    it('should settle a created message at the estimate, pending on its SID', () => {
+      expect(model.settle(request, costResponse(201, fixture('message-created')), known, context)).toEqual({
+        kind: 'known',
+        micros: 8_300,
+        note: '1 GSM-7 segment; price pending',
+        pendingRef: 'SM11111111111111111111111111111111',
+      });
+    });
+
+    it("should settle at Twilio's price when the create response already has one", () => {
+      expect(model.settle(request, costResponse(201, fixture('message-priced')), known, context)).toMatchObject({
+        micros: 7_900,
+      });
+    });
+
+    it('should settle a created call pending on its SID', () => {
+      const call = costRequest({ path: CALLS, form: { To: '+14155551212' } });
+      expect(model.settle(call, costResponse(201, fixture('call-created')), known, context)).toMatchObject({
+        pendingRef: 'CA44444444444444444444444444444444',
+      });
+    });
+
+    it('should settle a 4xx answer at 0 and keep the estimate on a 5xx answer', () => {
+      expect(model.settle(request, costResponse(400, { code: 21211 }), known, context)).toMatchObject({ micros: 0 });
+      expect(model.settle(request, costResponse(503, undefined), known, context)).toMatchObject({ micros: 8_300 });
+    });
+  });
+
+  describe('reconciling late prices', () => {
+    const model = createTwilioCostModel();
+
+    it('should reconcile a GET of a priced message', () => {
+      const get = costRequest({ method: 'GET', path: `${ACCOUNT}/Messages/SM11111111111111111111111111111111.json` });
+      expect(model.reconcile(get, costResponse(200, fixture('message-priced')), context)).toEqual({
+        ref: 'SM11111111111111111111111111111111',
+        micros: 7_900,
+      });
+    });
+
+    it('should not reconcile while the price is still null', () => {
+      const get = costRequest({ method: 'GET', path: `${ACCOUNT}/Messages/SM11111111111111111111111111111111.json` });
+      expect(model.reconcile(get, costResponse(200, fixture('message-created')), context)).toBeUndefined();
+    });
+
+    it('should reconcile a GET of a priced call', () => {
+      const get = costRequest({ method: 'GET', path: `${ACCOUNT}/Calls/CA44444444444444444444444444444444.json` });
+      expect(model.reconcile(get, costResponse(200, fixture('call-priced')), context)).toEqual({
+        ref: 'CA44444444444444444444444444444444',
+        micros: 42_000,
+      });
+    });
+
+    it('should reconcile every priced message of a list with reconcileAll, and the first with reconcile', () => {
+      const list = costRequest({ method: 'GET', path: MESSAGES });
+      const response = costResponse(200, fixture('messages-list'));
+      expect(model.reconcileAll(list, response, context)).toEqual([
+        { ref: 'SM11111111111111111111111111111111', micros: 7_900 },
+        { ref: 'SM33333333333333333333333333333333', micros: 15_800 },
+      ]);
+      expect(model.reconcile(list, response, context)).toEqual({
+        ref: 'SM11111111111111111111111111111111',
+        micros: 7_900,
+      });
+    });
+
+    it('should convert a price in another currency and skip one without a rate', () => {
+      const get = costRequest({ method: 'GET', path: `${ACCOUNT}/Messages/SM1.json` });
+      expect(
+        model.reconcile(get, costResponse(200, { sid: 'SM1', price: '-0.05', price_unit: 'EUR' }), context),
+      ).toEqual({
+        ref: 'SM1',
+        micros: 54_000,
+      });
+      expect(
+        model.reconcile(get, costResponse(200, { sid: 'SM1', price: '-0.05', price_unit: 'GBP' }), context),
+      ).toBeUndefined();
+    });
+
+    it('should work when called detached from the model, as the vault does', () => {
+      const { reconcile } = model;
+      const get = costRequest({ method: 'GET', path: `${ACCOUNT}/Calls/CA44444444444444444444444444444444.json` });
+      expect(reconcile(get, costResponse(200, fixture('call-priced')), context)?.micros).toBe(42_000);
+    });
+  });
+
+  describe('options', () => {
+    it('should reject malformed prices', () => {
+      expect(() => createTwilioCostModel({ smsSegmentUsd: '-1' })).toThrow(InvalidPolicyError);
+      expect(() => createTwilioCostModel({ defaultCallMinutes: 0 })).toThrow(InvalidPolicyError);
+      expect(() => createTwilioCostModel({ smsSegmentUsdByPrefix: { UK: '0.04' } })).toThrow(InvalidPolicyError);
+    });
+  });
+});

@@ -1,0 +1,221 @@
+import { z } from 'zod';
+import { InvalidPolicyError } from '../../errors/simple-errors.js';
+import { type MicroUsd, toMicroUsd } from '../../money/micro-usd.js';
+import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
+import type {
+  CostContext,
+  CostEstimate,
+  CostModel,
+  CostReconciliation,
+  CostRequest,
+  CostResponse,
+  CostSettlement,
+} from '../cost-model.js';
+import { countSmsSegments } from './count-sms-segments.js';
+import { parseTwilioPrice } from './parse-twilio-price.js';
+
+/** Options of {@link createTwilioCostModel}. Amounts are USD, as numbers or decimal strings. */
+export interface TwilioCostOptions {
+  /**
+   * Estimated price of one outbound SMS segment, used until Twilio reports the real price.
+   * @default '0.0083' (Twilio's published US rate)
+   */
+  smsSegmentUsd?: number | string;
+  /**
+   * Per-segment prices by destination prefix (E.164, longest prefix wins), for destinations
+   * dearer than {@link TwilioCostOptions.smsSegmentUsd}.
+   * @default {}
+   * @example { '+44': '0.0524', '+49': '0.0946' }
+   */
+  smsSegmentUsdByPrefix?: Readonly<Record<string, number | string>>;
+  /**
+   * Estimated price of one outbound MMS (any message with a `MediaUrl`).
+   * @default '0.0200'
+   */
+  mmsUsd?: number | string;
+  /**
+   * Estimated price of one minute of an outbound call.
+   * @default '0.0140'
+   */
+  callPerMinuteUsd?: number | string;
+  /**
+   * Minutes reserved for a call created without `TimeLimit` (Twilio's own limit is 4 hours;
+   * the real price replaces the estimate when Twilio reports it).
+   * @default 10
+   */
+  defaultCallMinutes?: number;
+  /**
+   * More endpoints that cost nothing, as allow-list patterns. Every POST/DELETE that is neither
+   * here, nor in the built-in zero-cost table, nor a priced endpoint is `unknown` (fail closed).
+   * @default []
+   */
+  zeroCostEndpoints?: readonly string[];
+}
+
+/** The Twilio cost model: a {@link CostModel} that can also reconcile every item of a list. */
+export interface TwilioCostModel extends CostModel {
+  reconcile(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation | undefined;
+  /**
+   * Like `reconcile`, but returns a late price for every priced message or call in the response
+   * (a single GET or a list page).
+   */
+  reconcileAll(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation[];
+}
+
+const ACCOUNT = String.raw`/\d{4}-\d{2}-\d{2}/Accounts/[^/]+`;
+const MESSAGES = new RegExp(`^${ACCOUNT}/Messages\\.json$`);
+const MESSAGE = new RegExp(`^${ACCOUNT}/Messages/([^/]+)\\.json$`);
+const MESSAGE_MEDIA = new RegExp(`^${ACCOUNT}/Messages/[^/]+/Media/[^/]+\\.json$`);
+const CALLS = new RegExp(`^${ACCOUNT}/Calls\\.json$`);
+const CALL = new RegExp(`^${ACCOUNT}/Calls/([^/]+)\\.json$`);
+
+const text = z.string().nullish().catch(undefined);
+const priced = z.object({
+  sid: text,
+  price: z.union([z.string(), z.number()]).nullish().catch(undefined),
+  price_unit: text,
+});
+const pricedList = z.object({
+  messages: z.array(z.unknown()).nullish().catch(undefined),
+  calls: z.array(z.unknown()).nullish().catch(undefined),
+});
+
+const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =>
+  note === undefined ? { kind: 'known', micros } : { kind: 'known', micros, note };
+
+/**
+ * Creates the cost model of Twilio's REST API (`api.twilio.com/2010-04-01`).
+ *
+ * - `POST …/Messages.json`: SMS segments of `Body` × the per-segment price (GSM-7 160/153,
+ *   UCS-2 70/67), or one MMS when any `MediaUrl` is present. Settled at the estimate with
+ *   `pendingRef` = the message SID, since Twilio's `price` is `null` at creation.
+ * - `POST …/Calls.json`: `TimeLimit` rounded up to minutes (else `defaultCallMinutes`) × the
+ *   per-minute price, settled the same way with the call SID.
+ * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
+ *   pending settlement to `|price|` in `price_unit`.
+ * - Other GETs cost 0; updating or deleting a message or call costs 0 (a call update with
+ *   `TimeLimit` is `unknown`); every other POST/DELETE is `unknown` (fail closed).
+ *
+ * @param options - Prices and extra zero-cost endpoints; see {@link TwilioCostOptions}.
+ * @returns The {@link TwilioCostModel}.
+ * @throws {InvalidPolicyError} if a price or `defaultCallMinutes` is malformed.
+ * @example
+ * ```ts
+ * const model = createTwilioCostModel({ smsSegmentUsdByPrefix: { '+44': '0.0524' } });
+ * model.estimate(request, context); // { kind: 'known', micros: 16_600, note: '2 GSM-7 segments' }
+ * ```
+ */
+export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCostModel {
+  const segmentMicros = toMicroUsd(options.smsSegmentUsd ?? '0.0083');
+  const segmentMicrosByPrefix = Object.entries(options.smsSegmentUsdByPrefix ?? {})
+    .map(([prefix, usd]) => {
+      if (!/^\+?\d+$/.test(prefix)) {
+        throw new InvalidPolicyError({
+          message: `Invalid SMS price prefix ${JSON.stringify(prefix)}: expected E.164 digits, e.g. "+44".`,
+        });
+      }
+      return { prefix: prefix.startsWith('+') ? prefix : `+${prefix}`, micros: toMicroUsd(usd) };
+    })
+    .sort((a, b) => b.prefix.length - a.prefix.length);
+  const mmsMicros = toMicroUsd(options.mmsUsd ?? '0.0200');
+  const minuteMicros = toMicroUsd(options.callPerMinuteUsd ?? '0.0140');
+  const defaultCallMinutes = options.defaultCallMinutes ?? 10;
+  if (!Number.isSafeInteger(defaultCallMinutes) || defaultCallMinutes < 1) {
+    throw new InvalidPolicyError({
+      message: `Invalid defaultCallMinutes ${defaultCallMinutes}: expected a positive integer.`,
+    });
+  }
+  const zeroCost: EndpointPattern[] = (options.zeroCostEndpoints ?? []).map((source) => parseEndpointPattern(source));
+
+  const estimateMessage = (request: CostRequest): CostEstimate => {
+    const form = new URLSearchParams(request.bodyText);
+    const media = form.getAll('MediaUrl').filter((url) => url.trim() !== '');
+    if (media.length > 0) return known(mmsMicros, `MMS with ${media.length} media`);
+    const body = form.get('Body');
+    if (body === null && form.has('ContentSid')) {
+      return { kind: 'unknown', reason: 'a message sent from a ContentSid template has no Body to count segments' };
+    }
+    const { encoding, segments } = countSmsSegments(body ?? '');
+    const to = (form.get('To') ?? '').replace(/^(sms|whatsapp):/i, '').trim();
+    const perSegment = segmentMicrosByPrefix.find(({ prefix }) => to.startsWith(prefix))?.micros ?? segmentMicros;
+    return known(segments * perSegment, `${segments} ${encoding} segment${segments === 1 ? '' : 's'}`);
+  };
+
+  const estimateCall = (request: CostRequest): CostEstimate => {
+    const raw = new URLSearchParams(request.bodyText).get('TimeLimit');
+    if (raw !== null && !/^\d{1,9}$/.test(raw.trim()))
+      return { kind: 'unknown', reason: '`TimeLimit` is not a whole number of seconds' };
+    const minutes = raw === null ? defaultCallMinutes : Math.max(1, Math.ceil(Number(raw.trim()) / 60));
+    return known(minutes * minuteMicros, `call reserved for ${minutes} minute${minutes === 1 ? '' : 's'}`);
+  };
+
+  const isZeroCost = (method: string, path: string, request: CostRequest): boolean => {
+    if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, path))) return true;
+    if (method === 'DELETE') return MESSAGE.test(path) || MESSAGE_MEDIA.test(path) || CALL.test(path);
+    if (method !== 'POST') return false;
+    // Updating a message (redact, cancel a scheduled one) costs nothing; so does updating a call,
+    // unless it sets a new TimeLimit.
+    if (MESSAGE.test(path)) return true;
+    return CALL.test(path) && !new URLSearchParams(request.bodyText).has('TimeLimit');
+  };
+
+  const reconcileAll = (request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation[] => {
+    if (request.method.toUpperCase() !== 'GET' || response.status < 200 || response.status >= 300) return [];
+    const { path } = request;
+    let items: unknown[] = [];
+    if (MESSAGE.test(path) || CALL.test(path)) items = [response.json];
+    else if (MESSAGES.test(path) || CALLS.test(path)) {
+      const list = pricedList.safeParse(response.json);
+      items = list.success ? (list.data.messages ?? list.data.calls ?? []) : [];
+    }
+    const results: CostReconciliation[] = [];
+    for (const item of items) {
+      const parsed = priced.safeParse(item);
+      if (!parsed.success || !parsed.data.sid) continue;
+      const micros = parseTwilioPrice(parsed.data.price, parsed.data.price_unit, context.fx);
+      if (micros !== undefined) results.push({ ref: parsed.data.sid, micros });
+    }
+    return results;
+  };
+
+  return {
+    estimate(request) {
+      const method = request.method.toUpperCase();
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
+      if (method === 'POST' && MESSAGES.test(request.path)) return estimateMessage(request);
+      if (method === 'POST' && CALLS.test(request.path)) return estimateCall(request);
+      if (isZeroCost(method, request.path, request)) return known(0, 'zero-cost endpoint');
+      return { kind: 'unknown', reason: `${method} ${request.path} is not a Twilio endpoint Keybrake can price` };
+    },
+
+    settle(request, response, estimate, context) {
+      const method = request.method.toUpperCase();
+      if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
+      const creates = method === 'POST' && (MESSAGES.test(request.path) || CALLS.test(request.path));
+      const moneyMoving = creates || !isZeroCost(method, request.path, request);
+      if (response.status >= 500 && moneyMoving) {
+        return estimate.kind === 'known'
+          ? known(estimate.micros, `Twilio answered ${response.status}: outcome unknown, estimate kept`)
+          : estimate;
+      }
+      if (response.status < 200 || response.status >= 300)
+        return known(0, `Twilio answered ${response.status}: nothing sent`);
+      if (!creates || estimate.kind === 'unknown')
+        return estimate.kind === 'known' ? known(estimate.micros, estimate.note) : estimate;
+      const parsed = priced.safeParse(response.json);
+      const sid = parsed.success ? (parsed.data.sid ?? undefined) : undefined;
+      const price = parsed.success
+        ? parseTwilioPrice(parsed.data.price, parsed.data.price_unit, context.fx)
+        : undefined;
+      if (price !== undefined) return known(price, "Twilio's price");
+      const settled = known(estimate.micros, `${estimate.note ?? 'estimate'}; price pending`);
+      return sid ? { ...settled, pendingRef: sid } : settled;
+    },
+
+    reconcile(request, response, context) {
+      return reconcileAll(request, response, context)[0];
+    },
+
+    reconcileAll,
+  };
+}

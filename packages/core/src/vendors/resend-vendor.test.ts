@@ -1,0 +1,81 @@
+import { Resend } from 'resend';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { type DenialServer, startDenialServer } from './__fixtures__/denial-server.js';
+import { denials } from './__fixtures__/denials.js';
+import { resendVendor } from './resend-vendor.js';
+
+const vendor = resendVendor();
+
+describe('resendVendor', () => {
+  describe('secrets and authorisation', () => {
+    it('should accept a Resend API key and reject anything else without echoing it', () => {
+      expect(vendor.parseSecret('re_123abc')).toBe('re_123abc');
+      expect(() => vendor.parseSecret('sk_TOPSECRET')).toThrow(InvalidPolicyError);
+      expect(() => vendor.parseSecret('sk_TOPSECRET')).toThrow(
+        expect.objectContaining({ message: expect.not.stringContaining('TOPSECRET') }),
+      );
+    });
+
+    it('should set a bearer authorization and keep the path', () => {
+      const headers = new Headers();
+      expect(vendor.authorize({ path: '/emails', headers }, 're_real')).toEqual({ path: '/emails' });
+      expect(headers.get('authorization')).toBe('Bearer re_real');
+    });
+  });
+
+  describe('denials seen through resend-node', () => {
+    let server: DenialServer;
+    let resend: Resend;
+
+    beforeAll(async () => {
+      server = await startDenialServer();
+      resend = new Resend('re_vaultkey', { baseUrl: server.origin });
+    });
+    afterAll(() => server.close());
+
+    async function deny(error: KeybrakeError) {
+      server.answerWith(vendor.errorResponse(error));
+      return resend.emails.send({
+        from: 'bot@acme.test',
+        to: ['a@x.test', 'b@x.test'],
+        subject: 'Hi',
+        html: '<p>Hi</p>',
+      });
+    }
+
+    it.each([
+      ['cap', denials.cap, 429, 'monthly_quota_exceeded'],
+      ['dailyCap', denials.dailyCap, 429, 'daily_quota_exceeded'],
+      ['endpoint', denials.endpoint, 403, 'restricted_api_key'],
+      ['unknownCost', denials.unknownCost, 403, 'invalid_access'],
+      ['revoked', denials.revoked, 401, 'invalid_api_key'],
+      ['invalidRequest', denials.invalidRequest, 413, 'validation_error'],
+      ['storage', denials.storage, 503, 'application_error'],
+    ] as const)(
+      'should return the %s denial as { data: null, error } from one request',
+      async (_name, error, status, name) => {
+        const result = await deny(error);
+        expect(result.data).toBeNull();
+        expect(result.error).toEqual({
+          statusCode: status,
+          name,
+          message: `${error.code}: ${error.message}`,
+          keybrake: JSON.parse(JSON.stringify(error.toJSON())),
+        });
+        expect(server.requests).toHaveLength(1);
+        expect(server.requests[0]).toMatchObject({ method: 'POST', url: '/emails' });
+      },
+    );
+
+    it('should answer a batch with the same error', async () => {
+      server.answerWith(vendor.errorResponse(denials.cap));
+      const result = await resend.batch.send([
+        { from: 'bot@acme.test', to: 'a@x.test', subject: 'Hi', html: '<p>Hi</p>' },
+      ]);
+      expect(result.error?.message).toMatch(/^KEYBRAKE_CAP_EXCEEDED: Keybrake denied this call/);
+      expect(server.requests).toHaveLength(1);
+    });
+  });
+});

@@ -1,0 +1,74 @@
+import { createStripeCostModel, type StripeCostOptions } from '../costs/stripe/stripe-cost-model.js';
+import type { KeybrakeError } from '../errors/keybrake-error.js';
+import { InvalidPolicyError } from '../errors/simple-errors.js';
+import type { VendorDefinition, VendorErrorResponse } from './vendor-definition.js';
+
+const SECRET_PATTERN = /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/;
+
+/**
+ * The Stripe vendor: `https://api.stripe.com`, authorised with `Authorization: Bearer <secret key>`,
+ * priced by {@link createStripeCostModel}. Denials are answered in Stripe's error shape so that
+ * stripe-node raises its own error class for the status (`StripeRateLimitError` for a cap,
+ * `StripePermissionError` for an endpoint or unknown cost, `StripeAuthenticationError` for a bad
+ * key) with `code` = the Keybrake code, and never retries them (`Stripe-Should-Retry: false`).
+ *
+ * @param options - Cost-model options; see {@link StripeCostOptions}.
+ * @returns The vendor definition; its secret is a secret key (`sk_…`) or restricted key (`rk_…`).
+ * @example
+ * ```ts
+ * const vault = createVault({ vendors: { stripe: stripeVendor({ creditRefunds: true }) }, secrets: { stripe: 'sk_test_…' } });
+ * ```
+ */
+export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<string> {
+  return {
+    name: 'stripe',
+    baseUrl: 'https://api.stripe.com',
+    costModel: createStripeCostModel(options),
+    requestIdHeader: 'request-id',
+    parseSecret(secret) {
+      if (typeof secret !== 'string' || !SECRET_PATTERN.test(secret)) {
+        throw new InvalidPolicyError({
+          message: 'Invalid Stripe secret: expected a secret key (sk_test_…, sk_live_…) or a restricted key (rk_…).',
+        });
+      }
+      return secret;
+    },
+    authorize(request, secret) {
+      request.headers.set('authorization', `Bearer ${secret}`);
+      return { path: request.path };
+    },
+    errorResponse: stripeErrorResponse,
+  };
+}
+
+/**
+ * Renders a Keybrake denial as a Stripe API error. stripe-node maps the status to its error class
+ * (429 → `StripeRateLimitError`, 403 → `StripePermissionError`, 401 → `StripeAuthenticationError`,
+ * 400 → `StripeInvalidRequestError`, 5xx → `StripeAPIError`) and copies `code`, `message`,
+ * `doc_url` and the raw body (with `keybrake`, the error's JSON) onto it. It retries 409, 5xx and
+ * any answer with `Stripe-Should-Retry: true`, so a denial carries `Stripe-Should-Retry: false`
+ * (and `x-should-retry: false` for Stainless-generated clients) unless the error is retryable.
+ *
+ * @param error - The denial.
+ * @returns Status, headers and JSON body.
+ * @example
+ * ```ts
+ * stripeErrorResponse(new CapExceededError({ … })).status; // 429
+ * ```
+ */
+export function stripeErrorResponse(error: KeybrakeError): VendorErrorResponse {
+  const retry = error.retryable ? 'true' : 'false';
+  return {
+    status: error.status,
+    headers: { 'content-type': 'application/json', 'stripe-should-retry': retry, 'x-should-retry': retry },
+    body: JSON.stringify({
+      error: {
+        type: error.status >= 500 ? 'api_error' : 'invalid_request_error',
+        code: error.code,
+        message: error.message,
+        doc_url: `https://keybrake.dev/errors/${error.code}`,
+        keybrake: error.toJSON(),
+      },
+    }),
+  };
+}
