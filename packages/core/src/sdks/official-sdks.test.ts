@@ -1,0 +1,123 @@
+// The README's embedded-mode snippets, run against the testkit's fake upstreams with the official SDKs.
+import { createFakeStripe, createFakeTwilio } from '@keybrake/testkit';
+import Stripe from 'stripe';
+import twilio from 'twilio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openTeamSession } from '../team/open-team-session.js';
+import { createVault } from '../vault/create-vault.js';
+import { createTwilioHttpClient } from './create-twilio-http-client.js';
+
+const STRIPE_SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
+const TWILIO_SID = `AC${'1'.repeat(32)}`;
+const TWILIO_TOKEN = 'real_twilio_auth_token_0123456789';
+
+describe('official SDKs through the capped fetch (embedded mode)', () => {
+  let fakeStripe: Awaited<ReturnType<typeof createFakeStripe>>;
+  let fakeTwilio: Awaited<ReturnType<typeof createFakeTwilio>>;
+  beforeAll(async () => {
+    fakeStripe = await createFakeStripe({ secret: STRIPE_SECRET });
+    fakeTwilio = await createFakeTwilio({ accountSid: TWILIO_SID, secret: TWILIO_TOKEN, pricePerSegment: '0.0100' });
+  });
+  afterAll(async () => {
+    await fakeStripe.close();
+    await fakeTwilio.close();
+  });
+  const makeVault = () =>
+    createVault({
+      secrets: { stripe: STRIPE_SECRET, twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+      upstreams: { stripe: fakeStripe.url, twilio: fakeTwilio.url },
+      fx: { jpy: '0.0067', kwd: '3.25', eur: '1.08' },
+    });
+
+  describe('stripe', () => {
+    it('should charge with exact micro-dollars in any configured currency and stop at the cap with StripeRateLimitError', async () => {
+      fakeStripe.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({
+        vendor: 'stripe',
+        capUsd: 50,
+        allowedEndpoints: ['POST /v1/payment_intents', 'GET /v1/customers/*'],
+        expiresIn: '1h',
+        label: 'billing-agent/run-42',
+      });
+      const stripe = new Stripe(key.vaultKey, {
+        httpClient: Stripe.createFetchHttpClient(vault.createFetch()),
+        maxNetworkRetries: 2,
+      });
+      const pay = (amount: number, currency: string) =>
+        stripe.paymentIntents.create({ amount, currency, confirm: true, payment_method: 'pm_card_visa' });
+      await pay(2000, 'usd'); // $20.00
+      await pay(1000, 'jpy'); // ¥1000 × 0.0067 = $6.70
+      await pay(1500, 'kwd'); // KWD 1.500 × 3.25 = $4.875
+      await pay(1000, 'eur'); // €10.00 × 1.08 = $10.80
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(20_000_000 + 6_700_000 + 4_875_000 + 10_800_000);
+      expect(fakeStripe.moneyMoved()).toHaveLength(4);
+
+      const before = fakeStripe.requests.length;
+      const denial = await pay(1000, 'usd').catch((error: unknown) => error);
+      expect(denial).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+      expect(denial).toMatchObject({ code: 'KEYBRAKE_CAP_EXCEEDED', statusCode: 429 });
+      expect((denial as Error).message).toMatch(/Retrying will not help/);
+      expect(fakeStripe.requests.length).toBe(before);
+
+      const gbp = await pay(100, 'gbp').catch((error: unknown) => error);
+      expect(gbp).toMatchObject({ code: 'KEYBRAKE_UNKNOWN_CURRENCY' });
+      const refund = await stripe.refunds.create({ payment_intent: 'pi_1' }).catch((error: unknown) => error);
+      expect(refund).toBeInstanceOf(Stripe.errors.StripePermissionError);
+      expect(refund).toMatchObject({ code: 'KEYBRAKE_ENDPOINT_NOT_ALLOWED' });
+      await vault.revokeKey(key.id);
+      const revoked = await stripe.customers.retrieve('cus_1').catch((error: unknown) => error);
+      expect(revoked).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+      expect(fakeStripe.requests.length).toBe(before);
+      expect(fakeStripe.requests.every((request) => request.headers.authorization === `Bearer ${STRIPE_SECRET}`)).toBe(
+        true,
+      );
+      await vault.close();
+    });
+  });
+
+  describe('twilio', () => {
+    it('should reserve UCS-2 segments, reconcile to the real price on a later GET, and raise RestException past the cap', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'billing-team/sess_42',
+        capUsd: 200,
+        ttl: '1h',
+        members: {
+          billing: {
+            vendor: 'stripe',
+            capUsd: 150,
+            allowedEndpoints: ['POST /v1/payment_intents', 'GET /v1/customers/*'],
+          },
+          notifications: { vendor: 'twilio', capUsd: 0.05, shareKeysOf: ['billing'] },
+        },
+      });
+      const notifications = team.member('notifications');
+      const sms = twilio('AC00000000000000000000000000000000', notifications.key('twilio').vaultKey, {
+        httpClient: createTwilioHttpClient({ fetch: notifications.fetch('twilio') }),
+      });
+      const body = `Your invoice is paid 🎉 ${'x'.repeat(60)}`; // one emoji → UCS-2; 84 code units → 2 segments
+      const message = await sms.messages.create({ to: '+15005550006', from: '+15005550001', body });
+      expect(message.price).toBeNull();
+      expect((await notifications.status()).spentMicros).toBe(2 * 8_300);
+      const fetched = await sms.messages(message.sid).fetch();
+      expect(fetched.price).toBe('-0.02000');
+      expect((await notifications.status()).spentMicros).toBe(20_000);
+      expect(fakeTwilio.messages()[0]?.segments).toBe(2);
+
+      await sms.messages.create({ to: '+15005550006', from: '+15005550001', body });
+      const received = fakeTwilio.requests.length;
+      const denial = await sms.messages
+        .create({ to: '+15005550006', from: '+15005550001', body })
+        .catch((error: unknown) => error);
+      expect(denial).toBeInstanceOf(twilio.RestException);
+      expect(denial).toMatchObject({ status: 429 });
+      expect((denial as Error).message).toContain('KEYBRAKE_CAP_EXCEEDED');
+      expect(fakeTwilio.requests.length).toBe(received);
+      expect(fakeTwilio.requests.every((request) => request.path.includes(TWILIO_SID))).toBe(true);
+      await team.close();
+      await vault.close();
+    });
+  });
+});
