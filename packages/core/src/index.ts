@@ -99,6 +99,7 @@ export { type NormalizedPath, normalizePath } from './paths/normalize-path.js';
 export {
   createTwilioHttpClient,
   type TwilioHttpClient,
+  type TwilioHttpClientOptions,
   type TwilioHttpRequestOptions,
   type TwilioHttpResponse,
 } from './sdks/create-twilio-http-client.js';

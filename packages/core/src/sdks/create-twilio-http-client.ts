@@ -30,61 +30,84 @@ function appendAll(target: URLSearchParams, values: Record<string, unknown> | un
   }
 }
 
+/** Options of {@link createTwilioHttpClient}. */
+export interface TwilioHttpClientOptions {
+  /** The fetch to send with: a capped fetch (embedded mode). @default globalThis.fetch */
+  fetch?: typeof fetch | undefined;
+  /** Replaces `https://<host>.twilio.com` in every URL: a Keybrake proxy's URL (proxy mode). */
+  baseUrl?: string | undefined;
+}
+
 /**
  * Creates an `httpClient` for the official `twilio` SDK that sends every request through a fetch
  * — a capped fetch (embedded mode) or plain `fetch` to a Keybrake proxy (`baseUrl`). It makes
- * exactly one request per call: no automatic 429 retries, so a denied call stays denied.
+ * exactly one request per call: no automatic 429 retries, so a denied call stays denied. Pass
+ * `twilio.RequestClient` to get an instance of the SDK's own class (its type is what
+ * `twilio(…, { httpClient })` expects) with `request` replaced.
  *
- * @param options.fetch - The fetch to send with. @default globalThis.fetch
- * @param options.baseUrl - Replaces `https://<host>.twilio.com` in every URL (proxy mode).
  * @example
  * ```ts
  * import twilio from 'twilio';
  * const client = twilio('AC00000000000000000000000000000000', member.key('twilio').vaultKey, {
- *   httpClient: createTwilioHttpClient({ fetch: member.fetch('twilio') }),
+ *   httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: member.fetch('twilio') }),
  * });
  * ```
  */
-export function createTwilioHttpClient(options: { fetch?: typeof fetch; baseUrl?: string } = {}): TwilioHttpClient {
+export function createTwilioHttpClient<T extends object>(
+  RequestClient: new () => T,
+  options?: TwilioHttpClientOptions,
+): T;
+export function createTwilioHttpClient(options?: TwilioHttpClientOptions): TwilioHttpClient;
+export function createTwilioHttpClient<T extends object>(
+  first?: (new () => T) | TwilioHttpClientOptions,
+  second?: TwilioHttpClientOptions,
+): T | TwilioHttpClient {
+  if (typeof first === 'function') {
+    const client = new first();
+    Object.assign(client, { request: fetchRequest(second ?? {}) });
+    return client;
+  }
+  return { request: fetchRequest(first ?? {}) };
+}
+
+function fetchRequest(options: TwilioHttpClientOptions): TwilioHttpClient['request'] {
   const send = options.fetch ?? globalThis.fetch;
-  return {
-    async request(request) {
-      const url = new URL(request.uri);
-      const target = options.baseUrl ? new URL(`${url.pathname}${url.search}`, options.baseUrl) : url;
-      appendAll(target.searchParams, request.params);
-      const headers = new Headers(request.headers);
-      headers.delete('connection');
-      if (request.username && request.password) {
-        headers.set(
-          'authorization',
-          `Basic ${Buffer.from(`${request.username}:${request.password}`).toString('base64')}`,
-        );
+  return async (request) => {
+    const url = new URL(request.uri);
+    const target = options.baseUrl ? new URL(`${url.pathname}${url.search}`, options.baseUrl) : url;
+    appendAll(target.searchParams, request.params);
+    const headers = new Headers(request.headers);
+    headers.delete('connection');
+    if (request.username && request.password) {
+      headers.set(
+        'authorization',
+        `Basic ${Buffer.from(`${request.username}:${request.password}`).toString('base64')}`,
+      );
+    }
+    let body: string | undefined;
+    if (request.data !== undefined && request.method.toUpperCase() !== 'GET') {
+      if (typeof request.data === 'string') body = request.data;
+      else if (headers.get('content-type')?.includes('application/json')) body = JSON.stringify(request.data);
+      else {
+        const form = new URLSearchParams();
+        appendAll(form, request.data);
+        body = form.toString();
+        headers.set('content-type', 'application/x-www-form-urlencoded');
       }
-      let body: string | undefined;
-      if (request.data !== undefined && request.method.toUpperCase() !== 'GET') {
-        if (typeof request.data === 'string') body = request.data;
-        else if (headers.get('content-type')?.includes('application/json')) body = JSON.stringify(request.data);
-        else {
-          const form = new URLSearchParams();
-          appendAll(form, request.data);
-          body = form.toString();
-          headers.set('content-type', 'application/x-www-form-urlencoded');
-        }
-      }
-      const response = await send(target, {
-        method: request.method.toUpperCase(),
-        headers,
-        body,
-        signal: request.timeout ? AbortSignal.timeout(request.timeout) : undefined,
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : text;
-      } catch {
-        // Not JSON: twilio-node receives the text.
-      }
-      return { statusCode: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
-    },
+    }
+    const response = await send(target, {
+      method: request.method.toUpperCase(),
+      headers,
+      body,
+      signal: request.timeout ? AbortSignal.timeout(request.timeout) : undefined,
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : text;
+    } catch {
+      // Not JSON: twilio-node receives the text.
+    }
+    return { statusCode: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
   };
 }

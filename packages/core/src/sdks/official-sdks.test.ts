@@ -95,7 +95,7 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       });
       const notifications = team.member('notifications');
       const sms = twilio('AC00000000000000000000000000000000', notifications.key('twilio').vaultKey, {
-        httpClient: createTwilioHttpClient({ fetch: notifications.fetch('twilio') }),
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: notifications.fetch('twilio') }),
       });
       const body = `Your invoice is paid 🎉 ${'x'.repeat(60)}`; // one emoji → UCS-2; 84 code units → 2 segments
       const message = await sms.messages.create({ to: '+15005550006', from: '+15005550001', body });
