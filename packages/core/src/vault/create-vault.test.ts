@@ -204,96 +204,58 @@ describe('createVault', () => {
   });
 
   describe('when the vendor answers an error', () => {
+    /** Charges $5 once through a vault fronting `baseUrl`; returns the response and the key's status. */
+    const chargeOnce = async (baseUrl: string, options: { upstreamTimeout?: number } = {}) => {
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+        ...options,
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        return { response, status: await vault.getKeyStatus(key.id), audit: await vault.queryAudit({ keyId: key.id }) };
+      } finally {
+        await vault.close();
+      }
+    };
+
     it('should settle a call that moved no money to 0', async () => {
       const failing = await startRecordingUpstream(() => ({
         status: 402,
         body: { error: { message: 'card declined' } },
       }));
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: failing.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
-      });
-      try {
-        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-        const response = await vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: {},
-        });
-        expect(response.status).toBe(402);
-        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0, calls: 1 });
-      } finally {
-        await vault.close();
-        await failing.close();
-      }
+      const { response, status } = await chargeOnce(failing.url).finally(() => failing.close());
+      expect(response.status).toBe(402);
+      expect(status).toMatchObject({ spentUsd: 0, reservedUsd: 0, calls: 1 });
     });
 
     it('should keep the estimate as spent when the outcome is unknown (timeout)', async () => {
       const slow = await startRecordingUpstream(() => ({ delayMs: 3000 }));
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: slow.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
-        upstreamTimeout: 1,
-      });
-      try {
-        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-        const response = await vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: {},
-        });
-        expect(response.status).toBe(504);
-        expect(response.keybrake.error?.code).toBe('KEYBRAKE_UPSTREAM_ERROR');
-        expect(slow.received).toHaveLength(1);
-        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
-        expect((await vault.queryAudit({ keyId: key.id })).records[0]).toMatchObject({
-          outcome: 'unknown',
-          actualMicros: 5_000_000,
-        });
-      } finally {
-        await vault.close();
-        await slow.close();
-      }
+      const { response, status, audit } = await chargeOnce(slow.url, { upstreamTimeout: 1 });
+      expect(response.status).toBe(504);
+      expect(response.keybrake.error?.code).toBe('KEYBRAKE_UPSTREAM_ERROR');
+      expect(slow.received).toHaveLength(1);
+      await slow.close();
+      expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+      expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
     });
 
     it('should count nothing when the upstream cannot be reached', async () => {
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: 'http://127.0.0.1:1',
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
-      });
-      try {
-        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-        const response = await vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: {},
-        });
-        expect(response.status).toBe(502);
-        expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
-      } finally {
-        await vault.close();
-      }
+      const { response, status } = await chargeOnce('http://127.0.0.1:1');
+      expect(response.status).toBe(502);
+      expect(status).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
     });
   });
 
