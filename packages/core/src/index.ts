@@ -77,6 +77,7 @@ export {
 export { createMemoryLedger } from './ledger/create-memory-ledger.js';
 export {
   DAY_MS,
+  IDEMPOTENCY_WINDOW_MS,
   type Ledger,
   type LedgerBalance,
   type LedgerLimit,

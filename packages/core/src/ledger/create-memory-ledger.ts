@@ -1,5 +1,8 @@
 import { IDEMPOTENCY_WINDOW_MS, type Ledger, type LedgerBalance, utcDay } from './ledger.js';
 
+/** Settled reservations are kept this long, so late prices (reconciled up to 7 days later) still apply. */
+const SETTLED_RETENTION_DAYS = 8;
+
 interface Totals {
   spent: number;
   reserved: number;
@@ -59,7 +62,7 @@ export function createMemoryLedger(): Ledger {
     }
     for (const [key, entry] of idempotency) if (entry.at + IDEMPOTENCY_WINDOW_MS <= now) idempotency.delete(key);
     for (const [id, reservation] of reservations)
-      if (reservation.final && reservation.day < utcDay(now) - 2) reservations.delete(id);
+      if (reservation.final && reservation.day < utcDay(now) - SETTLED_RETENTION_DAYS) reservations.delete(id);
   };
 
   const finalize = (reservation: Reservation, micros: number) => {

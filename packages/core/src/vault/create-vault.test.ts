@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
@@ -256,6 +257,30 @@ describe('createVault', () => {
       const { response, status } = await chargeOnce('http://127.0.0.1:1');
       expect(response.status).toBe(502);
       expect(status).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
+    });
+  });
+
+  describe('when the ledger fails after the vendor answered', () => {
+    it('should still return the vendor response and keep the estimate reserved', async () => {
+      const ledger = createMemoryLedger();
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 3 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+        ledger: { ...ledger, settle: () => Promise.reject(new Error('ledger down')) },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const response = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect(response.status).toBe(200);
+      expect(upstream.received).toHaveLength(1);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ reservedUsd: 3 });
+      expect((await vault.queryAudit({ keyId: key.id })).records[0]?.note).toMatch(/settlement failed/);
     });
   });
 

@@ -170,11 +170,14 @@ export function createVault(options: VaultOptions = {}): Vault {
     createFetch: (fetchOptions) => createCappedFetch(vault, fetchOptions),
     queryAudit: (query = {}) => context.audit.query(query),
     async close() {
-      await context.audit.flush();
-      await context.audit.close?.();
-      await context.ledger.close?.();
-      await context.keyStore.close?.();
-      if (ownsDispatcher) await context.dispatcher.close();
+      // Close everything even when the final flush fails (e.g. Redis is down), then report the first failure.
+      const flushed = await Promise.allSettled([context.audit.flush()]);
+      const closing = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];
+      if (ownsDispatcher) closing.push(context.dispatcher.close());
+      const failed = [...flushed, ...(await Promise.allSettled(closing))].find(
+        (result) => result.status === 'rejected',
+      );
+      if (failed) throw failed.reason;
     },
   };
   return vault;

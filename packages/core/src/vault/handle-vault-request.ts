@@ -258,11 +258,21 @@ async function allowOrDeny(
     // A successful money call whose cost cannot be read keeps its estimate: never undercount.
     actualMicros = settlement.kind === 'known' ? settlement.micros : estimatedMicros;
     if (settlement.kind === 'known' && settlement.note) state.record.note = settlement.note;
-    await context.ledger.settle({ reservationId: state.auditId, micros: actualMicros, now: context.now() });
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
   }
-  await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
+  // The vendor has answered: whatever happens to the bookkeeping now, the client gets the vendor's
+  // response (an error here could make it retry a charge that went through). If settling fails,
+  // the reservation stays open and expires into spend at its estimate: never undercounted.
+  try {
+    if (!replayed)
+      await context.ledger.settle({ reservationId: state.auditId, micros: actualMicros, now: context.now() });
+    await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
+  } catch (error) {
+    if (!replayed) actualMicros = estimatedMicros;
+    pendingRef = undefined;
+    state.record.note = `settlement failed (${error instanceof Error ? error.message : 'storage error'}); the estimate stays counted`;
+  }
   Object.assign(state.record, {
     outcome: replayed ? 'replayed' : 'settled',
     actualMicros,
@@ -272,7 +282,7 @@ async function allowOrDeny(
       : undefined,
   });
   finish(context, state);
-  if (pendingRef) await context.keyStore.putPending(pendingRef, state.record, PENDING_TTL_MS);
+  if (pendingRef) await context.keyStore.putPending(pendingRef, state.record, PENDING_TTL_MS).catch(() => {});
   return {
     status: upstream.status,
     headers: upstream.headers,
