@@ -1,0 +1,250 @@
+import {
+  type AuditQueryResult,
+  type AuditRecord,
+  type AuditSink,
+  parseDuration,
+  queryAuditRecords,
+  StorageError,
+} from '@keybrake/core';
+import type { RedisClientType } from '@redis/client';
+import {
+  openRedisConnection,
+  type RedisConnection,
+  type RedisConnectionOptions,
+} from '../connection/open-redis-connection.js';
+
+/** Options of {@link createRedisAuditSink}. */
+export interface RedisAuditSinkOptions extends RedisConnectionOptions {
+  /**
+   * The stream every replica appends to. Each session also gets an index stream,
+   * `{stream}:root:{rootKeyId}`, so a session's records are read without scanning everyone's.
+   * @default 'keybrake:audit'
+   */
+  stream?: string | undefined;
+  /**
+   * Approximate length the streams are trimmed to (`XADD … MAXLEN ~`); the oldest records go first.
+   * @default 1_000_000
+   */
+  maxLen?: number | undefined;
+  /**
+   * How long a session's index stream lives after its last record: seconds, or `"30d"`. A query
+   * for a session whose index has expired scans the main stream instead.
+   * @default '30d'
+   */
+  sessionIndexTtl?: string | number | undefined;
+  /**
+   * Most records held in memory while Redis is unreachable; past it the oldest are dropped and
+   * reported through `onError`.
+   * @default 100_000
+   */
+  maxQueued?: number | undefined;
+  /**
+   * Called when records could not be written (they stay queued and are retried every second) or
+   * were dropped. `flush()` rejects with the same error.
+   * @default emits a process warning
+   */
+  onError?: ((error: StorageError) => void) | undefined;
+}
+
+const BATCH_SIZE = 500;
+const PAGE_SIZE = 1000;
+const RETRY_MS = 1000;
+
+/**
+ * Creates an {@link AuditSink} on a Redis stream shared by every replica. `write()` only queues:
+ * records are appended in batches (one `MULTI` of `XADD`s) off the call's path; `flush()` resolves
+ * once everything written before it is in Redis and rejects if it could not be. Failed batches
+ * stay queued and are retried. A record written again with the same id (a late price) supersedes
+ * the earlier one: queries read newest first and keep the first version of each id.
+ *
+ * @param options - The Redis connection, stream and limits; see {@link RedisAuditSinkOptions}.
+ * @returns The audit sink. `close()` flushes, then closes the connection it opened.
+ * @throws {StorageError} from `flush()`, `query()` and `close()` when Redis cannot be reached, and
+ *   from the factory when no URL is configured.
+ * @example
+ * ```ts
+ * const audit = createRedisAuditSink({ url: process.env.KEYBRAKE_REDIS_URL, onError: (e) => log.error(e) });
+ * const vault = createVault({ audit, secrets });
+ * const { records, totals } = await vault.queryAudit({ rootKeyId: session.id });
+ * ```
+ */
+export function createRedisAuditSink(options: RedisAuditSinkOptions = {}): AuditSink {
+  return createAuditSinkOn(openRedisConnection(options), options);
+}
+
+/**
+ * The audit sink on an already opened connection, which it releases on `close()`; used by
+ * `createRedisStorage` to share one connection.
+ * @internal
+ */
+export function createAuditSinkOn(
+  connection: RedisConnection,
+  options: Omit<RedisAuditSinkOptions, keyof RedisConnectionOptions> = {},
+): AuditSink {
+  const stream = options.stream ?? 'keybrake:audit';
+  const maxLen = options.maxLen ?? 1_000_000;
+  const indexTtlMs = parseDuration(options.sessionIndexTtl ?? '30d');
+  const maxQueued = options.maxQueued ?? 100_000;
+  const report =
+    options.onError ??
+    ((error: StorageError) => process.emitWarning(error.message, { code: error.code, detail: String(error.cause) }));
+  const indexKey = (rootKeyId: string) => `${stream}:root:${rootKeyId}`;
+  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLen } } as const;
+
+  let queue: AuditRecord[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  let scheduled = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  /** How many records at the head of the queue are being appended right now. */
+  let sending = 0;
+
+  const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
+    const multi = client.multi();
+    for (const record of batch) {
+      const fields = { id: record.id, rootKeyId: record.rootKeyId ?? '', record: JSON.stringify(record) };
+      multi.xAdd(stream, '*', fields, trim);
+      if (record.rootKeyId !== undefined) {
+        multi.xAdd(indexKey(record.rootKeyId), '*', fields, trim);
+        multi.pExpire(indexKey(record.rootKeyId), indexTtlMs);
+      }
+    }
+    return multi.exec();
+  };
+
+  const writeQueued = async () => {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, Math.min(BATCH_SIZE, maxQueued));
+      sending = batch.length;
+      try {
+        await connection.run(
+          'append audit records',
+          (client) => appendBatch(client, batch),
+          `${queue.length} audit record(s) stay queued and are retried.`,
+        );
+      } catch (error) {
+        const failure = StorageError.isInstance(error)
+          ? (error as StorageError)
+          : new StorageError({ message: 'Keybrake could not append audit records to Redis.', cause: error });
+        report(failure);
+        if (!closed) retryTimer ??= setTimeout(retry, RETRY_MS).unref();
+        throw failure;
+      } finally {
+        sending = 0;
+      }
+      // MULTI is all or nothing, so a failed batch is simply kept and appended again later.
+      queue = queue.slice(batch.length);
+    }
+  };
+  const drain = (): Promise<void> => {
+    const run = chain.then(writeQueued);
+    chain = run.catch(() => {});
+    return run;
+  };
+  function retry() {
+    retryTimer = undefined;
+    drain().catch(() => {});
+  }
+
+  const readStream = async (key: string, rootKeyId: string | undefined): Promise<AuditRecord[]> => {
+    const byId = new Map<string, AuditRecord>();
+    let end = '+';
+    for (;;) {
+      const page = await connection.run(
+        'read audit records',
+        (client) => client.sendCommand(['XREVRANGE', key, end, '-', 'COUNT', String(PAGE_SIZE)]),
+        'the audit query failed.',
+      );
+      const { entries, count, lastStreamId } = toEntries(page);
+      for (const entry of entries) {
+        // Newest first: the first version of an id seen is the one written last.
+        if (byId.has(entry.id) || (rootKeyId !== undefined && entry.rootKeyId !== rootKeyId)) continue;
+        byId.set(entry.id, JSON.parse(entry.record) as AuditRecord);
+      }
+      if (count < PAGE_SIZE || lastStreamId === undefined) break;
+      end = `(${lastStreamId}`;
+    }
+    return [...byId.values()];
+  };
+
+  return {
+    write(record) {
+      if (closed) {
+        report(
+          new StorageError({ message: `Keybrake's Redis audit sink is closed; audit record ${record.id} was lost.` }),
+        );
+        return;
+      }
+      queue.push(record);
+      if (queue.length > maxQueued) {
+        // The oldest records not being appended right now are dropped.
+        const dropped = queue.splice(sending, queue.length - maxQueued);
+        report(
+          new StorageError({
+            message: `Keybrake dropped ${dropped.length} audit record(s): more than ${maxQueued} were waiting for Redis at ${connection.where}.`,
+          }),
+        );
+      }
+      // After a failure the retry timer drains; until then, calls do not each retry (and report).
+      if (scheduled || retryTimer) return;
+      scheduled = true;
+      setImmediate(() => {
+        scheduled = false;
+        drain().catch(() => {});
+      });
+    },
+
+    async query(query): Promise<AuditQueryResult> {
+      await drain();
+      let key = stream;
+      if (query.rootKeyId !== undefined) {
+        const index = indexKey(query.rootKeyId);
+        const exists = await connection.run(
+          'read audit records',
+          (client) => client.exists(index),
+          'the audit query failed.',
+        );
+        if (exists === 1) key = index;
+      }
+      return queryAuditRecords(await readStream(key, query.rootKeyId), query);
+    },
+
+    flush: drain,
+
+    async close() {
+      if (closed) return;
+      try {
+        await drain();
+      } finally {
+        closed = true;
+        clearTimeout(retryTimer);
+        await connection.release();
+      }
+    },
+  };
+}
+
+interface StreamEntry {
+  id: string;
+  rootKeyId: string;
+  record: string;
+}
+
+/** Parses a raw `XREVRANGE` reply: `[[streamId, [field, value, …]], …]`; entries not written by a sink are skipped. */
+function toEntries(reply: unknown): { entries: StreamEntry[]; count: number; lastStreamId: string | undefined } {
+  if (!Array.isArray(reply)) throw new TypeError('Unexpected XREVRANGE reply.');
+  const entries: StreamEntry[] = [];
+  let lastStreamId: string | undefined;
+  for (const item of reply) {
+    if (Array.isArray(item)) lastStreamId = String(item[0]);
+    if (!Array.isArray(item) || !Array.isArray(item[1])) continue;
+    const fields = new Map<string, string>();
+    const flat: unknown[] = item[1];
+    for (let index = 0; index + 1 < flat.length; index += 2) fields.set(String(flat[index]), String(flat[index + 1]));
+    const id = fields.get('id');
+    const record = fields.get('record');
+    if (id === undefined || record === undefined) continue;
+    entries.push({ id, rootKeyId: fields.get('rootKeyId') ?? '', record });
+  }
+  return { entries, count: reply.length, lastStreamId };
+}

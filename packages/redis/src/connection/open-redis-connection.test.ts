@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisLedger } from '../ledger/create-redis-ledger.js';
+import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
+import { openRedisConnection } from './open-redis-connection.js';
+import { redactRedisUrl } from './redact-redis-url.js';
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(() => redis.close());
+
+describe('redactRedisUrl', () => {
+  describe('when the URL carries credentials', () => {
+    it('should keep scheme, host, port and database only', () => {
+      expect(redactRedisUrl('redis://user:hunter2@10.0.0.5:6380/2')).toBe('redis://10.0.0.5:6380/2');
+      expect(redactRedisUrl('rediss://:hunter2@cache.internal')).toBe('rediss://cache.internal');
+      expect(redactRedisUrl('not a url :hunter2')).toBe('a Redis URL that cannot be parsed');
+    });
+  });
+});
+
+describe('openRedisConnection', () => {
+  describe('when given a client the caller owns', () => {
+    it('should use it and leave it open on close', async () => {
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      try {
+        const ledger = createRedisLedger({ client, prefix: `test:${randomUUID()}:` });
+        await ledger.reserve({ reservationId: 'r', chain: [{ keyId: 'k' }], micros: 7, now: NOW, ttlMs: 1000 });
+        expect((await ledger.balance('k', NOW)).reservedMicros).toBe(7);
+        await ledger.close?.();
+        expect(await client.ping()).toBe('PONG');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  describe('when Redis stops answering', () => {
+    it('should deny after commandTimeout instead of hanging, and work again once Redis answers', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: `test:${randomUUID()}:`, commandTimeout: '200ms' });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        await ledger.balance('k', NOW);
+        await admin.clientPause(600);
+        const started = Date.now();
+        await expect(ledger.balance('k', NOW)).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: `Keybrake cannot reach Redis at ${redis.url} (no answer within 200 ms); the call is denied.`,
+        });
+        expect(Date.now() - started).toBeLessThan(500);
+        await new Promise((resolve) => setTimeout(resolve, 700));
+        expect((await ledger.balance('k', NOW)).calls).toBe(0);
+      } finally {
+        await ledger.close?.();
+        await admin.close();
+      }
+    });
+  });
+
+  describe('when the URL or the password is wrong', () => {
+    it('should say so without ever showing the password', async () => {
+      const guarded = await startRedisServer({ args: ['--requirepass', 'right-password'] });
+      const port = guarded.port;
+      const wrong = createRedisLedger({ url: `redis://:hunter2@127.0.0.1:${port}`, connectTimeout: '500ms' });
+      const right = createRedisLedger({ url: `redis://:right-password@127.0.0.1:${port}` });
+      try {
+        const error = await wrong.balance('k', NOW).catch((caught: unknown) => caught);
+        expect(error).toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+        expect((error as Error).message).toMatch(
+          new RegExp(
+            `^Keybrake cannot reach Redis at redis://127.0.0.1:${port} \\(WRONGPASS .*\\); the call is denied.$`,
+          ),
+        );
+        expect((error as Error).message).not.toContain('hunter2');
+        expect((await right.balance('k', NOW)).calls).toBe(0);
+        expect(() => openRedisConnection({ url: 'http://user:hunter2@host:1' })).toThrow(
+          /^Keybrake cannot use the Redis URL http:\/\/host:1: it is malformed\.$/,
+        );
+      } finally {
+        await Promise.all([wrong.close?.(), right.close?.()]);
+        await guarded.close();
+      }
+    });
+  });
+
+  describe('when closed', () => {
+    it('should refuse further commands with a StorageError', async () => {
+      const connection = openRedisConnection({ url: redis.url });
+      await connection.release();
+      await expect(connection.run('ping', (client) => client.ping())).rejects.toMatchObject({
+        code: 'KEYBRAKE_STORAGE_ERROR',
+      });
+    });
+  });
+});

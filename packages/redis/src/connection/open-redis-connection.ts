@@ -1,0 +1,215 @@
+import { parseDuration, StorageError } from '@keybrake/core';
+import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
+import { redactRedisUrl } from './redact-redis-url.js';
+
+/** How every Redis-backed Keybrake store connects. */
+export interface RedisConnectionOptions {
+  /**
+   * A node-redis client (`createClient()` of `@redis/client` or `redis`) to share. You own it: it is
+   * connected if needed but never closed by Keybrake. Prefer `url`, which configures fail-fast
+   * behaviour (`disableOfflineQueue`, bounded reconnects) for you.
+   */
+  client?: RedisClientType | undefined;
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS). Ignored when `client` is given.
+   * @default process.env.KEYBRAKE_REDIS_URL
+   */
+  url?: string | undefined;
+  /**
+   * How long one Redis command may take before the call it serves is denied (a hung server must
+   * not hang calls): seconds, or `"500ms"`, `"5s"`.
+   * @default '5s'
+   */
+  commandTimeout?: string | number | undefined;
+  /**
+   * How long the first operation waits for the initial connection; afterwards, while Redis is
+   * unreachable, operations fail at once. Seconds, or `"2s"`.
+   * @default '5s'
+   */
+  connectTimeout?: string | number | undefined;
+}
+
+/** A shared, reference-counted Redis connection that turns every failure into a {@link StorageError}. */
+export interface RedisConnection {
+  readonly client: RedisClientType;
+  /** The URL without credentials, for messages. */
+  readonly where: string;
+  /**
+   * Runs Redis commands, failing fast while disconnected and after `commandTimeout`.
+   * @param operation - What is being done, for messages (`reserve a call`).
+   * @param task - The commands.
+   * @param consequence - What a failure means, ending the message.
+   * @throws {StorageError} on any failure; the message never contains credentials.
+   */
+  run<T>(operation: string, task: (client: RedisClientType) => Promise<T>, consequence?: string): Promise<T>;
+  /** Adds a user of the connection. */
+  retain(): void;
+  /** Removes a user; the last one closes a connection Keybrake opened. */
+  release(): Promise<void>;
+}
+
+const DENIED = 'the call is denied.';
+/** Reconnect delays grow to this bound and stay there: Redis coming back is noticed within it. */
+const MAX_RECONNECT_DELAY_MS = 1000;
+
+/**
+ * Opens (or adopts) the node-redis client behind a Redis-backed store. A client opened from a URL
+ * has its offline queue disabled (commands fail at once while disconnected instead of waiting) and
+ * reconnects forever with delays bounded by one second.
+ *
+ * @param options - See {@link RedisConnectionOptions}.
+ * @returns A connection with one user.
+ * @throws {StorageError} if neither `client` nor a URL is given, or the URL is malformed.
+ * @example
+ * ```ts
+ * const connection = openRedisConnection({ url: 'redis://127.0.0.1:6379' });
+ * const pong = await connection.run('ping', (client) => client.ping());
+ * await connection.release();
+ * ```
+ */
+export function openRedisConnection(options: RedisConnectionOptions): RedisConnection {
+  const commandTimeoutMs = parseDuration(options.commandTimeout ?? '5s');
+  const connectTimeoutMs = parseDuration(options.connectTimeout ?? '5s');
+  const owned = options.client === undefined;
+  let client: RedisClientType;
+  let where: string;
+  let lastError: unknown;
+  if (options.client) {
+    client = options.client;
+    const clientOptions = client.options;
+    const socket = clientOptions?.socket;
+    where = clientOptions?.url
+      ? redactRedisUrl(clientOptions.url)
+      : socket && 'host' in socket
+        ? `redis://${socket.host ?? 'localhost'}:${socket.port ?? 6379}`
+        : 'the configured Redis server';
+  } else {
+    const url = options.url ?? process.env.KEYBRAKE_REDIS_URL;
+    if (!url) {
+      throw new StorageError({
+        message: 'Keybrake has no Redis URL: pass `url` (or a `client`) or set KEYBRAKE_REDIS_URL.',
+      });
+    }
+    where = redactRedisUrl(url);
+    try {
+      client = createClient({
+        url,
+        disableOfflineQueue: true,
+        socket: {
+          connectTimeout: connectTimeoutMs,
+          reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, MAX_RECONNECT_DELAY_MS),
+        },
+      });
+    } catch {
+      // No `cause`: a URL parser's error carries the input, password included.
+      throw new StorageError({ message: `Keybrake cannot use the Redis URL ${where}: it is malformed.` });
+    }
+  }
+  // node-redis emits every socket error; without a listener an 'error' event would crash the process.
+  const onError = (error: unknown) => {
+    lastError = error;
+  };
+  client.on('error', onError);
+
+  let users = 1;
+  let closed = false;
+  /** Until the first connection (or the end of the first wait for it), operations wait instead of failing. */
+  let initial = !client.isReady;
+  let firstConnect: Promise<void> | undefined;
+  const onReady = () => {
+    initial = false;
+  };
+  client.on('ready', onReady);
+  if (!client.isOpen) {
+    client.connect().catch((error: unknown) => {
+      lastError = error;
+    });
+  }
+
+  /** Before the first connection only: waits for it, bounded by `connectTimeout`. */
+  const awaitFirstConnect = (): Promise<void> => {
+    firstConnect ??= new Promise<void>((resolve) => {
+      const timer = setTimeout(done, connectTimeoutMs);
+      function done() {
+        clearTimeout(timer);
+        client.off('ready', done);
+        // After the first wait, operations fail fast until Redis is back.
+        initial = false;
+        resolve();
+      }
+      client.on('ready', done);
+    });
+    return firstConnect;
+  };
+
+  const unreachable = (
+    consequence: string,
+    cause: unknown,
+    // A refused handshake (wrong password, unknown user) says why; a refused connection says enough.
+    detail = cause instanceof ErrorReply ? ` (${cause.message})` : '',
+  ) => new StorageError({ message: `Keybrake cannot reach Redis at ${where}${detail}; ${consequence}`, cause });
+
+  const toStorageError = (operation: string, consequence: string, error: unknown): StorageError => {
+    if (StorageError.isInstance(error) && error.code === 'KEYBRAKE_STORAGE_ERROR') return error as StorageError;
+    if (error instanceof ErrorReply) {
+      return new StorageError({
+        message: `Redis at ${where} refused to ${operation} (${error.message}); ${consequence}`,
+        cause: error,
+      });
+    }
+    return unreachable(consequence, error);
+  };
+
+  return {
+    client,
+    where,
+    async run(operation, task, consequence = DENIED) {
+      if (closed) {
+        throw new StorageError({
+          message: `Keybrake's connection to Redis at ${where} is closed; ${consequence}`,
+        });
+      }
+      if (!client.isReady && initial) await awaitFirstConnect();
+      if (!client.isReady) throw unreachable(consequence, lastError);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(unreachable(consequence, lastError, ` (no answer within ${commandTimeoutMs} ms)`)),
+          commandTimeoutMs,
+        );
+      });
+      try {
+        return await Promise.race([task(client), timeout]);
+      } catch (error) {
+        throw toStorageError(operation, consequence, error);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    retain() {
+      users += 1;
+    },
+    async release() {
+      if (closed) return;
+      users -= 1;
+      if (users > 0) return;
+      closed = true;
+      client.off('ready', onReady);
+      // The 'error' listener stays: a closing socket may still report errors.
+      if (!owned || !client.isOpen) return;
+      if (client.isReady) {
+        // Graceful: waits for replies still in flight, but never longer than a command may take.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          client.close(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, commandTimeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+      } else {
+        client.destroy();
+      }
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBearerVendor, createFixedPriceCostModel, createVault, type Vault } from '@keybrake/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisStorage, type RedisStorage } from './create-redis-storage.js';
+import { type RedisServer, startRedisServer } from './testing/start-redis-server.js';
+
+const SECRET = 'sk_acme_live_DO_NOT_LEAK_0123456789';
+
+interface Upstream {
+  url: string;
+  received: Array<{ method: string; url: string; authorization: string | undefined }>;
+  close(): Promise<void>;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const received: Upstream['received'] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received.push({ method: req.method ?? 'GET', url: req.url ?? '/', authorization: req.headers.authorization });
+      res.writeHead(200, { 'content-type': 'application/json', 'request-id': `req_${received.length}` });
+      res.end(JSON.stringify({ id: `ch_${received.length}` }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('createRedisStorage', () => {
+  let redis: RedisServer;
+  let upstream: Upstream;
+  beforeAll(async () => {
+    [redis, upstream] = await Promise.all([startRedisServer({ persistent: true }), startUpstream()]);
+  });
+  afterAll(async () => {
+    await Promise.all([redis.close(), upstream.close()]);
+  });
+
+  const makeVault = (prefix: string): { vault: Vault; storage: RedisStorage } => {
+    const storage = createRedisStorage({ url: redis.url, prefix, onAuditError: () => {} });
+    const vault = createVault({
+      ...storage,
+      vendors: {
+        acme: createBearerVendor({
+          name: 'acme',
+          baseUrl: 'https://api.acme.invalid',
+          requestIdHeader: 'request-id',
+          costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00', 'GET /**': 0 } }),
+        }),
+      },
+      secrets: { acme: SECRET },
+      upstreams: { acme: upstream.url },
+    });
+    return { vault, storage };
+  };
+
+  describe('when two vault replicas share a team budget under concurrency', () => {
+    it('should let the upstream receive no more than the caps allow and agree on spend and audit', async () => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const replicas = [makeVault(prefix), makeVault(prefix)];
+      const [first, second] = replicas.map(({ vault }) => vault) as [Vault, Vault];
+      try {
+        const session = await first.issueKey({ capUsd: 200, expiresIn: '1h', label: 'team/sess_1' });
+        const billing = await first.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 150, label: 'billing' });
+        const notify = await second.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 50, label: 'notify' });
+        const fetches = [
+          first.createFetch({ vaultKey: billing.vaultKey }),
+          second.createFetch({ vaultKey: billing.vaultKey }),
+          first.createFetch({ vaultKey: notify.vaultKey }),
+          second.createFetch({ vaultKey: notify.vaultKey }),
+        ];
+        const responses = await Promise.all(
+          Array.from({ length: 200 }, (_, index) =>
+            (fetches[index % 4] as typeof fetch)('https://ignored.example/v1/charges', { method: 'POST', body: 'a=1' }),
+          ),
+        );
+        const allowed = responses.filter((response) => response.status === 200).length;
+        expect(responses.filter((response) => response.status === 429)).toHaveLength(200 - allowed);
+        expect(allowed).toBe(66); // $150 / $3 = 50 billing + $50 / $3 = 16 notify
+        expect(upstream.received).toHaveLength(66);
+        expect(upstream.received.every((request) => request.authorization === `Bearer ${SECRET}`)).toBe(true);
+        expect((await second.getKeyStatus(session.id)).spentMicros).toBe(66 * 3_000_000);
+        expect((await first.getKeyStatus(notify.id)).spentUsd).toBe(48);
+        const audit = await second.queryAudit({ rootKeyId: session.id, limit: 1000 });
+        expect(audit.records).toHaveLength(200);
+        expect(audit.totals.find((total) => total.keyId === billing.id)).toMatchObject({
+          allowed: 50,
+          spentMicros: 150_000_000,
+        });
+      } finally {
+        await Promise.all([first.close(), second.close()]);
+        // Closing the storage after its vault is harmless.
+        await Promise.all(replicas.map(({ storage }) => storage.close()));
+      }
+    });
+  });
+
+  describe('when Redis stops and comes back', () => {
+    it('should deny calls with 503 KEYBRAKE_STORAGE_ERROR in the vendor’s shape, forward nothing, then recover', async () => {
+      upstream.received.length = 0;
+      const { vault } = makeVault(`test:${randomUUID()}:`);
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 30, label: 'outage' });
+        const call = () => vault.createFetch({ vaultKey: key.vaultKey })('http://x/v1/charges', { method: 'POST' });
+        expect((await call()).status).toBe(200);
+
+        await redis.stop();
+        const started = Date.now();
+        const denied = await call();
+        expect(Date.now() - started).toBeLessThan(1000);
+        expect(denied.status).toBe(503);
+        expect(denied.headers.get('x-keybrake-code')).toBe('KEYBRAKE_STORAGE_ERROR');
+        const body = (await denied.json()) as { error: { type: string; code: string; message: string } };
+        expect(body.error).toMatchObject({
+          type: 'keybrake_error',
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: `Keybrake cannot reach Redis at ${redis.url}; the call is denied.`,
+        });
+        expect(JSON.stringify(body)).not.toContain(SECRET);
+        expect(upstream.received).toHaveLength(1);
+
+        await redis.restart();
+        await expect.poll(async () => (await call()).status, { timeout: 5000, interval: 100 }).toBe(200);
+        expect(upstream.received).toHaveLength(2);
+        // The data survived the restart (append-only file), and the denied call cost nothing.
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(6_000_000);
+        // The denial's audit record (its key could not be read) was queued and appended after the restart.
+        const audit = await vault.queryAudit({ decision: 'denied', limit: 100 });
+        expect(audit.records.map((record) => record.reason)).toContain('KEYBRAKE_STORAGE_ERROR');
+      } finally {
+        await vault.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { describeLedgerConformance } from '@keybrake/testkit';
+import { createClient } from '@redis/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
+import { createRedisLedger } from './create-redis-ledger.js';
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+const HOUR = 3_600_000;
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(() => redis.close());
+
+const uniquePrefix = () => `test:${randomUUID()}:`;
+
+describeLedgerConformance('createRedisLedger', {
+  create: () => createRedisLedger({ url: redis.url, prefix: uniquePrefix() }),
+});
+
+describe('createRedisLedger', () => {
+  describe('when several replicas share one Redis', () => {
+    it('should hold a shared cap across ledgers on separate connections', async () => {
+      const prefix = uniquePrefix();
+      const replicas = [0, 1, 2].map(() => createRedisLedger({ url: redis.url, prefix }));
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 90 }, (_, index) =>
+            (replicas[index % 3] ?? replicas[0])?.reserve({
+              reservationId: `r${index}`,
+              chain: [
+                { keyId: `member${index % 2}`, capMicros: 20_000_000 },
+                { keyId: 'session', capMicros: 30_000_000 },
+              ],
+              micros: 1_000_000,
+              now: NOW,
+              ttlMs: HOUR,
+            }),
+          ),
+        );
+        expect(results.filter((result) => result?.ok)).toHaveLength(30);
+        expect(await replicas[1]?.balance('session', NOW)).toMatchObject({ reservedMicros: 30_000_000, calls: 30 });
+      } finally {
+        await Promise.all(replicas.map((ledger) => ledger.close?.()));
+      }
+    });
+
+    it('should count a reservation left open by a crashed replica as spent after its expiry', async () => {
+      const prefix = uniquePrefix();
+      const crashed = createRedisLedger({ url: redis.url, prefix });
+      const survivor = createRedisLedger({ url: redis.url, prefix });
+      try {
+        await crashed.reserve({ reservationId: 'open', chain: [{ keyId: 'k' }], micros: 700, now: NOW, ttlMs: 1000 });
+        await crashed.close?.();
+        expect(await survivor.balance('k', NOW + 999)).toMatchObject({ spentMicros: 0, reservedMicros: 700 });
+        expect(await survivor.balance('k', NOW + 1000)).toMatchObject({
+          spentMicros: 700,
+          reservedMicros: 0,
+          dailySpentMicros: 700,
+          dailyReservedMicros: 0,
+        });
+        // A late settlement after expiry still replaces the amount, as in memory.
+        await survivor.settle({ reservationId: 'open', micros: 650, now: NOW + 2000 });
+        expect(await survivor.balance('k', NOW + 2000)).toMatchObject({ spentMicros: 650, reservedMicros: 0 });
+      } finally {
+        await survivor.close?.();
+      }
+    });
+
+    it('should share idempotency keys between replicas', async () => {
+      const prefix = uniquePrefix();
+      const [a, b] = [createRedisLedger({ url: redis.url, prefix }), createRedisLedger({ url: redis.url, prefix })];
+      try {
+        const request = { chain: [{ keyId: 'k' }], micros: 5, now: NOW, ttlMs: HOUR, idempotencyKey: 'idem' };
+        expect(await a.reserve({ ...request, reservationId: 'first' })).toEqual({ ok: true, reservationId: 'first' });
+        expect(await b.reserve({ ...request, reservationId: 'retry', now: NOW + 1 })).toEqual({
+          ok: true,
+          reservationId: 'retry',
+          replayOf: 'first',
+        });
+        // Past the 24 h window the same key reserves again.
+        const later = NOW + 86_400_001;
+        expect(await b.reserve({ ...request, reservationId: 'new', now: later })).toEqual({
+          ok: true,
+          reservationId: 'new',
+        });
+      } finally {
+        await Promise.all([a.close?.(), b.close?.()]);
+      }
+    });
+  });
+
+  describe('when amounts are large', () => {
+    it('should keep micro-dollar precision up to 2^53 (no floats, no exponent notation)', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
+      try {
+        const big = 2 ** 52 + 1;
+        await ledger.reserve({ reservationId: 'a', chain: [{ keyId: 'k' }], micros: big, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId: 'a', micros: big - 3, now: NOW });
+        await ledger.reserve({
+          reservationId: 'b',
+          chain: [{ keyId: 'k' }],
+          micros: 123_456_789_012_345,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(await ledger.balance('k', NOW)).toEqual({
+          spentMicros: big - 3,
+          reservedMicros: 123_456_789_012_345,
+          dailySpentMicros: big - 3,
+          dailyReservedMicros: 123_456_789_012_345,
+          calls: 2,
+        });
+      } finally {
+        await ledger.close?.();
+      }
+    });
+
+    it('should refuse amounts that are not safe non-negative integers', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
+      try {
+        const reserve = (micros: number) =>
+          ledger.reserve({ reservationId: 'x', chain: [{ keyId: 'k' }], micros, now: NOW, ttlMs: HOUR });
+        await expect(reserve(1.5)).rejects.toThrow(RangeError);
+        await expect(reserve(-1)).rejects.toThrow(RangeError);
+        await expect(ledger.settle({ reservationId: 'x', micros: 2 ** 53, now: NOW })).rejects.toThrow(RangeError);
+      } finally {
+        await ledger.close?.();
+      }
+    });
+  });
+
+  describe('when Redis forgot the scripts', () => {
+    it('should load them again after SCRIPT FLUSH', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        await ledger.balance('k', NOW);
+        await admin.scriptFlush();
+        const result = await ledger.reserve({
+          reservationId: 'r',
+          chain: [{ keyId: 'k' }],
+          micros: 1,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(result.ok).toBe(true);
+      } finally {
+        await ledger.close?.();
+        await admin.close();
+      }
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    it('should deny with a StorageError naming the server without its password, and never hang', async () => {
+      const ledger = createRedisLedger({ url: 'redis://:hunter2@127.0.0.1:1/0', connectTimeout: '300ms' });
+      try {
+        const started = Date.now();
+        const error = await ledger
+          .reserve({ reservationId: 'r', chain: [{ keyId: 'k' }], micros: 1, now: NOW, ttlMs: HOUR })
+          .catch((caught: unknown) => caught);
+        expect(error).toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          status: 503,
+          message: 'Keybrake cannot reach Redis at redis://127.0.0.1:1/0; the call is denied.',
+        });
+        expect(String((error as Error).message)).not.toContain('hunter2');
+        expect(Date.now() - started).toBeLessThan(2000);
+        // Later calls fail at once, without waiting again.
+        const again = Date.now();
+        await expect(ledger.balance('k', NOW)).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+        expect(Date.now() - again).toBeLessThan(100);
+      } finally {
+        await ledger.close?.();
+      }
+    });
+
+    it('should fail at construction without a URL', () => {
+      const saved = process.env.KEYBRAKE_REDIS_URL;
+      delete process.env.KEYBRAKE_REDIS_URL;
+      try {
+        expect(() => createRedisLedger()).toThrow(/KEYBRAKE_REDIS_URL/);
+      } finally {
+        if (saved !== undefined) process.env.KEYBRAKE_REDIS_URL = saved;
+      }
+    });
+  });
+});

@@ -1,0 +1,137 @@
+import { DAY_MS, type Ledger, type LedgerBalance, type ReserveResult, utcDay } from '@keybrake/core';
+import {
+  openRedisConnection,
+  type RedisConnection,
+  type RedisConnectionOptions,
+} from '../connection/open-redis-connection.js';
+import { balanceScript, reserveScript, settleScript } from './ledger-scripts.js';
+
+/** Options of {@link createRedisLedger}. */
+export interface RedisLedgerOptions extends RedisConnectionOptions {
+  /**
+   * Prepended to every key, so several vaults (or tests) can share one Redis. Every replica of one
+   * vault must use the same prefix. For Redis Cluster, put a hash tag in it (`{keybrake}:`): each
+   * script touches several keys, which must live in one slot.
+   * @default 'keybrake:'
+   */
+  prefix?: string | undefined;
+}
+
+/** As core's `IDEMPOTENCY_WINDOW_MS` (not exported by `@keybrake/core`): a day, as Stripe does. */
+const IDEMPOTENCY_WINDOW_MS = DAY_MS;
+
+/** How long a settled reservation is kept so a late price (a Twilio SMS) can still replace its amount. */
+const SETTLED_RETENTION_MS = 8 * 86_400_000;
+
+const LIMIT = (value: number | undefined) => (value === undefined ? '' : String(value));
+
+/**
+ * Creates the Redis {@link Ledger}: one spend truth for every replica of a vault. A reservation
+ * across the whole key chain is one Lua script (checked and reserved everywhere, or nowhere);
+ * settling is another. Open reservations are kept per key in a sorted set by expiry, and every
+ * script first turns the expired ones of the keys it touches into spend, so a replica that crashed
+ * mid-call never frees budget it may have used. Idempotency keys are shared across replicas for
+ * 24 hours. Semantics match `createMemoryLedger` exactly (both pass the same conformance suite).
+ *
+ * @param options - The Redis connection and key prefix; see {@link RedisLedgerOptions}.
+ * @returns The ledger. `close()` closes the connection it opened.
+ * @throws {StorageError} from every method when Redis cannot be reached or answers with an error
+ *   (the call is then denied: fail closed), and from the factory when no URL is configured.
+ * @example
+ * ```ts
+ * const ledger = createRedisLedger({ url: process.env.KEYBRAKE_REDIS_URL });
+ * const vault = createVault({ ledger, secrets });
+ * ```
+ */
+export function createRedisLedger(options: RedisLedgerOptions = {}): Ledger {
+  return createLedgerOn(openRedisConnection(options), options.prefix);
+}
+
+/**
+ * The ledger on an already opened connection, which it releases on `close()`; used by
+ * `createRedisStorage` to share one connection.
+ * @internal
+ */
+export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'): Ledger {
+  const retain = String(SETTLED_RETENTION_MS);
+  let closed = false;
+  return {
+    async reserve({ reservationId, chain, micros, now, ttlMs, idempotencyKey }): Promise<ReserveResult> {
+      if (!Number.isSafeInteger(micros) || micros < 0) throw new RangeError(`Invalid reservation amount ${micros}.`);
+      if (chain.length === 0) throw new RangeError('A reservation needs at least one key.');
+      const args = [
+        prefix,
+        retain,
+        reservationId,
+        String(micros),
+        String(now),
+        String(now + ttlMs),
+        String(utcDay(now)),
+        idempotencyKey ?? '',
+        String(IDEMPOTENCY_WINDOW_MS),
+      ];
+      for (const limit of chain) {
+        args.push(limit.keyId, LIMIT(limit.capMicros), LIMIT(limit.dailyCapMicros), LIMIT(limit.maxCalls));
+      }
+      const reply = await connection.run('reserve a call', (client) => reserveScript.run(client, args));
+      return toReserveResult(reservationId, reply);
+    },
+
+    async settle({ reservationId, micros, now }) {
+      if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
+      await connection.run('settle a call', (client) =>
+        settleScript.run(client, [prefix, retain, reservationId, String(micros), String(now)]),
+      );
+    },
+
+    async balance(keyId, now): Promise<LedgerBalance> {
+      const reply = await connection.run('read a balance', (client) =>
+        balanceScript.run(client, [prefix, retain, keyId, String(now), String(utcDay(now))]),
+      );
+      const values = toArray(reply, 5);
+      return {
+        spentMicros: toInteger(values[0]),
+        reservedMicros: toInteger(values[1]),
+        dailySpentMicros: toInteger(values[2]),
+        dailyReservedMicros: toInteger(values[3]),
+        calls: toInteger(values[4]),
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await connection.release();
+    },
+  };
+}
+
+function toReserveResult(reservationId: string, reply: unknown): ReserveResult {
+  const [kind, keyId, cap, limit, spent, reserved] = toArray(reply, 1);
+  if (kind === 'reserved') return { ok: true, reservationId };
+  if (kind === 'replay') return { ok: true, reservationId, replayOf: String(keyId) };
+  if (kind !== 'denied' || (cap !== 'total' && cap !== 'daily' && cap !== 'calls')) {
+    throw new TypeError(`Unexpected reply from the reserve script: ${JSON.stringify(reply)}`);
+  }
+  return {
+    ok: false,
+    keyId: String(keyId),
+    cap,
+    limit: toInteger(limit),
+    spent: toInteger(spent),
+    reserved: toInteger(reserved),
+  };
+}
+
+function toArray(reply: unknown, minLength: number): unknown[] {
+  if (!Array.isArray(reply) || reply.length < minLength) {
+    throw new TypeError(`Unexpected reply from a ledger script: ${JSON.stringify(reply)}`);
+  }
+  return reply;
+}
+
+function toInteger(value: unknown): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new TypeError(`Unexpected number from a ledger script: ${String(value)}`);
+  return number;
+}

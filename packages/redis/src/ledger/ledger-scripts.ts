@@ -1,0 +1,134 @@
+import { createRedisScript } from '../connection/create-redis-script.js';
+
+/**
+ * Shared by every ledger script. ARGV[1] is the key prefix, ARGV[2] how long a final reservation
+ * is kept for late settlements (ms). Amounts are integers (micro-dollars) and are handed to Redis
+ * with `%d`, never `tostring` (which would print 15+ digit numbers in exponent form).
+ *
+ * Layout: `ledger:key:{keyId}` hash (spent, reserved, calls, ds:{day}, dr:{day}),
+ * `ledger:open:{keyId}` zset (reservation id → expiresAt), `ledger:reservation:{id}` hash
+ * (keys as JSON, day, micros, final, expiresAt), `ledger:idem:{keyId}:{idempotencyKey}` hash.
+ */
+const PRELUDE = `
+local P = ARGV[1]
+local RETAIN = ARGV[2]
+local function int(n) return string.format('%d', n) end
+local function totals(id) return P .. 'ledger:key:' .. id end
+local function open(id) return P .. 'ledger:open:' .. id end
+local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
+
+-- Sets the final amount of a reservation on every key of its chain: an open one moves from
+-- reserved to spent; a final one has its amount replaced (late reconciliation).
+local function finalize(rid, micros)
+  local key = reservation(rid)
+  local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final')
+  if not r[1] then return end
+  local old = tonumber(r[3])
+  local ds, dr = 'ds:' .. r[2], 'dr:' .. r[2]
+  for _, id in ipairs(cjson.decode(r[1])) do
+    local t = totals(id)
+    if r[4] == '1' then
+      if micros ~= old then
+        redis.call('HINCRBY', t, 'spent', int(micros - old))
+        redis.call('HINCRBY', t, ds, int(micros - old))
+      end
+    else
+      redis.call('HINCRBY', t, 'reserved', int(-old))
+      redis.call('HINCRBY', t, dr, int(-old))
+      redis.call('HINCRBY', t, 'spent', int(micros))
+      redis.call('HINCRBY', t, ds, int(micros))
+      redis.call('ZREM', open(id), rid)
+    end
+  end
+  redis.call('HSET', key, 'micros', int(micros), 'final', '1')
+  redis.call('PEXPIRE', key, RETAIN)
+end
+
+-- Open reservations of a key past their expiry count as spent: their caller crashed or hung.
+local function sweep(id, now)
+  local z = open(id)
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+    local micros = redis.call('HGET', reservation(rid), 'micros')
+    if micros then finalize(rid, tonumber(micros)) end
+    redis.call('ZREM', z, rid)
+  end
+end
+`;
+
+/**
+ * Reserves against a whole key chain, or nothing: sweep, idempotency, check every limit, write.
+ * ARGV: prefix, retain, reservation id, micros, now, expiresAt, day, idempotency key ('' for none),
+ * idempotency window (ms), then per key of the chain: key id, cap, daily cap, max calls ('' for none).
+ * Reply: `{'reserved'}`, `{'replay', originalId}` or `{'denied', keyId, cap, limit, spent, reserved}`.
+ */
+export const reserveScript = createRedisScript(`${PRELUDE}
+local rid, micros, now, expiresAt, day, idem, window = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local chain = {}
+for i = 10, #ARGV, 4 do
+  chain[#chain + 1] = { id = ARGV[i], cap = tonumber(ARGV[i + 1]), daily = tonumber(ARGV[i + 2]), calls = tonumber(ARGV[i + 3]) }
+end
+for _, limit in ipairs(chain) do sweep(limit.id, now) end
+
+local idemKey
+if idem ~= '' then
+  idemKey = P .. 'ledger:idem:' .. chain[1].id .. ':' .. idem
+  local seen = redis.call('HMGET', idemKey, 'reservation', 'at')
+  if seen[1] and tonumber(seen[2]) + tonumber(window) > tonumber(now) then return { 'replay', seen[1] } end
+end
+
+local ds, dr = 'ds:' .. day, 'dr:' .. day
+for _, limit in ipairs(chain) do
+  local v = redis.call('HMGET', totals(limit.id), 'spent', 'reserved', 'calls', ds, dr)
+  local spent, reserved, calls = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+  if limit.calls and calls + 1 > limit.calls then
+    return { 'denied', limit.id, 'calls', limit.calls, calls, 0 }
+  end
+  if limit.cap and spent + reserved + micros > limit.cap then
+    return { 'denied', limit.id, 'total', limit.cap, spent, reserved }
+  end
+  if limit.daily then
+    local daySpent, dayReserved = tonumber(v[4]) or 0, tonumber(v[5]) or 0
+    if daySpent + dayReserved + micros > limit.daily then
+      return { 'denied', limit.id, 'daily', limit.daily, daySpent, dayReserved }
+    end
+  end
+end
+
+local ids = {}
+for _, limit in ipairs(chain) do
+  local t = totals(limit.id)
+  redis.call('HINCRBY', t, 'calls', 1)
+  redis.call('HINCRBY', t, 'reserved', ARGV[4])
+  redis.call('HINCRBY', t, dr, ARGV[4])
+  redis.call('ZADD', open(limit.id), expiresAt, rid)
+  ids[#ids + 1] = limit.id
+end
+redis.call('HSET', reservation(rid), 'keys', cjson.encode(ids), 'day', day, 'micros', ARGV[4], 'final', '0', 'expiresAt', expiresAt)
+if idemKey then
+  redis.call('HSET', idemKey, 'reservation', rid, 'at', now)
+  redis.call('PEXPIRE', idemKey, window)
+end
+return { 'reserved' }
+`);
+
+/**
+ * Settles (or re-settles) a reservation after sweeping its keys. Unknown ids are ignored.
+ * ARGV: prefix, retain, reservation id, micros, now. Reply: 1 if settled, 0 if unknown.
+ */
+export const settleScript = createRedisScript(`${PRELUDE}
+local keys = redis.call('HGET', reservation(ARGV[3]), 'keys')
+if not keys then return 0 end
+for _, id in ipairs(cjson.decode(keys)) do sweep(id, ARGV[5]) end
+finalize(ARGV[3], tonumber(ARGV[4]))
+return 1
+`);
+
+/**
+ * One key's balance after sweeping it. ARGV: prefix, retain, key id, now, day.
+ * Reply: `{spent, reserved, daySpent, dayReserved, calls}`.
+ */
+export const balanceScript = createRedisScript(`${PRELUDE}
+sweep(ARGV[3], ARGV[4])
+local v = redis.call('HMGET', totals(ARGV[3]), 'spent', 'reserved', 'ds:' .. ARGV[5], 'dr:' .. ARGV[5], 'calls')
+return { tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0 }
+`);

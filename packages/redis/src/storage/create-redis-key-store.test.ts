@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AuditRecord,
+  createBearerVendor,
+  createFixedPriceCostModel,
+  createVault,
+  type KeyRecord,
+} from '@keybrake/core';
+import { createClient } from '@redis/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
+import { createRedisKeyStore } from './create-redis-key-store.js';
+
+const NOW = Date.UTC(2026, 10, 26, 12);
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(() => redis.close());
+
+const uniquePrefix = () => `test:${randomUUID()}:`;
+const record = (id: string, extra: Partial<KeyRecord> = {}): KeyRecord => ({
+  id,
+  hash: `hash-${id}`,
+  mode: 'test',
+  vendor: 'acme',
+  ancestorIds: [],
+  rootId: id,
+  label: `label-${id}`,
+  capMicros: 5_000_000,
+  expiresAt: NOW + 3_600_000,
+  createdAt: NOW,
+  metadata: { team: 'billing', nested: { n: 1 } },
+  ...extra,
+});
+
+describe('createRedisKeyStore', () => {
+  describe('when records are created and read', () => {
+    it('should return what was stored, through any replica, and undefined for unknown ids', async () => {
+      const prefix = uniquePrefix();
+      const [a, b] = [createRedisKeyStore({ url: redis.url, prefix }), createRedisKeyStore({ url: redis.url, prefix })];
+      try {
+        const root = record('kbk_root');
+        const child = record('kbk_child', { parentId: 'kbk_root', ancestorIds: ['kbk_root'], rootId: 'kbk_root' });
+        await a.create(root);
+        await a.create(child);
+        expect(await b.get('kbk_root')).toEqual(root);
+        expect(await b.get('kbk_missing')).toBeUndefined();
+        expect(await b.getMany(['kbk_child', 'kbk_missing', 'kbk_root'])).toEqual([child, undefined, root]);
+        expect(await b.getMany([])).toEqual([]);
+        expect(await b.children('kbk_root')).toEqual(['kbk_child']);
+        expect(await b.children('kbk_child')).toEqual([]);
+      } finally {
+        await Promise.all([a.close?.(), b.close?.()]);
+      }
+    });
+
+    it('should store the record under {prefix}key:{id} and children in a Redis set', async () => {
+      const prefix = uniquePrefix();
+      const store = createRedisKeyStore({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        await store.create(record('kbk_p'));
+        await store.create(record('kbk_c', { parentId: 'kbk_p', ancestorIds: ['kbk_p'], rootId: 'kbk_p' }));
+        expect((await admin.keys(`${prefix}*`)).sort()).toEqual(
+          [`${prefix}children:kbk_p`, `${prefix}key:kbk_c`, `${prefix}key:kbk_p`].sort(),
+        );
+        expect(await admin.type(`${prefix}children:kbk_p`)).toBe('set');
+      } finally {
+        await store.close?.();
+        await admin.close();
+      }
+    });
+  });
+
+  describe('when keys are revoked', () => {
+    it('should keep the first revocation time and ignore unknown ids', async () => {
+      const prefix = uniquePrefix();
+      const store = createRedisKeyStore({ url: redis.url, prefix });
+      try {
+        await store.create(record('kbk_a'));
+        await Promise.all([store.revoke(['kbk_a', 'kbk_ghost'], NOW + 10), store.revoke(['kbk_a'], NOW + 20)]);
+        await store.revoke(['kbk_a'], NOW + 30);
+        const revokedAt = (await store.get('kbk_a'))?.revokedAt;
+        expect([NOW + 10, NOW + 20]).toContain(revokedAt);
+        expect(await store.get('kbk_ghost')).toBeUndefined();
+      } finally {
+        await store.close?.();
+      }
+    });
+
+    it('should deny a whole key tree on its next call through another vault (vault.revokeKey)', async () => {
+      const prefix = uniquePrefix();
+      const vendors = {
+        acme: createBearerVendor({
+          name: 'acme',
+          baseUrl: 'http://127.0.0.1:9',
+          costModel: createFixedPriceCostModel({ prices: {}, defaultUsd: 0 }),
+        }),
+      };
+      const [storeA, storeB] = [
+        createRedisKeyStore({ url: redis.url, prefix }),
+        createRedisKeyStore({ url: redis.url, prefix }),
+      ];
+      const vaultA = createVault({ keyStore: storeA, vendors, secrets: { acme: 'sk' } });
+      const vaultB = createVault({ keyStore: storeB, vendors, secrets: { acme: 'sk' } });
+      try {
+        const session = await vaultA.issueKey({ capUsd: 10, label: 'session' });
+        const member = await vaultA.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
+        const grandchild = await vaultA.issueKey({ parentId: member.id, capUsd: 1 });
+        expect((await vaultB.getKeyStatus(grandchild.id)).revoked).toBe(false);
+        const { revoked } = await vaultB.revokeKey(session.id);
+        expect(revoked.sort()).toEqual([session.id, member.id, grandchild.id].sort());
+        for (const id of revoked) expect((await storeA.get(id))?.revokedAt).toBeTypeOf('number');
+        const response = await vaultA.handle({
+          method: 'GET',
+          path: '/v1/things',
+          headers: {},
+          vaultKey: member.vaultKey,
+        });
+        expect(response.status).toBe(401);
+        expect(response.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+      } finally {
+        await Promise.all([vaultA.close(), vaultB.close()]);
+      }
+    });
+  });
+
+  describe('when a price arrives late', () => {
+    it('should hand a pending record to exactly one taker, and forget it after its TTL', async () => {
+      const prefix = uniquePrefix();
+      const [a, b] = [createRedisKeyStore({ url: redis.url, prefix }), createRedisKeyStore({ url: redis.url, prefix })];
+      try {
+        const pending: AuditRecord = {
+          id: 'audit-1',
+          time: new Date(NOW).toISOString(),
+          keyId: 'kbk_a',
+          labelChain: ['a'],
+          method: 'POST',
+          path: '/v1/messages',
+          decision: 'allowed',
+          estimatedMicros: 8300,
+          actualMicros: 8300,
+          latencyMs: 12,
+        };
+        await a.putPending('twilio:SM1', pending, 60_000);
+        const taken = await Promise.all([a.takePending('twilio:SM1'), b.takePending('twilio:SM1')]);
+        expect(taken.filter((entry) => entry !== undefined)).toEqual([pending]);
+        await a.putPending('twilio:SM2', pending, 30);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        expect(await b.takePending('twilio:SM2')).toBeUndefined();
+      } finally {
+        await Promise.all([a.close?.(), b.close?.()]);
+      }
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    it('should throw a StorageError rather than report a key as missing', async () => {
+      const store = createRedisKeyStore({ url: 'redis://127.0.0.1:1', connectTimeout: '200ms' });
+      try {
+        await expect(store.get('kbk_a')).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: 'Keybrake cannot reach Redis at redis://127.0.0.1:1; the call is denied.',
+        });
+        await expect(store.getMany(['kbk_a'])).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+        await expect(store.takePending('x')).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+      } finally {
+        await store.close?.();
+      }
+    });
+  });
+});

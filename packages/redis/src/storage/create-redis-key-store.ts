@@ -1,0 +1,130 @@
+import type { AuditRecord, KeyRecord, KeyStore } from '@keybrake/core';
+import KeyvRedis from '@keyv/redis';
+import Keyv from 'keyv';
+import { createRedisScript } from '../connection/create-redis-script.js';
+import {
+  openRedisConnection,
+  type RedisConnection,
+  type RedisConnectionOptions,
+} from '../connection/open-redis-connection.js';
+
+/** Options of {@link createRedisKeyStore}. */
+export interface RedisKeyStoreOptions extends RedisConnectionOptions {
+  /**
+   * Prepended to every key; every replica of one vault must use the same prefix.
+   * @default 'keybrake:'
+   */
+  prefix?: string | undefined;
+}
+
+/**
+ * Marks records revoked, first time wins, only if they exist. ARGV: prefix, at, ids….
+ */
+const revokeScript = createRedisScript(`
+local P = ARGV[1]
+for i = 3, #ARGV do
+  if redis.call('EXISTS', P .. 'key:' .. ARGV[i]) == 1 then
+    redis.call('SET', P .. 'revoked:' .. ARGV[i], ARGV[2], 'NX')
+  end
+end
+return 1
+`);
+
+/**
+ * Creates the Redis {@link KeyStore}, shared by every replica of a vault. Key records go through
+ * Keyv (`@keyv/redis`, errors thrown, never a silent miss) under `{prefix}key:{id}`; what Keyv
+ * cannot do atomically uses native commands: a revocation is `SET NX` of `{prefix}revoked:{id}`
+ * in one Lua script (the first revocation time wins), children are a Redis set (`SADD`), and a
+ * pending late price is taken with `GETDEL`. Every read goes to Redis — nothing is cached in the
+ * process — so a revocation through one replica denies the very next call through any other.
+ *
+ * @param options - The Redis connection and key prefix; see {@link RedisKeyStoreOptions}.
+ * @returns The key store. `close()` closes the connection it opened.
+ * @throws {StorageError} from every method when Redis cannot be reached or fails (the call is
+ *   denied: fail closed), and from the factory when no URL is configured.
+ * @example
+ * ```ts
+ * const keyStore = createRedisKeyStore({ url: 'redis://127.0.0.1:6379', prefix: 'acme:' });
+ * const vault = createVault({ keyStore, ledger: createRedisLedger({ prefix: 'acme:' }), secrets });
+ * ```
+ */
+export function createRedisKeyStore(options: RedisKeyStoreOptions = {}): KeyStore {
+  return createKeyStoreOn(openRedisConnection(options), options.prefix);
+}
+
+/**
+ * The key store on an already opened connection, which it releases on `close()`; used by
+ * `createRedisStorage` to share one connection.
+ * @internal
+ */
+export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake:'): KeyStore {
+  const store = new KeyvRedis<KeyRecord>(connection.client, { throwOnErrors: true, throwOnConnectError: true });
+  const keyv = new Keyv<KeyRecord>({ store, useKeyPrefix: false, throwOnErrors: true });
+  // Keys are named here in full (`{prefix}key:{id}`), not by Keyv's namespace.
+  keyv.namespace = undefined;
+  // Keyv re-emits store errors; they are thrown to the caller, this only keeps the emitter from crashing.
+  keyv.on('error', () => {});
+
+  const recordKey = (id: string) => `${prefix}key:${id}`;
+  const revokedKey = (id: string) => `${prefix}revoked:${id}`;
+  const childrenKey = (id: string) => `${prefix}children:${id}`;
+  const pendingKey = (ref: string) => `${prefix}pending:${ref}`;
+  const withRevocation = (record: KeyRecord | undefined, revokedAt: string | null | undefined) =>
+    record === undefined || revokedAt === null || revokedAt === undefined
+      ? record
+      : { ...record, revokedAt: Number(revokedAt) };
+  let closed = false;
+
+  return {
+    get: (id) =>
+      connection.run('read a key', async (client) => {
+        const [record, revokedAt] = await Promise.all([keyv.get(recordKey(id)), client.get(revokedKey(id))]);
+        return withRevocation(record ?? undefined, revokedAt);
+      }),
+
+    getMany: (ids) =>
+      connection.run('read keys', async (client) => {
+        if (ids.length === 0) return [];
+        const [records, revocations] = await Promise.all([
+          keyv.getMany(ids.map(recordKey)),
+          client.mGet(ids.map(revokedKey)),
+        ]);
+        return ids.map((_, index) => withRevocation(records[index] ?? undefined, revocations[index]));
+      }),
+
+    create: (record) =>
+      connection.run('store a key', async (client) => {
+        // Indexed under the parent first: a stored record is always reachable by a revocation cascade.
+        if (record.parentId) await client.sAdd(childrenKey(record.parentId), record.id);
+        const { revokedAt: _revokedAt, ...rest } = record;
+        await keyv.set(recordKey(record.id), rest);
+        if (record.revokedAt !== undefined)
+          await client.set(revokedKey(record.id), String(record.revokedAt), { NX: true });
+      }),
+
+    revoke: (ids, at) =>
+      connection.run('revoke keys', async (client) => {
+        if (ids.length === 0) return;
+        await revokeScript.run(client, [prefix, String(at), ...ids]);
+      }),
+
+    children: (id) => connection.run('read child keys', (client) => client.sMembers(childrenKey(id))),
+
+    putPending: (ref, record, ttlMs) =>
+      connection.run('remember a pending price', async (client) => {
+        await client.set(pendingKey(ref), JSON.stringify(record), { PX: Math.max(1, Math.round(ttlMs)) });
+      }),
+
+    takePending: (ref) =>
+      connection.run('read a pending price', async (client) => {
+        const value = await client.getDel(pendingKey(ref));
+        return value === null ? undefined : (JSON.parse(value) as AuditRecord);
+      }),
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await connection.release();
+    },
+  };
+}
