@@ -1,1 +1,18 @@
-export {};
+export {
+  CapExceededError,
+  EndpointNotAllowedError,
+  findKeybrakeError,
+  formatDenialForModel,
+  KeybrakeError,
+  type KeybrakeErrorCode,
+  KeyExpiredError,
+  KeyRevokedError,
+} from '@keybrake/core';
+export {
+  type MemberAsToolOptions,
+  type MemberRunner,
+  type MemberRunResult,
+  type MemberTask,
+  memberAsTool,
+} from './agents/member-as-tool.js';
+export { type WithKeybrakeOptions, withKeybrake } from './tools/with-keybrake.js';
