@@ -1,0 +1,94 @@
+import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
+import type { RequestContext } from '@mastra/core/request-context';
+
+/**
+ * One tool call of a member that Keybrake stopped.
+ *
+ * @example
+ * ```ts
+ * const denial: MemberDenial = { member: 'billing', tool: 'charge', toolCallId: 'call_4', error };
+ * ```
+ */
+export interface MemberDenial {
+  /** The member whose call was denied. */
+  member: string;
+  /** The tool the member's model called. */
+  tool: string;
+  /** The model's tool call id, when the tool ran inside an agent. */
+  toolCallId?: string | undefined;
+  /** The typed denial (`CapExceededError`, …). */
+  error: KeybrakeError;
+}
+
+/**
+ * The denials of one delegated member run, shared through the run's request context.
+ *
+ * @example
+ * ```ts
+ * const log = openDenialLog(requestContext);
+ * log.denials.length; // 0 until a member's tool is denied
+ * ```
+ */
+export interface DenialLog {
+  readonly denials: MemberDenial[];
+}
+
+const LOG_KEY = 'keybrake__denials';
+const recorded = new WeakSet<KeybrakeError>();
+
+const isDenialLog = (value: unknown): value is DenialLog =>
+  typeof value === 'object' && value !== null && Array.isArray((value as Partial<DenialLog>).denials);
+
+/**
+ * Starts a fresh denial log in `requestContext`. Mastra gives each delegated member a shallow copy
+ * of the supervisor's request context, so the log object itself is shared with the member's tools.
+ *
+ * @param requestContext - The request context the member will run with.
+ * @returns The new, empty log.
+ * @example
+ * ```ts
+ * const log = openDenialLog(context.requestContext); // in onDelegationStart
+ * ```
+ */
+export function openDenialLog(requestContext: RequestContext): DenialLog {
+  const log: DenialLog = { denials: [] };
+  requestContext.set(LOG_KEY, log);
+  return log;
+}
+
+/**
+ * Notes a member's denial in the run's denial log, if there is one (once per denial, so a tool
+ * wrapped with `withKeybrake` and covered by `keybrakeHooks` is reported once).
+ *
+ * @param requestContext - The request context of the tool's execution.
+ * @param denial - Who was denied, in which tool, and the typed error.
+ * @example
+ * ```ts
+ * recordMemberDenial(context.requestContext, { member: 'billing', tool: 'charge', error });
+ * ```
+ */
+export function recordMemberDenial(requestContext: RequestContext | undefined, denial: MemberDenial): void {
+  if (recorded.has(denial.error)) return;
+  recorded.add(denial.error);
+  const log = requestContext?.get(LOG_KEY);
+  if (isDenialLog(log)) log.denials.push(denial);
+}
+
+/**
+ * The text a supervisor reads about a member Keybrake stopped: who, in which tool, how many calls,
+ * then the last denial as the member's model read it (code, message, structured JSON).
+ *
+ * @param denials - The member's denials, oldest first.
+ * @returns The text, or `''` if there are none.
+ * @example
+ * ```ts
+ * describeMemberDenials(log.denials);
+ * // 'Keybrake stopped member "billing" (tool "charge", 10 calls denied).\nKEYBRAKE_CAP_EXCEEDED: …\n{"code":…}'
+ * ```
+ */
+export function describeMemberDenials(denials: readonly MemberDenial[]): string {
+  const last = denials.at(-1);
+  if (!last) return '';
+  const count = denials.length === 1 ? '1 call denied' : `${denials.length} calls denied`;
+  return `Keybrake stopped member "${last.member}" (tool "${last.tool}", ${count}).\n${formatDenialForModel(last.error)}`;
+}

@@ -1,0 +1,48 @@
+import type { DelegationConfig } from '@mastra/core/agent';
+import { type DenialLog, describeMemberDenials, openDenialLog } from './denial-log.js';
+
+/**
+ * Delegation hooks for a Mastra supervisor (`new Agent({ agents })`) that carry a member's
+ * Keybrake denial to the supervisor's model. Mastra shows the supervisor only the member's final
+ * text, even when the member's tools failed; with these hooks, when a member was stopped by
+ * Keybrake, the `agent-<member>` tool result the supervisor reads is the member's text followed by
+ * `Keybrake stopped member "<member>" (tool "<tool>", N calls denied).` and the denial as the
+ * member read it: code, message with budget, spent and attempted amount, and the structured JSON
+ * (`code`, `label`, `capUsd`, `spentUsd`, …).
+ *
+ * `onDelegationStart` opens a denial log in the member's request context (a shallow copy of the
+ * supervisor's, so the log object is shared with the member's tools); tools wrapped with
+ * `withKeybrake` or covered by `keybrakeHooks` record their denials in it; `onDelegationComplete`
+ * replaces the result text (`resultText`). Your own delegation hooks run first.
+ *
+ * @param delegation - Your own delegation config, to compose with.
+ * @returns A delegation config for `supervisor.generate(..., { delegation })` or `defaultOptions`.
+ * @example
+ * ```ts
+ * const supervisor = new Agent({
+ *   id: 'supervisor', name: 'supervisor', instructions, model,
+ *   agents: { billing, notifications },
+ *   defaultOptions: { delegation: keybrakeDelegation() },
+ * });
+ * ```
+ */
+export function keybrakeDelegation(delegation: DelegationConfig = {}): DelegationConfig {
+  const logs = new Map<string, DenialLog>();
+  return {
+    ...delegation,
+    async onDelegationStart(context) {
+      const result = await delegation.onDelegationStart?.(context);
+      if (result?.proceed !== false) logs.set(context.toolCallId, openDenialLog(context.requestContext));
+      return result;
+    },
+    async onDelegationComplete(context) {
+      const result = await delegation.onDelegationComplete?.(context);
+      const log = logs.get(context.toolCallId);
+      logs.delete(context.toolCallId);
+      if (!log || log.denials.length === 0) return result;
+      const text = (result?.resultText ?? context.result.text).trim();
+      const denial = describeMemberDenials(log.denials);
+      return { ...result, resultText: text ? `${text}\n\n${denial}` : denial };
+    },
+  };
+}

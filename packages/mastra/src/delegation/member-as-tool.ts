@@ -1,0 +1,76 @@
+import { RequestContext } from '@mastra/core/request-context';
+import { createTool } from '@mastra/core/tools';
+import { requestContextOf } from '../tools/to-tool-error.js';
+import { describeMemberDenials, openDenialLog } from './denial-log.js';
+
+/** The part of a Mastra `Agent` that {@link memberAsTool} uses. */
+export interface MemberAgent {
+  id: string;
+  getDescription(): string;
+  generate(
+    messages: string,
+    options: { requestContext: RequestContext; abortSignal?: AbortSignal | undefined },
+  ): Promise<{ text: string }>;
+}
+
+/** Options of {@link memberAsTool}. */
+export interface MemberAsToolOptions {
+  /** The tool's id, which is also the name the supervisor's model calls it by. @default `ask-<agent id>` */
+  id?: string | undefined;
+  /** What the supervisor's model reads about the member. @default the agent's description */
+  description?: string | undefined;
+}
+
+const promptSchema = {
+  type: 'object' as const,
+  properties: { prompt: { type: 'string' as const, description: 'The task for this team member, in full.' } },
+  required: ['prompt'],
+  additionalProperties: false,
+};
+
+// Mastra's own keys that must not leak from the supervisor's run into the member's (its memory thread).
+const isMastraRunKey = (key: string) => key === 'MastraMemory' || key.startsWith('mastra__');
+
+/**
+ * Exposes a member agent to a supervisor as a tool that fails when Keybrake stopped the member:
+ * the member runs with a copy of the supervisor's request context holding a denial log, and if
+ * any of its tools (wrapped with `withKeybrake` or covered by `keybrakeHooks`) was denied, the tool
+ * throws — the supervisor's model reads a tool error: `Keybrake stopped member "<member>" (tool
+ * "<tool>", N calls denied).`, the member's last reply, then the denial as the member read it
+ * (code, message, structured JSON with `label`, `capUsd`, `spentUsd`, …). Otherwise it returns
+ * `{ text }`, the member's reply. Use it instead of Mastra's `agents: {}` delegation when the
+ * supervisor should see a stopped member as a failed tool call.
+ *
+ * @param agent - The member agent.
+ * @param options - Tool id and description.
+ * @returns A Mastra tool taking `{ prompt }`.
+ * @throws {Error} From the tool's execution, when the member was stopped: the message above, with
+ * the last `KeybrakeError` as `cause`.
+ * @example
+ * ```ts
+ * const supervisor = new Agent({
+ *   id: 'supervisor', name: 'supervisor', instructions, model,
+ *   tools: { askBilling: memberAsTool(billing) },
+ * });
+ * ```
+ */
+export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = {}) {
+  return createTool({
+    id: options.id ?? `ask-${agent.id}`,
+    description: options.description ?? (agent.getDescription() || `Team member ${agent.id}`),
+    inputSchema: promptSchema,
+    execute: async (input, context) => {
+      const parent = requestContextOf(context);
+      const entries = parent ? [...parent.entries()].filter(([key]) => !isMastraRunKey(key)) : [];
+      const requestContext = new RequestContext<unknown>(entries);
+      const log = openDenialLog(requestContext);
+      const { prompt } = input as { prompt: string };
+      const reply = await agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal });
+      const last = log.denials.at(-1);
+      if (!last) return { text: reply.text };
+      const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
+      const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
+      throw new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error });
+    },
+  });
+}

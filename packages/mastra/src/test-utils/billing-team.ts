@@ -1,0 +1,89 @@
+// A billing team for tests: fake Stripe and Twilio upstreams on loopback, a vault holding their
+// secrets, a team session, and Mastra tools that call the official SDKs through members' keys.
+import { createTwilioHttpClient, createVault, openTeamSession, type TeamMember, type TeamPlan } from '@keybrake/core';
+import { createFakeStripe, createFakeTwilio } from '@keybrake/testkit';
+import { createTool } from '@mastra/core/tools';
+import Stripe from 'stripe';
+import twilio from 'twilio';
+import { z } from 'zod';
+
+export const STRIPE_SECRET = 'sk_test_51MastraAdapterSecret0123456789';
+export const TWILIO_SID = `AC${'7'.repeat(32)}`;
+export const TWILIO_TOKEN = 'mastra_adapter_twilio_token_0123';
+
+/** The billing team of the issue: session $200, billing $150 on Stripe, notifications $50 on Twilio. */
+export const billingTeamPlan: TeamPlan = {
+  label: 'billing-team/sess_test',
+  capUsd: 200,
+  ttl: '1h',
+  members: {
+    billing: { vendor: 'stripe', capUsd: 150, allowedEndpoints: ['POST /v1/payment_intents', 'GET /v1/customers/*'] },
+    notifications: { vendor: 'twilio', capUsd: 50, shareKeysOf: ['billing'] },
+  },
+};
+
+/** Opens fakes, a vault and a team session from `plan`. Close with `close()`. */
+export async function startBillingTeam(plan: TeamPlan = billingTeamPlan) {
+  const fakeStripe = await createFakeStripe({ secret: STRIPE_SECRET });
+  const fakeTwilio = await createFakeTwilio({ accountSid: TWILIO_SID, secret: TWILIO_TOKEN });
+  const vault = createVault({
+    secrets: { stripe: STRIPE_SECRET, twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+    upstreams: { stripe: fakeStripe.url, twilio: fakeTwilio.url },
+  });
+  const team = await openTeamSession(vault, plan);
+  return {
+    vault,
+    team,
+    fakeStripe,
+    fakeTwilio,
+    async close() {
+      await team.close();
+      await vault.close();
+      await fakeStripe.close();
+      await fakeTwilio.close();
+    },
+  };
+}
+
+/** A Stripe client on a member's vault key, sending through the member's capped fetch. */
+export function stripeFor(member: TeamMember): Stripe {
+  return new Stripe(member.key('stripe').vaultKey, {
+    httpClient: Stripe.createFetchHttpClient(member.fetch('stripe')),
+    maxNetworkRetries: 2,
+  });
+}
+
+/** A Mastra tool charging a customer with a confirmed PaymentIntent (official Stripe SDK). */
+export function createChargeTool(stripe: Stripe) {
+  return createTool({
+    id: 'charge-customer',
+    description: 'Charge a customer in US cents with a confirmed PaymentIntent.',
+    inputSchema: z.object({ customer: z.string(), amountCents: z.number().int().positive() }),
+    execute: async ({ customer, amountCents }) => {
+      const intent = await stripe.paymentIntents.create({
+        amount: amountCents,
+        currency: 'usd',
+        confirm: true,
+        payment_method: 'pm_card_visa',
+        metadata: { customer },
+      });
+      return { id: intent.id, status: intent.status, amountCents: intent.amount };
+    },
+  });
+}
+
+/** A Mastra tool sending an SMS (official Twilio SDK). */
+export function createSmsTool(member: TeamMember) {
+  const sms = twilio(`AC${'0'.repeat(32)}`, member.key('twilio').vaultKey, {
+    httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: member.fetch('twilio') }),
+  });
+  return createTool({
+    id: 'send-sms',
+    description: 'Send an SMS to a customer.',
+    inputSchema: z.object({ to: z.string(), body: z.string() }),
+    execute: async ({ to, body }) => {
+      const message = await sms.messages.create({ to, from: '+15005550001', body });
+      return { sid: message.sid, status: message.status };
+    },
+  });
+}

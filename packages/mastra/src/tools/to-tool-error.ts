@@ -1,0 +1,61 @@
+import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
+import type { RequestContext } from '@mastra/core/request-context';
+import { recordMemberDenial } from '../delegation/denial-log.js';
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null;
+
+/**
+ * The model's tool call id from a Mastra tool execution context (agent or AI SDK shape).
+ *
+ * @example
+ * ```ts
+ * toolCallIdOf({ agent: { toolCallId: 'call_1' } }); // 'call_1'
+ * ```
+ */
+export function toolCallIdOf(context: unknown): string | undefined {
+  if (!isObject(context)) return undefined;
+  const id = isObject(context.agent) ? context.agent.toolCallId : context.toolCallId;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/**
+ * The run's request context from a Mastra tool execution context.
+ *
+ * @example
+ * ```ts
+ * requestContextOf(context)?.get('keybrake__denials');
+ * ```
+ */
+export function requestContextOf(context: unknown): RequestContext | undefined {
+  const value = isObject(context) ? context.requestContext : undefined;
+  return isObject(value) && typeof value.get === 'function' ? (value as unknown as RequestContext) : undefined;
+}
+
+/**
+ * Turns a Keybrake denial into the error a Mastra tool throws: a plain `Error` whose message is
+ * {@link formatDenialForModel} (Mastra hands the member's model only the message, as `error-text`),
+ * with the typed denial as `cause`. Also notes the denial in the run's denial log for the supervisor.
+ *
+ * @param denial - The typed Keybrake denial.
+ * @param call - The member, tool, tool call id and the tool's execution context.
+ * @returns The error to throw from the tool.
+ * @example
+ * ```ts
+ * throw toToolError(denial, { member: 'billing', tool: 'charge', toolCallId, context });
+ * ```
+ */
+export function toToolError(
+  denial: KeybrakeError,
+  call: { member: string; tool: string; toolCallId?: string | undefined; context: unknown },
+): Error {
+  recordMemberDenial(requestContextOf(call.context), {
+    member: call.member,
+    tool: call.tool,
+    toolCallId: call.toolCallId,
+    error: denial,
+  });
+  const error = new Error(formatDenialForModel(denial), { cause: denial });
+  error.name = denial.name;
+  return error;
+}

@@ -1,0 +1,69 @@
+import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
+import { toolCallIdOf, toToolError } from './to-tool-error.js';
+
+/** Any tool with an `execute` Mastra can run: `createTool(...)`, a Vercel AI SDK tool, a plain object. */
+export interface KeybrakeTool {
+  execute?: ((input: never, context: never) => unknown) | undefined;
+}
+
+/** Options of {@link withKeybrake}. */
+export interface WithKeybrakeOptions {
+  /**
+   * The team member these tools belong to — its name, or the `TeamMember` from
+   * `team.member(name)`. Written into the audit record of every vendor call the tools make.
+   */
+  member: string | Pick<TeamMember, 'name'>;
+}
+
+type Execute = (input: unknown, context: unknown) => unknown;
+
+/**
+ * Wraps a member's Mastra tools so each execution runs through Keybrake's `runCappedTool`: every
+ * vendor call made inside it is audited with the member, the tool name and the model's tool call
+ * id, and a Keybrake denial (cap, endpoint, expiry, revocation) — thrown by a capped fetch or by
+ * an official SDK's own exception — becomes the tool's error, whose message tells the model the
+ * code, the budget, spent, cap, attempted amount and that retrying will not help. Other errors
+ * pass through unchanged. Tools without `execute` are returned as they are.
+ *
+ * @param tools - The member's tools, keyed by the name the model calls them by.
+ * @param options - The member the tools belong to.
+ * @returns The same record with capped copies of the tools (the originals are not modified).
+ * @throws {Error} From a wrapped tool, on a denial: an `Error` with the denial as `cause` (find
+ * it with `findKeybrakeError`). Mastra hands its message to the model as a tool error.
+ * @example
+ * ```ts
+ * const billing = new Agent({
+ *   id: 'billing',
+ *   name: 'billing',
+ *   instructions: 'Charge customers.',
+ *   model,
+ *   tools: withKeybrake({ chargeCustomer }, { member: team.member('billing') }),
+ * });
+ * ```
+ */
+export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
+  tools: TTools,
+  options: WithKeybrakeOptions,
+): TTools {
+  const member = typeof options.member === 'string' ? options.member : options.member.name;
+  const capped: Record<string, KeybrakeTool> = {};
+  for (const [name, tool] of Object.entries(tools)) {
+    const execute = tool.execute as Execute | undefined;
+    if (typeof execute !== 'function') {
+      capped[name] = tool;
+      continue;
+    }
+    const copy: KeybrakeTool = Object.assign(Object.create(Object.getPrototypeOf(tool)), tool);
+    const cappedExecute: Execute = async (input, context) => {
+      const actor = { member, tool: name, toolCallId: toolCallIdOf(context) };
+      try {
+        return await runCappedTool(actor, () => execute.call(tool, input, context));
+      } catch (error) {
+        throw KeybrakeError.isInstance(error) ? toToolError(error, { ...actor, context }) : error;
+      }
+    };
+    copy.execute = cappedExecute;
+    capped[name] = copy;
+  }
+  return capped as TTools;
+}
