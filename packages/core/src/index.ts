@@ -1,5 +1,6 @@
 export type {
   AuditActor,
+  AuditMemberTotals,
   AuditQuery,
   AuditQueryResult,
   AuditRecord,

@@ -73,12 +73,23 @@ export interface AuditTotals {
   spentMicros: MicroUsd;
 }
 
+/** Totals of one team member (the `actor.member` an adapter recorded), over whichever keys it used. */
+export interface AuditMemberTotals {
+  member: string;
+  calls: number;
+  allowed: number;
+  denied: number;
+  spentMicros: MicroUsd;
+}
+
 /** Result of an audit query. */
 export interface AuditQueryResult {
   /** Newest first, at most `limit`. */
   records: AuditRecord[];
   /** Per calling key over all matched records (not only the first `limit`). */
   totals: AuditTotals[];
+  /** Per member (from the records' `actor.member`) over all matched records, a shared key's calls counted for the member that made them. */
+  memberTotals: AuditMemberTotals[];
 }
 
 /** Where audit records go. `write` must not block the vendor call; `flush` makes them durable. */

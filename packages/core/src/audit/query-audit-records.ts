@@ -1,4 +1,4 @@
-import type { AuditQuery, AuditQueryResult, AuditRecord, AuditTotals } from './audit-record.js';
+import type { AuditMemberTotals, AuditQuery, AuditQueryResult, AuditRecord, AuditTotals } from './audit-record.js';
 
 const toTime = (value: number | string | undefined): number | undefined =>
   value === undefined ? undefined : typeof value === 'number' ? value : Date.parse(value);
@@ -29,7 +29,20 @@ export function queryAuditRecords(records: Iterable<AuditRecord>, query: AuditQu
   }
   matched.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
   const totals = new Map<string, AuditTotals>();
+  const members = new Map<string, AuditMemberTotals>();
   for (const record of matched) {
+    const member = record.actor?.member;
+    if (member !== undefined) {
+      let entry = members.get(member);
+      if (!entry) {
+        entry = { member, calls: 0, allowed: 0, denied: 0, spentMicros: 0 };
+        members.set(member, entry);
+      }
+      entry.calls += 1;
+      if (record.decision === 'allowed') entry.allowed += 1;
+      else entry.denied += 1;
+      entry.spentMicros += record.actualMicros;
+    }
     const keyId = record.keyId ?? '(unknown key)';
     let entry = totals.get(keyId);
     if (!entry) {
@@ -41,5 +54,9 @@ export function queryAuditRecords(records: Iterable<AuditRecord>, query: AuditQu
     else entry.denied += 1;
     entry.spentMicros += record.actualMicros;
   }
-  return { records: matched.slice(0, query.limit ?? 100), totals: [...totals.values()] };
+  return {
+    records: matched.slice(0, query.limit ?? 100),
+    totals: [...totals.values()],
+    memberTotals: [...members.values()],
+  };
 }

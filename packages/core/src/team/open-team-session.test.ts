@@ -60,6 +60,12 @@ describe('openTeamSession', () => {
       });
       const shared = audit.records.find((record) => record.path === '/customers/cus_1');
       expect(shared?.actor?.member).toBe('notifications');
+      expect(audit.memberTotals.find((total) => total.member === 'notifications')).toMatchObject({
+        calls: 61,
+        allowed: 51,
+        denied: 10,
+        spentMicros: 50_000_000,
+      });
 
       await team.close();
       expect((await billing.fetch()('http://x/customers/cus_2')).status).toBe(401);

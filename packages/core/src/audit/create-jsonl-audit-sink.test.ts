@@ -1,0 +1,72 @@
+import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AuditRecord } from './audit-record.js';
+import { createJsonlAuditSink, readJsonlAuditRecords } from './create-jsonl-audit-sink.js';
+
+const record = (id: string, overrides: Partial<AuditRecord> = {}): AuditRecord => ({
+  id,
+  time: new Date(Date.UTC(2026, 10, 26, 12, 0, Number(id.replace(/\D/g, '')) || 0)).toISOString(),
+  keyId: 'kbk_member',
+  rootKeyId: 'kbk_session',
+  label: 'team/sess/billing',
+  labelChain: ['team/sess/billing', 'team/sess'],
+  vendor: 'stripe',
+  method: 'POST',
+  path: '/v1/payment_intents',
+  decision: 'allowed',
+  outcome: 'settled',
+  estimatedMicros: 5_000_000,
+  actualMicros: 5_000_000,
+  latencyMs: 1,
+  actor: { member: 'billing' },
+  ...overrides,
+});
+
+describe('createJsonlAuditSink', () => {
+  const dirs: string[] = [];
+  afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+  const tempFile = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+    dirs.push(dir);
+    return join(dir, 'nested', 'audit.jsonl');
+  };
+
+  describe('when the process restarts', () => {
+    it('should keep every flushed record and let a later line supersede an earlier one', async () => {
+      const path = await tempFile();
+      const first = createJsonlAuditSink({ path });
+      first.write(record('r1'));
+      first.write(record('r2', { decision: 'denied', reason: 'KEYBRAKE_CAP_EXCEEDED', actualMicros: 0 }));
+      first.write(record('r3', { actualMicros: 8_300 }));
+      await first.flush();
+      first.write(record('r3', { actualMicros: 10_000, note: 'reconciled' }));
+      await first.close?.();
+
+      await appendFile(path, '{"id":"torn'); // a crash mid-line
+      const second = createJsonlAuditSink({ path });
+      const { records, totals, memberTotals } = await second.query({ rootKeyId: 'kbk_session' });
+      expect(records.map((entry) => entry.id)).toEqual(['r3', 'r2', 'r1']);
+      expect(records[0]).toMatchObject({ actualMicros: 10_000, note: 'reconciled' });
+      expect(totals).toEqual([
+        { keyId: 'kbk_member', label: 'team/sess/billing', calls: 3, allowed: 2, denied: 1, spentMicros: 5_010_000 },
+      ]);
+      expect(memberTotals).toEqual([{ member: 'billing', calls: 3, allowed: 2, denied: 1, spentMicros: 5_010_000 }]);
+      expect((await readFile(path, 'utf8')).split('\n').filter(Boolean)).toHaveLength(5);
+    });
+  });
+
+  describe('when records of several replicas are merged', () => {
+    it('should read them together, skipping missing files', async () => {
+      const [a, b] = [await tempFile(), await tempFile()];
+      const sinkA = createJsonlAuditSink({ path: a });
+      const sinkB = createJsonlAuditSink({ path: b });
+      sinkA.write(record('r1'));
+      sinkB.write(record('r2', { vendor: 'twilio' }));
+      await Promise.all([sinkA.flush(), sinkB.flush()]);
+      const merged = await readJsonlAuditRecords([a, b, join(tmpdir(), 'missing.jsonl')]);
+      expect(merged.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
+    });
+  });
+});
