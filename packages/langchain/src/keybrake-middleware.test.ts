@@ -1,0 +1,164 @@
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { fakeModel } from '@langchain/core/testing';
+import { tool } from '@langchain/core/tools';
+import { createAgent, toolErrorMiddleware } from 'langchain';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { keybrakeMiddleware } from './keybrake-middleware.js';
+import { parseKeybrakeDenials } from './parse-keybrake-denials.js';
+import { callTools, repeatCall } from './test-utils/call-tools.js';
+import { chargeTool, openTestTeam, type TestTeam, textTool } from './test-utils/open-test-team.js';
+
+const brokenTool = tool(
+  async () => {
+    throw new Error('customer not found');
+  },
+  { name: 'lookup', description: 'Look up a customer.', schema: z.object({ id: z.string() }) },
+);
+
+describe('keybrakeMiddleware', () => {
+  let context: TestTeam;
+  beforeEach(async () => {
+    context = await openTestTeam({
+      members: {
+        billing: {
+          vendor: 'stripe',
+          capUsd: 150,
+          allowedEndpoints: ['POST /v1/payment_intents', 'GET /v1/customers/*'],
+        },
+        notifications: { vendor: 'twilio', capUsd: 0.02, shareKeysOf: ['billing'] },
+      },
+    });
+  });
+  afterEach(() => context.close());
+
+  describe('when a member is stopped by its cap', () => {
+    it('should give the model the cap error as a tool error and report it in the final message', async () => {
+      const billing = context.team.member('billing');
+      const [customer = ''] = context.customers;
+      const model = fakeModel()
+        .respond(repeatCall(3, 'charge_customer', { customer, amountUsd: 50 }))
+        .respond(repeatCall(1, 'charge_customer', { customer, amountUsd: 50 }))
+        .respond(new AIMessage('I charged $150 and could not charge the rest.'));
+      const agent = createAgent({
+        model,
+        name: 'billing',
+        tools: [chargeTool(billing)],
+        middleware: [keybrakeMiddleware({ member: billing })],
+      });
+
+      const result = await agent.invoke({ messages: [{ role: 'user', content: 'Charge $50 four times.' }] });
+
+      const toolErrors = (model.calls[2]?.messages ?? []).filter(
+        (message) => ToolMessage.isInstance(message) && message.status === 'error',
+      );
+      expect(toolErrors).toHaveLength(1);
+      expect(toolErrors[0]?.content).toMatch(
+        /^KEYBRAKE_CAP_EXCEEDED: Keybrake denied this call: it would exceed this key's spending cap\. Budget \$150\.00, spent \$150\.00, in flight \$0\.00, this call \$50\.00\..*Retrying will not help/,
+      );
+      expect(toolErrors[0]?.content).not.toContain('Please fix your mistakes');
+      const final = result.messages.at(-1);
+      expect(final?.text).toMatch(
+        /^I charged \$150 and could not charge the rest\.\n\nKeybrake denied 1 call of member "billing":\nKEYBRAKE_CAP_EXCEEDED: /,
+      );
+      expect(final?.text).toContain(
+        'Budget of billing-team/sess_test/billing now: spent $150.00 of $150.00, $0.00 left.',
+      );
+      expect(parseKeybrakeDenials(final ? [final] : [])[0]?.toJSON()).toMatchObject({
+        code: 'KEYBRAKE_CAP_EXCEEDED',
+        label: 'billing-team/sess_test/billing',
+        capUsd: 150,
+        spentUsd: 150,
+        attemptedUsd: 50,
+      });
+      expect(context.fakeStripe.moneyMoved()).toHaveLength(3);
+      const { records } = await context.team.audit();
+      expect(records.map((record) => record.decision).sort()).toEqual(['allowed', 'allowed', 'allowed', 'denied']);
+      expect(records.every((record) => record.actor?.member === 'billing' && record.actor.toolCallId)).toBe(true);
+      expect(JSON.stringify(result)).not.toContain('kb_test_');
+    });
+  });
+
+  describe("when Twilio's SDK raises the denial", () => {
+    it('should turn its RestException into the tool error and keep the shared billing key working', async () => {
+      const notifications = context.team.member('notifications');
+      const [first = '', second = '', third = ''] = context.customers;
+      const model = fakeModel()
+        .respond(callTools([{ name: 'text_customer', args: { customer: first, body: 'Your invoice is paid.' } }]))
+        .respond(callTools([{ name: 'text_customer', args: { customer: second, body: 'Your invoice is paid.' } }]))
+        .respond(callTools([{ name: 'text_customer', args: { customer: third, body: 'Your invoice is paid.' } }]))
+        .respond(new AIMessage('Two customers texted.'));
+      const agent = createAgent({
+        model,
+        name: 'notifications',
+        tools: [textTool(notifications)],
+        middleware: [keybrakeMiddleware({ member: notifications })],
+      });
+
+      const result = await agent.invoke({ messages: [{ role: 'user', content: 'Text three customers.' }] });
+
+      const last = model.calls[3]?.messages.at(-1);
+      expect(ToolMessage.isInstance(last) && last.status).toBe('error');
+      expect(last?.text).toMatch(/^KEYBRAKE_CAP_EXCEEDED: .*Budget \$0\.02/);
+      expect(context.fakeTwilio.messages()).toHaveLength(2);
+      expect(result.messages.at(-1)?.text).toContain('Keybrake denied 1 call of member "notifications":');
+      const { records } = await context.team.audit();
+      const lookups = records.filter((record) => record.vendor === 'stripe');
+      expect(lookups).toHaveLength(3);
+      expect(lookups.every((record) => record.actor?.member === 'notifications')).toBe(true);
+    });
+  });
+
+  describe('when a tool fails for another reason', () => {
+    it('should re-throw the error unchanged, which ends the run as LangChain does under any wrapToolCall middleware', async () => {
+      const model = fakeModel().respond(callTools([{ name: 'lookup', args: { id: 'cus_x' } }]));
+      const agent = createAgent({
+        model,
+        tools: [brokenTool],
+        middleware: [keybrakeMiddleware({ member: 'billing' })],
+      });
+
+      await expect(agent.invoke({ messages: [{ role: 'user', content: 'Find cus_x.' }] })).rejects.toThrow(
+        'customer not found',
+      );
+    });
+
+    it('should let toolErrorMiddleware, placed first, hand the error to the model', async () => {
+      const model = fakeModel()
+        .respond(callTools([{ name: 'lookup', args: { id: 'cus_x' } }]))
+        .respond(new AIMessage('Not found.'));
+      const agent = createAgent({
+        model,
+        tools: [brokenTool],
+        middleware: [
+          toolErrorMiddleware({ onError: (error) => `Tool failed: ${String(error)}` }),
+          keybrakeMiddleware({ member: 'billing' }),
+        ],
+      });
+
+      await agent.invoke({ messages: [{ role: 'user', content: 'Find cus_x.' }] });
+
+      expect(model.calls[1]?.messages.at(-1)?.content).toBe('Tool failed: Error: customer not found');
+    });
+  });
+
+  describe('when reportDenials is false', () => {
+    it('should leave the final message as the model wrote it', async () => {
+      const billing = context.team.member('billing');
+      const [customer = ''] = context.customers;
+      const model = fakeModel()
+        .respond(repeatCall(1, 'charge_customer', { customer, amountUsd: 500 }))
+        .respond(new AIMessage('That charge is over my budget.'));
+      const agent = createAgent({
+        model,
+        tools: [chargeTool(billing)],
+        middleware: [keybrakeMiddleware({ member: billing, reportDenials: false })],
+      });
+
+      const result = await agent.invoke({ messages: [{ role: 'user', content: 'Charge $500.' }] });
+
+      expect(result.messages.at(-1)?.text).toBe('That charge is over my budget.');
+      expect(context.fakeStripe.moneyMoved()).toHaveLength(0);
+    });
+  });
+});
