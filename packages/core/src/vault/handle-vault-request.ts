@@ -287,7 +287,14 @@ async function allowOrDeny(
     status: upstream.status,
     headers: upstream.headers,
     body: upstream.body,
-    keybrake: { auditId: state.auditId, keyId: key.id, decision: 'allowed', estimatedMicros, actualMicros },
+    keybrake: {
+      auditId: state.auditId,
+      keyId: key.id,
+      vendor: key.vendor,
+      decision: 'allowed',
+      estimatedMicros,
+      actualMicros,
+    },
   };
 }
 
@@ -363,6 +370,7 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
     keybrake: {
       auditId: state.auditId,
       keyId: state.record.keyId,
+      vendor: state.record.vendor,
       decision: allowed ? 'allowed' : 'denied',
       error,
       estimatedMicros: state.record.estimatedMicros,

@@ -31,6 +31,8 @@ export interface VaultResponse {
   keybrake: {
     auditId: string;
     keyId?: string | undefined;
+    /** The vendor of the presented key (or of the route), when known: for logs and metrics. */
+    vendor?: string | undefined;
     decision: 'allowed' | 'denied';
     /** The denial, for denied calls (and for allowed calls whose upstream failed). */
     error?: KeybrakeError | undefined;
