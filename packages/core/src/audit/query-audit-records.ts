@@ -27,6 +27,8 @@ export function queryAuditRecords(records: Iterable<AuditRecord>, query: AuditQu
     if (until !== undefined && time >= until) continue;
     matched.push(record);
   }
+  // Newest first; records of the same millisecond stay newest first too (the sort is stable).
+  matched.reverse();
   matched.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
   const totals = new Map<string, AuditTotals>();
   const members = new Map<string, AuditMemberTotals>();

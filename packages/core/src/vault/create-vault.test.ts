@@ -116,6 +116,11 @@ describe('createVault', () => {
       ).toBe(401);
       expect(upstream.received).toHaveLength(1);
       expect((await vault.getKeyStatus(notify.id)).revoked).toBe(true);
+      const denied = await vault.queryAudit({ rootKeyId: session.id, decision: 'denied' });
+      expect(denied.records.map((record) => [record.keyId, record.reason])).toEqual([
+        [notify.id, 'KEYBRAKE_KEY_REVOKED'],
+        [billing.id, 'KEYBRAKE_KEY_REVOKED'],
+      ]);
     });
 
     it('should refuse an expired key', async () => {

@@ -18,7 +18,7 @@ import type { KeyRecord } from '../keys/key-record.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
-import { loadKeyChain } from './load-key-chain.js';
+import { assertChainUsable, loadKeyChain } from './load-key-chain.js';
 import { parseFormBody } from './parse-form-body.js';
 import { readVaultKey } from './read-vault-key.js';
 import type { ConfiguredVendor, VaultContext } from './vault-context.js';
@@ -115,6 +115,10 @@ async function allowOrDeny(
     labelChain: chain.map((entry) => entry.label ?? entry.id),
     vendor: key.vendor ?? request.vendor,
   });
+  // Known from here on: denials below are audited under the key and rendered in its vendor's shape.
+  const vendor = key.vendor ? context.vendors.get(key.vendor) : undefined;
+  if (vendor) state.vendor = vendor;
+  assertChainUsable(chain, context.now());
   if (!key.vendor) {
     throw new InvalidKeyError({
       message: `Keybrake denied this call: key ${key.id} is a budget-only session key; issue a member key with a vendor for calls.`,
@@ -125,13 +129,11 @@ async function allowOrDeny(
       message: `Keybrake denied this call: this vault key is for ${key.vendor}, not ${request.vendor}.`,
     });
   }
-  const vendor = context.vendors.get(key.vendor);
   if (!vendor || vendor.secret === undefined) {
     throw new InvalidKeyError({
       message: `Keybrake denied this call: no ${key.vendor} credentials are configured in this vault.`,
     });
   }
-  state.vendor = vendor;
 
   const normalized = normalizePath(rawPath);
   if (!normalized.ok) {

@@ -8,10 +8,10 @@ import type { VaultContext } from './vault-context.js';
 
 /**
  * Authenticates a presented vault key and loads its chain (the key, then each ancestor),
- * refusing malformed, unknown, expired and revoked keys — an ancestor's revocation or expiry
- * counts. Always reads the store: a revocation is seen on the very next call.
+ * refusing malformed and unknown keys. Always reads the store, so a revocation is seen on the
+ * very next call; the caller checks expiry and revocation with {@link assertChainUsable}.
  *
- * @throws {InvalidKeyError | KeyExpiredError | KeyRevokedError | StorageError}
+ * @throws {InvalidKeyError | StorageError}
  */
 export async function loadKeyChain(context: VaultContext, vaultKey: string | undefined): Promise<KeyRecord[]> {
   if (!vaultKey) {
@@ -40,7 +40,6 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
     }
     chain.push(ancestor);
   }
-  assertChainUsable(chain, context.now());
   return chain;
 }
 

@@ -1,0 +1,96 @@
+import type { IssueKeyBody } from '../wire/parse-issue-key-body.js';
+import type { WireAuditResult, WireIssuedKey, WireKeyStatus, WireRevoked } from '../wire/wire-types.js';
+
+/** Options of {@link createAdminClient}. */
+export interface AdminClientOptions {
+  /** The proxy's base URL, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  /** The admin token. */
+  adminToken: string;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch | undefined;
+}
+
+/** The answer of an admin call: the body, or the error the server (or the network) gave. */
+export type AdminResult<T> =
+  | { ok: true; status: number; body: T }
+  | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> | undefined };
+
+/** A failed admin call. */
+export type AdminFailure = Extract<AdminResult<unknown>, { ok: false }>;
+
+/** A client of the proxy's admin API; see {@link createAdminClient}. */
+export interface AdminClient {
+  issueKey(body: IssueKeyBody): Promise<AdminResult<WireIssuedKey>>;
+  getKey(id: string): Promise<AdminResult<WireKeyStatus>>;
+  revokeKey(id: string): Promise<AdminResult<WireRevoked>>;
+  queryAudit(query: Record<string, string | undefined>): Promise<AdminResult<WireAuditResult>>;
+}
+
+/**
+ * Creates the CLI's client of the admin API. It never throws for an HTTP or network error: it
+ * returns it, with status 0 and code `KEYBRAKE_UNREACHABLE` when the proxy could not be reached.
+ *
+ * @param options - URL, admin token, fetch.
+ * @returns The {@link AdminClient}.
+ * @example
+ * ```ts
+ * const admin = createAdminClient({ url: 'http://127.0.0.1:8787', adminToken });
+ * const key = await admin.issueKey({ vendor: 'stripe', cap_usd: 150 });
+ * ```
+ */
+export function createAdminClient(options: AdminClientOptions): AdminClient {
+  const send = options.fetch ?? globalThis.fetch;
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<AdminResult<T>> => {
+    let response: Response;
+    try {
+      response = await send(new URL(path, options.url), {
+        method,
+        headers: {
+          authorization: `Bearer ${options.adminToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+      return {
+        ok: false,
+        status: 0,
+        code: 'KEYBRAKE_UNREACHABLE',
+        message: `Could not reach the Keybrake proxy at ${options.url} (${cause}). Is \`keybrake serve\` running? Set --url or KEYBRAKE_URL.`,
+      };
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (response.ok) return { ok: true, status: response.status, body: json as T };
+    const error = (json as { error?: { code?: unknown; message?: unknown; fields?: unknown } } | undefined)?.error;
+    return {
+      ok: false,
+      status: response.status,
+      code: typeof error?.code === 'string' ? error.code : `HTTP_${response.status}`,
+      message: typeof error?.message === 'string' ? error.message : `The proxy answered ${response.status}.`,
+      fields:
+        typeof error?.fields === 'object' && error.fields !== null
+          ? (error.fields as Record<string, string>)
+          : undefined,
+    };
+  };
+  const keyPath = (id: string) => `/vault/keys/${encodeURIComponent(id)}`;
+  return {
+    issueKey: (body) => call('POST', '/vault/keys', body),
+    getKey: (id) => call('GET', keyPath(id)),
+    revokeKey: (id) => call('DELETE', keyPath(id)),
+    queryAudit: (query) => {
+      const search = new URLSearchParams();
+      for (const [name, value] of Object.entries(query)) if (value !== undefined) search.set(name, value);
+      const text = search.toString();
+      return call('GET', `/vault/audit${text ? `?${text}` : ''}`);
+    },
+  };
+}

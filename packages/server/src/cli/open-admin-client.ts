@@ -1,0 +1,55 @@
+import { type CliIo, EXIT } from './cli-io.js';
+import { type AdminClient, type AdminFailure, createAdminClient } from './create-admin-client.js';
+
+/**
+ * Options every client command takes.
+ *
+ * @example
+ * ```ts
+ * parseCommandArgs(args, { ...CLIENT_OPTIONS, root: { type: 'string' } });
+ * ```
+ */
+export const CLIENT_OPTIONS = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * Opens the admin client of a client command: `--url`, else `KEYBRAKE_URL`, else
+ * `http://127.0.0.1:8787`; the token from `KEYBRAKE_ADMIN_TOKEN`.
+ *
+ * @returns The client, or the exit code after printing a usage error.
+ * @example
+ * ```ts
+ * const admin = openAdminClient(values.url, io);
+ * if (typeof admin === 'number') return admin;
+ * ```
+ */
+export function openAdminClient(url: string | undefined, io: CliIo): AdminClient | number {
+  const adminToken = io.env.KEYBRAKE_ADMIN_TOKEN;
+  if (!adminToken) {
+    io.stderr('keybrake: KEYBRAKE_ADMIN_TOKEN is not set: export the admin token of the proxy.\n');
+    return EXIT.usage;
+  }
+  const base = url ?? io.env.KEYBRAKE_URL ?? 'http://127.0.0.1:8787';
+  if (!/^https?:\/\/[^/]/.test(base)) {
+    io.stderr(`keybrake: invalid --url ${JSON.stringify(base)}: expected http(s)://host:port.\n`);
+    return EXIT.usage;
+  }
+  return createAdminClient({ url: base, adminToken });
+}
+
+/**
+ * Prints a failed admin call (code, message, field messages) and returns exit code 1.
+ *
+ * @example
+ * ```ts
+ * if (!result.ok) return reportFailure(result, io);
+ * ```
+ */
+export function reportFailure(result: AdminFailure, io: CliIo): number {
+  io.stderr(`keybrake: ${result.code}: ${result.message}\n`);
+  for (const [field, message] of Object.entries(result.fields ?? {})) io.stderr(`  ${field}: ${message}\n`);
+  return EXIT.error;
+}

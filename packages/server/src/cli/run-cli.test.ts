@@ -1,0 +1,117 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
+import type { CliIo } from './cli-io.js';
+import { runCli } from './run-cli.js';
+
+function captureIo(env: Record<string, string> = {}) {
+  const out = { stdout: '', stderr: '' };
+  let stop: (signal: string) => void = () => {};
+  const io: CliIo = {
+    stdout: (text) => {
+      out.stdout += text;
+    },
+    stderr: (text) => {
+      out.stderr += text;
+    },
+    env,
+    waitForShutdown: () => new Promise((resolve) => (stop = resolve)),
+  };
+  return { io, out, stop: (signal = 'SIGTERM') => stop(signal) };
+}
+
+describe('runCli', () => {
+  describe('when asked for help or the version', () => {
+    it('should print them and exit 0; with no command it should print the help to stderr and exit 2', async () => {
+      const help = captureIo();
+      expect(await runCli({ argv: ['--help'], ...help.io })).toBe(0);
+      expect(help.out.stdout).toMatch(/^Usage: keybrake <command>/);
+      for (const args of [
+        ['serve', '--help'],
+        ['keys', '--help'],
+        ['keys', 'issue', '-h'],
+        ['keys', 'show', '--help'],
+      ]) {
+        const run = captureIo();
+        expect(await runCli({ argv: args, ...run.io })).toBe(0);
+        expect(run.out.stdout).toMatch(/^Usage: keybrake /);
+      }
+      const version = captureIo();
+      expect(await runCli({ argv: ['--version'], ...version.io })).toBe(0);
+      expect(version.out.stdout).toMatch(/^keybrake \d+\.\d+\.\d+/);
+      const none = captureIo();
+      expect(await runCli({ argv: [], ...none.io })).toBe(2);
+      expect(none.out.stderr).toMatch(/^Usage: keybrake/);
+    });
+  });
+
+  describe('when the command line is wrong', () => {
+    it('should exit 2 before calling the server', async () => {
+      const cases: Array<[string[], RegExp]> = [
+        [['deploy'], /unknown command "deploy"/],
+        [['keys', 'rotate'], /unknown command "keys rotate"/],
+        [['keys', 'issue', '--max-calls', 'ten'], /--max-calls must be a whole number/],
+        [['keys', 'issue', '--metadata', '{'], /--metadata must be a JSON object/],
+        [['keys', 'show', 'kbk_1', 'kbk_2'], /unexpected argument "kbk_2"/],
+        [['audit', '--limit', 'all'], /--limit must be a whole number/],
+        [['keys', 'show', 'kbk_1', '--url', 'localhost:8787'], /invalid --url/],
+        [['serve', '--price', 'twilio'], /Invalid --price "twilio"/],
+        [['serve', '--config', '/nonexistent/keybrake.json'], /cannot read the config file/],
+      ];
+      for (const [args, message] of cases) {
+        const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789' });
+        expect(await runCli({ argv: args, ...run.io }), args.join(' ')).toBe(2);
+        expect(run.out.stderr).toMatch(message);
+      }
+    });
+  });
+
+  describe('when serve runs with a config file', () => {
+    let upstream: Awaited<ReturnType<typeof startAcmeUpstream>>;
+    let dir: string;
+    beforeAll(async () => {
+      upstream = await startAcmeUpstream();
+      dir = await mkdtemp(join(tmpdir(), 'keybrake-run-cli-'));
+    });
+    afterAll(async () => {
+      await upstream.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('should print the URL line, serve, and exit 0 when told to stop', async () => {
+      const config = join(dir, 'keybrake.json');
+      await writeFile(
+        config,
+        JSON.stringify({
+          port: 0,
+          secrets: { stripe: 'sk_test_fromTheConfigFile' },
+          upstreams: { stripe: upstream.url },
+          logLevel: 'silent',
+          prices: { twilio: { smsSegmentUsd: '0.0079' } },
+          publicMetrics: true,
+        }),
+      );
+      const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789' });
+      const exit = runCli({ argv: ['serve', '--config', config], ...run.io });
+      await expect
+        .poll(() => run.out.stdout, { timeout: 5000 })
+        .toMatch(/^Keybrake proxy listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+      const url = run.out.stdout.trim().split(' ').at(-1) ?? '';
+      const key = await fetch(`${url}/vault/keys`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer admin-token-0123456789' },
+        body: JSON.stringify({ vendor: 'stripe', cap_usd: 1 }),
+      }).then((response) => response.json() as Promise<{ vault_key: string }>);
+      const read = await fetch(`${url}/stripe/v1/customers/cus_1`, {
+        headers: { authorization: `Bearer ${key.vault_key}` },
+      });
+      expect(read.status).toBe(200);
+      expect(upstream.received.at(-1)?.headers.authorization).toBe('Bearer sk_test_fromTheConfigFile');
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      run.stop();
+      expect(await exit).toBe(0);
+    });
+  });
+});

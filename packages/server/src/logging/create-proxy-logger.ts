@@ -1,0 +1,59 @@
+import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
+
+/**
+ * Log paths the proxy always redacts, on its own logger and on any logger it is given. The proxy
+ * never logs headers, bodies or vault keys in the first place (it logs key ids); this is the belt
+ * to those braces.
+ *
+ * @example
+ * ```ts
+ * pino({ redact: [...REDACTED_LOG_PATHS] });
+ * ```
+ */
+export const REDACTED_LOG_PATHS: readonly string[] = [
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'vaultKey',
+  '*.vaultKey',
+  'vault_key',
+  '*.vault_key',
+  'adminToken',
+  '*.adminToken',
+  'secrets',
+  '*.secrets',
+];
+
+/** Options of {@link createProxyLogger}. */
+export interface ProxyLoggerOptions {
+  /** Lowest level written. @default 'info' */
+  level?: LevelWithSilent | undefined;
+  /** Where JSON lines go. @default standard error (standard output stays free for the CLI) */
+  destination?: DestinationStream | undefined;
+}
+
+/**
+ * Creates the proxy's pino logger: JSON lines, `name: "keybrake"`, with
+ * {@link REDACTED_LOG_PATHS} censored.
+ *
+ * @param options - Level and destination.
+ * @returns A pino logger to pass to `createProxyServer({ logger })`.
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const logger = createProxyLogger({ level: 'debug', destination: { write: (line) => lines.push(line) } });
+ * ```
+ */
+export function createProxyLogger(options: ProxyLoggerOptions = {}): Logger {
+  return pino(
+    {
+      name: 'keybrake',
+      level: options.level ?? 'info',
+      redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' },
+    },
+    options.destination ?? pino.destination({ dest: 2, sync: true }),
+  );
+}

@@ -1,0 +1,210 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { InvalidPolicyError, parseDuration, type Vault } from '@keybrake/core';
+import type { Logger } from 'pino';
+import { createProxyLogger, REDACTED_LOG_PATHS } from '../logging/create-proxy-logger.js';
+import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
+import { VERSION } from '../version.js';
+import { createAdminTokenCheck } from './create-admin-token-check.js';
+import { createKeyVendorCache } from './create-key-vendor-cache.js';
+import { handleAdminRequest } from './handle-admin-request.js';
+import { handleVendorRequest } from './handle-vendor-request.js';
+import type { ProxyContext } from './proxy-context.js';
+import { writeError, writeJson } from './write-json.js';
+
+/** Options of {@link createProxyServer}. */
+export interface ProxyServerOptions {
+  /** The vault holding the real vendor secrets. The proxy closes it when it closes. */
+  vault: Vault;
+  /**
+   * The admin token (`KEYBRAKE_ADMIN_TOKEN`), at least 16 characters: the admin API and `/metrics`
+   * need `Authorization: Bearer <admin token>`, compared in constant time.
+   */
+  adminToken: string;
+  /**
+   * Largest request body accepted, bytes. A larger body is not read past the limit and is answered
+   * with 413 in the vendor's error shape. Keep it equal to the vault's `maxBodyBytes`.
+   * @default 1_048_576
+   */
+  maxBodyBytes?: number | undefined;
+  /**
+   * The pino logger: one line per call. The proxy adds its redaction paths to it.
+   * @default createProxyLogger() — JSON lines on standard error at `info`
+   */
+  logger?: Logger | undefined;
+  /** Serve `GET /metrics` without the admin token (for a scraper on a private network). @default false */
+  publicMetrics?: boolean | undefined;
+  /**
+   * How long {@link ProxyServer.close} waits for calls in flight before closing their connections.
+   * @default '30s'
+   */
+  shutdownTimeout?: string | number | undefined;
+}
+
+/** Options of {@link ProxyServer.listen}. */
+export interface ListenOptions {
+  /** Interface to bind. @default '127.0.0.1' (loopback only) */
+  host?: string | undefined;
+  /** Port; `0` picks a free one. @default 8787 */
+  port?: number | undefined;
+}
+
+/** A running Keybrake proxy; see {@link createProxyServer}. */
+export interface ProxyServer {
+  /** The underlying `node:http` server. */
+  readonly server: Server;
+  /** Starts listening; resolves with the base URL, e.g. `http://127.0.0.1:8787`. */
+  listen(options?: ListenOptions): Promise<string>;
+  /**
+   * Graceful shutdown: stops accepting connections, lets calls in flight finish (up to
+   * `shutdownTimeout`), closes idle connections, then closes the vault (flushing its audit log).
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the Keybrake proxy: an HTTP server that holds no rules of its own and passes every
+ * vendor call to `vault.handle`, so agents need only a vault key and a base URL.
+ *
+ * Routes:
+ * - `/{vendor}/…` (`/stripe/v1/payment_intents`) and bare vendor paths (`/v1/payment_intents`,
+ *   `/2010-04-01/…`, `/emails`), routed by the vendor of the presented vault key
+ *   (`Authorization: Bearer`, or the Basic password). Optional `x-keybrake-member`,
+ *   `x-keybrake-tool`, `x-keybrake-tool-call-id` headers go to the audit record.
+ * - Admin (Bearer admin token): `POST /vault/keys`, `GET|DELETE /vault/keys/{id}`, `GET /vault/audit`.
+ * - `GET /healthz` (public), `GET /metrics` (Prometheus; admin token unless `publicMetrics`).
+ *
+ * @param options - See {@link ProxyServerOptions}.
+ * @returns The {@link ProxyServer}; call `listen()` to start it.
+ * @throws {InvalidPolicyError} if the admin token is shorter than 16 characters or a limit is invalid.
+ * @example
+ * ```ts
+ * const vault = createVault({ secrets: { stripe: process.env.STRIPE_SECRET_KEY } });
+ * const proxy = createProxyServer({ vault, adminToken: process.env.KEYBRAKE_ADMIN_TOKEN ?? '' });
+ * const url = await proxy.listen({ port: 8787 }); // 'http://127.0.0.1:8787'
+ * process.once('SIGTERM', () => void proxy.close());
+ * ```
+ */
+export function createProxyServer(options: ProxyServerOptions): ProxyServer {
+  if (typeof options.adminToken !== 'string' || options.adminToken.length < 16) {
+    throw new InvalidPolicyError({
+      message:
+        'The admin token must be at least 16 characters (set KEYBRAKE_ADMIN_TOKEN, e.g. `openssl rand -hex 32`).',
+    });
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new InvalidPolicyError({ message: `maxBodyBytes must be a positive integer, got ${maxBodyBytes}.` });
+  }
+  const shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? '30s');
+  const logger = (options.logger ?? createProxyLogger()).child(
+    {},
+    { redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' } },
+  );
+  const metrics = createProxyMetrics();
+  let closing: Promise<void> | undefined;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const context: ProxyContext = {
+    vault: options.vault,
+    logger,
+    metrics,
+    maxBodyBytes,
+    publicMetrics: options.publicMetrics ?? false,
+    isAdmin: createAdminTokenCheck(options.adminToken),
+    vendorOf: createKeyVendorCache(options.vault),
+    isClosing: () => closing !== undefined,
+  };
+
+  const route = async (request: IncomingMessage, response: ServerResponse) => {
+    const url = request.url ?? '/';
+    if (!url.startsWith('/')) {
+      writeError(response, 400, 'KEYBRAKE_INVALID_REQUEST', 'Send a path (origin-form); the proxy chooses the host.');
+      return;
+    }
+    if (context.isClosing()) response.setHeader('connection', 'close');
+    const queryStart = url.indexOf('?');
+    const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
+    const search = queryStart === -1 ? '' : url.slice(queryStart);
+    if (pathname === '/healthz') {
+      writeJson(response, context.isClosing() ? 503 : 200, {
+        status: context.isClosing() ? 'closing' : 'ok',
+        version: VERSION,
+        vendors: options.vault.vendors,
+      });
+    } else if (pathname === '/metrics') {
+      if (!context.publicMetrics && !context.isAdmin(request.headers.authorization)) {
+        writeError(response, 401, 'KEYBRAKE_UNAUTHORIZED', '/metrics needs Authorization: Bearer <admin token>.', {
+          headers: { 'www-authenticate': 'Bearer realm="keybrake"' },
+        });
+        return;
+      }
+      const text = Buffer.from(metrics.render());
+      response.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': text.byteLength,
+      });
+      response.end(text);
+    } else if (pathname === '/vault' || pathname.startsWith('/vault/')) {
+      await handleAdminRequest(context, request, response, pathname, search);
+    } else {
+      await handleVendorRequest(context, request, response, pathname, search);
+    }
+  };
+
+  const server = createServer((request, response) => {
+    inFlight += 1;
+    route(request, response)
+      .catch((error: unknown) => {
+        if (request.destroyed && !request.complete) {
+          logger.info({ method: request.method }, 'the client closed the connection while sending');
+          return;
+        }
+        logger.error({ err: error, method: request.method }, 'request failed');
+        if (!response.headersSent) {
+          writeError(response, 500, 'KEYBRAKE_INTERNAL_ERROR', 'Keybrake failed while answering this request.');
+        } else response.destroy();
+      })
+      .finally(() => {
+        inFlight -= 1;
+        if (inFlight === 0) drained?.();
+      });
+  });
+
+  return {
+    server,
+    listen(listenOptions = {}) {
+      const host = listenOptions.host ?? '127.0.0.1';
+      const port = listenOptions.port ?? 8787;
+      return new Promise<string>((resolve, reject) => {
+        const onError = (error: Error) => reject(error);
+        server.once('error', onError);
+        server.listen(port, host, () => {
+          server.off('error', onError);
+          const address = server.address() as AddressInfo;
+          const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          const url = `http://${shown}:${address.port}`;
+          logger.info({ url, vendors: options.vault.vendors, version: VERSION }, 'listening');
+          resolve(url);
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), shutdownTimeoutMs);
+        force.unref();
+        if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
+        server.closeIdleConnections();
+        await stopped;
+        clearTimeout(force);
+        await options.vault.close();
+        logger.info({}, 'closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import {
+  type AuditActor,
+  InvalidRequestError,
+  normalizePath,
+  parseVaultKey,
+  readVaultKey,
+  type VaultResponse,
+} from '@keybrake/core';
+import type { ProxyContext } from './proxy-context.js';
+import { readRequestBody } from './read-request-body.js';
+import { renderDenial } from './render-denial.js';
+
+const ACTOR_HEADERS = {
+  member: 'x-keybrake-member',
+  tool: 'x-keybrake-tool',
+  toolCallId: 'x-keybrake-tool-call-id',
+} as const;
+
+/**
+ * Answers one vendor call: `/{vendor}/…` or a bare vendor path routed by the key's vendor. The vault
+ * does everything (authenticate, allow-list, estimate, reserve, forward, settle, audit); this
+ * reads the body within the limit, passes the call through, writes the answer, logs one line and
+ * counts it. A client that disconnects does not cancel the vendor call: it completes and is settled
+ * at its real cost (cancelling would leave the outcome, and the spend, unknown).
+ *
+ * @example
+ * ```ts
+ * await handleVendorRequest(context, request, response, '/v1/payment_intents', '?expand[]=customer');
+ * ```
+ */
+export async function handleVendorRequest(
+  context: ProxyContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  pathname: string,
+  search: string,
+): Promise<void> {
+  const started = performance.now();
+  const method = (request.method ?? 'GET').toUpperCase();
+  const { vendor: routeVendor, path } = splitVendorRoute(pathname, context.vault.vendors);
+  const headers = vaultHeaders(request.headers);
+  const actor = readActor(request.headers);
+  const body = await readRequestBody(request, context.maxBodyBytes);
+
+  if (body.kind === 'too-large') {
+    const error = new InvalidRequestError({
+      status: 413,
+      message: `Keybrake denied this call: the request body is over the ${context.maxBodyBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
+    });
+    const keyId = keyIdOf(headers);
+    const vendor = routeVendor ?? (await context.vendorOf(keyId));
+    const shaped = renderDenial(vendor, error);
+    const bytes = Buffer.from(shaped.body);
+    response.writeHead(shaped.status, { ...shaped.headers, 'content-length': bytes.byteLength, connection: 'close' });
+    response.end(bytes);
+    finish(context, {
+      keyId: undefined,
+      presentedKeyId: keyId,
+      vendor: vendor ?? 'unknown',
+      method,
+      path,
+      status: shaped.status,
+      decision: 'denied',
+      reason: error.code,
+      estimatedMicros: 0,
+      actualMicros: 0,
+      started,
+      actor,
+    });
+    return;
+  }
+
+  context.metrics.addInFlight(1);
+  let answer: VaultResponse;
+  try {
+    answer = await context.vault.handle({
+      vendor: routeVendor,
+      method,
+      path: `${path}${search}`,
+      headers,
+      body: body.bytes,
+      actor,
+    });
+  } finally {
+    context.metrics.addInFlight(-1);
+  }
+  const outcome = answer.keybrake;
+  // A call refused before its key was identified (malformed or unknown key) names only the key presented.
+  const presentedKeyId = outcome.keyId === undefined ? keyIdOf(headers) : undefined;
+  const vendor = outcome.vendor ?? routeVendor;
+  const status = answer.status;
+  const bytes = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
+  response.writeHead(status, {
+    ...toOutgoingHeaders(answer.headers),
+    'content-length': bytes.byteLength,
+    'x-keybrake-audit-id': outcome.auditId,
+    ...(context.isClosing() ? { connection: 'close' } : {}),
+  });
+  response.end(method === 'HEAD' ? undefined : bytes);
+  finish(context, {
+    keyId: outcome.keyId,
+    presentedKeyId,
+    vendor: vendor ?? 'unknown',
+    method,
+    path,
+    status,
+    decision: outcome.decision,
+    reason: outcome.error?.code,
+    estimatedMicros: outcome.estimatedMicros,
+    actualMicros: outcome.actualMicros,
+    started,
+    actor,
+    auditId: outcome.auditId,
+  });
+}
+
+interface FinishedCall {
+  /** The authenticated key. */
+  keyId: string | undefined;
+  /** The id in the presented vault key when it was not authenticated (revoked, expired, unknown). */
+  presentedKeyId?: string | undefined;
+  vendor: string;
+  method: string;
+  path: string;
+  status: number;
+  decision: 'allowed' | 'denied';
+  reason: string | undefined;
+  estimatedMicros: number;
+  actualMicros: number;
+  started: number;
+  actor: AuditActor | undefined;
+  auditId?: string | undefined;
+}
+
+/** Counts the call and logs its one line: ids, never a key or a secret. */
+function finish(context: ProxyContext, call: FinishedCall): void {
+  const seconds = (performance.now() - call.started) / 1000;
+  context.metrics.recordCall({
+    vendor: call.vendor,
+    decision: call.decision,
+    reason: call.reason,
+    actualMicros: call.actualMicros,
+    seconds,
+  });
+  const normalized = normalizePath(call.path);
+  const entry = {
+    keyId: call.keyId ?? null,
+    ...(call.presentedKeyId ? { presentedKeyId: call.presentedKeyId } : {}),
+    vendor: call.vendor,
+    method: call.method,
+    path: normalized.ok ? normalized.path : call.path.slice(0, 256),
+    status: call.status,
+    decision: call.decision,
+    reason: call.reason ?? null,
+    estimatedUsd: call.estimatedMicros / 1_000_000,
+    costUsd: call.actualMicros / 1_000_000,
+    latencyMs: Math.round(seconds * 1_000_000) / 1000,
+    member: call.actor?.member ?? null,
+    tool: call.actor?.tool ?? null,
+    toolCallId: call.actor?.toolCallId ?? null,
+    auditId: call.auditId ?? null,
+  };
+  if (call.decision === 'denied') context.logger.warn(entry, 'vendor call denied');
+  else context.logger.info(entry, 'vendor call');
+}
+
+/** `/stripe/v1/charges` → `{ vendor: 'stripe', path: '/v1/charges' }`; a bare path keeps no vendor. */
+function splitVendorRoute(pathname: string, vendors: readonly string[]): { vendor?: string; path: string } {
+  const end = pathname.indexOf('/', 1);
+  const first = pathname.slice(1, end === -1 ? undefined : end);
+  if (!vendors.includes(first)) return { path: pathname };
+  return { vendor: first, path: end === -1 ? '/' : pathname.slice(end) };
+}
+
+/** The request's headers minus Keybrake's own (`x-keybrake-*`), which are never forwarded. */
+function vaultHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  const result: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('x-keybrake-')) result[name] = value;
+  return result;
+}
+
+function readActor(headers: IncomingHttpHeaders): AuditActor | undefined {
+  const value = (name: string) => {
+    const raw = headers[name];
+    const text = Array.isArray(raw) ? raw[0] : raw;
+    return text === undefined || text === '' ? undefined : text.slice(0, 200);
+  };
+  const actor: AuditActor = {
+    member: value(ACTOR_HEADERS.member),
+    tool: value(ACTOR_HEADERS.tool),
+    toolCallId: value(ACTOR_HEADERS.toolCallId),
+  };
+  return actor.member || actor.tool || actor.toolCallId ? actor : undefined;
+}
+
+/** The key id of the presented vault key (format and checksum only, no lookup), for shaping a denial. */
+function keyIdOf(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const authorization = headers.authorization;
+  const candidate = readVaultKey(new Headers(typeof authorization === 'string' ? { authorization } : {}));
+  return candidate === undefined ? undefined : parseVaultKey(candidate)?.keyId;
+}
+
+function toOutgoingHeaders(headers: Headers): OutgoingHttpHeaders {
+  const result: OutgoingHttpHeaders = {};
+  for (const [name, value] of headers) if (name !== 'set-cookie') result[name] = value;
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) result['set-cookie'] = cookies;
+  return result;
+}

@@ -1,0 +1,89 @@
+// Two `keybrake serve` replicas on one Redis (KEYBRAKE_REDIS_URL): one budget, whichever replica a call hits.
+
+import { type RedisServer, startRedisServer } from '@keybrake/redis';
+import type { CliIo } from '@keybrake/server';
+import { runCli } from '@keybrake/server';
+import { createFakeStripe } from '@keybrake/testkit';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ADMIN_TOKEN = 'redis-admin-token-0123456789abcdef';
+const STRIPE_SECRET = 'sk_test_51RedisReplicasShareThisSecret01';
+
+async function startReplica(redisUrl: string, stripeUrl: string) {
+  let output = '';
+  let stop: (signal: string) => void = () => {};
+  const io: CliIo = {
+    stdout: (text) => {
+      output += text;
+    },
+    stderr: (text) => {
+      output += text;
+    },
+    env: { KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_REDIS_URL: redisUrl, STRIPE_SECRET_KEY: STRIPE_SECRET },
+    waitForShutdown: () => new Promise((resolve) => (stop = resolve)),
+  };
+  const exit = runCli({
+    argv: ['serve', '--port', '0', '--upstream', `stripe=${stripeUrl}`, '--log-level', 'silent'],
+    ...io,
+  });
+  const started = Date.now();
+  while (!/listening on http/.test(output)) {
+    if (Date.now() - started > 10_000) throw new Error(`keybrake serve did not start: ${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const url = /listening on (\S+)/.exec(output)?.[1] ?? '';
+  return {
+    url,
+    stop: () => {
+      stop('SIGTERM');
+      return exit;
+    },
+  };
+}
+
+describe('runCli', () => {
+  let redis: RedisServer;
+  let fakeStripe: Awaited<ReturnType<typeof createFakeStripe>>;
+  let replicas: Array<Awaited<ReturnType<typeof startReplica>>>;
+
+  beforeAll(async () => {
+    [redis, fakeStripe] = await Promise.all([startRedisServer(), createFakeStripe({ secret: STRIPE_SECRET })]);
+    replicas = await Promise.all([startReplica(redis.url, fakeStripe.url), startReplica(redis.url, fakeStripe.url)]);
+  });
+  afterAll(async () => {
+    await Promise.all([redis?.close(), fakeStripe?.close()]);
+  });
+
+  describe('when two `keybrake serve` replicas share KEYBRAKE_REDIS_URL and a key issued on one spends through both', () => {
+    it('should hold one cap across the replicas and stop gracefully', async () => {
+      const [first, second] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
+      const issued = await fetch(`${first.url}/vault/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ vendor: 'stripe', cap_usd: 50, agent_run_label: 'replicated' }),
+      }).then((response) => response.json() as Promise<{ id: string; vault_key: string }>);
+      const clients = [first, second].map(({ url }) => {
+        const { hostname, port } = new URL(url);
+        return new Stripe(issued.vault_key, { host: hostname, port, protocol: 'http', maxNetworkRetries: 2 });
+      });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, index) =>
+          clients[index % 2]?.paymentIntents.create({
+            amount: 500,
+            currency: 'usd',
+            confirm: true,
+            payment_method: 'pm_card_visa',
+          }),
+        ),
+      );
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(10);
+      expect(fakeStripe.moneyMoved()).toHaveLength(10);
+      const status = await fetch(`${second.url}/vault/keys/${issued.id}`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      }).then((response) => response.json() as Promise<{ spent_usd: number; calls: number }>);
+      expect(status).toMatchObject({ spent_usd: 50, calls: 10 });
+      expect(await Promise.all([first.stop(), second.stop()])).toEqual([0, 0]);
+    });
+  });
+});
