@@ -1,14 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { defineConfig } from 'tsdown';
+import { definePackageConfig } from '../../tsdown.shared.ts';
 
-const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
-
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: 'esm',
-  dts: true,
-  clean: true,
-  platform: 'node',
-  target: 'node22',
-  define: { __KEYBRAKE_VERSION__: JSON.stringify(version) },
-});
+export default definePackageConfig(new URL('./', import.meta.url));
