@@ -11,20 +11,17 @@ import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 
  * ```
  */
 export const REDACTED_LOG_PATHS: readonly string[] = [
+  // Explicit paths only: a `*.` wildcard makes pino walk every key of every log line, a measurable
+  // cost on a line written per vendor call.
   'authorization',
-  '*.authorization',
   'headers.authorization',
-  '*.headers.authorization',
   'req.headers.authorization',
   'req.headers.cookie',
   'vaultKey',
-  '*.vaultKey',
   'vault_key',
-  '*.vault_key',
   'adminToken',
-  '*.adminToken',
   'secrets',
-  '*.secrets',
+  'err.headers.authorization',
 ];
 
 /** Options of {@link createProxyLogger}. */
