@@ -9,7 +9,8 @@ import { Pool } from 'undici';
 import { PAYMENT_BODY, setupKeys } from './setup-keys.js';
 
 const { values: args } = parseArgs({
-  allowPositionals: true,
+  // `pnpm bench --json` arrives as `-- --json`.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     json: { type: 'boolean', default: false },
     duration: { type: 'string', default: '2' },
