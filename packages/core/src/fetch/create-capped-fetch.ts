@@ -33,7 +33,9 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
     return {
       method: init?.method ?? 'GET',
       path: `${url.pathname}${url.search}`,
-      headers: headers instanceof Headers ? headers : new Headers(headers),
+      // A plain object is read as it is (names are lower-cased by the vault); only arrays of pairs need Headers.
+      headers:
+        headers === undefined || Array.isArray(headers) ? new Headers(headers) : (headers as VaultRequest['headers']),
       body: body ?? undefined,
       signal: init?.signal ?? undefined,
     };

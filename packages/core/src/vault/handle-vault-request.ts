@@ -59,7 +59,7 @@ interface CallState {
  * Throws only if the caller aborts.
  */
 export async function handleVaultRequest(context: VaultContext, request: VaultRequest): Promise<VaultResponse> {
-  const headers = toHeaders(request.headers);
+  const headers = toHeaderRecord(request.headers);
   const method = request.method.toUpperCase();
   const queryStart = request.path.indexOf('?');
   const rawPath = queryStart === -1 ? request.path : request.path.slice(0, queryStart);
@@ -78,7 +78,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       estimatedMicros: 0,
       actualMicros: 0,
       latencyMs: 0,
-      idempotencyKey: headers.get('idempotency-key') ?? undefined,
+      idempotencyKey: headers['idempotency-key'],
       actor: request.actor,
     },
   };
@@ -99,7 +99,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
 async function allowOrDeny(
   context: VaultContext,
   request: VaultRequest,
-  headers: Headers,
+  headers: Record<string, string>,
   method: string,
   rawPath: string,
   search: string,
@@ -209,9 +209,9 @@ async function allowOrDeny(
   const replayed = reservation.replayOf !== undefined;
 
   // Allowed: forward with the real credentials.
-  const forwardHeaders = new Headers();
-  for (const [name, value] of headers) if (!HOP_BY_HOP.has(name)) forwardHeaders.set(name, value);
-  forwardHeaders.set('accept-encoding', 'identity');
+  const forwardHeaders: Record<string, string> = {};
+  for (const name in headers) if (!HOP_BY_HOP.has(name)) forwardHeaders[name] = headers[name] as string;
+  forwardHeaders['accept-encoding'] = 'identity';
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
   state.record.decision = 'allowed';
   const upstream = await forward(
@@ -399,7 +399,7 @@ async function forward(
   vendor: ConfiguredVendor,
   method: string,
   pathAndQuery: string,
-  headers: Headers,
+  headers: Record<string, string>,
   body: Uint8Array,
   signal: AbortSignal | undefined,
 ): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
@@ -408,7 +408,7 @@ async function forward(
     origin: base.origin,
     path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
     method: method as 'GET',
-    headers: Object.fromEntries(headers),
+    headers,
     body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
     headersTimeout: context.upstreamTimeoutMs,
     bodyTimeout: context.upstreamTimeoutMs,
@@ -432,7 +432,7 @@ function createCostContext(
   return {
     fx: context.fx,
     async lookup(path) {
-      const headers = new Headers({ accept: 'application/json' });
+      const headers: Record<string, string> = { accept: 'application/json' };
       const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
       try {
         const response = await forward(context, vendor, 'GET', authorized.path, headers, new Uint8Array(), signal);
@@ -448,16 +448,25 @@ function createCostRequest(
   method: string,
   path: string,
   search: string,
-  headers: Headers,
+  headerRecord: Record<string, string>,
   bodyText: string,
 ): CostRequest {
   let form: Record<string, string> | undefined;
   let json: { value: unknown } | undefined;
+  let headers: Headers | undefined;
+  let query: URLSearchParams | undefined;
   return {
     method,
     path,
-    query: new URLSearchParams(search),
-    headers,
+    get query() {
+      query ??= new URLSearchParams(search);
+      return query;
+    },
+    get headers() {
+      // Built only if a cost model reads the request headers.
+      headers ??= new Headers(headerRecord);
+      return headers;
+    },
     bodyText,
     form: () => {
       form ??= parseFormBody(bodyText);
@@ -487,13 +496,17 @@ function parseJson(body: Uint8Array, headers: Headers): unknown {
   }
 }
 
-function toHeaders(input: VaultRequest['headers']): Headers {
-  if (input instanceof Headers) return input;
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(input)) {
+/** Request headers as one lowercase-keyed record (repeated values joined), without building a `Headers`. */
+function toHeaderRecord(input: VaultRequest['headers']): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (input instanceof Headers) {
+    for (const [name, value] of input) headers[name] = value;
+    return headers;
+  }
+  for (const name in input) {
+    const value = input[name];
     if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
-    else headers.set(name, value);
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return headers;
 }

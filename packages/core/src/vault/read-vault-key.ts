@@ -8,8 +8,8 @@
  * readVaultKey(new Headers({ authorization: 'Bearer kb_test_…' })); // 'kb_test_…'
  * ```
  */
-export function readVaultKey(headers: Headers): string | undefined {
-  const authorization = headers.get('authorization');
+export function readVaultKey(headers: Headers | Readonly<Record<string, string | undefined>>): string | undefined {
+  const authorization = headers instanceof Headers ? headers.get('authorization') : headers.authorization;
   if (!authorization) return undefined;
   const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
   if (scheme?.toLowerCase() === 'bearer') return value || undefined;

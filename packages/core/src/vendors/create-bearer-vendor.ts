@@ -38,7 +38,7 @@ export function createBearerVendor(options: BearerVendorOptions): VendorDefiniti
       return secret;
     },
     authorize(request, secret) {
-      request.headers.set('authorization', `Bearer ${secret}`);
+      request.headers.authorization = `Bearer ${secret}`;
       return { path: request.path };
     },
     errorResponse: (error: KeybrakeError) => ({

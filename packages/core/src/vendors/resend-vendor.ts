@@ -28,7 +28,7 @@ export function resendVendor(options: ResendCostOptions = {}): VendorDefinition<
       return secret;
     },
     authorize(request, secret) {
-      request.headers.set('authorization', `Bearer ${secret}`);
+      request.headers.authorization = `Bearer ${secret}`;
       return { path: request.path };
     },
     errorResponse: resendErrorResponse,

@@ -34,7 +34,7 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
       return secret;
     },
     authorize(request, secret) {
-      request.headers.set('authorization', `Bearer ${secret}`);
+      request.headers.authorization = `Bearer ${secret}`;
       return { path: request.path };
     },
     errorResponse: stripeErrorResponse,

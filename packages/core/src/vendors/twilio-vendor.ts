@@ -52,7 +52,7 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
     authorize(request, secret) {
       const [username, password] =
         'apiKeySid' in secret ? [secret.apiKeySid, secret.apiKeySecret] : [secret.accountSid, secret.authToken];
-      request.headers.set('authorization', `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+      request.headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
       return { path: rewriteAccountSid(request.path, secret.accountSid) };
     },
     errorResponse: twilioErrorResponse,

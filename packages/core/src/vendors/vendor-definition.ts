@@ -28,10 +28,10 @@ export interface VendorDefinition<Secret = unknown> {
   parseSecret(secret: unknown): Secret;
   /**
    * Rewrites an outgoing request so that it carries the real credentials: sets headers
-   * (`authorization`) and may rewrite the path (Twilio's `/Accounts/{sid}/`). Runs after the
-   * allow-list check, on the normalised path.
+   * (`request.headers.authorization = …`; names are lower case) and may rewrite the path (Twilio's
+   * `/Accounts/{sid}/`). Runs after the allow-list check, on the normalised path.
    */
-  authorize(request: { path: string; headers: Headers }, secret: Secret): { path: string };
+  authorize(request: { path: string; headers: Record<string, string> }, secret: Secret): { path: string };
   /** Renders a Keybrake denial in the vendor's own error shape. */
   errorResponse(error: KeybrakeError): VendorErrorResponse;
 }
