@@ -9,6 +9,7 @@ import {
   type ProxyServer,
   type WireAuditResult,
   type WireIssuedKey,
+  type WireKeyStatus,
 } from '@keybrake/server';
 import { createFakeResend, createFakeStripe, createFakeTwilio } from '@keybrake/testkit';
 import { Resend } from 'resend';
@@ -394,6 +395,54 @@ describe('createProxyServer', () => {
       });
       expect([revoked.onTheWire, revoked.atTheVendor]).toEqual([1, 0]);
       expect(fakeResend.emails()).toHaveLength(emailsBefore + 2);
+    });
+  });
+
+  describe('when resend-node sends a batch with CC and BCC', () => {
+    it('should count every recipient of every email, exactly, and deny a batch the cap cannot hold', async () => {
+      const key = await issue({ vendor: 'resend', cap_usd: '0.01', agent_run_label: 'resend-batch' });
+      const resend = new Resend(key.vault_key, { baseUrl: url });
+      const before = fakeResend.emails().length;
+      const batch = await resend.batch.send([
+        {
+          from: 'billing@example.com',
+          to: ['a@example.com', 'b@example.com'],
+          cc: 'c@example.com',
+          subject: 'Paid',
+          text: '1',
+        },
+        {
+          from: 'billing@example.com',
+          to: 'd@example.com',
+          bcc: ['e@example.com', 'f@example.com'],
+          subject: 'Paid',
+          text: '2',
+        },
+      ]);
+      expect(batch.error).toBeNull();
+      expect(batch.data?.data).toHaveLength(2);
+      const status = (await admin('GET', `/vault/keys/${key.id}`)) as WireKeyStatus;
+      expect(status.spent_usd).toBe(0.0054); // 6 recipients × $0.0009
+      expect(
+        fakeResend
+          .emails()
+          .slice(before)
+          .map((email) => email.recipients),
+      ).toEqual([3, 3]);
+
+      const tooBig = Array.from({ length: 6 }, (_, index) => ({
+        from: 'billing@example.com',
+        to: `r${index}@example.com`,
+        subject: 'Paid',
+        text: 'x',
+      }));
+      const received = fakeResend.requests.length;
+      const denied = await resend.batch.send(tooBig); // 6 × $0.0009 = $0.0054 > the $0.0046 left
+      expect(denied.error).toMatchObject({
+        statusCode: 429,
+        message: expect.stringContaining('KEYBRAKE_CAP_EXCEEDED'),
+      });
+      expect(fakeResend.requests.length).toBe(received);
     });
   });
 
