@@ -46,19 +46,17 @@ export {
 export { CapExceededError, type CapExceededErrorOptions, type CapKind } from './errors/cap-exceeded-error.js';
 export { EndpointNotAllowedError, type EndpointNotAllowedErrorOptions } from './errors/endpoint-not-allowed-error.js';
 export { findKeybrakeError, keybrakeErrorFromJSON } from './errors/find-keybrake-error.js';
+export { InvalidKeyError } from './errors/invalid-key-error.js';
+export { InvalidPolicyError } from './errors/invalid-policy-error.js';
+export { InvalidRequestError } from './errors/invalid-request-error.js';
 export { KeyExpiredError, type KeyExpiredErrorOptions } from './errors/key-expired-error.js';
 export { KeyRevokedError, type KeyRevokedErrorOptions } from './errors/key-revoked-error.js';
 export { KeybrakeError, type KeybrakeErrorCode, type KeybrakeErrorOptions } from './errors/keybrake-error.js';
-export {
-  InvalidKeyError,
-  InvalidPolicyError,
-  InvalidRequestError,
-  StorageError,
-  UnknownCostError,
-  UnknownCurrencyError,
-  UnknownVendorError,
-  UpstreamError,
-} from './errors/simple-errors.js';
+export { StorageError } from './errors/storage-error.js';
+export { UnknownCostError } from './errors/unknown-cost-error.js';
+export { UnknownCurrencyError } from './errors/unknown-currency-error.js';
+export { UnknownVendorError } from './errors/unknown-vendor-error.js';
+export { UpstreamError } from './errors/upstream-error.js';
 export { currentActor, runWithActor } from './fetch/actor-context.js';
 export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
 export { formatDenialForModel, runCappedTool } from './fetch/run-capped-tool.js';

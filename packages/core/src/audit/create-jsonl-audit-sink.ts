@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { StorageError } from '../errors/simple-errors.js';
+import { StorageError } from '../errors/storage-error.js';
 import type { AuditRecord, AuditSink } from './audit-record.js';
 import { queryAuditRecords } from './query-audit-records.js';
 

@@ -1,18 +1,16 @@
 import { CapExceededError, type CapKind } from './cap-exceeded-error.js';
 import { EndpointNotAllowedError } from './endpoint-not-allowed-error.js';
+import { InvalidKeyError } from './invalid-key-error.js';
+import { InvalidPolicyError } from './invalid-policy-error.js';
+import { InvalidRequestError } from './invalid-request-error.js';
 import { KeyExpiredError } from './key-expired-error.js';
 import { KeyRevokedError } from './key-revoked-error.js';
 import { KeybrakeError, type KeybrakeErrorCode } from './keybrake-error.js';
-import {
-  InvalidKeyError,
-  InvalidPolicyError,
-  InvalidRequestError,
-  StorageError,
-  UnknownCostError,
-  UnknownCurrencyError,
-  UnknownVendorError,
-  UpstreamError,
-} from './simple-errors.js';
+import { StorageError } from './storage-error.js';
+import { UnknownCostError } from './unknown-cost-error.js';
+import { UnknownCurrencyError } from './unknown-currency-error.js';
+import { UnknownVendorError } from './unknown-vendor-error.js';
+import { UpstreamError } from './upstream-error.js';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null;

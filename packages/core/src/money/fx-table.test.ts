@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnknownCurrencyError } from '../errors/simple-errors.js';
+import { UnknownCurrencyError } from '../errors/unknown-currency-error.js';
 import { createFxTable, parseFxRates } from './fx-table.js';
 import { formatUsd, toMicroUsd } from './micro-usd.js';
 

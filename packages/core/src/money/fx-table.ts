@@ -1,4 +1,5 @@
-import { InvalidPolicyError, UnknownCurrencyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { UnknownCurrencyError } from '../errors/unknown-currency-error.js';
 import { currencyDecimals } from './currencies.js';
 import type { MicroUsd } from './micro-usd.js';
 

@@ -1,4 +1,4 @@
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 
 /**
  * An amount of US dollars in integer micro-dollars (1 USD = 1,000,000). Every sum Keybrake

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { matchesEndpoint, parseEndpointPattern, patternIsCoveredBy } from './endpoint-matcher.js';
 
 describe('matchesEndpoint', () => {

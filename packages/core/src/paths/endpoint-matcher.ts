@@ -1,4 +1,4 @@
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { normalizePath } from './normalize-path.js';
 
 /** A compiled allow-list entry such as `POST /v1/payment_intents` or `GET /v1/customers/*`. */

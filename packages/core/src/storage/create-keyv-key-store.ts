@@ -1,6 +1,6 @@
 import Keyv from 'keyv';
 import type { AuditRecord } from '../audit/audit-record.js';
-import { StorageError } from '../errors/simple-errors.js';
+import { StorageError } from '../errors/storage-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { KeyStore } from './key-store.js';
 

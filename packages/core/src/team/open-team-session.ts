@@ -1,5 +1,5 @@
 import type { AuditQueryResult } from '../audit/audit-record.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';

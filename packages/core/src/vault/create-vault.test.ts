@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';

@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { AuditQuery, AuditQueryResult, AuditSink } from '../audit/audit-record.js';
 import { createMemoryAuditSink } from '../audit/create-memory-audit-sink.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { type CappedFetchOptions, createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';

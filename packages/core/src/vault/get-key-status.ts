@@ -1,4 +1,4 @@
-import { InvalidKeyError } from '../errors/simple-errors.js';
+import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { CapStatus, KeyStatus } from '../keys/key-status.js';
 import { fromMicroUsd } from '../money/micro-usd.js';

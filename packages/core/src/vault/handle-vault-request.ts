@@ -5,14 +5,12 @@ import type { AuditRecord } from '../audit/audit-record.js';
 import type { CostContext, CostEstimate, CostRequest, CostResponse } from '../costs/cost-model.js';
 import { CapExceededError } from '../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
+import { InvalidKeyError } from '../errors/invalid-key-error.js';
+import { InvalidRequestError } from '../errors/invalid-request-error.js';
 import { KeybrakeError } from '../errors/keybrake-error.js';
-import {
-  InvalidKeyError,
-  InvalidRequestError,
-  StorageError,
-  UnknownCostError,
-  UpstreamError,
-} from '../errors/simple-errors.js';
+import { StorageError } from '../errors/storage-error.js';
+import { UnknownCostError } from '../errors/unknown-cost-error.js';
+import { UpstreamError } from '../errors/upstream-error.js';
 import { recordDenial } from '../fetch/actor-context.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';

@@ -1,4 +1,5 @@
-import { InvalidPolicyError, UnknownVendorError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { UnknownVendorError } from '../errors/unknown-vendor-error.js';
 import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { parseDuration } from '../keys/parse-duration.js';

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
+import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
-import { InvalidKeyError } from '../errors/simple-errors.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { hashVaultKey, parseVaultKey } from '../keys/vault-key-format.js';
 import type { VaultContext } from './vault-context.js';

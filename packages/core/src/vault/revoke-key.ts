@@ -1,4 +1,4 @@
-import { InvalidKeyError } from '../errors/simple-errors.js';
+import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import type { VaultContext } from './vault-context.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { costContext, costRequest } from '../costs/__fixtures__/cost-request.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { builtinVendors } from './builtin-vendors.js';
 
 describe('builtinVendors', () => {

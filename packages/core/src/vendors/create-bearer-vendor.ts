@@ -1,6 +1,6 @@
 import type { CostModel } from '../costs/cost-model.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
 import type { VendorDefinition } from './vendor-definition.js';
 
 /** Options of {@link createBearerVendor}. */

@@ -1,7 +1,7 @@
 import { Resend } from 'resend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
 import { type DenialServer, startDenialServer } from './__fixtures__/denial-server.js';
 import { denials } from './__fixtures__/denials.js';
 import { resendVendor } from './resend-vendor.js';

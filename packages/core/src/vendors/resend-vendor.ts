@@ -1,6 +1,6 @@
 import { createResendCostModel, type ResendCostOptions } from '../costs/resend/resend-cost-model.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
 import type { VendorDefinition, VendorErrorResponse } from './vendor-definition.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createStripeCostModel, type StripeCostOptions } from '../costs/stripe/stripe-cost-model.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
 import type { VendorDefinition, VendorErrorResponse } from './vendor-definition.js';
 
 const SECRET_PATTERN = /^(sk|rk)_(test|live)_[A-Za-z0-9]+$/;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createTwilioCostModel, type TwilioCostOptions } from '../costs/twilio/twilio-cost-model.js';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../errors/simple-errors.js';
 import type { VendorDefinition, VendorErrorResponse } from './vendor-definition.js';
 
 /** Twilio credentials: the Account SID with its auth token, or with an API key SID and secret. */

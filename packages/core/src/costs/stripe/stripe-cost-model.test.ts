@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { UnknownCurrencyError } from '../../errors/simple-errors.js';
+import { UnknownCurrencyError } from '../../errors/unknown-currency-error.js';
 import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext, CostEstimate, CostSettlement } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';

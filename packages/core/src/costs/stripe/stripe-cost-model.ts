@@ -1,5 +1,5 @@
+import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { KeybrakeError } from '../../errors/keybrake-error.js';
-import { InvalidPolicyError } from '../../errors/simple-errors.js';
 import type { MicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
 import type { CostContext, CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';

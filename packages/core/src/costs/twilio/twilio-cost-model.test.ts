@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { InvalidPolicyError } from '../../errors/simple-errors.js';
+import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostEstimate } from '../cost-model.js';
 import { createTwilioCostModel, type TwilioCostOptions } from './twilio-cost-model.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { InvalidPolicyError } from '../../errors/simple-errors.js';
+import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { type MicroUsd, toMicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
 import type {

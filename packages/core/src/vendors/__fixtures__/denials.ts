@@ -1,7 +1,10 @@
 import { CapExceededError } from '../../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../../errors/endpoint-not-allowed-error.js';
+import { InvalidRequestError } from '../../errors/invalid-request-error.js';
 import { KeyRevokedError } from '../../errors/key-revoked-error.js';
-import { InvalidRequestError, StorageError, UnknownCostError, UpstreamError } from '../../errors/simple-errors.js';
+import { StorageError } from '../../errors/storage-error.js';
+import { UnknownCostError } from '../../errors/unknown-cost-error.js';
+import { UpstreamError } from '../../errors/upstream-error.js';
 
 /**
  * One of each kind of denial a vault answers with, for the vendor error-shape tests.
