@@ -19,6 +19,7 @@ describe('createVault', () => {
           name: 'acme',
           baseUrl: 'https://api.acme.invalid',
           requestIdHeader: 'request-id',
+          honorsIdempotencyKey: true,
           costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00', 'GET /**': 0 } }),
         }),
       },
@@ -206,6 +207,31 @@ describe('createVault', () => {
       expect(status).toMatchObject({ spentUsd: 3, calls: 1 });
       const { records } = await vault.queryAudit({ keyId: key.id });
       expect(records.map((record) => record.outcome).sort()).toEqual(['replayed', 'settled']);
+    });
+
+    it('should count every call for a vendor that does not replay idempotency keys', async () => {
+      const vault = createVault({
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 3 } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      for (let call = 0; call < 2; call++) {
+        await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: { 'idempotency-key': 'same' },
+        });
+      }
+      expect(upstream.received).toHaveLength(2);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 6, calls: 2 });
     });
   });
 

@@ -190,7 +190,7 @@ async function allowOrDeny(
     micros: estimatedMicros,
     now: context.now(),
     ttlMs: context.reservationTtlMs,
-    idempotencyKey: state.record.idempotencyKey,
+    idempotencyKey: vendor.definition.honorsIdempotencyKey ? state.record.idempotencyKey : undefined,
   });
   if (!reservation.ok) {
     const limiting = chain.find((entry) => entry.id === reservation.keyId) ?? key;

@@ -12,6 +12,8 @@ export interface BearerVendorOptions {
   costModel: CostModel;
   /** Response header with the vendor's request id. */
   requestIdHeader?: string;
+  /** Whether the vendor replays a repeated `Idempotency-Key` (then a retry is counted once). @default false */
+  honorsIdempotencyKey?: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export function createBearerVendor(options: BearerVendorOptions): VendorDefiniti
     baseUrl: options.baseUrl,
     costModel: options.costModel,
     requestIdHeader: options.requestIdHeader,
+    honorsIdempotencyKey: options.honorsIdempotencyKey ?? false,
     parseSecret(secret) {
       if (typeof secret !== 'string' || secret.length === 0) {
         throw new InvalidPolicyError({ message: `The ${options.name} secret must be a non-empty string.` });

@@ -21,6 +21,7 @@ export function resendVendor(options: ResendCostOptions = {}): VendorDefinition<
     name: 'resend',
     baseUrl: 'https://api.resend.com',
     costModel: createResendCostModel(options),
+    honorsIdempotencyKey: true,
     parseSecret(secret) {
       if (typeof secret !== 'string' || !/^re_[A-Za-z0-9_]+$/.test(secret)) {
         throw new InvalidPolicyError({ message: 'Invalid Resend secret: expected an API key starting with re_.' });

@@ -25,6 +25,7 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
     baseUrl: 'https://api.stripe.com',
     costModel: createStripeCostModel(options),
     requestIdHeader: 'request-id',
+    honorsIdempotencyKey: true,
     parseSecret(secret) {
       if (typeof secret !== 'string' || !SECRET_PATTERN.test(secret)) {
         throw new InvalidPolicyError({

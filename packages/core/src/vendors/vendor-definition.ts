@@ -19,6 +19,13 @@ export interface VendorDefinition<Secret = unknown> {
   baseUrl: string;
   /** The cost model pricing this vendor's calls. */
   costModel: CostModel;
+  /**
+   * Whether the vendor replays a request that repeats an `Idempotency-Key` instead of acting on it
+   * again. Only then is a retried call with the same key counted once; for any other vendor each
+   * call is counted, whatever headers it carries (never undercount).
+   * @default false
+   */
+  honorsIdempotencyKey?: boolean;
   /** Response header carrying the vendor's request id, for the audit record. */
   requestIdHeader?: string;
   /**
