@@ -246,10 +246,15 @@ async function allowOrDeny(
     });
   });
 
+  let parsedBody: { value: unknown } | undefined;
   const costResponse: CostResponse = {
     status: upstream.status,
     headers: upstream.headers,
-    json: parseJson(upstream.body, upstream.headers),
+    // Parsed only if the cost model reads it (reads of free endpoints never do).
+    get json() {
+      parsedBody ??= { value: parseJson(upstream.body, upstream.headers) };
+      return parsedBody.value;
+    },
   };
   let actualMicros: MicroUsd = 0;
   let pendingRef: string | undefined;
