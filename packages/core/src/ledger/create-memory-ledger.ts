@@ -34,7 +34,10 @@ export function createMemoryLedger(): Ledger {
   const totals = new Map<string, Totals>();
   const reservations = new Map<string, Reservation>();
   const idempotency = new Map<string, { reservationId: string; at: number }>();
+  /** Ids of reservations not yet settled or expired. */
+  const open = new Set<string>();
   let nextSweep = 0;
+  let nextCleanup = 0;
 
   const totalsOf = (keyId: string): Totals => {
     let entry = totals.get(keyId);
@@ -53,19 +56,28 @@ export function createMemoryLedger(): Ledger {
     return bucket;
   };
 
-  /** Turns open reservations past their expiry into spend (a crashed caller never settles). */
+  /**
+   * Turns open reservations past their expiry into spend (a crashed caller never settles). Only
+   * open reservations are scanned, at most once a second; old settled reservations and idempotency
+   * keys are dropped at most once an hour, so the cost of a call does not grow with history.
+   */
   const sweep = (now: number) => {
     if (now < nextSweep) return;
     nextSweep = now + 1000;
-    for (const reservation of reservations.values()) {
-      if (!reservation.final && reservation.expiresAt <= now) finalize(reservation, reservation.micros);
+    for (const id of open) {
+      const reservation = reservations.get(id);
+      if (reservation && reservation.expiresAt <= now) finalize(id, reservation, reservation.micros);
     }
+    if (now < nextCleanup) return;
+    nextCleanup = now + 3_600_000;
     for (const [key, entry] of idempotency) if (entry.at + IDEMPOTENCY_WINDOW_MS <= now) idempotency.delete(key);
+    const oldest = utcDay(now) - SETTLED_RETENTION_DAYS;
     for (const [id, reservation] of reservations)
-      if (reservation.final && reservation.day < utcDay(now) - SETTLED_RETENTION_DAYS) reservations.delete(id);
+      if (reservation.final && reservation.day < oldest) reservations.delete(id);
   };
 
-  const finalize = (reservation: Reservation, micros: number) => {
+  const finalize = (id: string, reservation: Reservation, micros: number) => {
+    open.delete(id);
     for (const keyId of reservation.keyIds) {
       const entry = totalsOf(keyId);
       const bucket = dayOf(entry, reservation.day);
@@ -138,6 +150,7 @@ export function createMemoryLedger(): Ledger {
         expiresAt: now + ttlMs,
         final: false,
       });
+      open.add(reservationId);
       if (idemKey !== undefined) idempotency.set(idemKey, { reservationId, at: now });
       return { ok: true, reservationId };
     },
@@ -146,7 +159,7 @@ export function createMemoryLedger(): Ledger {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
-      if (reservation) finalize(reservation, micros);
+      if (reservation) finalize(reservationId, reservation, micros);
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {
@@ -165,6 +178,7 @@ export function createMemoryLedger(): Ledger {
     async close() {
       totals.clear();
       reservations.clear();
+      open.clear();
       idempotency.clear();
     },
   };
