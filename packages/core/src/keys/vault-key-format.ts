@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** `test` keys front test-mode secrets; `live` keys front live ones. Shown in the prefix. */
 export type KeyMode = 'test' | 'live';
@@ -95,13 +95,6 @@ export function parseVaultKey(candidate: string): ParsedVaultKey | undefined {
   const body = candidate.slice(0, candidate.length - CHECKSUM_LENGTH);
   if (checksum(body) !== candidate.slice(-CHECKSUM_LENGTH)) return undefined;
   return { mode: match[1] as KeyMode, keyId: `${KEY_ID_PREFIX}${(match[2] ?? '').slice(0, ID_LENGTH)}` };
-}
-
-/** Compares a presented key with a stored hash in constant time. */
-export function vaultKeyMatches(vaultKey: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashVaultKey(vaultKey), 'hex');
-  const stored = Buffer.from(storedHash, 'hex');
-  return presented.length === stored.length && timingSafeEqual(presented, stored);
 }
 
 /** Whether a string looks like a vault key (for redaction): prefix and length, no checksum. */
