@@ -4,26 +4,43 @@ import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
-import { createVault, type Vault } from './create-vault.js';
+import { createVault, type Vault, type VaultOptions } from './create-vault.js';
 
 const SECRET = 'sk_acme_live_DO_NOT_LEAK_0123456789';
+
+/** A vault fronting one test vendor, `acme`, that charges fixed prices per endpoint. */
+const createAcmeVault = ({
+  baseUrl,
+  prices,
+  honorsIdempotencyKey = false,
+  ...options
+}: { baseUrl: string; prices: Record<string, number | string>; honorsIdempotencyKey?: boolean } & Omit<
+  VaultOptions,
+  'vendors' | 'secrets'
+>) =>
+  createVault({
+    vendors: {
+      acme: createBearerVendor({
+        name: 'acme',
+        baseUrl,
+        requestIdHeader: 'request-id',
+        honorsIdempotencyKey,
+        costModel: createFixedPriceCostModel({ prices }),
+      }),
+    },
+    secrets: { acme: SECRET },
+    ...options,
+  });
 
 describe('createVault', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   let now = Date.UTC(2026, 10, 26, 12);
   const vaults: Vault[] = [];
   const makeVault = () => {
-    const vault = createVault({
-      vendors: {
-        acme: createBearerVendor({
-          name: 'acme',
-          baseUrl: 'https://api.acme.invalid',
-          requestIdHeader: 'request-id',
-          honorsIdempotencyKey: true,
-          costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00', 'GET /**': 0 } }),
-        }),
-      },
-      secrets: { acme: SECRET },
+    const vault = createAcmeVault({
+      baseUrl: 'https://api.acme.invalid',
+      prices: { 'POST /v1/charges': '3.00', 'GET /**': 0 },
+      honorsIdempotencyKey: true,
       upstreams: { acme: upstream.url },
       now: () => now,
     });
@@ -210,16 +227,7 @@ describe('createVault', () => {
     });
 
     it('should count every call for a vendor that does not replay idempotency keys', async () => {
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 3 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
-      });
+      const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /**': 3 } });
       vaults.push(vault);
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       for (let call = 0; call < 2; call++) {
@@ -238,17 +246,7 @@ describe('createVault', () => {
   describe('when the vendor answers an error', () => {
     /** Charges $5 once through a vault fronting `baseUrl`; returns the response and the key's status. */
     const chargeOnce = async (baseUrl: string, options: { upstreamTimeout?: number } = {}) => {
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 5 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
-        ...options,
-      });
+      const vault = createAcmeVault({ baseUrl, prices: { 'POST /**': 5 }, ...options });
       try {
         const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
         const response = await vault.handle({
@@ -294,15 +292,9 @@ describe('createVault', () => {
   describe('when the ledger fails after the vendor answered', () => {
     it('should still return the vendor response and keep the estimate reserved', async () => {
       const ledger = createMemoryLedger();
-      const vault = createVault({
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /**': 3 } }),
-          }),
-        },
-        secrets: { acme: SECRET },
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 3 },
         ledger: { ...ledger, settle: () => Promise.reject(new Error('ledger down')) },
       });
       vaults.push(vault);
