@@ -2,27 +2,10 @@ import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from './audit-record.js';
+import { makeAuditRecord } from '../test-utils/make-audit-record.js';
 import { createJsonlAuditSink, readJsonlAuditRecords } from './create-jsonl-audit-sink.js';
 
-const record = (id: string, overrides: Partial<AuditRecord> = {}): AuditRecord => ({
-  id,
-  time: new Date(Date.UTC(2026, 10, 26, 12, 0, Number(id.replace(/\D/g, '')) || 0)).toISOString(),
-  keyId: 'kbk_member',
-  rootKeyId: 'kbk_session',
-  label: 'team/sess/billing',
-  labelChain: ['team/sess/billing', 'team/sess'],
-  vendor: 'stripe',
-  method: 'POST',
-  path: '/v1/payment_intents',
-  decision: 'allowed',
-  outcome: 'settled',
-  estimatedMicros: 5_000_000,
-  actualMicros: 5_000_000,
-  latencyMs: 1,
-  actor: { member: 'billing' },
-  ...overrides,
-});
+const record = makeAuditRecord;
 
 describe('createJsonlAuditSink', () => {
   const dirs: string[] = [];

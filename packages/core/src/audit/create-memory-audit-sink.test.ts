@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { makeAuditRecord } from '../test-utils/make-audit-record.js';
+import { createMemoryAuditSink } from './create-memory-audit-sink.js';
+
+const ids = async (sink: ReturnType<typeof createMemoryAuditSink>) =>
+  (await sink.query({ limit: 1_000 })).records.map((record) => record.id);
+
+describe('createMemoryAuditSink', () => {
+  describe('when more records arrive than it keeps', () => {
+    it('should drop the oldest and keep the newest, again and again around the ring', async () => {
+      const sink = createMemoryAuditSink({ maxRecords: 3 });
+      for (let index = 1; index <= 8; index++) sink.write(makeAuditRecord(`r${index}`));
+      expect(await ids(sink)).toEqual(['r8', 'r7', 'r6']);
+      const { totals } = await sink.query({});
+      expect(totals).toEqual([expect.objectContaining({ calls: 3, spentMicros: 15_000_000 })]);
+    });
+  });
+
+  describe('when a record is written again with the same id (a late price)', () => {
+    it('should replace it in place, counted once, even after the ring has wrapped', async () => {
+      const sink = createMemoryAuditSink({ maxRecords: 3 });
+      for (let index = 1; index <= 4; index++) sink.write(makeAuditRecord(`r${index}`));
+      sink.write(makeAuditRecord('r3', { actualMicros: 8_300, note: 'reconciled' }));
+      expect(await ids(sink)).toEqual(['r4', 'r3', 'r2']);
+      const [, reconciled] = (await sink.query({})).records;
+      expect(reconciled).toMatchObject({ id: 'r3', actualMicros: 8_300, note: 'reconciled' });
+      sink.write(makeAuditRecord('r5'));
+      expect(await ids(sink)).toEqual(['r5', 'r4', 'r3']);
+    });
+  });
+
+  describe('when it is given a limit that is not a positive integer', () => {
+    it.each([0, -1, 1.5, Number.NaN])('should refuse maxRecords %s', (maxRecords) => {
+      expect(() => createMemoryAuditSink({ maxRecords })).toThrow(InvalidPolicyError);
+    });
+  });
+});
