@@ -1,6 +1,9 @@
 import { IDEMPOTENCY_WINDOW_MS, type Ledger, type LedgerBalance, utcDay } from './ledger.js';
 
-/** Settled reservations are kept this long, so late prices (reconciled up to 7 days later) still apply. */
+/**
+ * Reservations that expired into spend or await a late price are kept this long, so the real price
+ * (reconciled up to 7 days later) still applies.
+ */
 const SETTLED_RETENTION_DAYS = 8;
 
 interface Totals {
@@ -155,11 +158,14 @@ export function createMemoryLedger(): Ledger {
       return { ok: true, reservationId };
     },
 
-    async settle({ reservationId, micros, now }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
-      if (reservation) finalize(reservationId, reservation, micros);
+      if (!reservation) return;
+      finalize(reservationId, reservation, micros);
+      // Kept only while a late price may still arrive; otherwise history would grow without end.
+      if (!awaitsLatePrice) reservations.delete(reservationId);
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {

@@ -60,6 +60,12 @@ export interface SettleRequest {
   /** The actual cost, micro-dollars. */
   micros: MicroUsd;
   now: number;
+  /**
+   * The vendor reports its real price later (a queued Twilio SMS): keep the reservation (8 days)
+   * so a later settle can replace this amount. Otherwise the reservation is done once settled and
+   * a later settle of it is ignored, so a ledger does not grow with call history.
+   */
+  awaitsLatePrice?: boolean | undefined;
 }
 
 /** Where one key stands. Expired unsettled reservations are included in `spent`. */
@@ -83,9 +89,9 @@ export interface Ledger {
   /** Reserves `micros` against every key of the chain, or nothing. */
   reserve(request: ReserveRequest): Promise<ReserveResult>;
   /**
-   * Sets the final cost of a reservation and releases the rest. Settling an already settled (or
-   * expired) reservation again replaces its amount — that is how late prices are reconciled.
-   * Unknown ids are ignored.
+   * Sets the final cost of a reservation and releases the rest. Settling a reservation that expired
+   * into spend, or one settled with `awaitsLatePrice`, again replaces its amount — that is how late
+   * prices are reconciled. Unknown and done ids are ignored.
    */
   settle(request: SettleRequest): Promise<void>;
   /** One key's balance at `now`. */

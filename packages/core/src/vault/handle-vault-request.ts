@@ -271,7 +271,12 @@ async function allowOrDeny(
   // the reservation stays open and expires into spend at its estimate: never undercounted.
   try {
     if (!replayed)
-      await context.ledger.settle({ reservationId: state.auditId, micros: actualMicros, now: context.now() });
+      await context.ledger.settle({
+        reservationId: state.auditId,
+        micros: actualMicros,
+        now: context.now(),
+        awaitsLatePrice: pendingRef !== undefined,
+      });
     await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
   } catch (error) {
     if (!replayed) actualMicros = estimatedMicros;

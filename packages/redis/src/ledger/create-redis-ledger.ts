@@ -77,10 +77,17 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
       return toReserveResult(reservationId, reply);
     },
 
-    async settle({ reservationId, micros, now }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       await connection.run('settle a call', (client) =>
-        settleScript.run(client, [prefix, retain, reservationId, String(micros), String(now)]),
+        settleScript.run(client, [
+          prefix,
+          retain,
+          reservationId,
+          String(micros),
+          String(now),
+          awaitsLatePrice ? '1' : '0',
+        ]),
       );
     },
 

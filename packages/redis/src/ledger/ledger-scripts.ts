@@ -112,14 +112,17 @@ return { 'reserved' }
 `);
 
 /**
- * Settles (or re-settles) a reservation after sweeping its keys. Unknown ids are ignored.
- * ARGV: prefix, retain, reservation id, micros, now. Reply: 1 if settled, 0 if unknown.
+ * Settles (or re-settles) a reservation after sweeping its keys. Unknown ids are ignored. The
+ * reservation is kept (for `retain` ms) only if a late price is awaited, else deleted.
+ * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0').
+ * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
 local keys = redis.call('HGET', reservation(ARGV[3]), 'keys')
 if not keys then return 0 end
 for _, id in ipairs(cjson.decode(keys)) do sweep(id, ARGV[5]) end
 finalize(ARGV[3], tonumber(ARGV[4]))
+if ARGV[6] ~= '1' then redis.call('DEL', reservation(ARGV[3])) end
 return 1
 `);
 

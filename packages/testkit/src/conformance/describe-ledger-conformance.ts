@@ -220,10 +220,30 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         const key = id('k');
         const reservationId = id('r');
         await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 8_300, now: NOW, ttlMs: HOUR });
-        await ledger.settle({ reservationId, micros: 8_300, now: NOW });
+        await ledger.settle({ reservationId, micros: 8_300, now: NOW, awaitsLatePrice: true });
         await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 });
         await ledger.settle({ reservationId, micros: 16_600, now: NOW + 20 });
         expect(await ledger.balance(key, NOW)).toMatchObject({ spentMicros: 16_600, reservedMicros: 0 });
+      });
+
+      it('should forget a reservation settled without awaiting a late price (a second settle is ignored)', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 8_300, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 5_000, now: NOW });
+        await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 });
+        expect(await ledger.balance(key, NOW)).toMatchObject({ spentMicros: 5_000, reservedMicros: 0, calls: 1 });
+      });
+
+      it('should let the real settle replace an expired reservation that was counted at its estimate', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 8_300, now: NOW, ttlMs: 1_000 });
+        expect(await ledger.balance(key, NOW + 5_000)).toMatchObject({ spentMicros: 8_300, reservedMicros: 0 });
+        await ledger.settle({ reservationId, micros: 2_000, now: NOW + 6_000 });
+        expect(await ledger.balance(key, NOW + 6_000)).toMatchObject({ spentMicros: 2_000, reservedMicros: 0 });
       });
 
       it('should ignore an unknown reservation id', async () => {
