@@ -119,7 +119,8 @@ export {
   type VaultSecrets,
 } from './vault/create-vault.js';
 export { readVaultKey } from './vault/read-vault-key.js';
-export type { VaultRequest, VaultResponse } from './vault/vault-request.js';
+export { toHeaders } from './vault/to-headers.js';
+export type { ResponseHeaderRecord, VaultRequest, VaultResponse } from './vault/vault-request.js';
 export { type BuiltinVendorOptions, builtinVendors } from './vendors/builtin-vendors.js';
 export { type BearerVendorOptions, createBearerVendor } from './vendors/create-bearer-vendor.js';
 export { resendErrorResponse, resendVendor } from './vendors/resend-vendor.js';

@@ -22,7 +22,10 @@ export interface CostRequest {
 /** A vendor response as a cost model sees it. */
 export interface CostResponse {
   status: number;
+  /** The response headers (built on first read; prefer {@link CostResponse.header} for one value). */
   headers: Headers;
+  /** One response header by lower-case name (repeated values joined with `, `), without building `Headers`. */
+  header(name: string): string | undefined;
   /** The body parsed as JSON; `undefined` if it is not JSON. */
   json: unknown;
 }

@@ -1,5 +1,5 @@
 import type { AuditActor } from '../audit/audit-record.js';
-import type { VaultRequest, VaultResponse } from '../vault/vault-request.js';
+import type { ResponseHeaderRecord, VaultRequest, VaultResponse } from '../vault/vault-request.js';
 import { currentActor } from './actor-context.js';
 
 /** Options of a capped fetch. */
@@ -51,6 +51,20 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
   };
 }
 
+/** A record as `HeadersInit` as it is; pairs only when a header repeats (`set-cookie`). */
+function toHeadersInit(record: Readonly<ResponseHeaderRecord>): [string, string][] | Record<string, string> {
+  for (const name in record) {
+    if (!Array.isArray(record[name])) continue;
+    const pairs: [string, string][] = [];
+    for (const [key, value] of Object.entries(record)) {
+      if (Array.isArray(value)) for (const item of value) pairs.push([key, item]);
+      else pairs.push([key, value]);
+    }
+    return pairs;
+  }
+  return record as Record<string, string>;
+}
+
 /**
  * Creates a WHATWG `fetch` that sends every call through a vault: the URL's host is ignored (the
  * vault forwards to the vendor of the key), only its path and query are used. Denials resolve to
@@ -72,7 +86,7 @@ export function createCappedFetch(
     const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
     return new Response(NULL_BODY_STATUS.has(result.status) ? null : result.body, {
       status: result.status,
-      headers: result.headers,
+      headers: toHeadersInit(result.headerRecord),
     });
   };
 }

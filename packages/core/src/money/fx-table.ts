@@ -73,15 +73,18 @@ export function createFxTable(rates: FxRates = {}): FxTable {
     if (value <= 0n) throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: must be positive.` });
     scaled.set(code.toLowerCase(), value);
   }
+  // Cents to micro-dollars is an exact ×10,000 while it stays a safe integer: no BigInt on the common path.
+  const usdIsOne = scaled.get('usd') === 10n ** BigInt(RATE_SCALE_DIGITS);
   return {
     has: (currency) => scaled.has(currency.toLowerCase()),
     toMicroUsd(amountMinor, currency) {
-      const code = currency.toLowerCase();
+      const code = currency === 'usd' ? currency : currency.toLowerCase();
       const rate = scaled.get(code);
       if (rate === undefined) throw new UnknownCurrencyError({ currency: code });
       if (!Number.isSafeInteger(amountMinor)) {
         throw new InvalidPolicyError({ message: `Amount ${amountMinor} ${code} is not an integer of minor units.` });
       }
+      if (code === 'usd' && usdIsOne && Number.isSafeInteger(amountMinor * 10_000)) return amountMinor * 10_000;
       // micros = amountMinor / 10^decimals * rate/10^12 * 10^6, rounded up.
       const numerator = BigInt(amountMinor) * rate * 1_000_000n;
       const denominator = 10n ** BigInt(currencyDecimals(code) + RATE_SCALE_DIGITS);

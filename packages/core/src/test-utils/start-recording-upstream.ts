@@ -11,7 +11,12 @@ export interface ReceivedRequest {
 
 /** A loopback JSON upstream for core tests: records requests, answers `{ ok: true, path }` or a programmed reply. */
 export async function startRecordingUpstream(
-  reply: (request: ReceivedRequest) => { status?: number; body?: unknown; delayMs?: number } = () => ({}),
+  reply: (request: ReceivedRequest) => {
+    status?: number;
+    body?: unknown;
+    delayMs?: number;
+    headers?: Record<string, string | string[]>;
+  } = () => ({}),
 ) {
   const received: ReceivedRequest[] = [];
   const server = createServer(async (req, res) => {
@@ -26,7 +31,11 @@ export async function startRecordingUpstream(
     received.push(request);
     const answer = reply(request);
     if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
-    res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', 'request-id': `req_${received.length}` });
+    res.writeHead(answer.status ?? 200, {
+      'content-type': 'application/json',
+      'request-id': `req_${received.length}`,
+      ...answer.headers,
+    });
     res.end(JSON.stringify(answer.body ?? { ok: true, path: request.url }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,36 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
+import { createAcmeVault, ACME_SECRET as SECRET } from '../test-utils/create-acme-vault.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
-import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
-import { createVault, type Vault, type VaultOptions } from './create-vault.js';
-
-const SECRET = 'sk_acme_live_DO_NOT_LEAK_0123456789';
-
-/** A vault fronting one test vendor, `acme`, that charges fixed prices per endpoint. */
-const createAcmeVault = ({
-  baseUrl,
-  prices,
-  honorsIdempotencyKey = false,
-  ...options
-}: { baseUrl: string; prices: Record<string, number | string>; honorsIdempotencyKey?: boolean } & Omit<
-  VaultOptions,
-  'vendors' | 'secrets'
->) =>
-  createVault({
-    vendors: {
-      acme: createBearerVendor({
-        name: 'acme',
-        baseUrl,
-        requestIdHeader: 'request-id',
-        honorsIdempotencyKey,
-        costModel: createFixedPriceCostModel({ prices }),
-      }),
-    },
-    secrets: { acme: SECRET },
-    ...options,
-  });
+import type { Vault } from './create-vault.js';
 
 describe('createVault', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;

@@ -16,11 +16,13 @@ import type { KeyRecord } from '../keys/key-record.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
+import type { VendorErrorResponse } from '../vendors/vendor-definition.js';
 import { assertChainUsable, loadKeyChain } from './load-key-chain.js';
 import { parseFormBody } from './parse-form-body.js';
 import { readVaultKey } from './read-vault-key.js';
+import { toHeaders } from './to-headers.js';
 import type { ConfiguredVendor, VaultContext } from './vault-context.js';
-import type { VaultRequest, VaultResponse } from './vault-request.js';
+import type { ResponseHeaderRecord, VaultRequest, VaultResponse } from './vault-request.js';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -247,9 +249,14 @@ async function allowOrDeny(
   });
 
   let parsedBody: { value: unknown } | undefined;
+  let costHeaders: Headers | undefined;
   const costResponse: CostResponse = {
     status: upstream.status,
-    headers: upstream.headers,
+    get headers() {
+      costHeaders ??= toHeaders(upstream.headers);
+      return costHeaders;
+    },
+    header: (name) => headerValue(upstream.headers, name),
     // Parsed only if the cost model reads it (reads of free endpoints never do).
     get json() {
       parsedBody ??= { value: parseJson(upstream.body, upstream.headers) };
@@ -288,24 +295,44 @@ async function allowOrDeny(
     actualMicros,
     vendorStatus: upstream.status,
     vendorRequestId: vendor.definition.requestIdHeader
-      ? (upstream.headers.get(vendor.definition.requestIdHeader) ?? undefined)
+      ? headerValue(upstream.headers, vendor.definition.requestIdHeader.toLowerCase())
       : undefined,
   });
   finish(context, state);
   if (pendingRef) await context.keyStore.putPending(pendingRef, state.record, PENDING_TTL_MS).catch(() => {});
+  return vaultResponse(upstream.status, upstream.headers, upstream.body, {
+    auditId: state.auditId,
+    keyId: key.id,
+    vendor: key.vendor,
+    decision: 'allowed',
+    estimatedMicros,
+    actualMicros,
+  });
+}
+
+/** A {@link VaultResponse} whose WHATWG `Headers` are built only if someone reads them. */
+function vaultResponse(
+  status: number,
+  headerRecord: ResponseHeaderRecord,
+  body: Uint8Array,
+  keybrake: VaultResponse['keybrake'],
+): VaultResponse {
+  let headers: Headers | undefined;
   return {
-    status: upstream.status,
-    headers: upstream.headers,
-    body: upstream.body,
-    keybrake: {
-      auditId: state.auditId,
-      keyId: key.id,
-      vendor: key.vendor,
-      decision: 'allowed',
-      estimatedMicros,
-      actualMicros,
+    status,
+    get headers() {
+      headers ??= toHeaders(headerRecord);
+      return headers;
     },
+    headerRecord,
+    body,
+    keybrake,
   };
+}
+
+function headerValue(headers: ResponseHeaderRecord, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 async function reconcileLatePrice(
@@ -371,25 +398,21 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
   finish(context, state);
   recordDenial(error);
   const shaped = state.vendor?.definition.errorResponse(error) ?? genericErrorResponse(error);
-  const headers = new Headers(shaped.headers);
-  headers.set('x-keybrake-code', error.code);
-  return {
-    status: shaped.status,
-    headers,
-    body: encoder.encode(shaped.body),
-    keybrake: {
-      auditId: state.auditId,
-      keyId: state.record.keyId,
-      vendor: state.record.vendor,
-      decision: allowed ? 'allowed' : 'denied',
-      error,
-      estimatedMicros: state.record.estimatedMicros,
-      actualMicros: state.record.actualMicros,
-    },
-  };
+  const headers: ResponseHeaderRecord = {};
+  for (const name in shaped.headers) headers[name.toLowerCase()] = shaped.headers[name] as string;
+  headers['x-keybrake-code'] = error.code;
+  return vaultResponse(shaped.status, headers, encoder.encode(shaped.body), {
+    auditId: state.auditId,
+    keyId: state.record.keyId,
+    vendor: state.record.vendor,
+    decision: allowed ? 'allowed' : 'denied',
+    error,
+    estimatedMicros: state.record.estimatedMicros,
+    actualMicros: state.record.actualMicros,
+  });
 }
 
-function genericErrorResponse(error: KeybrakeError) {
+function genericErrorResponse(error: KeybrakeError): VendorErrorResponse {
   return {
     status: error.status,
     headers: { 'content-type': 'application/json', 'stripe-should-retry': 'false', 'x-should-retry': 'false' },
@@ -410,7 +433,7 @@ async function forward(
   headers: Record<string, string>,
   body: Uint8Array,
   signal: AbortSignal | undefined,
-): Promise<{ status: number; headers: Headers; body: Uint8Array }> {
+): Promise<{ status: number; headers: ResponseHeaderRecord; body: Uint8Array }> {
   const base = vendor.baseUrl;
   const response = await context.dispatcher.request({
     origin: base.origin,
@@ -423,11 +446,11 @@ async function forward(
     signal,
   });
   const bytes = new Uint8Array(await response.body.arrayBuffer());
-  const responseHeaders = new Headers();
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value === undefined || RESPONSE_DROP.has(name)) continue;
-    if (Array.isArray(value)) for (const item of value) responseHeaders.append(name, item);
-    else responseHeaders.set(name, value);
+  // undici gives lower-case names, and arrays only for repeated headers.
+  const responseHeaders: ResponseHeaderRecord = {};
+  for (const name in response.headers) {
+    const value = response.headers[name];
+    if (value !== undefined && !RESPONSE_DROP.has(name)) responseHeaders[name] = value;
   }
   return { status: response.statusCode, headers: responseHeaders, body: bytes };
 }
@@ -493,9 +516,9 @@ function createCostRequest(
   };
 }
 
-function parseJson(body: Uint8Array, headers: Headers): unknown {
+function parseJson(body: Uint8Array, headers: ResponseHeaderRecord): unknown {
   if (body.byteLength === 0) return undefined;
-  const type = headers.get('content-type') ?? '';
+  const type = headerValue(headers, 'content-type') ?? '';
   if (type && !type.includes('json')) return undefined;
   try {
     return JSON.parse(decoder.decode(body));

@@ -22,10 +22,19 @@ export interface VaultRequest {
   signal?: AbortSignal | undefined;
 }
 
+/** Response headers by lower-case name; a repeated header (`set-cookie`) is an array. */
+export type ResponseHeaderRecord = Record<string, string | string[]>;
+
 /** The answer to a {@link VaultRequest}: the vendor's response, or a denial in the vendor's error shape. */
 export interface VaultResponse {
   status: number;
+  /** The response headers as WHATWG `Headers` (built on first read). */
   headers: Headers;
+  /**
+   * The same headers as a plain record: lower-case names, `set-cookie` as an array when repeated.
+   * What a server writes back without building `Headers`.
+   */
+  headerRecord: Readonly<ResponseHeaderRecord>;
   body: Uint8Array;
   /** What Keybrake decided, for callers that want it without parsing the body. */
   keybrake: {

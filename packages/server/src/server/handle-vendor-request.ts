@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import {
   type AuditActor,
@@ -93,7 +93,7 @@ export async function handleVendorRequest(
   const status = answer.status;
   const bytes = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
   response.writeHead(status, {
-    ...toOutgoingHeaders(answer.headers),
+    ...answer.headerRecord,
     'content-length': bytes.byteLength,
     'x-keybrake-audit-id': outcome.auditId,
     ...(context.isClosing() ? { connection: 'close' } : {}),
@@ -200,12 +200,4 @@ function keyIdOf(headers: Record<string, string | string[] | undefined>): string
   const authorization = headers.authorization;
   const candidate = readVaultKey(new Headers(typeof authorization === 'string' ? { authorization } : {}));
   return candidate === undefined ? undefined : parseVaultKey(candidate)?.keyId;
-}
-
-function toOutgoingHeaders(headers: Headers): OutgoingHttpHeaders {
-  const result: OutgoingHttpHeaders = {};
-  for (const [name, value] of headers) if (name !== 'set-cookie') result[name] = value;
-  const cookies = headers.getSetCookie();
-  if (cookies.length > 0) result['set-cookie'] = cookies;
-  return result;
 }

@@ -50,7 +50,8 @@ export function costRequest(init: TestRequestInit): CostRequest {
  * ```
  */
 export function costResponse(status: number, json?: unknown, headers?: Record<string, string>): CostResponse {
-  return { status, headers: new Headers(headers), json };
+  const all = new Headers(headers);
+  return { status, headers: all, header: (name) => all.get(name) ?? undefined, json };
 }
 
 /** A {@link CostContext} that records the paths it looked up. */

@@ -126,7 +126,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
     settle(request, response, estimate, context) {
       const method = request.method.toUpperCase();
       if (isReadMethod(method)) return known(0);
-      if (response.headers.get('idempotent-replayed') === 'true') {
+      if (response.header('idempotent-replayed') === 'true') {
         return known(0, 'idempotent replay: counted when first sent');
       }
       const match = zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path))
