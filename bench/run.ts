@@ -1,6 +1,7 @@
 // pnpm bench [--json] [--duration 2] [--runs 3]: what a cap costs per call, against a direct call, in one run.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -33,9 +34,27 @@ interface ModeResult {
   p50Us: number;
   p99Us: number;
   throughput: Record<number, number>;
+  /** CPU time per call at 16 callers, µs: the load generator (with the embedded vault), the proxy, Redis. */
+  cpuUs: { client: number; proxy?: number | undefined; redis?: number | undefined };
 }
 
-function startChild(file: string, env: Record<string, string> = {}): Promise<string> {
+/** Processes whose CPU time is sampled while a mode runs, by role. */
+type Watched = { proxy?: number | undefined; redis?: number | undefined };
+
+/** A child process' user + system CPU time so far, µs (Linux `/proc`; `undefined` elsewhere). */
+function processCpuUs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}
+
+function startChild(file: string, env: Record<string, string> = {}): Promise<{ url: string; pid?: number }> {
   const child = fork(new URL(file, import.meta.url).pathname, [], {
     env: { ...process.env, ...env },
     execArgv: ['--conditions=@keybrake/source', '--import', 'tsx'],
@@ -44,7 +63,7 @@ function startChild(file: string, env: Record<string, string> = {}): Promise<str
   children.push(child);
   return new Promise((resolve, reject) => {
     child.once('message', (message: { url?: string; error?: string }) =>
-      message.url ? resolve(message.url) : reject(new Error(message.error ?? 'child failed')),
+      message.url ? resolve({ url: message.url, pid: child.pid }) : reject(new Error(message.error ?? 'child failed')),
     );
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
@@ -84,8 +103,16 @@ async function sequential(send: Send): Promise<{ p50Us: number; p99Us: number }>
   };
 }
 
-async function throughput(send: Send, concurrency: number): Promise<number> {
+async function throughput(
+  send: Send,
+  concurrency: number,
+  watched: Watched = {},
+): Promise<{ rate: number; cpuUs: ModeResult['cpuUs'] }> {
   const rates: number[] = [];
+  let calls = 0;
+  const client = process.cpuUsage();
+  const proxy = processCpuUs(watched.proxy);
+  const redis = processCpuUs(watched.redis);
   for (let run = 0; run < RUNS; run++) {
     let done = 0;
     let failed = 0;
@@ -101,20 +128,44 @@ async function throughput(send: Send, concurrency: number): Promise<number> {
     );
     if (failed > 0) throw new Error(`${failed} calls failed during the run`);
     rates.push(done / ((performance.now() - start) / 1000));
+    calls += done;
   }
   rates.sort((a, b) => a - b);
-  return rates[Math.floor(rates.length / 2)] ?? 0;
+  const used = process.cpuUsage(client);
+  const perCall = (before: number | undefined, pid: number | undefined) => {
+    const after = processCpuUs(pid);
+    return before === undefined || after === undefined ? undefined : (after - before) / calls;
+  };
+  return {
+    rate: rates[Math.floor(rates.length / 2)] ?? 0,
+    cpuUs: {
+      client: (used.user + used.system) / calls,
+      proxy: perCall(proxy, watched.proxy),
+      redis: perCall(redis, watched.redis),
+    },
+  };
 }
 
-async function measure(name: string, send: Send): Promise<ModeResult> {
+async function measure(name: string, send: Send, watched: Watched = {}): Promise<ModeResult> {
   log(`measuring ${name}…`);
   const latency = await sequential(send);
-  const result: ModeResult = { name, ...latency, throughput: {} };
-  for (const concurrency of CONCURRENCY) result.throughput[concurrency] = await throughput(send, concurrency);
+  const result: ModeResult = { name, ...latency, throughput: {}, cpuUs: { client: 0 } };
+  for (const concurrency of CONCURRENCY) {
+    const { rate, cpuUs } = await throughput(send, concurrency, watched);
+    result.throughput[concurrency] = rate;
+    if (concurrency === 16) result.cpuUs = cpuUs;
+  }
   log(
-    `  p50 ${Math.round(result.p50Us)} µs, p99 ${Math.round(result.p99Us)} µs, req/s ${CONCURRENCY.map((c) => Math.round(result.throughput[c] ?? 0)).join(' / ')}`,
+    `  p50 ${Math.round(result.p50Us)} µs, p99 ${Math.round(result.p99Us)} µs, req/s ${CONCURRENCY.map((c) => Math.round(result.throughput[c] ?? 0)).join(' / ')}, CPU µs/call ${formatCpu(result.cpuUs)}`,
   );
   return result;
+}
+
+function formatCpu(cpu: ModeResult['cpuUs']): string {
+  return [cpu.client, cpu.proxy, cpu.redis]
+    .filter((value): value is number => value !== undefined)
+    .map((value) => Math.round(value))
+    .join(' + ');
 }
 
 async function freePort(): Promise<number> {
@@ -126,7 +177,7 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address ? address.port : 0;
 }
 
-async function startRedis(): Promise<string | undefined> {
+async function startRedis(): Promise<{ url: string; pid?: number } | undefined> {
   const port = await freePort();
   const child = spawn(
     'redis-server',
@@ -139,11 +190,11 @@ async function startRedis(): Promise<string | undefined> {
   ]);
   if (failed) return undefined;
   children.push(child);
-  return `redis://127.0.0.1:${port}`;
+  return { url: `redis://127.0.0.1:${port}`, pid: child.pid };
 }
 
 async function main() {
-  const upstream = await startChild('./upstream.ts');
+  const { url: upstream } = await startChild('./upstream.ts');
   const results: ModeResult[] = [];
 
   const direct = poolSender(upstream, { authorization: 'Bearer sk_test_bench' });
@@ -165,26 +216,26 @@ async function main() {
   results.push(await measure('embedded', embedded));
   await vault.close();
 
-  const hopUrl = await startChild('./hop.ts', { BENCH_UPSTREAM: upstream });
-  const hop = poolSender(hopUrl, { authorization: 'Bearer sk_test_bench' });
-  results.push(await measure('hop', hop.send));
+  const hopChild = await startChild('./hop.ts', { BENCH_UPSTREAM: upstream });
+  const hop = poolSender(hopChild.url, { authorization: 'Bearer sk_test_bench' });
+  results.push(await measure('hop', hop.send, { proxy: hopChild.pid }));
   await hop.close();
 
-  for (const [name, redisUrl] of [
+  for (const [name, redis] of [
     ['proxy', undefined],
     ['proxy_redis', await startRedis()],
   ] as const) {
-    if (name === 'proxy_redis' && !redisUrl) {
+    if (name === 'proxy_redis' && !redis) {
       log('redis-server not found: skipping proxy_redis (apt-get install redis-server)');
       continue;
     }
-    const proxyUrl = await startChild('./proxy.ts', {
+    const proxyChild = await startChild('./proxy.ts', {
       BENCH_UPSTREAM: upstream,
-      ...(redisUrl ? { BENCH_REDIS_URL: redisUrl } : {}),
+      ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
     });
-    const [url, key] = proxyUrl.split('#') as [string, string];
+    const [url, key] = proxyChild.url.split('#') as [string, string];
     const proxy = poolSender(url, { authorization: `Bearer ${key}` });
-    results.push(await measure(name, proxy.send));
+    results.push(await measure(name, proxy.send, { proxy: proxyChild.pid, redis: redis?.pid }));
     await proxy.close();
   }
   report(results);
@@ -216,6 +267,11 @@ function report(results: ModeResult[]) {
           added_p50_us: Math.round(result.p50Us - direct.p50Us),
           added_p99_us: Math.round(result.p99Us - direct.p99Us),
           throughput: Object.fromEntries(CONCURRENCY.map((c) => [c, Math.round(result.throughput[c] ?? 0)])),
+          cpu_us_per_call: {
+            client: Math.round(result.cpuUs.client),
+            ...(result.cpuUs.proxy === undefined ? {} : { proxy: Math.round(result.cpuUs.proxy) }),
+            ...(result.cpuUs.redis === undefined ? {} : { redis: Math.round(result.cpuUs.redis) }),
+          },
         },
       ]),
     ),
@@ -239,11 +295,11 @@ function report(results: ModeResult[]) {
     `${RUNS} runs of ${DURATION_MS / 1000}s per point (median), ${SEQUENTIAL} sequential calls, 3-level key chain, 10,000 live keys\n`,
   );
   console.log(
-    `${'mode'.padEnd(12)}${pad('p50 µs', 9)}${pad('+p50', 8)}${pad('p99 µs', 9)}${pad('+p99', 8)}${pad('req/s@1', 10)}${pad('req/s@16', 10)}${pad('req/s@64', 10)}${pad('×direct@16', 12)}`,
+    `${'mode'.padEnd(12)}${pad('p50 µs', 9)}${pad('+p50', 8)}${pad('p99 µs', 9)}${pad('+p99', 8)}${pad('req/s@1', 10)}${pad('req/s@16', 10)}${pad('req/s@64', 10)}${pad('×direct@16', 12)}  CPU µs/call@16 (client + proxy + redis)`,
   );
   for (const result of results) {
     console.log(
-      `${result.name.padEnd(12)}${pad(Math.round(result.p50Us), 9)}${pad(Math.round(result.p50Us - direct.p50Us), 8)}${pad(Math.round(result.p99Us), 9)}${pad(Math.round(result.p99Us - direct.p99Us), 8)}${pad(Math.round(result.throughput[1] ?? 0), 10)}${pad(Math.round(result.throughput[16] ?? 0), 10)}${pad(Math.round(result.throughput[64] ?? 0), 10)}${pad(((result.throughput[16] ?? 0) / (direct.throughput[16] ?? 1)).toFixed(2), 12)}`,
+      `${result.name.padEnd(12)}${pad(Math.round(result.p50Us), 9)}${pad(Math.round(result.p50Us - direct.p50Us), 8)}${pad(Math.round(result.p99Us), 9)}${pad(Math.round(result.p99Us - direct.p99Us), 8)}${pad(Math.round(result.throughput[1] ?? 0), 10)}${pad(Math.round(result.throughput[16] ?? 0), 10)}${pad(Math.round(result.throughput[64] ?? 0), 10)}${pad(((result.throughput[16] ?? 0) / (direct.throughput[16] ?? 1)).toFixed(2), 12)}  ${formatCpu(result.cpuUs)}`,
     );
   }
   console.log(`\nratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);
