@@ -10,6 +10,13 @@ export interface KeyStore {
   get(id: string): Promise<KeyRecord | undefined>;
   /** Reads several records in one round trip where the backend allows it; same order as `ids`. */
   getMany(ids: readonly string[]): Promise<Array<KeyRecord | undefined>>;
+  /**
+   * Optional: reads a record and its ancestors (`ancestorIds` order) in one round trip, for
+   * stores where two reads cost two network trips. Resolves to `[record, ...ancestors]` with
+   * `undefined` for a missing ancestor, or `undefined` if the record itself is unknown. Without it
+   * the vault calls {@link KeyStore.get} then {@link KeyStore.getMany}.
+   */
+  getChain?(id: string): Promise<[KeyRecord, ...Array<KeyRecord | undefined>] | undefined>;
   /** Stores a new record and indexes it under its parent. */
   create(record: KeyRecord): Promise<void>;
   /** Marks records revoked at `at` (epoch ms). Revoking a revoked record keeps the first time. */

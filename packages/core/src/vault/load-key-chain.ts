@@ -26,11 +26,18 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
         'Keybrake denied this call: the vault key is malformed (bad prefix, length or checksum). Check for a typo.',
     });
   }
-  const record = await context.keyStore.get(parsed.keyId);
+  const store = context.keyStore;
+  const loaded = store.getChain ? await store.getChain(parsed.keyId) : undefined;
+  const record = store.getChain ? loaded?.[0] : await store.get(parsed.keyId);
   if (!record || !hashesEqual(parsed.hash, record.hash)) {
     throw new InvalidKeyError({ message: 'Keybrake denied this call: the vault key is not known to this vault.' });
   }
-  const ancestors = await context.keyStore.getMany(record.ancestorIds);
+  const ancestors = loaded ? loaded.slice(1) : await store.getMany(record.ancestorIds);
+  if (ancestors.length !== record.ancestorIds.length) {
+    throw new InvalidKeyError({
+      message: `Keybrake denied this call: the key store returned ${ancestors.length} of the ${record.ancestorIds.length} parent keys of this key.`,
+    });
+  }
   const chain: KeyRecord[] = [record];
   for (const [index, ancestor] of ancestors.entries()) {
     if (!ancestor) {

@@ -75,6 +75,45 @@ describe('createRedisKeyStore', () => {
     });
   });
 
+  describe('when a key chain is read in one round trip (getChain)', () => {
+    it('should return the key, then its ancestors with their revocations, undefined where one is missing', async () => {
+      const prefix = uniquePrefix();
+      const store = createRedisKeyStore({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        const root = record('kbk_root', { capMicros: 9_007_199_254_740_991 });
+        const mid = record('kbk_mid', { parentId: 'kbk_root', ancestorIds: ['kbk_root'], rootId: 'kbk_root' });
+        const leaf = record('kbk_leaf', {
+          parentId: 'kbk_mid',
+          ancestorIds: ['kbk_mid', 'kbk_root'],
+          rootId: 'kbk_root',
+        });
+        for (const entry of [root, mid, leaf]) await store.create(entry);
+        await store.revoke(['kbk_root'], NOW + 5);
+        await store.getChain?.('kbk_root'); // loads the script into Redis
+        const commands = await admin.info('commandstats');
+        expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, mid, { ...root, revokedAt: NOW + 5 }]);
+        expect(await store.getChain?.('kbk_root')).toEqual([{ ...root, revokedAt: NOW + 5 }]);
+        expect(await store.getChain?.('kbk_missing')).toBeUndefined();
+        // One script per chain: no GET or MGET of its own.
+        const calls = (stats: string, name: string) =>
+          Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+        const after = await admin.info('commandstats');
+        expect(calls(after, 'mget') - calls(commands, 'mget')).toBe(0);
+        expect(
+          calls(after, 'evalsha') + calls(after, 'eval') - calls(commands, 'evalsha') - calls(commands, 'eval'),
+        ).toBe(3);
+
+        await admin.del(`${prefix}key:kbk_mid`);
+        expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, undefined, { ...root, revokedAt: NOW + 5 }]);
+      } finally {
+        await store.close?.();
+        await admin.close();
+      }
+    });
+  });
+
   describe('when keys are revoked', () => {
     it('should keep the first revocation time and ignore unknown ids', async () => {
       const prefix = uniquePrefix();

@@ -1,5 +1,6 @@
 import type { AuditRecord, KeyRecord, KeyStore } from '@keybrake/core';
 import KeyvRedis from '@keyv/redis';
+import type { RedisClientType } from '@redis/client';
 import Keyv from 'keyv';
 import { createRedisScript } from '../connection/create-redis-script.js';
 import {
@@ -28,6 +29,27 @@ for i = 3, #ARGV do
   end
 end
 return 1
+`);
+
+/**
+ * A key record and its ancestors in one round trip. ARGV: prefix, id. Reply: the stored record and
+ * its revocation time, then the same for each ancestor named in the record (nil where missing);
+ * empty if the key is unknown. The records are returned as stored: they are decoded in Node.
+ */
+const chainScript = createRedisScript(`
+local P = ARGV[1]
+local raw = redis.call('GET', P .. 'key:' .. ARGV[2])
+if not raw then return {} end
+local out = { raw, redis.call('GET', P .. 'revoked:' .. ARGV[2]) }
+local ok, data = pcall(cjson.decode, raw)
+local ids = ok and type(data) == 'table' and type(data.value) == 'table' and data.value.ancestorIds
+if type(ids) == 'table' then
+  for _, id in ipairs(ids) do
+    out[#out + 1] = redis.call('GET', P .. 'key:' .. id)
+    out[#out + 1] = redis.call('GET', P .. 'revoked:' .. id)
+  end
+end
+return out
 `);
 
 /**
@@ -73,6 +95,14 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
     record === undefined || revokedAt === null || revokedAt === undefined
       ? record
       : { ...record, revokedAt: Number(revokedAt) };
+  const readMany = async (client: RedisClientType, ids: readonly string[]) => {
+    if (ids.length === 0) return [];
+    const [records, revocations] = await Promise.all([
+      keyv.getMany(ids.map(recordKey)),
+      client.mGet(ids.map(revokedKey)),
+    ]);
+    return ids.map((_, index) => withRevocation(records[index] ?? undefined, revocations[index]));
+  };
   let closed = false;
 
   return {
@@ -82,15 +112,26 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
         return withRevocation(record ?? undefined, revokedAt);
       }),
 
-    getMany: (ids) =>
-      connection.run('read keys', async (client) => {
-        if (ids.length === 0) return [];
-        const [records, revocations] = await Promise.all([
-          keyv.getMany(ids.map(recordKey)),
-          client.mGet(ids.map(revokedKey)),
-        ]);
-        return ids.map((_, index) => withRevocation(records[index] ?? undefined, revocations[index]));
+    getChain: (id) =>
+      connection.run('read a key chain', async (client) => {
+        const reply = (await chainScript.run(client, [prefix, id])) as Array<string | null>;
+        if (reply.length === 0) return undefined;
+        const decode = async (index: number) => {
+          const raw = reply[index];
+          const data = typeof raw === 'string' ? await keyv.deserializeData<KeyRecord>(raw) : undefined;
+          const live = data && (typeof data.expires !== 'number' || data.expires > Date.now());
+          return withRevocation(live ? data.value : undefined, reply[index + 1]);
+        };
+        const record = await decode(0);
+        if (record === undefined) return undefined;
+        // The script read the ancestors it found in the record; if it could not, read them by name.
+        if (reply.length !== 2 + 2 * record.ancestorIds.length)
+          return [record, ...(await readMany(client, record.ancestorIds))];
+        const ancestors = await Promise.all(record.ancestorIds.map((_, i) => decode(2 + 2 * i)));
+        return [record, ...ancestors];
       }),
+
+    getMany: (ids) => connection.run('read keys', (client) => readMany(client, ids)),
 
     create: (record) =>
       connection.run('store a key', async (client) => {
