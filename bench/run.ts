@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { createVault } from '@keybrake/core';
 import { Pool } from 'undici';
 import { PAYMENT_BODY, setupKeys } from './setup-keys.js';
+import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
 
 const { values: args } = parseArgs({
   // `pnpm bench --json` arrives as `-- --json`.
@@ -194,6 +195,9 @@ async function startRedis(): Promise<{ url: string; pid?: number } | undefined> 
 }
 
 async function main() {
+  // First, in a fresh process: nothing else has run yet.
+  log('measuring the vault alone (in-process upstream)…');
+  const vaultCpu = await measureVaultCpu();
   const { url: upstream } = await startChild('./upstream.ts');
   const results: ModeResult[] = [];
 
@@ -238,10 +242,10 @@ async function main() {
     results.push(await measure(name, proxy.send, { proxy: proxyChild.pid, redis: redis?.pid }));
     await proxy.close();
   }
-  report(results);
+  report(results, vaultCpu);
 }
 
-function report(results: ModeResult[]) {
+function report(results: ModeResult[], vaultCpu: VaultCpu) {
   const direct = results.find((result) => result.name === 'direct') as ModeResult;
   const byName = (name: string) => results.find((result) => result.name === name);
   const ratio = (name: string, base: ModeResult | undefined = direct) => {
@@ -275,6 +279,10 @@ function report(results: ModeResult[]) {
         },
       ]),
     ),
+    vault_cpu_us_per_call: {
+      handle: Number(vaultCpu.handle.toFixed(1)),
+      capped_fetch: Number(vaultCpu.cappedFetch.toFixed(1)),
+    },
     ratios: {
       embedded: ratio('embedded'),
       proxy: ratio('proxy'),
@@ -302,7 +310,10 @@ function report(results: ModeResult[]) {
       `${result.name.padEnd(12)}${pad(Math.round(result.p50Us), 9)}${pad(Math.round(result.p50Us - direct.p50Us), 8)}${pad(Math.round(result.p99Us), 9)}${pad(Math.round(result.p99Us - direct.p99Us), 8)}${pad(Math.round(result.throughput[1] ?? 0), 10)}${pad(Math.round(result.throughput[16] ?? 0), 10)}${pad(Math.round(result.throughput[64] ?? 0), 10)}${pad(((result.throughput[16] ?? 0) / (direct.throughput[16] ?? 1)).toFixed(2), 12)}  ${formatCpu(result.cpuUs)}`,
     );
   }
-  console.log(`\nratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);
+  console.log(
+    `\nthe vault alone, no sockets (CPU µs per call): vault.handle ${vaultCpu.handle.toFixed(1)}, capped fetch ${vaultCpu.cappedFetch.toFixed(1)}`,
+  );
+  console.log(`ratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);
 }
 
 main()

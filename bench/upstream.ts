@@ -1,21 +1,8 @@
 // A fast loopback "Stripe" for the benchmark: answers every request with the same succeeded
-// PaymentIntent — Stripe's own example object (as the testkit ships it), so the vault parses a
-// response of the real size and shape.
-import { readFileSync } from 'node:fs';
+// PaymentIntent (see upstream-body.ts).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-const fixtures = JSON.parse(
-  readFileSync(new URL('../packages/testkit/src/__fixtures__/stripe-objects.json', import.meta.url), 'utf8'),
-) as { resources: { payment_intent: Record<string, unknown> } };
-const body = JSON.stringify({
-  ...fixtures.resources.payment_intent,
-  id: 'pi_bench',
-  amount: 100,
-  amount_received: 100,
-  currency: 'usd',
-  status: 'succeeded',
-});
+import { PAYMENT_INTENT_BODY as body } from './upstream-body.js';
 
 const server = createServer((request, response) => {
   request.resume();
