@@ -1,6 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
+import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
+import type { KeyStore } from '../storage/key-store.js';
 import { createAcmeVault, ACME_SECRET as SECRET } from '../test-utils/create-acme-vault.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import type { Vault } from './create-vault.js';
@@ -404,6 +406,45 @@ describe('createVault', () => {
       expect(all).not.toContain(billing.vaultKey);
       expect(all).not.toContain(session.vaultKey);
       expect(all).not.toMatch(/kb_test_[0-9A-Za-z]{20}/);
+    });
+  });
+
+  describe('when a key store reads whole chains (getChain)', () => {
+    it('should use it instead of get + getMany, and deny with a storage error if it returns too few parents', async () => {
+      const inner = createKeyvKeyStore();
+      const reads = { get: 0, getMany: 0, getChain: 0 };
+      let dropParent = false;
+      const keyStore: KeyStore = {
+        ...inner,
+        get: (id) => {
+          reads.get += 1;
+          return inner.get(id);
+        },
+        getMany: (ids) => {
+          reads.getMany += 1;
+          return inner.getMany(ids);
+        },
+        async getChain(id) {
+          reads.getChain += 1;
+          const record = await inner.get(id);
+          if (!record) return undefined;
+          const parents = await inner.getMany(record.ancestorIds);
+          return [record, ...(dropParent ? parents.slice(1) : parents)];
+        },
+      };
+      const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /v1/charges': 1 }, keyStore });
+      vaults.push(vault);
+      const session = await vault.issueKey({ capUsd: 10 });
+      const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
+      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      Object.assign(reads, { get: 0, getMany: 0, getChain: 0 });
+      expect((await call()).status).toBe(200);
+      expect(reads).toEqual({ get: 0, getMany: 0, getChain: 1 });
+      dropParent = true;
+      const denied = await call();
+      expect(denied.status).toBe(503);
+      expect(denied.keybrake.error?.code).toBe('KEYBRAKE_STORAGE_ERROR');
+      expect(upstream.received).toHaveLength(1);
     });
   });
 });

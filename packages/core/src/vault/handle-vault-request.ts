@@ -256,7 +256,7 @@ async function allowOrDeny(
       costHeaders ??= toHeaders(upstream.headers);
       return costHeaders;
     },
-    header: (name) => headerValue(upstream.headers, name),
+    header: (name) => headerValue(upstream.headers, name.toLowerCase()),
     // Parsed only if the cost model reads it (reads of free endpoints never do).
     get json() {
       parsedBody ??= { value: parseJson(upstream.body, upstream.headers) };

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
+import { StorageError } from '../errors/storage-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { hashVaultKey, parseVaultKey } from '../keys/vault-key-format.js';
 import type { VaultContext } from './vault-context.js';
@@ -11,7 +12,7 @@ import type { VaultContext } from './vault-context.js';
  * refusing malformed and unknown keys. Always reads the store, so a revocation is seen on the
  * very next call; the caller checks expiry and revocation with {@link assertChainUsable}.
  *
- * @throws {InvalidKeyError | StorageError}
+ * @throws {InvalidKeyError | StorageError} `StorageError` also when a store's `getChain` returns the wrong number of parents.
  */
 export async function loadKeyChain(context: VaultContext, vaultKey: string | undefined): Promise<KeyRecord[]> {
   if (!vaultKey) {
@@ -34,8 +35,8 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
   }
   const ancestors = loaded ? loaded.slice(1) : await store.getMany(record.ancestorIds);
   if (ancestors.length !== record.ancestorIds.length) {
-    throw new InvalidKeyError({
-      message: `Keybrake denied this call: the key store returned ${ancestors.length} of the ${record.ancestorIds.length} parent keys of this key.`,
+    throw new StorageError({
+      message: `Keybrake key store returned ${ancestors.length} of the ${record.ancestorIds.length} parent keys of key ${record.id}; the call is denied.`,
     });
   }
   const chain: KeyRecord[] = [record];
