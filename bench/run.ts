@@ -55,10 +55,14 @@ function processCpuUs(pid: number | undefined): number | undefined {
   }
 }
 
-function startChild(file: string, env: Record<string, string> = {}): Promise<{ url: string; pid?: number }> {
+function startChild(
+  file: string,
+  env: Record<string, string> = {},
+  nodeFlags: string[] = [],
+): Promise<{ url: string; pid?: number }> {
   const child = fork(new URL(file, import.meta.url).pathname, [], {
     env: { ...process.env, ...env },
-    execArgv: ['--conditions=@keybrake/source', '--import', 'tsx'],
+    execArgv: [...nodeFlags, '--conditions=@keybrake/source', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   children.push(child);
@@ -233,10 +237,12 @@ async function main() {
       log('redis-server not found: skipping proxy_redis (apt-get install redis-server)');
       continue;
     }
-    const proxyChild = await startChild('./proxy.ts', {
-      BENCH_UPSTREAM: upstream,
-      ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
-    });
+    const proxyChild = await startChild(
+      './proxy.ts',
+      { BENCH_UPSTREAM: upstream, ...(redis ? { BENCH_REDIS_URL: redis.url } : {}) },
+      // For profiling the proxy, e.g. BENCH_PROXY_NODE_FLAGS=--perf-basic-prof (see BENCHMARKS.md).
+      process.env.BENCH_PROXY_NODE_FLAGS?.split(' ').filter(Boolean),
+    );
     const [url, key] = proxyChild.url.split('#') as [string, string];
     const proxy = poolSender(url, { authorization: `Bearer ${key}` });
     results.push(await measure(name, proxy.send, { proxy: proxyChild.pid, redis: redis?.pid }));
