@@ -1,4 +1,5 @@
 import type { AuditActor } from '../audit/audit-record.js';
+import { toHeaders } from '../vault/to-headers.js';
 import type { ResponseHeaderRecord, VaultRequest, VaultResponse } from '../vault/vault-request.js';
 import { currentActor } from './actor-context.js';
 
@@ -51,17 +52,9 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
   };
 }
 
-/** A record as `HeadersInit` as it is; pairs only when a header repeats (`set-cookie`). */
-function toHeadersInit(record: Readonly<ResponseHeaderRecord>): [string, string][] | Record<string, string> {
-  for (const name in record) {
-    if (!Array.isArray(record[name])) continue;
-    const pairs: [string, string][] = [];
-    for (const [key, value] of Object.entries(record)) {
-      if (Array.isArray(value)) for (const item of value) pairs.push([key, item]);
-      else pairs.push([key, value]);
-    }
-    return pairs;
-  }
+/** A record as `HeadersInit` as it is; through {@link toHeaders} only when a header repeats (`set-cookie`). */
+function toHeadersInit(record: Readonly<ResponseHeaderRecord>): Headers | Record<string, string> {
+  for (const name in record) if (Array.isArray(record[name])) return toHeaders(record);
   return record as Record<string, string>;
 }
 
