@@ -1,3 +1,7 @@
+export {
+  describeKeyStoreConformance,
+  type KeyStoreConformanceOptions,
+} from './conformance/describe-key-store-conformance.js';
 export { describeLedgerConformance, type LedgerConformanceOptions } from './conformance/describe-ledger-conformance.js';
 export type { FakeUpstream, FakeUpstreamOptions, RecordedRequest } from './fake-upstream.js';
 export type { FakeResend, FakeResendOptions } from './resend/create-fake-resend.js';

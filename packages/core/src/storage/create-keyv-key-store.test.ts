@@ -1,3 +1,4 @@
+import { describeKeyStoreConformance } from '@keybrake/testkit';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
@@ -5,6 +6,11 @@ import { startRecordingUpstream } from '../test-utils/start-recording-upstream.j
 import { createVault } from '../vault/create-vault.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
 import { createKeyvKeyStore } from './create-keyv-key-store.js';
+
+describeKeyStoreConformance('createKeyvKeyStore (in-memory Keyv)', { create: () => createKeyvKeyStore() });
+describeKeyStoreConformance('createKeyvKeyStore (Keyv with JSON serialisation)', {
+  create: () => createKeyvKeyStore({ keyv: new Keyv() }),
+});
 
 describe('createKeyvKeyStore', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;

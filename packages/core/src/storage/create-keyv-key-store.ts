@@ -83,8 +83,10 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
     takePending: (ref) =>
       guard('read a pending price', async () => {
         const record = await keyv.get<AuditRecord>(pendingKey(ref));
-        if (record) await keyv.delete(pendingKey(ref));
-        return record ?? undefined;
+        // Of concurrent takers, only the one whose delete removed the entry gets it (the backend's
+        // delete reports whether the key was there), so a late price is never applied twice.
+        if (!record || !(await keyv.delete(pendingKey(ref)))) return undefined;
+        return record;
       }),
     close: () => keyv.disconnect(),
   };

@@ -11,7 +11,7 @@ import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { createFxTable, type FxRates } from '../money/fx-table.js';
 import { type EndpointPattern, parseEndpointPattern } from '../paths/endpoint-matcher.js';
-import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
+import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
 import { type BuiltinVendorOptions, builtinVendors } from '../vendors/builtin-vendors.js';
 import type { TwilioSecret } from '../vendors/twilio-vendor.js';
@@ -49,7 +49,7 @@ export interface VaultOptions {
   vendors?: Record<string, VendorDefinition>;
   /** FX rates, USD per unit (`{ eur: 1.08, jpy: '0.0067' }`). A charge in another currency is denied. @default USD only */
   fx?: FxRates;
-  /** Where key records live. @default in memory, via Keyv */
+  /** Where key records live. @default in this process's memory ({@link createMemoryKeyStore}) */
   keyStore?: KeyStore;
   /** The spend ledger. @default in memory (one process) */
   ledger?: Ledger;
@@ -130,10 +130,11 @@ export function createVault(options: VaultOptions = {}): Vault {
   const ownsDispatcher = options.dispatcher === undefined;
   const upstreamTimeoutMs = parseDuration(options.upstreamTimeout ?? '60s');
   const compiled = new Map<string, EndpointPattern[]>();
+  const now = options.now ?? Date.now;
   const context: VaultContext = {
     mode: options.mode ?? 'test',
     vendors,
-    keyStore: options.keyStore ?? createKeyvKeyStore(),
+    keyStore: options.keyStore ?? createMemoryKeyStore({ now }),
     ledger: options.ledger ?? createMemoryLedger(),
     audit: options.audit ?? createMemoryAuditSink(),
     fx: createFxTable(options.fx),
@@ -148,7 +149,7 @@ export function createVault(options: VaultOptions = {}): Vault {
         headersTimeout: upstreamTimeoutMs,
         bodyTimeout: upstreamTimeoutMs,
       }),
-    now: options.now ?? Date.now,
+    now,
     patterns(record) {
       if (!record.allowedEndpoints) return undefined;
       let patterns = compiled.get(record.id);

@@ -6,6 +6,7 @@ import {
   createVault,
   type KeyRecord,
 } from '@keybrake/core';
+import { describeKeyStoreConformance } from '@keybrake/testkit';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
@@ -33,6 +34,13 @@ const record = (id: string, extra: Partial<KeyRecord> = {}): KeyRecord => ({
   createdAt: NOW,
   metadata: { team: 'billing', nested: { n: 1 } },
   ...extra,
+});
+
+// Every test uses fresh key ids, so one prefix serves them all; two stores per test share it.
+const conformancePrefix = uniquePrefix();
+describeKeyStoreConformance('createRedisKeyStore', {
+  create: () => createRedisKeyStore({ url: redis.url, prefix: conformancePrefix }),
+  shared: true,
 });
 
 describe('createRedisKeyStore', () => {

@@ -1,0 +1,187 @@
+import type { AuditRecord, KeyRecord, KeyStore } from '@keybrake/core';
+import { afterEach, describe, expect, it } from 'vitest';
+
+/** Options of {@link describeKeyStoreConformance}. */
+export interface KeyStoreConformanceOptions {
+  /**
+   * Creates a store for one test. Called twice when `shared` is true: the two stores must see the
+   * same records (two processes on one backend). Stores are closed after each test.
+   */
+  create: () => Promise<KeyStore> | KeyStore;
+  /** Whether two stores from `create` share one backend (Redis, a Keyv server). @default false */
+  shared?: boolean;
+}
+
+const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
+let counter = 0;
+const id = (name: string) => `kbk_${name}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
+
+const record = (keyId: string, parent?: KeyRecord, extra: Partial<KeyRecord> = {}): KeyRecord => ({
+  id: keyId,
+  hash: `sha256-of-${keyId}`,
+  mode: 'test',
+  vendor: 'stripe',
+  parentId: parent?.id,
+  ancestorIds: parent ? [parent.id, ...parent.ancestorIds] : [],
+  rootId: parent?.rootId ?? keyId,
+  label: `team/${keyId}`,
+  capMicros: 5_000_000,
+  expiresAt: NOW + 3_600_000,
+  createdAt: NOW,
+  metadata: { team: 'billing', nested: { n: 1 } },
+  ...extra,
+});
+
+/** The chain as the vault reads it: `getChain` where the store has it, else `get` then `getMany`. */
+const readChain = async (store: KeyStore, keyId: string) => {
+  if (store.getChain) return store.getChain(keyId);
+  const key = await store.get(keyId);
+  return key ? [key, ...(await store.getMany(key.ancestorIds))] : undefined;
+};
+
+const pendingRecord = (auditId: string): AuditRecord => ({
+  id: auditId,
+  time: new Date(NOW).toISOString(),
+  keyId: 'kbk_sms',
+  labelChain: ['team/sess/sms', 'team/sess'],
+  vendor: 'twilio',
+  method: 'POST',
+  path: '/2010-04-01/Accounts/AC1/Messages.json',
+  decision: 'allowed',
+  outcome: 'settled',
+  estimatedMicros: 8_300,
+  actualMicros: 8_300,
+  latencyMs: 12,
+});
+
+/**
+ * The conformance suite every {@link KeyStore} must pass (in memory, Keyv, Redis, your own):
+ * records read back as stored, in order, with `undefined` for unknown ids; a key chain read
+ * through `getChain` where implemented; children indexed under their parent, also when created
+ * concurrently; a revocation that keeps its first time and is seen on the next read; pending
+ * prices taken once and forgotten after their TTL.
+ *
+ * @example
+ * ```ts
+ * import { createMemoryKeyStore } from '@keybrake/core';
+ * import { describeKeyStoreConformance } from '@keybrake/testkit';
+ * describeKeyStoreConformance('memory key store', { create: () => createMemoryKeyStore() });
+ * ```
+ */
+export function describeKeyStoreConformance(name: string, options: KeyStoreConformanceOptions): void {
+  describe(`${name} (key store conformance)`, () => {
+    const open: KeyStore[] = [];
+    const create = async () => {
+      const store = await options.create();
+      open.push(store);
+      return store;
+    };
+    /** A writer and a reader: two stores on one backend when `shared`, else the same store twice. */
+    const pair = async (): Promise<[KeyStore, KeyStore]> => {
+      const writer = await create();
+      return [writer, options.shared ? await create() : writer];
+    };
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((store) => store.close?.()));
+    });
+
+    describe('records', () => {
+      it('should read back what was stored, and undefined for an unknown id', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        await writer.create(root);
+        expect(await reader.get(root.id)).toEqual(root);
+        expect(await reader.get(id('missing'))).toBeUndefined();
+      });
+
+      it('should read several records in the order asked, undefined where one is missing', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        const child = record(id('child'), root);
+        await writer.create(root);
+        await writer.create(child);
+        const missing = id('missing');
+        expect(await reader.getMany([child.id, missing, root.id])).toEqual([child, undefined, root]);
+        expect(await reader.getMany([])).toEqual([]);
+      });
+    });
+
+    describe('key chains (getChain, or get then getMany)', () => {
+      it('should return a key and its ancestors parent first, or undefined for an unknown key', async () => {
+        const [writer, reader] = await pair();
+        const session = record(id('session'), undefined, { vendor: undefined });
+        const member = record(id('member'), session);
+        const key = record(id('key'), member);
+        for (const entry of [session, member, key]) await writer.create(entry);
+        expect(await readChain(reader, key.id)).toEqual([key, member, session]);
+        expect(await readChain(reader, session.id)).toEqual([session]);
+        expect(await readChain(reader, id('missing'))).toBeUndefined();
+      });
+
+      it('should give undefined in the place of an ancestor missing from the store', async () => {
+        const [writer, reader] = await pair();
+        const ghost = record(id('ghost'));
+        const orphan = record(id('orphan'), ghost);
+        await writer.create(orphan);
+        expect(await readChain(reader, orphan.id)).toEqual([orphan, undefined]);
+      });
+    });
+
+    describe('children', () => {
+      it('should list direct children only, and none for a leaf', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        const child = record(id('child'), root);
+        const grandchild = record(id('grandchild'), child);
+        for (const entry of [root, child, grandchild]) await writer.create(entry);
+        expect(await reader.children(root.id)).toEqual([child.id]);
+        expect(await reader.children(grandchild.id)).toEqual([]);
+      });
+
+      it('should index every child created concurrently under one parent', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        await writer.create(root);
+        const kids = Array.from({ length: 25 }, (_, index) => record(id(`kid${index}`), root));
+        await Promise.all(kids.map((kid) => writer.create(kid)));
+        expect((await reader.children(root.id)).sort()).toEqual(kids.map((kid) => kid.id).sort());
+      });
+    });
+
+    describe('revoke', () => {
+      it('should be seen on the next read, everywhere, keeping the first revocation time', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        const child = record(id('child'), root);
+        await writer.create(root);
+        await writer.create(child);
+        expect((await reader.get(root.id))?.revokedAt).toBeUndefined();
+        await writer.revoke([root.id, id('unknown')], NOW + 1000);
+        await writer.revoke([root.id], NOW + 5000);
+        expect(await reader.get(root.id)).toEqual({ ...root, revokedAt: NOW + 1000 });
+        expect((await reader.getMany([child.id]))[0]?.revokedAt).toBeUndefined();
+        expect((await readChain(reader, child.id))?.[1]?.revokedAt).toBe(NOW + 1000);
+        expect(await reader.get(id('unknown'))).toBeUndefined();
+      });
+    });
+
+    describe('pending prices', () => {
+      it('should hand a pending record to exactly one taker', async () => {
+        const [writer, reader] = await pair();
+        const ref = `twilio:${id('SM')}`;
+        await writer.putPending(ref, pendingRecord('audit-1'), 60_000);
+        const taken = await Promise.all([writer.takePending(ref), reader.takePending(ref)]);
+        expect(taken.filter((entry) => entry !== undefined)).toEqual([pendingRecord('audit-1')]);
+        expect(await reader.takePending(ref)).toBeUndefined();
+      });
+
+      it('should forget a pending record after its TTL', async () => {
+        const [writer, reader] = await pair();
+        const ref = `twilio:${id('SM')}`;
+        await writer.putPending(ref, pendingRecord('audit-2'), 30);
+        await new Promise((resolve) => setTimeout(resolve, 80));
+        expect(await reader.takePending(ref)).toBeUndefined();
+      });
+    });
+  });
+}
