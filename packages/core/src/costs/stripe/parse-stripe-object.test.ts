@@ -32,6 +32,23 @@ describe('parseStripeObject', () => {
       expect(parsed).toMatchObject({ object: 'payment_record', amount: undefined, currency: 'usd' });
     });
 
+    it('should read a fractional or unsafe amount, a numeric string and a non-boolean flag as undefined', () => {
+      expect(
+        parseStripeObject({ amount: 10.5, amount_received: 2 ** 53, amount_total: '1000', captured: 'true', paid: 1 }),
+      ).toMatchObject({
+        amount: undefined,
+        amountReceived: undefined,
+        amountTotal: undefined,
+        captured: undefined,
+        paid: undefined,
+      });
+      expect(parseStripeObject({ amount: 0, captured: false, paid: true })).toMatchObject({
+        amount: 0,
+        captured: false,
+        paid: true,
+      });
+    });
+
     it('should read null fields as undefined', () => {
       expect(parseStripeObject({ amount_total: null, currency: null })).toMatchObject({
         amountTotal: undefined,

@@ -1,26 +1,9 @@
-import { z } from 'zod';
-
 // Every field is optional and tolerant: a missing, null or mistyped field reads as `undefined`
-// (Stripe's `payment_record.amount` is an object, for instance), so parsing never throws.
-const minor = z.number().int().nullish().catch(undefined);
-const text = z.string().nullish().catch(undefined);
-const flag = z.boolean().nullish().catch(undefined);
-
-const stripeObjectSchema = z.object({
-  id: text,
-  object: text,
-  status: text,
-  currency: text,
-  amount: minor,
-  amount_received: minor,
-  amount_capturable: minor,
-  amount_total: minor,
-  amount_remaining: minor,
-  amount_paid: minor,
-  amount_due: minor,
-  captured: flag,
-  paid: flag,
-});
+// (Stripe's `payment_record.amount` is an object, for instance), so reading never throws. Read by
+// hand rather than through a schema: this runs on every settled Stripe call.
+const minor = (value: unknown): number | undefined => (Number.isSafeInteger(value) ? (value as number) : undefined);
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const flag = (value: unknown): boolean | undefined => (typeof value === 'boolean' ? value : undefined);
 
 /**
  * The money fields of any Stripe API object, as read by {@link parseStripeObject}. Amounts are
@@ -69,22 +52,21 @@ export interface StripeObject {
  * ```
  */
 export function parseStripeObject(json: unknown): StripeObject | undefined {
-  const parsed = stripeObjectSchema.safeParse(json);
-  if (!parsed.success) return undefined;
-  const data = parsed.data;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined;
+  const data = json as Record<string, unknown>;
   return {
-    id: data.id ?? undefined,
-    object: data.object ?? undefined,
-    status: data.status ?? undefined,
-    currency: data.currency?.toLowerCase() ?? undefined,
-    amount: data.amount ?? undefined,
-    amountReceived: data.amount_received ?? undefined,
-    amountCapturable: data.amount_capturable ?? undefined,
-    amountTotal: data.amount_total ?? undefined,
-    amountRemaining: data.amount_remaining ?? undefined,
-    amountPaid: data.amount_paid ?? undefined,
-    amountDue: data.amount_due ?? undefined,
-    captured: data.captured ?? undefined,
-    paid: data.paid ?? undefined,
+    id: text(data.id),
+    object: text(data.object),
+    status: text(data.status),
+    currency: text(data.currency)?.toLowerCase(),
+    amount: minor(data.amount),
+    amountReceived: minor(data.amount_received),
+    amountCapturable: minor(data.amount_capturable),
+    amountTotal: minor(data.amount_total),
+    amountRemaining: minor(data.amount_remaining),
+    amountPaid: minor(data.amount_paid),
+    amountDue: minor(data.amount_due),
+    captured: flag(data.captured),
+    paid: flag(data.paid),
   };
 }
