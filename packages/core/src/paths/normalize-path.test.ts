@@ -12,6 +12,28 @@ describe('normalizePath', () => {
     });
   });
 
+  describe('when paths are built from tricky segments', () => {
+    const segments = ['a', 'Z9', '_-~', '.', '..', '', '%41', '%2F', '%252F', 'a b', 'é', '%25', 'x.y', 'A%7e', '%E9'];
+    const paths = segments.flatMap((first) =>
+      segments.flatMap((second) => segments.map((third) => `/${first}/${second}/${third}`)),
+    );
+
+    it('should give a canonical path that normalizes to itself', () => {
+      for (const path of paths) {
+        const result = normalizePath(path);
+        if (result.ok) expect(normalizePath(result.path), path).toEqual(result);
+      }
+    });
+
+    it('should keep a path of plain segments exactly as it is, and still rewrite the others', () => {
+      for (const path of paths) {
+        if (/^(\/[A-Za-z0-9_~-]+)+$/.test(path)) expect(normalizePath(path), path).toEqual({ ok: true, path });
+      }
+      expect(normalizePath('/v1//customers/')).toEqual({ ok: true, path: '/v1/customers' });
+      expect(normalizePath('/v1/%63ustomers')).toEqual({ ok: true, path: '/v1/customers' });
+    });
+  });
+
   describe('when the path has dot segments', () => {
     it('should resolve . and .. and collapse slashes', () => {
       expect(normalizePath('/v1/./customers/../payment_intents')).toEqual({ ok: true, path: '/v1/payment_intents' });

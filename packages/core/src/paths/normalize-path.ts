@@ -2,6 +2,11 @@
 export type NormalizedPath = { ok: true; path: string } | { ok: false; reason: string };
 
 const MAX_PATH_LENGTH = 2048;
+/**
+ * A path of non-empty segments of unreserved characters but `.` is already canonical: nothing to
+ * decode, no dot segment, no empty segment, and `encodeURIComponent` leaves every character as it is.
+ */
+const CANONICAL = /^(?:\/[A-Za-z0-9_~-]+)+$/;
 
 /**
  * Canonicalises a request path before it is matched against an allow-list or forwarded:
@@ -21,6 +26,7 @@ const MAX_PATH_LENGTH = 2048;
 export function normalizePath(rawPath: string): NormalizedPath {
   if (!rawPath.startsWith('/')) return { ok: false, reason: 'path must start with /' };
   if (rawPath.length > MAX_PATH_LENGTH) return { ok: false, reason: 'path too long' };
+  if (CANONICAL.test(rawPath)) return { ok: true, path: rawPath };
   const segments: string[] = [];
   const parts = rawPath.split('/');
   for (let index = 1; index < parts.length; index++) {

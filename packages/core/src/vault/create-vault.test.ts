@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
+import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
 import { createAcmeVault, ACME_SECRET as SECRET } from '../test-utils/create-acme-vault.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
@@ -444,6 +445,57 @@ describe('createVault', () => {
       const denied = await call();
       expect(denied.status).toBe(503);
       expect(denied.keybrake.error?.code).toBe('KEYBRAKE_STORAGE_ERROR');
+      expect(upstream.received).toHaveLength(1);
+    });
+
+    it('should refuse a record whose stored hash differs from the presented key, even in its last digit', async () => {
+      const inner = createMemoryKeyStore();
+      let tamper: ((hash: string) => string) | undefined;
+      const keyStore: KeyStore = {
+        ...inner,
+        async getChain(id) {
+          const chain = await inner.getChain?.(id);
+          if (!chain || !tamper) return chain;
+          return [{ ...chain[0], hash: tamper(chain[0].hash) }, ...chain.slice(1)];
+        },
+      };
+      const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /v1/charges': 1 }, keyStore });
+      vaults.push(vault);
+      const member = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect((await call()).status).toBe(200);
+      const flipLast = (hash: string) => `${hash.slice(0, -1)}${hash.endsWith('0') ? '1' : '0'}`;
+      for (const change of [flipLast, (hash: string) => hash.slice(1), (hash: string) => hash.toUpperCase()]) {
+        tamper = change;
+        const denied = await call();
+        expect(denied.status).toBe(401);
+        expect(denied.keybrake.error?.message).toContain('not known to this vault');
+      }
+      expect(upstream.received).toHaveLength(1);
+    });
+  });
+
+  describe('when a key store has no getChain', () => {
+    it('should read the key then its parents, see a parent revoked at once, and deny a missing parent', async () => {
+      const { getChain: _unused, ...inner } = createMemoryKeyStore();
+      let hideParent = false;
+      const keyStore: KeyStore = {
+        ...inner,
+        getMany: async (ids) => (hideParent ? ids.map(() => undefined) : inner.getMany(ids)),
+      };
+      const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /v1/charges': 1 }, keyStore });
+      vaults.push(vault);
+      const session = await vault.issueKey({ capUsd: 10 });
+      const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
+      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect((await call()).status).toBe(200);
+      hideParent = true;
+      const missing = await call();
+      expect(missing.status).toBe(401);
+      expect(missing.keybrake.error?.message).toContain(`parent key ${session.id} of this key is missing`);
+      hideParent = false;
+      await vault.revokeKey(session.id);
+      expect((await call()).keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
       expect(upstream.received).toHaveLength(1);
     });
   });

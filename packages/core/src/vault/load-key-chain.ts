@@ -1,4 +1,3 @@
-import { timingSafeEqual } from 'node:crypto';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
@@ -28,27 +27,34 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
     });
   }
   const store = context.keyStore;
-  const loaded = store.getChain ? await store.getChain(parsed.keyId) : undefined;
-  const record = store.getChain ? loaded?.[0] : await store.get(parsed.keyId);
-  if (!record || !hashesEqual(parsed.hash, record.hash)) {
-    throw new InvalidKeyError({ message: 'Keybrake denied this call: the vault key is not known to this vault.' });
+  let chain: Array<KeyRecord | undefined>;
+  if (store.getChain) {
+    const loaded = await store.getChain(parsed.keyId);
+    if (!loaded || !hashesEqual(parsed.hash, loaded[0].hash)) throw unknownKey();
+    chain = loaded;
+  } else {
+    const record = await store.get(parsed.keyId);
+    if (!record || !hashesEqual(parsed.hash, record.hash)) throw unknownKey();
+    chain = [record, ...(await store.getMany(record.ancestorIds))];
   }
-  const ancestors = loaded ? loaded.slice(1) : await store.getMany(record.ancestorIds);
-  if (ancestors.length !== record.ancestorIds.length) {
+  const record = chain[0] as KeyRecord;
+  if (chain.length !== record.ancestorIds.length + 1) {
     throw new StorageError({
-      message: `Keybrake key store returned ${ancestors.length} of the ${record.ancestorIds.length} parent keys of key ${record.id}; the call is denied.`,
+      message: `Keybrake key store returned ${chain.length - 1} of the ${record.ancestorIds.length} parent keys of key ${record.id}; the call is denied.`,
     });
   }
-  const chain: KeyRecord[] = [record];
-  for (const [index, ancestor] of ancestors.entries()) {
-    if (!ancestor) {
+  for (let index = 1; index < chain.length; index++) {
+    if (!chain[index]) {
       throw new InvalidKeyError({
-        message: `Keybrake denied this call: the parent key ${record.ancestorIds[index]} of this key is missing from the store.`,
+        message: `Keybrake denied this call: the parent key ${record.ancestorIds[index - 1]} of this key is missing from the store.`,
       });
     }
-    chain.push(ancestor);
   }
-  return chain;
+  return chain as KeyRecord[];
+}
+
+function unknownKey(): InvalidKeyError {
+  return new InvalidKeyError({ message: 'Keybrake denied this call: the vault key is not known to this vault.' });
 }
 
 const MAX_CACHED_KEYS = 10_000;
@@ -70,10 +76,17 @@ function parseKeyCached(vaultKey: string): { keyId: string; hash: string } | und
   return entry;
 }
 
+/**
+ * Compares two hex digests in time that depends only on their length (no early exit), without
+ * allocating: this runs on every call.
+ */
 function hashesEqual(presented: string, stored: string): boolean {
-  const a = Buffer.from(presented, 'hex');
-  const b = Buffer.from(stored, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (presented.length !== stored.length) return false;
+  let difference = 0;
+  for (let index = 0; index < presented.length; index++) {
+    difference |= presented.charCodeAt(index) ^ stored.charCodeAt(index);
+  }
+  return difference === 0;
 }
 
 /** Throws if any key of a chain is revoked or expired at `now`. */
