@@ -45,6 +45,13 @@ const encoder = new TextEncoder();
 const PENDING_TTL_MS = 7 * 86_400_000;
 const decoder = new TextDecoder();
 
+/** The vendor's answer, read whole. */
+interface UpstreamAnswer {
+  status: number;
+  headers: ResponseHeaderRecord;
+  body: Uint8Array;
+}
+
 interface CallState {
   auditId: string;
   started: number;
@@ -108,13 +115,12 @@ async function allowOrDeny(
   const chain = await loadKeyChain(context, request.vaultKey ?? readVaultKey(headers));
   const key = chain[0] as KeyRecord;
   state.chain = chain;
-  Object.assign(state.record, {
-    keyId: key.id,
-    rootKeyId: key.rootId,
-    label: key.label,
-    labelChain: chain.map((entry) => entry.label ?? entry.id),
-    vendor: key.vendor ?? request.vendor,
-  });
+  const record = state.record;
+  record.keyId = key.id;
+  record.rootKeyId = key.rootId;
+  record.label = key.label;
+  record.labelChain = chain.map((entry) => entry.label ?? entry.id);
+  record.vendor = key.vendor ?? request.vendor;
   // Known from here on: denials below are audited under the key and rendered in its vendor's shape.
   const vendor = key.vendor ? context.vendors.get(key.vendor) : undefined;
   if (vendor) state.vendor = vendor;
@@ -141,12 +147,12 @@ async function allowOrDeny(
       keyId: key.id,
       label: key.label,
       method,
-      path: state.record.path,
+      path: record.path,
       reason: normalized.reason,
     });
   }
   const path = normalized.path;
-  state.record.path = path;
+  record.path = path;
   for (const entry of chain) {
     const patterns = context.patterns(entry);
     if (patterns && !patterns.some((pattern) => matchesEndpoint(pattern, method, path))) {
@@ -168,13 +174,13 @@ async function allowOrDeny(
     });
   }
   const bodyText = body.byteLength === 0 ? '' : decoder.decode(body);
-  const costRequest = createCostRequest(method, path, search, headers, bodyText);
-  const costContext = createCostContext(context, vendor, request.signal);
+  const costRequest = new LazyCostRequest(method, path, search, headers, bodyText);
+  const costContext = new VaultCostContext(context, vendor, request.signal);
 
   const estimate = await vendor.definition.costModel.estimate(costRequest, costContext);
   const estimatedMicros = resolveEstimate(estimate, chain, method, path);
-  state.record.estimatedMicros = estimatedMicros;
-  if (estimate.kind === 'known' && estimate.note) state.record.note = estimate.note;
+  record.estimatedMicros = estimatedMicros;
+  if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
   for (const entry of chain) {
     if (entry.perCallMaxMicros !== undefined && estimatedMicros > entry.perCallMaxMicros) {
       throw capError(key, entry, 'per_call', entry.perCallMaxMicros, 0, 0, estimatedMicros);
@@ -192,7 +198,7 @@ async function allowOrDeny(
     micros: estimatedMicros,
     now: context.now(),
     ttlMs: context.reservationTtlMs,
-    idempotencyKey: vendor.definition.honorsIdempotencyKey ? state.record.idempotencyKey : undefined,
+    idempotencyKey: vendor.definition.honorsIdempotencyKey ? record.idempotencyKey : undefined,
   });
   if (!reservation.ok) {
     const limiting = chain.find((entry) => entry.id === reservation.keyId) ?? key;
@@ -213,16 +219,19 @@ async function allowOrDeny(
   for (const name in headers) if (!HOP_BY_HOP.has(name)) forwardHeaders[name] = headers[name] as string;
   forwardHeaders['accept-encoding'] = 'identity';
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
-  state.record.decision = 'allowed';
-  const upstream = await forward(
-    context,
-    vendor,
-    method,
-    `${authorized.path}${search}`,
-    forwardHeaders,
-    body,
-    request.signal,
-  ).catch(async (error: unknown) => {
+  record.decision = 'allowed';
+  let upstream: UpstreamAnswer;
+  try {
+    upstream = await forward(
+      context,
+      vendor,
+      method,
+      `${authorized.path}${search}`,
+      forwardHeaders,
+      body,
+      request.signal,
+    );
+  } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = !isConnectError(error);
     if (!replayed) {
@@ -232,8 +241,8 @@ async function allowOrDeny(
         now: context.now(),
       });
     }
-    state.record.outcome = outcomeUnknown ? 'unknown' : 'settled';
-    state.record.actualMicros = outcomeUnknown && !replayed ? estimatedMicros : 0;
+    record.outcome = outcomeUnknown ? 'unknown' : 'settled';
+    record.actualMicros = outcomeUnknown && !replayed ? estimatedMicros : 0;
     if (request.signal?.aborted) {
       finish(context, state);
       throw error;
@@ -246,30 +255,16 @@ async function allowOrDeny(
         : `The ${vendor.definition.name} API could not be reached; nothing was sent and nothing was counted.`,
       cause: error,
     });
-  });
+  }
 
-  let parsedBody: { value: unknown } | undefined;
-  let costHeaders: Headers | undefined;
-  const costResponse: CostResponse = {
-    status: upstream.status,
-    get headers() {
-      costHeaders ??= toHeaders(upstream.headers);
-      return costHeaders;
-    },
-    header: (name) => headerValue(upstream.headers, name.toLowerCase()),
-    // Parsed only if the cost model reads it (reads of free endpoints never do).
-    get json() {
-      parsedBody ??= { value: parseJson(upstream.body, upstream.headers) };
-      return parsedBody.value;
-    },
-  };
+  const costResponse = new UpstreamCostResponse(upstream);
   let actualMicros: MicroUsd = 0;
   let pendingRef: string | undefined;
   if (!replayed) {
     const settlement = vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext);
     // A successful money call whose cost cannot be read keeps its estimate: never undercount.
     actualMicros = settlement.kind === 'known' ? settlement.micros : estimatedMicros;
-    if (settlement.kind === 'known' && settlement.note) state.record.note = settlement.note;
+    if (settlement.kind === 'known' && settlement.note) record.note = settlement.note;
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
   }
@@ -284,23 +279,22 @@ async function allowOrDeny(
         now: context.now(),
         awaitsLatePrice: pendingRef !== undefined,
       });
-    await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
+    if (vendor.definition.costModel.reconcile)
+      await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
   } catch (error) {
     if (!replayed) actualMicros = estimatedMicros;
     pendingRef = undefined;
-    state.record.note = `settlement failed (${error instanceof Error ? error.message : 'storage error'}); the estimate stays counted`;
+    record.note = `settlement failed (${error instanceof Error ? error.message : 'storage error'}); the estimate stays counted`;
   }
-  Object.assign(state.record, {
-    outcome: replayed ? 'replayed' : 'settled',
-    actualMicros,
-    vendorStatus: upstream.status,
-    vendorRequestId: vendor.definition.requestIdHeader
-      ? headerValue(upstream.headers, vendor.definition.requestIdHeader.toLowerCase())
-      : undefined,
-  });
+  record.outcome = replayed ? 'replayed' : 'settled';
+  record.actualMicros = actualMicros;
+  record.vendorStatus = upstream.status;
+  record.vendorRequestId = vendor.definition.requestIdHeader
+    ? headerValue(upstream.headers, vendor.definition.requestIdHeader.toLowerCase())
+    : undefined;
   finish(context, state);
-  if (pendingRef) await context.keyStore.putPending(pendingRef, state.record, PENDING_TTL_MS).catch(() => {});
-  return vaultResponse(upstream.status, upstream.headers, upstream.body, {
+  if (pendingRef) await context.keyStore.putPending(pendingRef, record, PENDING_TTL_MS).catch(() => {});
+  return new LazyVaultResponse(upstream.status, upstream.headers, upstream.body, {
     auditId: state.auditId,
     keyId: key.id,
     vendor: key.vendor,
@@ -311,23 +305,77 @@ async function allowOrDeny(
 }
 
 /** A {@link VaultResponse} whose WHATWG `Headers` are built only if someone reads them. */
-function vaultResponse(
-  status: number,
-  headerRecord: ResponseHeaderRecord,
-  body: Uint8Array,
-  keybrake: VaultResponse['keybrake'],
-): VaultResponse {
-  let headers: Headers | undefined;
-  return {
-    status,
-    get headers() {
-      headers ??= toHeaders(headerRecord);
-      return headers;
-    },
-    headerRecord,
-    body,
-    keybrake,
-  };
+class LazyVaultResponse implements VaultResponse {
+  #headers: Headers | undefined;
+  constructor(
+    readonly status: number,
+    readonly headerRecord: ResponseHeaderRecord,
+    readonly body: Uint8Array,
+    readonly keybrake: VaultResponse['keybrake'],
+  ) {}
+  get headers(): Headers {
+    this.#headers ??= toHeaders(this.headerRecord);
+    return this.#headers;
+  }
+}
+
+/** The vendor's answer as a cost model reads it: JSON parsed and `Headers` built only on first read. */
+class UpstreamCostResponse implements CostResponse {
+  #json: { value: unknown } | undefined;
+  #headers: Headers | undefined;
+  readonly status: number;
+  constructor(private readonly upstream: UpstreamAnswer) {
+    this.status = upstream.status;
+  }
+  get headers(): Headers {
+    this.#headers ??= toHeaders(this.upstream.headers);
+    return this.#headers;
+  }
+  header(name: string): string | undefined {
+    return headerValue(this.upstream.headers, name.toLowerCase());
+  }
+  // Parsed only if the cost model reads it (reads of free endpoints never do).
+  get json(): unknown {
+    this.#json ??= { value: parseJson(this.upstream.body, this.upstream.headers) };
+    return this.#json.value;
+  }
+}
+
+/** The request as a cost model reads it: form, JSON, query and `Headers` built only on first read. */
+class LazyCostRequest implements CostRequest {
+  #form: Record<string, string> | undefined;
+  #json: { value: unknown } | undefined;
+  #headers: Headers | undefined;
+  #query: URLSearchParams | undefined;
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    private readonly search: string,
+    private readonly headerRecord: Record<string, string>,
+    readonly bodyText: string,
+  ) {}
+  get query(): URLSearchParams {
+    this.#query ??= new URLSearchParams(this.search);
+    return this.#query;
+  }
+  get headers(): Headers {
+    this.#headers ??= new Headers(this.headerRecord);
+    return this.#headers;
+  }
+  form(): Record<string, string> {
+    this.#form ??= parseFormBody(this.bodyText);
+    return this.#form;
+  }
+  json(): unknown {
+    if (!this.#json) {
+      try {
+        this.#json = { value: this.bodyText ? JSON.parse(this.bodyText) : undefined };
+      } catch {
+        this.#json = { value: undefined };
+      }
+    }
+    return this.#json.value;
+  }
 }
 
 function headerValue(headers: ResponseHeaderRecord, name: string): string | undefined {
@@ -401,7 +449,7 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
   const headers: ResponseHeaderRecord = {};
   for (const name in shaped.headers) headers[name.toLowerCase()] = shaped.headers[name] as string;
   headers['x-keybrake-code'] = error.code;
-  return vaultResponse(shaped.status, headers, encoder.encode(shaped.body), {
+  return new LazyVaultResponse(shaped.status, headers, encoder.encode(shaped.body), {
     auditId: state.auditId,
     keyId: state.record.keyId,
     vendor: state.record.vendor,
@@ -433,7 +481,7 @@ async function forward(
   headers: Record<string, string>,
   body: Uint8Array,
   signal: AbortSignal | undefined,
-): Promise<{ status: number; headers: ResponseHeaderRecord; body: Uint8Array }> {
+): Promise<UpstreamAnswer> {
   const base = vendor.baseUrl;
   const response = await context.dispatcher.request({
     origin: base.origin,
@@ -455,65 +503,34 @@ async function forward(
   return { status: response.statusCode, headers: responseHeaders, body: bytes };
 }
 
-function createCostContext(
-  context: VaultContext,
-  vendor: ConfiguredVendor,
-  signal: AbortSignal | undefined,
-): CostContext {
-  return {
-    fx: context.fx,
-    async lookup(path) {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
-      try {
-        const response = await forward(context, vendor, 'GET', authorized.path, headers, new Uint8Array(), signal);
-        return response.status >= 200 && response.status < 300 ? parseJson(response.body, response.headers) : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  };
-}
-
-function createCostRequest(
-  method: string,
-  path: string,
-  search: string,
-  headerRecord: Record<string, string>,
-  bodyText: string,
-): CostRequest {
-  let form: Record<string, string> | undefined;
-  let json: { value: unknown } | undefined;
-  let headers: Headers | undefined;
-  let query: URLSearchParams | undefined;
-  return {
-    method,
-    path,
-    get query() {
-      query ??= new URLSearchParams(search);
-      return query;
-    },
-    get headers() {
-      // Built only if a cost model reads the request headers.
-      headers ??= new Headers(headerRecord);
-      return headers;
-    },
-    bodyText,
-    form: () => {
-      form ??= parseFormBody(bodyText);
-      return form;
-    },
-    json: () => {
-      if (!json) {
-        try {
-          json = { value: bodyText ? JSON.parse(bodyText) : undefined };
-        } catch {
-          json = { value: undefined };
-        }
-      }
-      return json.value;
-    },
-  };
+/** What a cost model may use besides the request: FX, and uncounted reads with the real credentials. */
+class VaultCostContext implements CostContext {
+  readonly fx: CostContext['fx'];
+  constructor(
+    private readonly context: VaultContext,
+    private readonly vendor: ConfiguredVendor,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.fx = context.fx;
+  }
+  async lookup(path: string): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const authorized = this.vendor.definition.authorize({ path, headers }, this.vendor.secret);
+    try {
+      const response = await forward(
+        this.context,
+        this.vendor,
+        'GET',
+        authorized.path,
+        headers,
+        new Uint8Array(),
+        this.signal,
+      );
+      return response.status >= 200 && response.status < 300 ? parseJson(response.body, response.headers) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 function parseJson(body: Uint8Array, headers: ResponseHeaderRecord): unknown {
