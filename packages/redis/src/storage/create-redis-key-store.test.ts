@@ -120,6 +120,26 @@ describe('createRedisKeyStore', () => {
         await admin.close();
       }
     });
+    it('should read strings that start with a colon back unchanged, as Keyv stored them', async () => {
+      const prefix = uniquePrefix();
+      const store = createRedisKeyStore({ url: redis.url, prefix });
+      try {
+        const root = record('kbk_root', { label: ':team', metadata: { note: ':colon', tags: ['plain', ':tag'] } });
+        const leaf = record('kbk_leaf', {
+          parentId: 'kbk_root',
+          ancestorIds: ['kbk_root'],
+          rootId: 'kbk_root',
+          metadata: { ':key': 'a colon in a key only', url: 'https://example.com:443/x' },
+        });
+        const buffer = record('kbk_buffer', { metadata: { text: ':base64:aGk=' } });
+        for (const entry of [root, leaf, buffer]) await store.create(entry);
+        expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, root]);
+        expect(await store.getChain?.('kbk_buffer')).toEqual([buffer]);
+        expect(await store.get('kbk_root')).toEqual(root);
+      } finally {
+        await store.close?.();
+      }
+    });
   });
 
   describe('when keys are revoked', () => {

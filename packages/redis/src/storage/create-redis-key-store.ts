@@ -36,6 +36,9 @@ return 1
  * its revocation time, then the same for each ancestor named in the record (nil where missing);
  * empty if the key is unknown. The records are returned as stored: they are decoded in Node.
  */
+/** A JSON string value (after `:`, `[` or `,`) that starts with a colon: Keyv's reviver would change it. */
+const COLON_STRING_VALUE = /[[,:]\s*":/;
+
 const chainScript = createRedisScript(`
 local P = ARGV[1]
 local raw = redis.call('GET', P .. 'key:' .. ARGV[2])
@@ -103,6 +106,17 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
     ]);
     return ids.map((_, index) => withRevocation(records[index] ?? undefined, revocations[index]));
   };
+  /**
+   * Keyv's stored form of a record, read back. Keyv's serialiser writes compact JSON and marks only
+   * string values that start with `:` (escaped, or `:base64:` buffers), so JSON with no string
+   * value starting with `:` parses to the same thing directly, without Keyv's per-value reviver.
+   */
+  const deserialize = (
+    raw: string,
+  ): { value?: KeyRecord; expires?: number } | Promise<{ value?: KeyRecord; expires?: number } | undefined> =>
+    COLON_STRING_VALUE.test(raw)
+      ? keyv.deserializeData<KeyRecord>(raw)
+      : (JSON.parse(raw) as { value?: KeyRecord; expires?: number });
   let closed = false;
 
   return {
@@ -116,10 +130,11 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
       connection.run('read a key chain', async (client) => {
         const reply = (await chainScript.run(client, [prefix, id])) as Array<string | null>;
         if (reply.length === 0) return undefined;
+        const now = Date.now();
         const decode = async (index: number) => {
           const raw = reply[index];
-          const data = typeof raw === 'string' ? await keyv.deserializeData<KeyRecord>(raw) : undefined;
-          const live = data && (typeof data.expires !== 'number' || data.expires > Date.now());
+          const data = typeof raw === 'string' ? await deserialize(raw) : undefined;
+          const live = data && (typeof data.expires !== 'number' || data.expires > now);
           return withRevocation(live ? data.value : undefined, reply[index + 1]);
         };
         const record = await decode(0);
@@ -127,8 +142,9 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
         // The script read the ancestors it found in the record; if it could not, read them by name.
         if (reply.length !== 2 + 2 * record.ancestorIds.length)
           return [record, ...(await readMany(client, record.ancestorIds))];
-        const ancestors = await Promise.all(record.ancestorIds.map((_, i) => decode(2 + 2 * i)));
-        return [record, ...ancestors];
+        const chain: [KeyRecord, ...Array<KeyRecord | undefined>] = [record];
+        for (let index = 2; index < reply.length; index += 2) chain.push(await decode(index));
+        return chain;
       }),
 
     getMany: (ids) => connection.run('read keys', (client) => readMany(client, ids)),
