@@ -18,8 +18,9 @@ local function open(id) return P .. 'ledger:open:' .. id end
 local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 
 -- Sets the final amount of a reservation on every key of its chain: an open one moves from
--- reserved to spent; a final one has its amount replaced (late reconciliation).
-local function finalize(rid, micros)
+-- reserved to spent; a final one has its amount replaced (late reconciliation). The reservation is
+-- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
+local function finalize(rid, micros, keep)
   local key = reservation(rid)
   local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final')
   if not r[1] then return end
@@ -40,8 +41,12 @@ local function finalize(rid, micros)
       redis.call('ZREM', open(id), rid)
     end
   end
-  redis.call('HSET', key, 'micros', int(micros), 'final', '1')
-  redis.call('PEXPIRE', key, RETAIN)
+  if keep then
+    redis.call('HSET', key, 'micros', int(micros), 'final', '1')
+    redis.call('PEXPIRE', key, RETAIN)
+  else
+    redis.call('DEL', key)
+  end
 end
 
 -- Open reservations of a key past their expiry count as spent: their caller crashed or hung.
@@ -49,7 +54,7 @@ local function sweep(id, now)
   local z = open(id)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    if micros then finalize(rid, tonumber(micros)) end
+    if micros then finalize(rid, tonumber(micros), true) end
     redis.call('ZREM', z, rid)
   end
 end
@@ -121,8 +126,7 @@ export const settleScript = createRedisScript(`${PRELUDE}
 local keys = redis.call('HGET', reservation(ARGV[3]), 'keys')
 if not keys then return 0 end
 for _, id in ipairs(cjson.decode(keys)) do sweep(id, ARGV[5]) end
-finalize(ARGV[3], tonumber(ARGV[4]))
-if ARGV[6] ~= '1' then redis.call('DEL', reservation(ARGV[3])) end
+finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1')
 return 1
 `);
 
