@@ -177,22 +177,22 @@ function splitVendorRoute(pathname: string, vendors: readonly string[]): { vendo
 /** The request's headers minus Keybrake's own (`x-keybrake-*`), which are never forwarded. */
 function vaultHeaders(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
   const result: Record<string, string | string[] | undefined> = {};
-  for (const [name, value] of Object.entries(headers)) if (!name.startsWith('x-keybrake-')) result[name] = value;
+  for (const name in headers) if (!name.startsWith('x-keybrake-')) result[name] = headers[name];
   return result;
 }
 
 function readActor(headers: IncomingHttpHeaders): AuditActor | undefined {
-  const value = (name: string) => {
-    const raw = headers[name];
-    const text = Array.isArray(raw) ? raw[0] : raw;
-    return text === undefined || text === '' ? undefined : text.slice(0, 200);
-  };
-  const actor: AuditActor = {
-    member: value(ACTOR_HEADERS.member),
-    tool: value(ACTOR_HEADERS.tool),
-    toolCallId: value(ACTOR_HEADERS.toolCallId),
-  };
-  return actor.member || actor.tool || actor.toolCallId ? actor : undefined;
+  const member = actorHeader(headers, ACTOR_HEADERS.member);
+  const tool = actorHeader(headers, ACTOR_HEADERS.tool);
+  const toolCallId = actorHeader(headers, ACTOR_HEADERS.toolCallId);
+  return member || tool || toolCallId ? { member, tool, toolCallId } : undefined;
+}
+
+/** One actor header: the first value, at most 200 characters; `undefined` if absent or empty. */
+function actorHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const raw = headers[name];
+  const text = Array.isArray(raw) ? raw[0] : raw;
+  return text === undefined || text === '' ? undefined : text.slice(0, 200);
 }
 
 /** The key id of the presented vault key (format and checksum only, no lookup), for shaping a denial. */
