@@ -30,6 +30,25 @@ describe('createMemoryAuditSink', () => {
     });
   });
 
+  describe('when records are changed after they were written or read', () => {
+    it('should keep what was written, and answer queries by session or key with only their records', async () => {
+      const sink = createMemoryAuditSink();
+      const written = makeAuditRecord('r1', { rootKeyId: 'kbk_a', keyId: 'kbk_a1' });
+      sink.write(written);
+      sink.write(makeAuditRecord('r2', { rootKeyId: 'kbk_b', keyId: 'kbk_b1' }));
+      written.actualMicros = 0;
+      written.labelChain.push('tampered');
+      const [read] = (await sink.query({ rootKeyId: 'kbk_a' })).records;
+      expect(read).toEqual(makeAuditRecord('r1', { rootKeyId: 'kbk_a', keyId: 'kbk_a1' }));
+      if (read) read.actualMicros = 1;
+      expect((await sink.query({ keyId: 'kbk_a1' })).records).toEqual([
+        makeAuditRecord('r1', { rootKeyId: 'kbk_a', keyId: 'kbk_a1' }),
+      ]);
+      expect((await sink.query({ keyId: 'kbk_b1' })).records.map((record) => record.id)).toEqual(['r2']);
+      expect((await sink.query({ rootKeyId: 'kbk_missing' })).records).toEqual([]);
+    });
+  });
+
   describe('when it is given a limit that is not a positive integer', () => {
     it.each([0, -1, 1.5, Number.NaN])('should refuse maxRecords %s', (maxRecords) => {
       expect(() => createMemoryAuditSink({ maxRecords })).toThrow(InvalidPolicyError);
