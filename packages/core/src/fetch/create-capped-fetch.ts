@@ -2,6 +2,7 @@ import type { AuditActor } from '../audit/audit-record.js';
 import { toHeaders } from '../vault/to-headers.js';
 import type { ResponseHeaderRecord, VaultRequest, VaultResponse } from '../vault/vault-request.js';
 import { currentActor } from './actor-context.js';
+import { BytesResponse } from './bytes-response.js';
 
 /** Options of a capped fetch. */
 export interface CappedFetchOptions {
@@ -77,9 +78,9 @@ export function createCappedFetch(
   return async (input, init) => {
     const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
     const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
-    return new Response(NULL_BODY_STATUS.has(result.status) ? null : result.body, {
-      status: result.status,
-      headers: toHeadersInit(result.headerRecord),
-    });
+    const responseInit = { status: result.status, headers: toHeadersInit(result.headerRecord) };
+    return NULL_BODY_STATUS.has(result.status)
+      ? new Response(null, responseInit)
+      : (new BytesResponse(result.body, responseInit) as unknown as Response);
   };
 }
