@@ -63,7 +63,9 @@ function toHeadersInit(record: Readonly<ResponseHeaderRecord>): Headers | Record
  * Creates a WHATWG `fetch` that sends every call through a vault: the URL's host is ignored (the
  * vault forwards to the vendor of the key), only its path and query are used. Denials resolve to
  * responses in the vendor's own error shape (429 cap, 403 endpoint, 401 key), so an official SDK
- * given this fetch raises its own error.
+ * given this fetch raises its own error. Responses are `Response` instances over a body already in
+ * memory (the vault reads the vendor's answer whole to settle its cost); read whole with `json()`,
+ * `text()` or `arrayBuffer()`, they skip the stream a `Response` otherwise builds.
  *
  * @example
  * ```ts
