@@ -262,6 +262,43 @@ async function main() {
   report(results, vaultCpu);
 }
 
+interface Target {
+  name: string;
+  value: number | null;
+  wanted: string;
+  met: boolean;
+}
+
+/** The issue's targets, each with what this run reached (null where a mode did not run). */
+function targets(results: ModeResult[]): Target[] {
+  const byName = (name: string) => results.find((result) => result.name === name);
+  const [direct, embedded, hop, proxy, redis] = ['direct', 'embedded', 'hop', 'proxy', 'proxy_redis'].map(byName);
+  const rate = (mode: ModeResult | undefined, base: ModeResult | undefined, callers: number) =>
+    mode && base ? Number(((mode.throughput[callers] ?? 0) / (base.throughput[callers] || 1)).toFixed(3)) : null;
+  const added = (mode: ModeResult | undefined) => (mode && direct ? Math.round(mode.p50Us - direct.p50Us) : null);
+  const atLeast = (name: string, value: number | null, wanted: number): Target => ({
+    name,
+    value,
+    wanted: `≥ ${wanted}`,
+    met: value !== null && value >= wanted,
+  });
+  const atMost = (name: string, value: number | null, wanted: number | null): Target => ({
+    name,
+    value,
+    wanted: wanted === null ? '≤ (not measured)' : `≤ ${wanted}`,
+    met: value !== null && wanted !== null && value <= wanted,
+  });
+  const hopAdded = added(hop);
+  return [
+    atLeast('embedded req/s @16 ÷ direct', rate(embedded, direct, 16), 0.85),
+    atMost('embedded +p50 µs', added(embedded), 50),
+    atLeast('proxy req/s @16 ÷ hop', rate(proxy, hop, 16), 0.9),
+    atLeast('proxy req/s @64 ÷ hop', rate(proxy, hop, 64), 0.9),
+    atMost("proxy +p50 µs (the hop's + 100)", added(proxy), hopAdded === null ? null : hopAdded + 100),
+    atLeast('proxy_redis req/s @16 ÷ hop', rate(redis, hop, 16), 0.7),
+  ];
+}
+
 function report(results: ModeResult[], vaultCpu: VaultCpu) {
   const direct = results.find((result) => result.name === 'direct') as ModeResult;
   const byName = (name: string) => results.find((result) => result.name === name);
@@ -313,7 +350,9 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
       proxy_redis: ratio('proxy_redis'),
       hop: ratio('hop'),
       proxy_vs_hop: ratio('proxy', byName('hop')),
+      proxy_redis_vs_hop: ratio('proxy_redis', byName('hop')),
     },
+    targets: targets(results),
   };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
@@ -338,6 +377,12 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
     `\nthe vault alone, no sockets (CPU µs per call): vault.handle ${vaultCpu.handle.toFixed(1)}, capped fetch ${vaultCpu.cappedFetch.toFixed(1)}`,
   );
   console.log(`ratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);
+  console.log('targets (issue 7):');
+  for (const target of summary.targets) {
+    console.log(
+      `  ${target.met ? 'met   ' : 'missed'} ${target.name}: ${target.value ?? 'not measured'} (wanted ${target.wanted})`,
+    );
+  }
 }
 
 main()
