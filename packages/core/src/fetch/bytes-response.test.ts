@@ -92,6 +92,15 @@ describe('BytesResponse', () => {
       await expect(response.text()).rejects.toThrow('Body is unusable');
     });
 
+    it('should clone with the headers it has now', async () => {
+      const response = new BytesResponse(encoder.encode('{}'), init) as unknown as Response;
+      response.headers.set('x-added', '1');
+      const copy = response.clone();
+      expect([copy.status, copy.headers.get('x-added'), copy.headers.get('request-id')]).toEqual([402, '1', 'req_1']);
+      expect(await copy.json()).toEqual({});
+      expect(await response.json()).toEqual({});
+    });
+
     it('should hand out a copy of the bytes, never the bytes it holds', async () => {
       const bytes = encoder.encode('abc');
       const response = new BytesResponse(bytes, init) as unknown as Response;

@@ -6,8 +6,8 @@ const decoder = new TextDecoder();
 const StandardResponse = Response as unknown as new (body: null, init: ResponseInit) => object;
 
 /**
- * A WHATWG `Response` (a subclass: `instanceof Response` holds) over a body that is already in memory, as the capped fetch's answers are.
- * Reading it whole (`arrayBuffer()`, `bytes()`, `text()`, `json()`) — what SDKs do — decodes the
+ * A WHATWG `Response` (a subclass: `instanceof Response` holds) over a body that is already in
+ * memory, as the capped fetch's answers are. Reading it whole (`arrayBuffer()`, `bytes()`, `text()`, `json()`) — what SDKs do — decodes the
  * bytes directly, without the `ReadableStream` a `Response` builds and pumps for every body: about
  * 20 µs of CPU less per call under load. Anything else (`body`, `clone()`, `blob()`, `formData()`)
  * turns it into a standard `Response` over the same bytes first, so every use behaves as the
@@ -17,7 +17,6 @@ const StandardResponse = Response as unknown as new (body: null, init: ResponseI
  */
 export class BytesResponse extends StandardResponse {
   #bytes: Uint8Array;
-  #init: ResponseInit;
   #used = false;
   /** The standard response, once something other than a whole read asked for the body. */
   #standard: Response | undefined;
@@ -25,13 +24,18 @@ export class BytesResponse extends StandardResponse {
   constructor(bytes: Uint8Array, init: ResponseInit) {
     super(null, init);
     this.#bytes = bytes;
-    this.#init = init;
   }
 
   /** The standard `Response` over the bytes, created on first need. */
   #toStandard(): Response {
     if (!this.#standard) {
-      this.#standard = new Response(this.#bytes, this.#init);
+      // Status and headers as they are now (response headers may have been changed since).
+      const self = this as unknown as Response;
+      this.#standard = new Response(this.#bytes, {
+        status: self.status,
+        statusText: self.statusText,
+        headers: self.headers,
+      });
       // Read whole already: the standard response must say so too.
       if (this.#used) void this.#standard.arrayBuffer().catch(() => {});
     }
