@@ -7,7 +7,7 @@ import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createVault } from '@keybrake/core';
 import { Pool } from 'undici';
-import { PAYMENT_BODY, setupKeys } from './setup-keys.js';
+import { PAYMENT_BODY, sendPayment, setupKeys } from './setup-keys.js';
 import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
 
 const { values: args } = parseArgs({
@@ -223,16 +223,7 @@ async function main() {
   const vault = createVault({ secrets: { stripe: 'sk_test_bench' }, upstreams: { stripe: upstream } });
   const vaultKey = await setupKeys(vault);
   const cappedFetch = vault.createFetch({ vaultKey });
-  const embedded: Send = async () => {
-    const response = await cappedFetch('https://api.stripe.com/v1/payment_intents', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: PAYMENT_BODY,
-    });
-    await response.arrayBuffer();
-    return response.status;
-  };
-  results.push(await measure('embedded', embedded));
+  results.push(await measure('embedded', () => sendPayment(cappedFetch)));
   await vault.close();
 
   const hopChild = await startChild('./hop.ts', { BENCH_UPSTREAM: upstream });

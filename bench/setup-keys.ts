@@ -28,3 +28,17 @@ export async function setupKeys(vault: Vault, liveKeys = LIVE_KEYS): Promise<str
 
 /** The request every mode sends: a confirmed $1.00 PaymentIntent, form-encoded as stripe-node sends it. */
 export const PAYMENT_BODY = 'amount=100&currency=usd&confirm=true&payment_method=pm_card_visa';
+
+/**
+ * Sends the benchmark's PaymentIntent through a capped fetch and reads the answer whole, as an SDK
+ * does; resolves to the status.
+ */
+export async function sendPayment(cappedFetch: typeof fetch): Promise<number> {
+  const response = await cappedFetch('https://api.stripe.com/v1/payment_intents', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: PAYMENT_BODY,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}

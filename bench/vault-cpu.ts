@@ -4,7 +4,7 @@
 
 import { createVault } from '@keybrake/core';
 import type { Dispatcher } from 'undici';
-import { PAYMENT_BODY, setupKeys } from './setup-keys.js';
+import { PAYMENT_BODY, sendPayment, setupKeys } from './setup-keys.js';
 import { PAYMENT_INTENT_BODY } from './upstream-body.js';
 
 /** CPU µs (user + system, including V8's helper threads) per call, sequential, after a warm-up. */
@@ -53,15 +53,7 @@ export async function measureVaultCpu(calls = 100_000): Promise<VaultCpu> {
       calls,
     );
     const cappedFetch = vault.createFetch({ vaultKey });
-    const fetchCpu = await cpuPerCall(async () => {
-      const response = await cappedFetch('https://api.stripe.com/v1/payment_intents', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: PAYMENT_BODY,
-      });
-      await response.arrayBuffer();
-      return response.status;
-    }, calls);
+    const fetchCpu = await cpuPerCall(() => sendPayment(cappedFetch), calls);
     return { handle, cappedFetch: fetchCpu };
   } finally {
     await vault.close();
