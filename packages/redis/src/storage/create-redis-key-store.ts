@@ -31,14 +31,17 @@ end
 return 1
 `);
 
+/** Keyv's stored form of a record: the value and its expiry (epoch ms), if any. */
+type StoredRecord = { value?: KeyRecord; expires?: number };
+
+/** A JSON string value (after `:`, `[` or `,`) that starts with a colon: Keyv's reviver would change it. */
+const COLON_STRING_VALUE = /[[,:]\s*":/;
+
 /**
  * A key record and its ancestors in one round trip. ARGV: prefix, id. Reply: the stored record and
  * its revocation time, then the same for each ancestor named in the record (nil where missing);
  * empty if the key is unknown. The records are returned as stored: they are decoded in Node.
  */
-/** A JSON string value (after `:`, `[` or `,`) that starts with a colon: Keyv's reviver would change it. */
-const COLON_STRING_VALUE = /[[,:]\s*":/;
-
 const chainScript = createRedisScript(`
 local P = ARGV[1]
 local raw = redis.call('GET', P .. 'key:' .. ARGV[2])
@@ -111,12 +114,8 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
    * string values that start with `:` (escaped, or `:base64:` buffers), so JSON with no string
    * value starting with `:` parses to the same thing directly, without Keyv's per-value reviver.
    */
-  const deserialize = (
-    raw: string,
-  ): { value?: KeyRecord; expires?: number } | Promise<{ value?: KeyRecord; expires?: number } | undefined> =>
-    COLON_STRING_VALUE.test(raw)
-      ? keyv.deserializeData<KeyRecord>(raw)
-      : (JSON.parse(raw) as { value?: KeyRecord; expires?: number });
+  const deserialize = (raw: string): StoredRecord | Promise<StoredRecord | undefined> =>
+    COLON_STRING_VALUE.test(raw) ? keyv.deserializeData<KeyRecord>(raw) : (JSON.parse(raw) as StoredRecord);
   let closed = false;
 
   return {
