@@ -23,7 +23,7 @@ interface StoredRecord {
  * Records sit in a fixed ring, so a write costs the same with 10 records or `maxRecords` (a `Map`
  * used as a queue would slow every write once full: V8 walks the deleted entries to find the oldest).
  * Each is kept as its JSON text: one string per record for the garbage collector to keep alive
- * instead of a graph of objects (about 7 µs less per call under load with a full ring), and a
+ * instead of a graph of objects (about 6 µs less per call under load with a full ring), and a
  * snapshot that a caller changing a record it was given — before or after — cannot alter. Queries
  * by `rootKeyId` or `keyId` parse only the records of that key.
  *
