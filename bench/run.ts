@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createVault } from '@keybrake/core';
-import { Pool } from 'undici';
+import { Agent, Pool, fetch as undiciFetch } from 'undici';
 import { PAYMENT_BODY, sendPayment, setupKeys } from './setup-keys.js';
 import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
 
@@ -220,6 +220,14 @@ async function main() {
   results.push(await measure('direct', direct.send));
   await direct.close();
 
+  // A reference, not a target's base: the same call through undici's own fetch(), the API the
+  // capped fetch stands in for.
+  const agent = new Agent({ connections: 128 });
+  const plainFetch = ((input: string | URL | Request, init?: RequestInit) =>
+    undiciFetch(input as string, { ...(init as object), dispatcher: agent })) as typeof fetch;
+  results.push(await measure('direct_fetch', () => sendPayment(plainFetch, upstream, 'Bearer sk_test_bench')));
+  await agent.close();
+
   const vault = createVault({ secrets: { stripe: 'sk_test_bench' }, upstreams: { stripe: upstream } });
   const vaultKey = await setupKeys(vault);
   const cappedFetch = vault.createFetch({ vaultKey });
@@ -232,6 +240,7 @@ async function main() {
   await hop.close();
 
   for (const [name, redis] of [
+    ['proxy_shell', undefined],
     ['proxy', undefined],
     ['proxy_redis', await startRedis()],
   ] as const) {
@@ -241,7 +250,11 @@ async function main() {
     }
     const proxyChild = await startChild(
       './proxy.ts',
-      { BENCH_UPSTREAM: upstream, ...(redis ? { BENCH_REDIS_URL: redis.url } : {}) },
+      {
+        BENCH_UPSTREAM: upstream,
+        ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
+        ...(name === 'proxy_shell' ? { BENCH_PASS_THROUGH: '1' } : {}),
+      },
       // For profiling the proxy, e.g. BENCH_PROXY_NODE_FLAGS=--perf-basic-prof (see BENCHMARKS.md).
       process.env.BENCH_PROXY_NODE_FLAGS?.split(' ').filter(Boolean),
     );
@@ -342,6 +355,10 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
       hop: ratio('hop'),
       proxy_vs_hop: ratio('proxy', byName('hop')),
       proxy_redis_vs_hop: ratio('proxy_redis', byName('hop')),
+      // References, not the ratios: the embedded fetch against undici's plain fetch(), and
+      // the proxy's shell (its vault replaced by a bare forward) against the hop.
+      embedded_vs_fetch: ratio('embedded', byName('direct_fetch')),
+      proxy_shell_vs_hop: ratio('proxy_shell', byName('hop')),
     },
     targets: targets(results),
   };

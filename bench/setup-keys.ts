@@ -30,13 +30,20 @@ export async function setupKeys(vault: Vault, liveKeys = LIVE_KEYS): Promise<str
 export const PAYMENT_BODY = 'amount=100&currency=usd&confirm=true&payment_method=pm_card_visa';
 
 /**
- * Sends the benchmark's PaymentIntent through a capped fetch and reads the answer whole, as an SDK
- * does; resolves to the status.
+ * Sends the benchmark's PaymentIntent through a fetch (a capped one, or a plain one with `origin`
+ * and the real secret) and reads the answer whole, as an SDK does; resolves to the status.
  */
-export async function sendPayment(cappedFetch: typeof fetch): Promise<number> {
-  const response = await cappedFetch('https://api.stripe.com/v1/payment_intents', {
+export async function sendPayment(
+  send: typeof fetch,
+  origin = 'https://api.stripe.com',
+  authorization?: string,
+): Promise<number> {
+  const response = await send(`${origin}/v1/payment_intents`, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...(authorization ? { authorization } : {}),
+    },
     body: PAYMENT_BODY,
   });
   await response.arrayBuffer();
