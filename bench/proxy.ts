@@ -1,5 +1,5 @@
 // The Keybrake proxy for the benchmark, as its own process: in-memory ledger, or Redis with
-// BENCH_REDIS_URL; with BENCH_PASS_THROUGH=1, the server's shell alone (see passThrough).
+// BENCH_REDIS_URL; started as `proxy.ts proxy_shell`, the server's shell alone (see passThrough).
 import { createVault, type Vault, type VaultOptions, type VaultResponse } from '@keybrake/core';
 import { createProxyLogger, createProxyServer } from '@keybrake/server';
 import { Pool } from 'undici';
@@ -42,7 +42,14 @@ function passThrough(vault: Vault): Vault {
           return new Headers(headerRecord);
         },
         body,
-        keybrake: { auditId: 'none', decision: 'allowed', vendor: 'stripe', estimatedMicros: 0, actualMicros: 0 },
+        keybrake: {
+          auditId: 'none',
+          keyId: 'none',
+          decision: 'allowed',
+          vendor: 'stripe',
+          estimatedMicros: 0,
+          actualMicros: 0,
+        },
       };
     },
   };
@@ -59,7 +66,7 @@ async function main() {
   // One info line per call is built and serialised as in production; only the write goes nowhere.
   const logger = createProxyLogger({ level: 'info', destination: { write: () => {} } });
   const proxy = createProxyServer({
-    vault: process.env.BENCH_PASS_THROUGH === '1' ? passThrough(vault) : vault,
+    vault: process.argv[2] === 'proxy_shell' ? passThrough(vault) : vault,
     adminToken: 'bench-admin-token-0123456789',
     logger,
   });

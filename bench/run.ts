@@ -57,12 +57,17 @@ function processCpuUs(pid: number | undefined): number | undefined {
   }
 }
 
+/**
+ * Starts one of the benchmark's processes; `mode` is passed as its one argument so it can be told
+ * apart in `ps` (e.g. `pgrep -f 'bench/proxy.ts proxy$'` for profiling).
+ */
 function startChild(
   file: string,
   env: Record<string, string> = {},
   nodeFlags: string[] = [],
+  mode = '',
 ): Promise<{ url: string; pid?: number }> {
-  const child = fork(new URL(file, import.meta.url).pathname, [], {
+  const child = fork(new URL(file, import.meta.url).pathname, mode ? [mode] : [], {
     env: { ...process.env, ...env },
     execArgv: [...nodeFlags, '--conditions=@keybrake/source', '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -253,10 +258,10 @@ async function main() {
       {
         BENCH_UPSTREAM: upstream,
         ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
-        ...(name === 'proxy_shell' ? { BENCH_PASS_THROUGH: '1' } : {}),
       },
       // For profiling the proxy, e.g. BENCH_PROXY_NODE_FLAGS=--perf-basic-prof (see BENCHMARKS.md).
       process.env.BENCH_PROXY_NODE_FLAGS?.split(' ').filter(Boolean),
+      name,
     );
     const [url, key] = proxyChild.url.split('#') as [string, string];
     const proxy = poolSender(url, { authorization: `Bearer ${key}` });
