@@ -322,6 +322,35 @@ describe('createVault', () => {
       expect(response.status).toBe(413);
       expect(upstream.received).toHaveLength(0);
     });
+
+    it('should deny a body the caller stopped reading (bodyOverLimit), audit it under the key and send nothing', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10, label: 'run-7/billing' });
+      const response = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: 'POST',
+        path: '/v1/charges',
+        headers: {},
+        body: 'amount=500',
+        bodyOverLimit: { limitBytes: 4096 },
+        actor: { member: 'billing' },
+      });
+      expect(response.status).toBe(413);
+      expect(response.keybrake.error?.message).toMatch(/over the 4096-byte limit\. The call was not sent\./);
+      expect(upstream.received).toHaveLength(0);
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records).toEqual([
+        expect.objectContaining({
+          id: response.keybrake.auditId,
+          label: 'run-7/billing',
+          decision: 'denied',
+          reason: 'KEYBRAKE_INVALID_REQUEST',
+          actualMicros: 0,
+          actor: { member: 'billing' },
+        }),
+      ]);
+      expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(0);
+    });
   });
 
   describe('issueKey', () => {

@@ -166,11 +166,17 @@ async function allowOrDeny(
     }
   }
 
+  if (request.bodyOverLimit) {
+    throw new InvalidRequestError({
+      status: 413,
+      message: `Keybrake denied this call: the request body is over the ${request.bodyOverLimit.limitBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
+    });
+  }
   const body = toBytes(request.body);
   if (body.byteLength > context.maxBodyBytes) {
     throw new InvalidRequestError({
       status: 413,
-      message: `Keybrake denied this call: the request body is ${body.byteLength} bytes, over the ${context.maxBodyBytes}-byte limit.`,
+      message: `Keybrake denied this call: the request body is ${body.byteLength} bytes, over the ${context.maxBodyBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
     });
   }
   const bodyText = body.byteLength === 0 ? '' : decoder.decode(body);

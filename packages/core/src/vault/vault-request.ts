@@ -16,6 +16,13 @@ export interface VaultRequest {
   path: string;
   headers: Headers | Record<string, string | string[] | undefined>;
   body?: Uint8Array | string | undefined;
+  /**
+   * Set when the caller stopped reading the request body because it is over the caller's own
+   * limit (the proxy does, rather than buffer it): the call is denied with 413
+   * (`KEYBRAKE_INVALID_REQUEST`) and audited under its key like any other denial, and `body` is
+   * ignored. Nothing is sent.
+   */
+  bodyOverLimit?: { limitBytes: number } | undefined;
   /** Who is calling, for the audit record (set by the adapters). */
   actor?: AuditActor | undefined;
   /** Aborts the upstream call. */

@@ -277,13 +277,23 @@ describe('createProxyServer', () => {
   });
 
   describe('when a body is over the limit', () => {
-    it('should answer 413 in the vendor shape, forward nothing, and not wait for the rest of the body', async () => {
+    it('should answer 413 in the vendor shape, forward nothing, audit it under the key, and not wait for the rest of the body', async () => {
       const key = await issue({ vendor: 'acme', cap_usd: 100 });
       const before = upstream.received.length;
-      const small = await call(key.vault_key, '/acme/v1/charges', { body: 'x'.repeat(5000) });
+      const small = await call(key.vault_key, '/acme/v1/charges', {
+        body: 'x'.repeat(5000),
+        headers: { 'x-keybrake-member': 'billing' },
+      });
       expect(small.status).toBe(413);
       expect(small.headers.get('x-keybrake-code')).toBe('KEYBRAKE_INVALID_REQUEST');
-      expect(await small.json()).toMatchObject({ error: { type: 'keybrake_error', code: 'KEYBRAKE_INVALID_REQUEST' } });
+      expect(small.headers.get('connection')).toBe('close');
+      expect(await small.json()).toMatchObject({
+        error: {
+          type: 'keybrake_error',
+          code: 'KEYBRAKE_INVALID_REQUEST',
+          message: expect.stringContaining('over the 4096-byte limit'),
+        },
+      });
 
       // Declares 100 MB, sends 1 KB and keeps the connection open: the answer must not wait for the rest.
       const { port } = new URL(url);
@@ -306,6 +316,17 @@ describe('createProxyServer', () => {
       expect(answer).toMatch(/^HTTP\/1\.1 413 /);
       expect(answer.toLowerCase()).toContain('connection: close');
       expect(upstream.received.length).toBe(before);
+
+      const auditId = /^x-keybrake-audit-id: (\S+)\r$/im.exec(answer)?.[1];
+      const audit = await admin('GET', `/vault/audit?key_id=${key.id}`);
+      const { records, totals } = (await audit.json()) as WireAuditResult;
+      expect(records.map((record) => [record.decision, record.reason, record.path, record.actual_usd])).toEqual([
+        ['denied', 'KEYBRAKE_INVALID_REQUEST', '/v1/charges', 0],
+        ['denied', 'KEYBRAKE_INVALID_REQUEST', '/v1/charges', 0],
+      ]);
+      expect(records[0]?.id).toBe(auditId);
+      expect(records[1]).toMatchObject({ vendor: 'acme', actor: { member: 'billing' } });
+      expect(totals).toEqual([{ key_id: key.id, label: null, calls: 2, allowed: 0, denied: 2, spent_usd: 0 }]);
     });
   });
 

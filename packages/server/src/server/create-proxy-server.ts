@@ -6,7 +6,6 @@ import { createProxyLogger, REDACTED_LOG_PATHS } from '../logging/create-proxy-l
 import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
 import { VERSION } from '../version.js';
 import { createAdminTokenCheck } from './create-admin-token-check.js';
-import { createKeyVendorCache } from './create-key-vendor-cache.js';
 import { handleAdminRequest } from './handle-admin-request.js';
 import { handleVendorRequest } from './handle-vendor-request.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -114,7 +113,6 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     maxBodyBytes,
     publicMetrics: options.publicMetrics ?? false,
     isAdmin: createAdminTokenCheck(options.adminToken),
-    vendorOf: createKeyVendorCache(options.vault),
     isClosing: () => closing !== undefined,
   };
 

@@ -1,16 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import {
-  type AuditActor,
-  InvalidRequestError,
-  normalizePath,
-  parseVaultKey,
-  readVaultKey,
-  type VaultResponse,
-} from '@keybrake/core';
+import { type AuditActor, normalizePath, parseVaultKey, readVaultKey, type VaultResponse } from '@keybrake/core';
 import type { ProxyContext } from './proxy-context.js';
 import { readRequestBody } from './read-request-body.js';
-import { renderDenial } from './render-denial.js';
 
 const ACTOR_HEADERS = {
   member: 'x-keybrake-member',
@@ -21,9 +13,10 @@ const ACTOR_HEADERS = {
 /**
  * Answers one vendor call: `/{vendor}/…` or a bare vendor path routed by the key's vendor. The vault
  * does everything (authenticate, allow-list, estimate, reserve, forward, settle, audit); this
- * reads the body within the limit, passes the call through, writes the answer, logs one line and
- * counts it. A client that disconnects does not cancel the vendor call: it completes and is settled
- * at its real cost (cancelling would leave the outcome, and the spend, unknown).
+ * reads the body within the limit (past it, it stops reading and the vault denies the call with
+ * 413), passes the call through, writes the answer, logs one line and counts it. A client that
+ * disconnects does not cancel the vendor call: it completes and is settled at its real cost
+ * (cancelling would leave the outcome, and the spend, unknown).
  *
  * @example
  * ```ts
@@ -43,34 +36,9 @@ export async function handleVendorRequest(
   const headers = vaultHeaders(request.headers);
   const actor = readActor(request.headers);
   const body = await readRequestBody(request, context.maxBodyBytes);
-
-  if (body.kind === 'too-large') {
-    const error = new InvalidRequestError({
-      status: 413,
-      message: `Keybrake denied this call: the request body is over the ${context.maxBodyBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
-    });
-    const keyId = keyIdOf(headers);
-    const vendor = routeVendor ?? (await context.vendorOf(keyId));
-    const shaped = renderDenial(vendor, error);
-    const bytes = Buffer.from(shaped.body);
-    response.writeHead(shaped.status, { ...shaped.headers, 'content-length': bytes.byteLength, connection: 'close' });
-    response.end(bytes);
-    finish(context, {
-      keyId: undefined,
-      presentedKeyId: keyId,
-      vendor: vendor ?? 'unknown',
-      method,
-      path,
-      status: shaped.status,
-      decision: 'denied',
-      reason: error.code,
-      estimatedMicros: 0,
-      actualMicros: 0,
-      started,
-      actor,
-    });
-    return;
-  }
+  // A body over the limit is not read any further: the vault denies the call (413, audited under
+  // its key) and the connection is closed, since the rest of the body is still on it.
+  const overLimit = body.kind === 'too-large';
 
   context.metrics.addInFlight(1);
   let answer: VaultResponse;
@@ -80,7 +48,8 @@ export async function handleVendorRequest(
       method,
       path: `${path}${search}`,
       headers,
-      body: body.bytes,
+      body: overLimit ? undefined : body.bytes,
+      bodyOverLimit: overLimit ? { limitBytes: context.maxBodyBytes } : undefined,
       actor,
     });
   } finally {
@@ -96,7 +65,7 @@ export async function handleVendorRequest(
     ...answer.headerRecord,
     'content-length': bytes.byteLength,
     'x-keybrake-audit-id': outcome.auditId,
-    ...(context.isClosing() ? { connection: 'close' } : {}),
+    ...(overLimit || context.isClosing() ? { connection: 'close' } : {}),
   });
   response.end(method === 'HEAD' ? undefined : bytes);
   finish(context, {

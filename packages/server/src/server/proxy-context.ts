@@ -10,6 +10,5 @@ export interface ProxyContext {
   maxBodyBytes: number;
   publicMetrics: boolean;
   isAdmin(authorization: string | undefined): boolean;
-  vendorOf(keyId: string | undefined): Promise<string | undefined>;
   isClosing(): boolean;
 }
