@@ -84,9 +84,12 @@ describe('createRedisKeyStore', () => {
   });
 
   describe('when a key chain is read in one round trip (getChain)', () => {
-    it('should return the key, then its ancestors with their revocations, undefined where one is missing', async () => {
+    it('should return the key, then its ancestors with their revocations, and read a known chain again with one MGET', async () => {
       const prefix = uniquePrefix();
-      const store = createRedisKeyStore({ url: redis.url, prefix });
+      const [store, replica] = [
+        createRedisKeyStore({ url: redis.url, prefix }),
+        createRedisKeyStore({ url: redis.url, prefix }),
+      ];
       const admin = createClient({ url: redis.url });
       await admin.connect();
       try {
@@ -99,24 +102,41 @@ describe('createRedisKeyStore', () => {
         });
         for (const entry of [root, mid, leaf]) await store.create(entry);
         await store.revoke(['kbk_root'], NOW + 5);
-        await store.getChain?.('kbk_root'); // loads the script into Redis
+        await store.getChain?.('kbk_missing'); // loads the script into Redis
         const commands = await admin.info('commandstats');
         expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, mid, { ...root, revokedAt: NOW + 5 }]);
         expect(await store.getChain?.('kbk_root')).toEqual([{ ...root, revokedAt: NOW + 5 }]);
         expect(await store.getChain?.('kbk_missing')).toBeUndefined();
-        // One script per chain: no GET or MGET of its own.
+        expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, mid, { ...root, revokedAt: NOW + 5 }]);
+        // A script for each chain read first (and for an unknown key, every time); a chain read
+        // again costs one MGET of its revocation markers and no script.
         const calls = (stats: string, name: string) =>
           Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
         const after = await admin.info('commandstats');
-        expect(calls(after, 'mget') - calls(commands, 'mget')).toBe(0);
+        expect(calls(after, 'mget') - calls(commands, 'mget')).toBe(1);
         expect(
           calls(after, 'evalsha') + calls(after, 'eval') - calls(commands, 'evalsha') - calls(commands, 'eval'),
         ).toBe(3);
 
+        // A revocation through another replica shows on the very next read of a chain read before.
+        await replica.revoke(['kbk_mid'], NOW + 7);
+        expect(await store.getChain?.('kbk_leaf')).toEqual([
+          leaf,
+          { ...mid, revokedAt: NOW + 7 },
+          { ...root, revokedAt: NOW + 5 },
+        ]);
+
+        // A missing parent reads as undefined, and such a chain is not kept: it is read whole again.
         await admin.del(`${prefix}key:kbk_mid`);
-        expect(await store.getChain?.('kbk_leaf')).toEqual([leaf, undefined, { ...root, revokedAt: NOW + 5 }]);
+        expect(await replica.getChain?.('kbk_leaf')).toEqual([leaf, undefined, { ...root, revokedAt: NOW + 5 }]);
+        await replica.create(mid);
+        expect(await replica.getChain?.('kbk_leaf')).toEqual([
+          leaf,
+          { ...mid, revokedAt: NOW + 7 },
+          { ...root, revokedAt: NOW + 5 },
+        ]);
       } finally {
-        await store.close?.();
+        await Promise.all([store.close?.(), replica.close?.()]);
         await admin.close();
       }
     });
@@ -178,6 +198,15 @@ describe('createRedisKeyStore', () => {
         const member = await vaultA.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
         const grandchild = await vaultA.issueKey({ parentId: member.id, capUsd: 1 });
         expect((await vaultB.getKeyStatus(grandchild.id)).revoked).toBe(false);
+        // vaultA has read the member's key chain before (and keeps it): revocation must still show.
+        const before = await vaultA.handle({
+          method: 'GET',
+          path: '/v1/things',
+          headers: {},
+          vaultKey: member.vaultKey,
+        });
+        expect(before.keybrake.keyId).toBe(member.id);
+        expect(before.keybrake.error?.code).not.toBe('KEYBRAKE_KEY_REVOKED');
         const { revoked } = await vaultB.revokeKey(session.id);
         expect(revoked.sort()).toEqual([session.id, member.id, grandchild.id].sort());
         for (const id of revoked) expect((await storeA.get(id))?.revokedAt).toBeTypeOf('number');

@@ -31,6 +31,19 @@ end
 return 1
 `);
 
+/** How long a key chain read from Redis is reused (its revocations are read on every call). */
+const CHAIN_CACHE_TTL_MS = 60_000;
+/** The most key chains kept per key store. */
+const CHAIN_CACHE_SIZE = 10_000;
+
+/** A key chain as stored, reused by `getChain` until `until` (epoch ms). */
+interface CachedChain {
+  records: KeyRecord[];
+  /** The chain's revocation markers, in chain order. */
+  revokedKeys: string[];
+  until: number;
+}
+
 /** Keyv's stored form of a record: the value and its expiry (epoch ms), if any. */
 type StoredRecord = { value?: KeyRecord; expires?: number };
 
@@ -63,8 +76,12 @@ return out
  * Keyv (`@keyv/redis`, errors thrown, never a silent miss) under `{prefix}key:{id}`; what Keyv
  * cannot do atomically uses native commands: a revocation is `SET NX` of `{prefix}revoked:{id}`
  * in one Lua script (the first revocation time wins), children are a Redis set (`SADD`), and a
- * pending late price is taken with `GETDEL`. Every read goes to Redis — nothing is cached in the
- * process — so a revocation through one replica denies the very next call through any other.
+ * pending late price is taken with `GETDEL`. Revocations are read from Redis on every call, so a
+ * revocation through one replica denies the very next call through any other. Key records never
+ * change once written, so `getChain` keeps the chains it has read (up to 10,000, for up to a
+ * minute each) and reads a known chain again as one `MGET` of its revocation markers instead of a
+ * script; a record deleted from Redis out of band can thus be served for up to that minute
+ * (revoke keys instead: that is seen at once).
  *
  * @param options - The Redis connection and key prefix; see {@link RedisKeyStoreOptions}.
  * @returns The key store. `close()` closes the connection it opened.
@@ -97,7 +114,7 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
   const revokedKey = (id: string) => `${prefix}revoked:${id}`;
   const childrenKey = (id: string) => `${prefix}children:${id}`;
   const pendingKey = (ref: string) => `${prefix}pending:${ref}`;
-  const withRevocation = (record: KeyRecord | undefined, revokedAt: string | null | undefined) =>
+  const withRevocation = <R extends KeyRecord | undefined>(record: R, revokedAt: string | null | undefined): R =>
     record === undefined || revokedAt === null || revokedAt === undefined
       ? record
       : { ...record, revokedAt: Number(revokedAt) };
@@ -116,6 +133,21 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
    */
   const deserialize = (raw: string): StoredRecord | Promise<StoredRecord | undefined> =>
     COLON_STRING_VALUE.test(raw) ? keyv.deserializeData<KeyRecord>(raw) : (JSON.parse(raw) as StoredRecord);
+  /**
+   * Key chains read before, as stored: a key record never changes once written (its revocation is
+   * kept apart, under `revoked:`), so a chain read again needs only its revocation markers: one
+   * `MGET`, always from Redis. Entries are dropped after {@link CHAIN_CACHE_TTL_MS} (a record
+   * deleted out of band stops being served then) and, oldest first, past {@link CHAIN_CACHE_SIZE}.
+   */
+  const chains = new Map<string, CachedChain>();
+  const cacheChain = (id: string, records: KeyRecord[]) => {
+    if (chains.size >= CHAIN_CACHE_SIZE) chains.delete(chains.keys().next().value as string);
+    chains.set(id, {
+      records,
+      revokedKeys: records.map((record) => revokedKey(record.id)),
+      until: Date.now() + CHAIN_CACHE_TTL_MS,
+    });
+  };
   let closed = false;
 
   return {
@@ -127,23 +159,41 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
 
     getChain: (id) =>
       connection.run('read a key chain', async (client) => {
+        const cached = chains.get(id);
+        if (cached !== undefined) {
+          if (cached.until > Date.now()) {
+            const revocations = await client.mGet(cached.revokedKeys);
+            const chain = cached.records.slice() as [KeyRecord, ...KeyRecord[]];
+            for (let index = 0; index < chain.length; index++) {
+              chain[index] = withRevocation(chain[index] as KeyRecord, revocations[index]);
+            }
+            return chain;
+          }
+          chains.delete(id);
+        }
         const reply = (await chainScript.run(client, [prefix, id])) as Array<string | null>;
         if (reply.length === 0) return undefined;
         const now = Date.now();
+        // Kept only if every record is there and none has a storage expiry (the vault sets none).
+        let cacheable = true;
         const decode = async (index: number) => {
           const raw = reply[index];
           const data = typeof raw === 'string' ? await deserialize(raw) : undefined;
-          const live = data && (typeof data.expires !== 'number' || data.expires > now);
-          return withRevocation(live ? data.value : undefined, reply[index + 1]);
+          if (data?.value === undefined || typeof data.expires === 'number') cacheable = false;
+          return data && (typeof data.expires !== 'number' || data.expires > now) ? data.value : undefined;
         };
         const record = await decode(0);
         if (record === undefined) return undefined;
         // The script read the ancestors it found in the record; if it could not, read them by name.
         if (reply.length !== 2 + 2 * record.ancestorIds.length)
-          return [record, ...(await readMany(client, record.ancestorIds))];
-        const chain: [KeyRecord, ...Array<KeyRecord | undefined>] = [record];
-        for (let index = 2; index < reply.length; index += 2) chain.push(await decode(index));
-        return chain;
+          return [withRevocation(record, reply[1]), ...(await readMany(client, record.ancestorIds))];
+        const stored: Array<KeyRecord | undefined> = [record];
+        for (let index = 2; index < reply.length; index += 2) stored.push(await decode(index));
+        if (cacheable) cacheChain(id, stored as KeyRecord[]);
+        return stored.map((entry, index) => withRevocation(entry, reply[2 * index + 1])) as [
+          KeyRecord,
+          ...Array<KeyRecord | undefined>,
+        ];
       }),
 
     getMany: (ids) => connection.run('read keys', (client) => readMany(client, ids)),
