@@ -100,9 +100,15 @@ describe('createRedisAuditSink', () => {
       const admin = createClient({ url: redis.url });
       await admin.connect();
       try {
+        const pexpires = async () =>
+          Number(/cmdstat_pexpire:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+        const pexpiresBefore = await pexpires();
         for (let index = 0; index < 2500; index++)
           sink.write(record({ rootKeyId: index % 5 === 0 ? 'kbk_small' : 'kbk_big' }));
         await sink.flush();
+        // Each session's index TTL is renewed once per batch (of at most 500), not once per record.
+        expect(await pexpires()).toBeGreaterThan(pexpiresBefore);
+        expect((await pexpires()) - pexpiresBefore).toBeLessThanOrEqual(2 * Math.ceil(2500 / 500));
         expect(await admin.xLen(stream)).toBeLessThan(2500);
         expect(await admin.xLen(stream)).toBeGreaterThanOrEqual(1000);
         expect(await admin.xLen(`${stream}:root:kbk_small`)).toBe(500);

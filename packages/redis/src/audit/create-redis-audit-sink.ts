@@ -101,14 +101,17 @@ export function createAuditSinkOn(
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
     const multi = client.multi();
+    // A batch holds many records of a few sessions: each session's index TTL is renewed once, last.
+    const roots = new Set<string>();
     for (const record of batch) {
       const fields = { id: record.id, rootKeyId: record.rootKeyId ?? '', record: JSON.stringify(record) };
       multi.xAdd(stream, '*', fields, trim);
       if (record.rootKeyId !== undefined) {
         multi.xAdd(indexKey(record.rootKeyId), '*', fields, trim);
-        multi.pExpire(indexKey(record.rootKeyId), indexTtlMs);
+        roots.add(record.rootKeyId);
       }
     }
+    for (const rootKeyId of roots) multi.pExpire(indexKey(rootKeyId), indexTtlMs);
     return multi.exec();
   };
 
