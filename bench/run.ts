@@ -255,10 +255,7 @@ async function main() {
     }
     const proxyChild = await startChild(
       './proxy.ts',
-      {
-        BENCH_UPSTREAM: upstream,
-        ...(redis ? { BENCH_REDIS_URL: redis.url } : {}),
-      },
+      { BENCH_UPSTREAM: upstream, ...(redis ? { BENCH_REDIS_URL: redis.url } : {}) },
       // For profiling the proxy, e.g. BENCH_PROXY_NODE_FLAGS=--perf-basic-prof (see BENCHMARKS.md).
       process.env.BENCH_PROXY_NODE_FLAGS?.split(' ').filter(Boolean),
       name,
