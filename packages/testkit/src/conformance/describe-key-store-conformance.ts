@@ -156,11 +156,15 @@ export function describeKeyStoreConformance(name: string, options: KeyStoreConfo
         await writer.create(root);
         await writer.create(child);
         expect((await reader.get(root.id))?.revokedAt).toBeUndefined();
+        // Read before: a store that keeps what it read must still see revocations made since.
+        expect(await readChain(reader, child.id)).toEqual([child, root]);
         await writer.revoke([root.id, id('unknown')], NOW + 1000);
         await writer.revoke([root.id], NOW + 5000);
         expect(await reader.get(root.id)).toEqual({ ...root, revokedAt: NOW + 1000 });
         expect((await reader.getMany([child.id]))[0]?.revokedAt).toBeUndefined();
-        expect((await readChain(reader, child.id))?.[1]?.revokedAt).toBe(NOW + 1000);
+        expect(await readChain(reader, child.id)).toEqual([child, { ...root, revokedAt: NOW + 1000 }]);
+        await writer.revoke([child.id], NOW + 2000);
+        expect((await readChain(reader, child.id))?.[0]?.revokedAt).toBe(NOW + 2000);
         expect(await reader.get(id('unknown'))).toBeUndefined();
       });
     });
