@@ -21,8 +21,9 @@ export interface ProxyServerOptions {
    */
   adminToken: string;
   /**
-   * Largest request body accepted, bytes. A larger body is not read past the limit and is answered
-   * with 413 in the vendor's error shape. Keep it equal to the vault's `maxBodyBytes`.
+   * Largest request body accepted, bytes. A larger body is not read past the limit; the vault
+   * denies the call with 413 in the vendor's error shape and audits it under its key, and the
+   * connection is closed. Keep it equal to the vault's `maxBodyBytes`.
    * @default 1_048_576
    */
   maxBodyBytes?: number | undefined;
