@@ -20,24 +20,25 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- Sets the final amount of a reservation on every key of its chain: an open one moves from
 -- reserved to spent; a final one has its amount replaced (late reconciliation). The reservation is
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
+-- Each key's totals are read and written once (HMGET, HSET): the script runs atomically.
 local function finalize(rid, micros, keep)
   local key = reservation(rid)
   local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final')
-  if not r[1] then return end
+  if not r[1] then return false end
   local old = tonumber(r[3])
   local ds, dr = 'ds:' .. r[2], 'dr:' .. r[2]
   for _, id in ipairs(cjson.decode(r[1])) do
     local t = totals(id)
     if r[4] == '1' then
       if micros ~= old then
-        redis.call('HINCRBY', t, 'spent', int(micros - old))
-        redis.call('HINCRBY', t, ds, int(micros - old))
+        local v = redis.call('HMGET', t, 'spent', ds)
+        redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + micros - old))
       end
     else
-      redis.call('HINCRBY', t, 'reserved', int(-old))
-      redis.call('HINCRBY', t, dr, int(-old))
-      redis.call('HINCRBY', t, 'spent', int(micros))
-      redis.call('HINCRBY', t, ds, int(micros))
+      local v = redis.call('HMGET', t, 'spent', 'reserved', ds, dr)
+      redis.call('HSET', t,
+        'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
+        ds, int((tonumber(v[3]) or 0) + micros), dr, int((tonumber(v[4]) or 0) - old))
       redis.call('ZREM', open(id), rid)
     end
   end
@@ -47,6 +48,7 @@ local function finalize(rid, micros, keep)
   else
     redis.call('DEL', key)
   end
+  return true
 end
 
 -- Open reservations of a key past their expiry count as spent: their caller crashed or hung.
@@ -84,6 +86,7 @@ end
 local ds, dr = 'ds:' .. day, 'dr:' .. day
 for _, limit in ipairs(chain) do
   local v = redis.call('HMGET', totals(limit.id), 'spent', 'reserved', 'calls', ds, dr)
+  limit.v = v
   local spent, reserved, calls = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
   if limit.calls and calls + 1 > limit.calls then
     return { 'denied', limit.id, 'calls', limit.calls, calls, 0 }
@@ -101,10 +104,9 @@ end
 
 local ids = {}
 for _, limit in ipairs(chain) do
-  local t = totals(limit.id)
-  redis.call('HINCRBY', t, 'calls', 1)
-  redis.call('HINCRBY', t, 'reserved', ARGV[4])
-  redis.call('HINCRBY', t, dr, ARGV[4])
+  local v = limit.v
+  redis.call('HSET', totals(limit.id), 'calls', int((tonumber(v[3]) or 0) + 1),
+    'reserved', int((tonumber(v[2]) or 0) + micros), dr, int((tonumber(v[5]) or 0) + micros))
   redis.call('ZADD', open(limit.id), expiresAt, rid)
   ids[#ids + 1] = limit.id
 end
@@ -117,17 +119,16 @@ return { 'reserved' }
 `);
 
 /**
- * Settles (or re-settles) a reservation after sweeping its keys. Unknown ids are ignored. The
- * reservation is kept (for `retain` ms) only if a late price is awaited, else deleted.
+ * Settles (or re-settles) a reservation. Unknown ids are ignored. The reservation is kept (for
+ * `retain` ms) only if a late price is awaited, else deleted. It does not sweep: expired
+ * reservations count against every cap either way (as reserved until swept, then as spent), and
+ * the reserve and balance scripts sweep the keys they read.
  * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0').
  * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
-local keys = redis.call('HGET', reservation(ARGV[3]), 'keys')
-if not keys then return 0 end
-for _, id in ipairs(cjson.decode(keys)) do sweep(id, ARGV[5]) end
-finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1')
-return 1
+if finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1') then return 1 end
+return 0
 `);
 
 /**
