@@ -91,4 +91,9 @@ export interface CostModel {
    * of a call settled earlier with a `pendingRef`.
    */
   reconcile?(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation | undefined;
+  /**
+   * Optional: like {@link CostModel.reconcile}, but returns a real price for every priced item of
+   * the response (a list page). When present, the vault uses it instead of `reconcile`.
+   */
+  reconcileAll?(request: CostRequest, response: CostResponse, context: CostContext): readonly CostReconciliation[];
 }

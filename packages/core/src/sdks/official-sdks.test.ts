@@ -119,5 +119,34 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       await team.close();
       await vault.close();
     });
+
+    it("should reconcile every pending message of a list page to Twilio's price", async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 1, label: 'notifier/run-7' });
+      const sms = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+      });
+      const send = (body: string) => sms.messages.create({ to: '+15005550006', from: '+15005550001', body });
+      const short = await send('Your invoice is paid'); // 1 GSM-7 segment
+      const long = await send('b'.repeat(200)); // 2 GSM-7 segments
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(3 * 8_300); // estimated at $0.0083 a segment
+
+      const listed = await sms.messages.list();
+      expect(listed.map((message) => [message.sid, message.price])).toEqual([
+        [long.sid, '-0.02000'],
+        [short.sid, '-0.01000'],
+      ]);
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(30_000); // Twilio's $0.0100 a segment
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      const reconciled = records.filter((record) => record.note?.includes("reconciled to the vendor's price"));
+      expect(reconciled.map((record) => record.actualMicros).sort()).toEqual([10_000, 20_000]);
+      expect(reconciled.every((record) => record.label === 'notifier/run-7' && record.method === 'POST')).toBe(true);
+
+      // Reconciled once: listing again changes nothing.
+      await sms.messages.list();
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(30_000);
+      await vault.close();
+    });
   });
 });

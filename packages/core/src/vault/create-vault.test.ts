@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { CostModel } from '../costs/cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
@@ -6,7 +7,8 @@ import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
 import { createAcmeVault, ACME_SECRET as SECRET } from '../test-utils/create-acme-vault.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
-import type { Vault } from './create-vault.js';
+import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
+import { createVault, type Vault } from './create-vault.js';
 
 describe('createVault', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
@@ -501,6 +503,44 @@ describe('createVault', () => {
         expect(denied.keybrake.error?.message).toContain('not known to this vault');
       }
       expect(upstream.received).toHaveLength(1);
+    });
+  });
+
+  describe('when a cost model reconciles late prices with reconcile only', () => {
+    it('should settle at the estimate, then replace it with the price a later GET reports, once', async () => {
+      const sms = await startRecordingUpstream((request) =>
+        request.method === 'POST' ? { body: { id: 'msg_1', price: null } } : { body: { id: 'msg_1', price: 40_000 } },
+      );
+      const model: CostModel = {
+        estimate: (request) => ({ kind: 'known', micros: request.method === 'POST' ? 50_000 : 0 }),
+        settle: (request, response, estimate) => {
+          const id = (response.json as { id?: string }).id;
+          if (request.method !== 'POST' || estimate.kind !== 'known' || !id) return { kind: 'known', micros: 0 };
+          return { kind: 'known', micros: estimate.micros, pendingRef: id };
+        },
+        reconcile: (_request, response) => {
+          const { id, price } = response.json as { id: string; price: number | null };
+          return price === null ? undefined : { ref: id, micros: price };
+        },
+      };
+      const vault = createVault({
+        vendors: { sms: createBearerVendor({ name: 'sms', baseUrl: sms.url, costModel: model }) },
+        secrets: { sms: 'sk_sms_secret' },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'sms', capUsd: 1, label: 'notifier' });
+      const call = (method: string, path: string) =>
+        vault.handle({ vaultKey: key.vaultKey, method, path, headers: {} });
+      await call('POST', '/messages');
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(50_000);
+      await call('GET', '/messages/msg_1');
+      await call('GET', '/messages/msg_1');
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(40_000);
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records.filter((record) => record.note?.includes("reconciled to the vendor's price"))).toEqual([
+        expect.objectContaining({ method: 'POST', actualMicros: 40_000, label: 'notifier' }),
+      ]);
+      await sms.close();
     });
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { errors as undiciErrors } from 'undici';
 import type { AuditRecord } from '../audit/audit-record.js';
-import type { CostContext, CostEstimate, CostRequest, CostResponse } from '../costs/cost-model.js';
+import type { CostContext, CostEstimate, CostReconciliation, CostRequest, CostResponse } from '../costs/cost-model.js';
 import { CapExceededError } from '../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
@@ -285,8 +285,8 @@ async function allowOrDeny(
         now: context.now(),
         awaitsLatePrice: pendingRef !== undefined,
       });
-    if (vendor.definition.costModel.reconcile)
-      await reconcileLatePrice(context, vendor, costRequest, costResponse, costContext);
+    if (vendor.definition.costModel.reconcileAll || vendor.definition.costModel.reconcile)
+      await reconcileLatePrices(context, vendor, costRequest, costResponse, costContext);
   } catch (error) {
     if (!replayed) actualMicros = estimatedMicros;
     pendingRef = undefined;
@@ -389,25 +389,40 @@ function headerValue(headers: ResponseHeaderRecord, name: string): string | unde
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-async function reconcileLatePrice(
+/**
+ * Replaces the estimate of every earlier call whose real price this response reports (a GET of a
+ * Twilio message, or a list page of them): its settlement is corrected on every key of its chain,
+ * and its audit record is written again with the real price.
+ */
+async function reconcileLatePrices(
   context: VaultContext,
   vendor: ConfiguredVendor,
   request: CostRequest,
   response: CostResponse,
   costContext: CostContext,
 ): Promise<void> {
-  const reconcile = vendor.definition.costModel.reconcile;
-  if (!reconcile || response.status < 200 || response.status >= 300) return;
-  const late = reconcile(request, response, costContext);
-  if (!late) return;
-  const original = await context.keyStore.takePending(`${vendor.definition.name}:${late.ref}`);
-  if (!original) return;
-  await context.ledger.settle({ reservationId: original.id, micros: late.micros, now: context.now() });
-  context.audit.write({
-    ...original,
-    actualMicros: late.micros,
-    note: `${original.note ? `${original.note}; ` : ''}reconciled to the vendor's price`,
-  });
+  if (response.status < 200 || response.status >= 300) return;
+  const model = vendor.definition.costModel;
+  let late: readonly CostReconciliation[];
+  if (model.reconcileAll) late = model.reconcileAll(request, response, costContext);
+  else {
+    const one = model.reconcile?.(request, response, costContext);
+    late = one ? [one] : [];
+  }
+  if (late.length === 0) return;
+  const vendorName = vendor.definition.name;
+  await Promise.all(
+    late.map(async ({ ref, micros }) => {
+      const original = await context.keyStore.takePending(`${vendorName}:${ref}`);
+      if (!original) return;
+      await context.ledger.settle({ reservationId: original.id, micros, now: context.now() });
+      context.audit.write({
+        ...original,
+        actualMicros: micros,
+        note: `${original.note ? `${original.note}; ` : ''}reconciled to the vendor's price`,
+      });
+    }),
+  );
 }
 
 function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {

@@ -91,6 +91,28 @@ describe('createFakeTwilio', () => {
       expect(fake.messages()[0]).toMatchObject({ status: 'delivered', segments: 1, price: '-0.00830' });
     });
 
+    it("should list the account's messages newest first, delivered with their prices, on one page", async () => {
+      const first = await send(fake, [
+        ['To', '+15005550006'],
+        ['From', '+15005550001'],
+        ['Body', 'one'],
+      ]);
+      const second = await send(fake, [
+        ['To', '+15005550006'],
+        ['From', '+15005550001'],
+        ['Body', 'b'.repeat(200)],
+      ]);
+      const listed = await call(fake, 'GET', `${base}/Messages.json`);
+
+      expect(listed.status).toBe(200);
+      expect(listed.body).toMatchObject({ page: 0, start: 0, end: 1, next_page_uri: null });
+      expect(listed.body.messages).toEqual([
+        expect.objectContaining({ sid: second.body.sid, status: 'delivered', price: '-0.01660' }),
+        expect.objectContaining({ sid: first.body.sid, status: 'delivered', price: '-0.00830' }),
+      ]);
+      expect(fake.messages().map((message) => message.status)).toEqual(['delivered', 'delivered']);
+    });
+
     it.each([
       ['161 GSM-7 characters', 'a'.repeat(161), 'GSM-7', 2, '-0.01660'],
       ['71 characters with one emoji', `${'a'.repeat(70)}🙂`, 'UCS-2', 2, '-0.01660'],

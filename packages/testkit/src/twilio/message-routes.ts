@@ -70,6 +70,18 @@ function createMessage({ params, form, messages, pricing, now }: TwilioRouteCont
   return { status: 201, body: json };
 }
 
+/** Once read back, a message is delivered and has its price, as Twilio reports a while after sending. */
+function deliver(found: { info: FakeTwilioMessage; json: Record<string, unknown> }, now: number) {
+  if (found.info.status === 'delivered') return;
+  found.info.status = 'delivered';
+  Object.assign(found.json, {
+    date_sent: twilioDate(now),
+    date_updated: twilioDate(now),
+    price: found.info.price,
+    status: 'delivered',
+  });
+}
+
 function fetchMessage({ params, messages, now }: TwilioRouteContext) {
   const found = messages.get(params.sid ?? '');
   if (!found || found.info.accountSid !== params.accountSid) {
@@ -79,21 +91,34 @@ function fetchMessage({ params, messages, now }: TwilioRouteContext) {
       `The requested resource /2010-04-01/Accounts/${params.accountSid}/Messages/${params.sid}.json was not found`,
     );
   }
-  if (found.info.status !== 'delivered') {
-    found.info.status = 'delivered';
-    Object.assign(found.json, {
-      date_sent: twilioDate(now),
-      date_updated: twilioDate(now),
-      price: found.info.price,
-      status: 'delivered',
-    });
-  }
+  deliver(found, now);
   return { status: 200, body: found.json };
 }
 
+/** One page holding every message of the account, newest first (query filters are not applied). */
+function listMessages({ params, messages, now }: TwilioRouteContext) {
+  const uri = `/2010-04-01/Accounts/${params.accountSid}/Messages.json`;
+  const page = [...messages.values()].filter((found) => found.info.accountSid === params.accountSid).reverse();
+  for (const found of page) deliver(found, now);
+  return {
+    status: 200,
+    body: {
+      end: Math.max(page.length - 1, 0),
+      first_page_uri: `${uri}?PageSize=50&Page=0`,
+      messages: page.map((found) => found.json),
+      next_page_uri: null,
+      page: 0,
+      page_size: 50,
+      previous_page_uri: null,
+      start: 0,
+      uri: `${uri}?PageSize=50&Page=0`,
+    },
+  };
+}
+
 /**
- * Fake Twilio Messages routes: send (`POST Messages.json`, SMS or MMS) and fetch (`GET Messages/{Sid}.json`, which
- * reports the message delivered with its price).
+ * Fake Twilio Messages routes: send (`POST Messages.json`, SMS or MMS), fetch (`GET Messages/{Sid}.json`) and
+ * list (`GET Messages.json`, one page of them all); a message read back is reported delivered, with its price.
  *
  * @example
  * ```ts
@@ -102,5 +127,6 @@ function fetchMessage({ params, messages, now }: TwilioRouteContext) {
  */
 export const messageRoutes: readonly TwilioRoute[] = [
   { method: 'POST', pattern: '/2010-04-01/Accounts/:accountSid/Messages.json', handler: createMessage },
+  { method: 'GET', pattern: '/2010-04-01/Accounts/:accountSid/Messages.json', handler: listMessages },
   { method: 'GET', pattern: '/2010-04-01/Accounts/:accountSid/Messages/:sid.json', handler: fetchMessage },
 ];

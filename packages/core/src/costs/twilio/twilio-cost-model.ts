@@ -52,12 +52,12 @@ export interface TwilioCostOptions {
   zeroCostEndpoints?: readonly string[];
 }
 
-/** The Twilio cost model: a {@link CostModel} that can also reconcile every item of a list. */
+/** The Twilio cost model: a {@link CostModel} that reconciles every item of a list. */
 export interface TwilioCostModel extends CostModel {
   reconcile(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation | undefined;
   /**
    * Like `reconcile`, but returns a late price for every priced message or call in the response
-   * (a single GET or a list page).
+   * (a single GET or a list page). The vault uses this one.
    */
   reconcileAll(request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation[];
 }
