@@ -114,6 +114,8 @@ describe('createRedisStorage', () => {
         const key = await vault.issueKey({ vendor: 'acme', capUsd: 30, label: 'outage' });
         const call = () => vault.createFetch({ vaultKey: key.vaultKey })('http://x/v1/charges', { method: 'POST' });
         expect((await call()).status).toBe(200);
+        // Its settlement has landed (key status waits for it) before Redis goes away.
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(3_000_000);
 
         await redis.stop();
         const started = Date.now();

@@ -285,6 +285,76 @@ describe('createVault', () => {
     });
   });
 
+  describe('when settling is slow', () => {
+    it('should answer first, hold the estimate meanwhile, and make status, audit and close wait for the settlement', async () => {
+      const ledger = createMemoryLedger();
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const settling: string[] = [];
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 3 },
+        ledger: {
+          ...ledger,
+          settle: async (request) => {
+            settling.push(request.reservationId);
+            await gate;
+            return ledger.settle(request);
+          },
+        },
+      });
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const charge = () => vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+
+      const answered = await charge();
+      expect(answered.status).toBe(200);
+      expect(settling).toEqual([answered.keybrake.auditId]);
+      // Not settled yet: the reservation holds the estimate, so the cap still counts it.
+      expect(await ledger.balance(key.id, Date.now())).toMatchObject({ spentMicros: 0, reservedMicros: 3_000_000 });
+      expect((await charge()).keybrake.error?.code).toBe('KEYBRAKE_CAP_EXCEEDED');
+
+      let status: number | undefined;
+      const reading = vault.getKeyStatus(key.id).then((read) => {
+        status = read.spentMicros;
+      });
+      const auditing = vault.queryAudit({ keyId: key.id, decision: 'allowed' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(status).toBeUndefined();
+      release();
+      await reading;
+      expect(status).toBe(3_000_000);
+      expect((await auditing).records).toEqual([
+        expect.objectContaining({ id: answered.keybrake.auditId, outcome: 'settled', actualMicros: 3_000_000 }),
+      ]);
+      await vault.close();
+      expect(upstream.received).toHaveLength(1);
+    });
+
+    it('should let close wait for a settlement still in flight', async () => {
+      const ledger = createMemoryLedger();
+      const settled: string[] = [];
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 1 },
+        ledger: {
+          ...ledger,
+          settle: async (request) => {
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            await ledger.settle(request);
+            settled.push(request.reservationId);
+          },
+        },
+      });
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect(settled).toEqual([]);
+      await vault.close();
+      expect(settled).toEqual([answered.keybrake.auditId]);
+    });
+  });
+
   describe('when a cost cannot be determined', () => {
     it('should deny the call (fail closed) unless the key sets a fallback', async () => {
       const vault = makeVault();

@@ -17,7 +17,7 @@ import { type BuiltinVendorOptions, builtinVendors } from '../vendors/builtin-ve
 import type { TwilioSecret } from '../vendors/twilio-vendor.js';
 import type { VendorDefinition } from '../vendors/vendor-definition.js';
 import { getKeyStatus } from './get-key-status.js';
-import { handleVaultRequest } from './handle-vault-request.js';
+import { handleVaultRequest, settled } from './handle-vault-request.js';
 import { issueKey } from './issue-key.js';
 import { revokeKey } from './revoke-key.js';
 import type { ConfiguredVendor, VaultContext } from './vault-context.js';
@@ -75,17 +75,22 @@ export interface Vault {
   issueKey(options: IssueKeyOptions): Promise<IssuedKey>;
   /** Revokes a key and all its descendants, effective on their next call. Returns every id revoked. */
   revokeKey(keyId: string): Promise<{ revoked: string[] }>;
-  /** Spend, reservations, remaining budget and lifetime of a key. */
+  /** Spend, reservations, remaining budget and lifetime of a key, once every call answered so far is settled. */
   getKeyStatus(keyId: string): Promise<KeyStatus>;
-  /** Runs one vendor call: the engine behind the capped fetch and the proxy. Denials come back as vendor-shaped responses. */
+  /**
+   * Runs one vendor call: the engine behind the capped fetch and the proxy. Denials come back as
+   * vendor-shaped responses. An allowed call answers as soon as the vendor has; settling it and
+   * writing its audit record follow (until then its reservation holds the estimate), and this
+   * vault's `getKeyStatus`, `queryAudit` and `close` wait for them.
+   */
   handle(request: VaultRequest): Promise<VaultResponse>;
   /** A WHATWG `fetch` that sends every call through this vault; see {@link CappedFetchOptions}. */
   createFetch(options?: CappedFetchOptions): typeof fetch;
-  /** Audit records, newest first, with per-key totals. */
+  /** Audit records, newest first, with per-key totals, once every call answered so far has its record. */
   queryAudit(query?: AuditQuery): Promise<AuditQueryResult>;
   /** Names of the vendors this vault fronts. */
   readonly vendors: readonly string[];
-  /** Flushes the audit sink and closes stores and connections the vault owns. */
+  /** Waits for the bookkeeping of answered calls, flushes the audit sink and closes stores and connections the vault owns. */
   close(): Promise<void>;
 }
 
@@ -150,6 +155,7 @@ export function createVault(options: VaultOptions = {}): Vault {
         bodyTimeout: upstreamTimeoutMs,
       }),
     now,
+    settling: new Set(),
     patterns(record) {
       if (!record.allowedEndpoints) return undefined;
       let patterns = compiled.get(record.id);
@@ -166,11 +172,18 @@ export function createVault(options: VaultOptions = {}): Vault {
     vendors: [...vendors.keys()],
     issueKey: (issue) => issueKey(context, issue),
     revokeKey: (keyId) => revokeKey(context, keyId),
-    getKeyStatus: (keyId) => getKeyStatus(context, keyId),
+    getKeyStatus: async (keyId) => {
+      await settled(context);
+      return getKeyStatus(context, keyId);
+    },
     handle: (request) => handleVaultRequest(context, request),
     createFetch: (fetchOptions) => createCappedFetch(vault, fetchOptions),
-    queryAudit: (query = {}) => context.audit.query(query),
+    queryAudit: async (query = {}) => {
+      await settled(context);
+      return context.audit.query(query);
+    },
     async close() {
+      await settled(context);
       // Close everything even when the final flush fails (e.g. Redis is down), then report the first failure.
       const flushed = await Promise.allSettled([context.audit.flush()]);
       const closing = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];

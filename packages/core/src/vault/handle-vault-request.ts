@@ -55,6 +55,8 @@ interface UpstreamAnswer {
 interface CallState {
   auditId: string;
   started: number;
+  /** When the caller got the vendor's answer (`performance.now()`), if it did. */
+  answered?: number;
   record: AuditRecord;
   chain?: KeyRecord[];
   vendor?: ConfiguredVendor;
@@ -274,9 +276,63 @@ async function allowOrDeny(
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
   }
-  // The vendor has answered: whatever happens to the bookkeeping now, the client gets the vendor's
-  // response (an error here could make it retry a charge that went through). If settling fails,
-  // the reservation stays open and expires into spend at its estimate: never undercounted.
+  // The vendor has answered, and the caller gets its answer now. The bookkeeping (settle, late
+  // prices, audit) follows off the response path; until it lands the reservation holds the
+  // estimate, so every cap stays conservative, and the vault's own reads (key status, audit
+  // queries, close) wait for it. A price a later GET may reconcile needs earlier calls' pending
+  // prices stored first.
+  state.answered = performance.now();
+  const model = vendor.definition.costModel;
+  const reconciles = model.reconcileAll !== undefined || model.reconcile !== undefined;
+  if (reconciles) await settled(context);
+  track(
+    context,
+    settleAndAudit(context, state, {
+      vendor,
+      costRequest,
+      costResponse,
+      costContext,
+      upstream,
+      replayed,
+      estimatedMicros,
+      actualMicros,
+      pendingRef,
+      reconciles,
+    }),
+  );
+  return new LazyVaultResponse(upstream.status, upstream.headers, upstream.body, {
+    auditId: state.auditId,
+    keyId: key.id,
+    vendor: key.vendor,
+    decision: 'allowed',
+    estimatedMicros,
+    actualMicros,
+  });
+}
+
+/** What {@link settleAndAudit} needs of an answered call. */
+interface AnsweredCall {
+  vendor: ConfiguredVendor;
+  costRequest: CostRequest;
+  costResponse: CostResponse;
+  costContext: CostContext;
+  upstream: UpstreamAnswer;
+  replayed: boolean;
+  estimatedMicros: MicroUsd;
+  actualMicros: MicroUsd;
+  pendingRef: string | undefined;
+  reconciles: boolean;
+}
+
+/**
+ * Settles an answered call, reconciles late prices its response reports, writes its audit record
+ * and stores it for a late price. Never rejects: if settling fails, the reservation stays open
+ * and expires into spend at its estimate (never undercounted), and the record says so.
+ */
+async function settleAndAudit(context: VaultContext, state: CallState, call: AnsweredCall): Promise<void> {
+  const { vendor, upstream, replayed, estimatedMicros } = call;
+  const record = state.record;
+  let { actualMicros, pendingRef } = call;
   try {
     if (!replayed)
       await context.ledger.settle({
@@ -285,8 +341,8 @@ async function allowOrDeny(
         now: context.now(),
         awaitsLatePrice: pendingRef !== undefined,
       });
-    if (vendor.definition.costModel.reconcileAll || vendor.definition.costModel.reconcile)
-      await reconcileLatePrices(context, vendor, costRequest, costResponse, costContext);
+    if (call.reconciles)
+      await reconcileLatePrices(context, vendor, call.costRequest, call.costResponse, call.costContext);
   } catch (error) {
     if (!replayed) actualMicros = estimatedMicros;
     pendingRef = undefined;
@@ -300,14 +356,24 @@ async function allowOrDeny(
     : undefined;
   finish(context, state);
   if (pendingRef) await context.keyStore.putPending(pendingRef, record, PENDING_TTL_MS).catch(() => {});
-  return new LazyVaultResponse(upstream.status, upstream.headers, upstream.body, {
-    auditId: state.auditId,
-    keyId: key.id,
-    vendor: key.vendor,
-    decision: 'allowed',
-    estimatedMicros,
-    actualMicros,
-  });
+}
+
+/** Keeps a call's bookkeeping in the vault's set of unfinished ones until it is done. */
+function track(context: VaultContext, bookkeeping: Promise<void>): void {
+  context.settling.add(bookkeeping);
+  bookkeeping.then(
+    () => context.settling.delete(bookkeeping),
+    () => context.settling.delete(bookkeeping),
+  );
+}
+
+/**
+ * Resolves once the bookkeeping of every call answered so far has landed (not of calls answered
+ * meanwhile, so it ends under any load): what the vault's reads (key status, audit queries) and
+ * `close` wait for, so a caller always sees its own calls.
+ */
+export async function settled(context: VaultContext): Promise<void> {
+  if (context.settling.size > 0) await Promise.all([...context.settling]);
 }
 
 /** A {@link VaultResponse} whose WHATWG `Headers` are built only if someone reads them. */
@@ -490,7 +556,7 @@ function genericErrorResponse(error: KeybrakeError): VendorErrorResponse {
 }
 
 function finish(context: VaultContext, state: CallState): void {
-  state.record.latencyMs = Math.round((performance.now() - state.started) * 1000) / 1000;
+  state.record.latencyMs = Math.round(((state.answered ?? performance.now()) - state.started) * 1000) / 1000;
   context.audit.write(state.record);
 }
 

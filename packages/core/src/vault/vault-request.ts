@@ -53,6 +53,10 @@ export interface VaultResponse {
     /** The denial, for denied calls (and for allowed calls whose upstream failed). */
     error?: KeybrakeError | undefined;
     estimatedMicros: MicroUsd;
+    /**
+     * The cost read from the vendor's answer. The ledger settles it just after the answer is
+     * returned; if that fails, the estimate stays counted and the audit record says so.
+     */
     actualMicros: MicroUsd;
   };
 }
