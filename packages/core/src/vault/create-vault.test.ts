@@ -614,6 +614,29 @@ describe('createVault', () => {
     });
   });
 
+  describe('when a cost model throws while reading late prices', () => {
+    it('should still answer the vendor response and note it in the audit record', async () => {
+      const model: CostModel = {
+        estimate: () => ({ kind: 'known', micros: 0 }),
+        settle: () => ({ kind: 'known', micros: 0 }),
+        reconcileAll: () => {
+          throw new Error('unexpected list shape');
+        },
+      };
+      const vault = createVault({
+        vendors: { sms: createBearerVendor({ name: 'sms', baseUrl: upstream.url, costModel: model }) },
+        secrets: { sms: 'sk_sms_secret' },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'sms', capUsd: 1 });
+      const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/messages', headers: {} });
+      expect(answered.status).toBe(200);
+      expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([
+        expect.objectContaining({ outcome: 'settled', note: 'late prices not read (unexpected list shape)' }),
+      ]);
+    });
+  });
+
   describe('when a key store has no getChain', () => {
     it('should read the key then its parents, see a parent revoked at once, and deny a missing parent', async () => {
       const { getChain: _unused, ...inner } = createMemoryKeyStore();

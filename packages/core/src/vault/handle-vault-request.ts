@@ -279,26 +279,14 @@ async function allowOrDeny(
   // The vendor has answered, and the caller gets its answer now. The bookkeeping (settle, late
   // prices, audit) follows off the response path; until it lands the reservation holds the
   // estimate, so every cap stays conservative, and the vault's own reads (key status, audit
-  // queries, close) wait for it. A price a later GET may reconcile needs earlier calls' pending
-  // prices stored first.
+  // queries, close) wait for it. An answer that reports earlier calls' real prices first waits
+  // for their bookkeeping, which stores what awaits a price.
   state.answered = performance.now();
-  const model = vendor.definition.costModel;
-  const reconciles = model.reconcileAll !== undefined || model.reconcile !== undefined;
-  if (reconciles) await settled(context);
+  const late = latePrices(vendor, costRequest, costResponse, costContext, record);
+  if (late.length > 0) await settled(context);
   track(
     context,
-    settleAndAudit(context, state, {
-      vendor,
-      costRequest,
-      costResponse,
-      costContext,
-      upstream,
-      replayed,
-      estimatedMicros,
-      actualMicros,
-      pendingRef,
-      reconciles,
-    }),
+    settleAndAudit(context, state, { vendor, upstream, replayed, estimatedMicros, actualMicros, pendingRef, late }),
   );
   return new LazyVaultResponse(upstream.status, upstream.headers, upstream.body, {
     auditId: state.auditId,
@@ -313,15 +301,13 @@ async function allowOrDeny(
 /** What {@link settleAndAudit} needs of an answered call. */
 interface AnsweredCall {
   vendor: ConfiguredVendor;
-  costRequest: CostRequest;
-  costResponse: CostResponse;
-  costContext: CostContext;
   upstream: UpstreamAnswer;
   replayed: boolean;
   estimatedMicros: MicroUsd;
   actualMicros: MicroUsd;
   pendingRef: string | undefined;
-  reconciles: boolean;
+  /** Real prices the answer reports for earlier calls. */
+  late: readonly CostReconciliation[];
 }
 
 /**
@@ -341,8 +327,7 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
         now: context.now(),
         awaitsLatePrice: pendingRef !== undefined,
       });
-    if (call.reconciles)
-      await reconcileLatePrices(context, vendor, call.costRequest, call.costResponse, call.costContext);
+    if (call.late.length > 0) await applyLatePrices(context, vendor, call.late);
   } catch (error) {
     if (!replayed) actualMicros = estimatedMicros;
     pendingRef = undefined;
@@ -456,26 +441,39 @@ function headerValue(headers: ResponseHeaderRecord, name: string): string | unde
 }
 
 /**
- * Replaces the estimate of every earlier call whose real price this response reports (a GET of a
- * Twilio message, or a list page of them): its settlement is corrected on every key of its chain,
- * and its audit record is written again with the real price.
+ * The real prices a successful answer reports for earlier calls settled at their estimate (a GET
+ * of a Twilio message, or a list page of them). A cost model that throws here reconciles nothing:
+ * the answer still reaches the caller, and the record says why.
  */
-async function reconcileLatePrices(
-  context: VaultContext,
+function latePrices(
   vendor: ConfiguredVendor,
   request: CostRequest,
   response: CostResponse,
   costContext: CostContext,
-): Promise<void> {
-  if (response.status < 200 || response.status >= 300) return;
+  record: AuditRecord,
+): readonly CostReconciliation[] {
   const model = vendor.definition.costModel;
-  let late: readonly CostReconciliation[];
-  if (model.reconcileAll) late = model.reconcileAll(request, response, costContext);
-  else {
+  if ((!model.reconcileAll && !model.reconcile) || response.status < 200 || response.status >= 300) return [];
+  try {
+    if (model.reconcileAll) return model.reconcileAll(request, response, costContext);
     const one = model.reconcile?.(request, response, costContext);
-    late = one ? [one] : [];
+    return one ? [one] : [];
+  } catch (error) {
+    record.note = `late prices not read (${error instanceof Error ? error.message : 'cost model error'})`;
+    return [];
   }
-  if (late.length === 0) return;
+}
+
+/**
+ * Replaces the estimate of each earlier call named in `late` that still awaits its price: its
+ * settlement is corrected on every key of its chain, and its audit record is written again with
+ * the real price.
+ */
+async function applyLatePrices(
+  context: VaultContext,
+  vendor: ConfiguredVendor,
+  late: readonly CostReconciliation[],
+): Promise<void> {
   const vendorName = vendor.definition.name;
   await Promise.all(
     late.map(async ({ ref, micros }) => {
