@@ -614,6 +614,35 @@ describe('createVault', () => {
     });
   });
 
+  describe('when a cost model throws while settling', () => {
+    it('should still answer the vendor response, count the estimate and say so in the audit record', async () => {
+      const model: CostModel = {
+        estimate: () => ({ kind: 'known', micros: 2_000_000 }),
+        settle: () => {
+          throw new Error('no FX rate for XTS');
+        },
+      };
+      const vault = createVault({
+        vendors: { pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel: model }) },
+        secrets: { pay: 'sk_pay_secret' },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'pay', capUsd: 10 });
+      const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/charges', headers: {} });
+      expect(answered.status).toBe(200);
+      expect(answered.keybrake).toMatchObject({ decision: 'allowed', actualMicros: 2_000_000 });
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2_000_000);
+      expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([
+        expect.objectContaining({
+          outcome: 'settled',
+          actualMicros: 2_000_000,
+          note: 'cost not read (no FX rate for XTS); the estimate stays counted',
+        }),
+      ]);
+      expect(upstream.received).toHaveLength(1);
+    });
+  });
+
   describe('when a cost model throws while reading late prices', () => {
     it('should still answer the vendor response and note it in the audit record', async () => {
       const model: CostModel = {

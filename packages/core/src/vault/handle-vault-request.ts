@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { errors as undiciErrors } from 'undici';
 import type { AuditRecord } from '../audit/audit-record.js';
-import type { CostContext, CostEstimate, CostReconciliation, CostRequest, CostResponse } from '../costs/cost-model.js';
+import type {
+  CostContext,
+  CostEstimate,
+  CostReconciliation,
+  CostRequest,
+  CostResponse,
+  CostSettlement,
+} from '../costs/cost-model.js';
 import { CapExceededError } from '../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
@@ -269,7 +276,15 @@ async function allowOrDeny(
   let actualMicros: MicroUsd = 0;
   let pendingRef: string | undefined;
   if (!replayed) {
-    const settlement = vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext);
+    let settlement: CostSettlement;
+    try {
+      settlement = vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext);
+    } catch (error) {
+      // The vendor has answered, so the caller still gets its answer (a denial now could make it
+      // retry a charge that went through); the cost is the estimate.
+      settlement = { kind: 'unknown', reason: 'cost model failed' };
+      record.note = `cost not read (${error instanceof Error ? error.message : 'cost model error'}); the estimate stays counted`;
+    }
     // A successful money call whose cost cannot be read keeps its estimate: never undercount.
     actualMicros = settlement.kind === 'known' ? settlement.micros : estimatedMicros;
     if (settlement.kind === 'known' && settlement.note) record.note = settlement.note;
