@@ -7,6 +7,7 @@ import {
   StorageError,
 } from '@keybrake/core';
 import type { RedisClientType } from '@redis/client';
+import { createRedisScript } from '../connection/create-redis-script.js';
 import {
   openRedisConnection,
   type RedisConnection,
@@ -47,12 +48,33 @@ export interface RedisAuditSinkOptions extends RedisConnectionOptions {
 }
 
 const BATCH_SIZE = 500;
+
+/**
+ * Appends a batch of audit records, all or none (a script runs atomically): each to the stream
+ * and, if it has a root key, to that root's index stream, whose TTL is then renewed once.
+ * ARGV: stream, max length (approximate trim), index prefix, index TTL (ms), then per record:
+ * id, root key id ('' for none), the record as JSON. Reply: the number of records appended.
+ */
+const appendScript = createRedisScript(`
+local stream, maxLen, indexPrefix, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local roots = {}
+for i = 5, #ARGV, 3 do
+  local id, root, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'id', id, 'rootKeyId', root, 'record', record)
+  if root ~= '' then
+    redis.call('XADD', indexPrefix .. root, 'MAXLEN', '~', maxLen, '*', 'id', id, 'rootKeyId', root, 'record', record)
+    roots[root] = true
+  end
+end
+for root in pairs(roots) do redis.call('PEXPIRE', indexPrefix .. root, ttl) end
+return (#ARGV - 4) / 3
+`);
 const PAGE_SIZE = 1000;
 const RETRY_MS = 1000;
 
 /**
  * Creates an {@link AuditSink} on a Redis stream shared by every replica. `write()` only queues:
- * records are appended in batches (one `MULTI` of `XADD`s) off the call's path; `flush()` resolves
+ * records are appended in batches (one script of `XADD`s per batch) off the call's path; `flush()` resolves
  * once everything written before it is in Redis and rejects if it could not be. Failed batches
  * stay queued and are retried. A record written again with the same id (a late price) supersedes
  * the earlier one: queries read newest first and keep the first version of each id.
@@ -89,7 +111,6 @@ export function createAuditSinkOn(
     options.onError ??
     ((error: StorageError) => process.emitWarning(error.message, { code: error.code, detail: String(error.cause) }));
   const indexKey = (rootKeyId: string) => `${stream}:root:${rootKeyId}`;
-  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: maxLen } } as const;
 
   let queue: AuditRecord[] = [];
   let chain: Promise<void> = Promise.resolve();
@@ -100,19 +121,9 @@ export function createAuditSinkOn(
   let sending = 0;
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
-    const multi = client.multi();
-    // A batch holds many records of a few sessions: each session's index TTL is renewed once, last.
-    const roots = new Set<string>();
-    for (const record of batch) {
-      const fields = { id: record.id, rootKeyId: record.rootKeyId ?? '', record: JSON.stringify(record) };
-      multi.xAdd(stream, '*', fields, trim);
-      if (record.rootKeyId !== undefined) {
-        multi.xAdd(indexKey(record.rootKeyId), '*', fields, trim);
-        roots.add(record.rootKeyId);
-      }
-    }
-    for (const rootKeyId of roots) multi.pExpire(indexKey(rootKeyId), indexTtlMs);
-    return multi.exec();
+    const args = [stream, String(maxLen), `${stream}:root:`, String(indexTtlMs)];
+    for (const record of batch) args.push(record.id, record.rootKeyId ?? '', JSON.stringify(record));
+    return appendScript.run(client, args);
   };
 
   const writeQueued = async () => {
@@ -135,7 +146,8 @@ export function createAuditSinkOn(
       } finally {
         sending = 0;
       }
-      // MULTI is all or nothing, so a failed batch is simply kept and appended again later.
+      // A failed batch is kept and appended again later; a record that lands twice is read once
+      // (queries keep one version of each id).
       queue = queue.slice(batch.length);
     }
   };
