@@ -26,6 +26,16 @@ describe('createVault', () => {
     return vault;
   };
 
+  /** A vault fronting one custom vendor priced by `costModel`, on the recording upstream unless told otherwise. */
+  const customVault = (costModel: CostModel, baseUrl = upstream.url) => {
+    const vault = createVault({
+      vendors: { custom: createBearerVendor({ name: 'custom', baseUrl, costModel }) },
+      secrets: { custom: 'sk_custom_secret' },
+    });
+    vaults.push(vault);
+    return vault;
+  };
+
   beforeAll(async () => {
     upstream = await startRecordingUpstream((request) => ({
       body: request.url.includes('charges') ? { id: `ch_${Math.random()}` } : { ok: true },
@@ -593,12 +603,8 @@ describe('createVault', () => {
           return price === null ? undefined : { ref: id, micros: price };
         },
       };
-      const vault = createVault({
-        vendors: { sms: createBearerVendor({ name: 'sms', baseUrl: sms.url, costModel: model }) },
-        secrets: { sms: 'sk_sms_secret' },
-      });
-      vaults.push(vault);
-      const key = await vault.issueKey({ vendor: 'sms', capUsd: 1, label: 'notifier' });
+      const vault = customVault(model, sms.url);
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 1, label: 'notifier' });
       const call = (method: string, path: string) =>
         vault.handle({ vaultKey: key.vaultKey, method, path, headers: {} });
       await call('POST', '/messages');
@@ -622,12 +628,8 @@ describe('createVault', () => {
           throw new Error('no FX rate for XTS');
         },
       };
-      const vault = createVault({
-        vendors: { pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel: model }) },
-        secrets: { pay: 'sk_pay_secret' },
-      });
-      vaults.push(vault);
-      const key = await vault.issueKey({ vendor: 'pay', capUsd: 10 });
+      const vault = customVault(model);
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 10 });
       const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/charges', headers: {} });
       expect(answered.status).toBe(200);
       expect(answered.keybrake).toMatchObject({ decision: 'allowed', actualMicros: 2_000_000 });
@@ -652,12 +654,8 @@ describe('createVault', () => {
           throw new Error('unexpected list shape');
         },
       };
-      const vault = createVault({
-        vendors: { sms: createBearerVendor({ name: 'sms', baseUrl: upstream.url, costModel: model }) },
-        secrets: { sms: 'sk_sms_secret' },
-      });
-      vaults.push(vault);
-      const key = await vault.issueKey({ vendor: 'sms', capUsd: 1 });
+      const vault = customVault(model);
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 1 });
       const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/messages', headers: {} });
       expect(answered.status).toBe(200);
       expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([
