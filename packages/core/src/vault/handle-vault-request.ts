@@ -373,7 +373,7 @@ function track(context: VaultContext, bookkeeping: Promise<void>): void {
  * `close` wait for, so a caller always sees its own calls.
  */
 export async function settled(context: VaultContext): Promise<void> {
-  if (context.settling.size > 0) await Promise.all([...context.settling]);
+  if (context.settling.size > 0) await Promise.allSettled([...context.settling]);
 }
 
 /** A {@link VaultResponse} whose WHATWG `Headers` are built only if someone reads them. */
