@@ -296,24 +296,32 @@ describe('createVault', () => {
   });
 
   describe('when settling is slow', () => {
-    it('should answer first, hold the estimate meanwhile, and make status, audit and close wait for the settlement', async () => {
+    /** A vault charging `usd` per POST whose memory ledger settles only once `delay` resolves. */
+    const slowlySettlingVault = (usd: number, delay: (reservationId: string) => Promise<void>) => {
       const ledger = createMemoryLedger();
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': usd },
+        ledger: {
+          ...ledger,
+          settle: async (request) => {
+            await delay(request.reservationId);
+            await ledger.settle(request);
+          },
+        },
+      });
+      return { vault, ledger };
+    };
+
+    it('should answer first, hold the estimate meanwhile, and make status and audit wait for the settlement', async () => {
       let release: () => void = () => {};
       const gate = new Promise<void>((resolve) => {
         release = resolve;
       });
       const settling: string[] = [];
-      const vault = createAcmeVault({
-        baseUrl: upstream.url,
-        prices: { 'POST /**': 3 },
-        ledger: {
-          ...ledger,
-          settle: async (request) => {
-            settling.push(request.reservationId);
-            await gate;
-            return ledger.settle(request);
-          },
-        },
+      const { vault, ledger } = slowlySettlingVault(3, (reservationId) => {
+        settling.push(reservationId);
+        return gate;
       });
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
       const charge = () => vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
@@ -343,19 +351,10 @@ describe('createVault', () => {
     });
 
     it('should let close wait for a settlement still in flight', async () => {
-      const ledger = createMemoryLedger();
       const settled: string[] = [];
-      const vault = createAcmeVault({
-        baseUrl: upstream.url,
-        prices: { 'POST /**': 1 },
-        ledger: {
-          ...ledger,
-          settle: async (request) => {
-            await new Promise((resolve) => setTimeout(resolve, 30));
-            await ledger.settle(request);
-            settled.push(request.reservationId);
-          },
-        },
+      const { vault } = slowlySettlingVault(1, async (reservationId) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        settled.push(reservationId);
       });
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
       const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
@@ -620,18 +619,28 @@ describe('createVault', () => {
     });
   });
 
-  describe('when a cost model throws while settling', () => {
-    it('should still answer the vendor response, count the estimate and say so in the audit record', async () => {
-      const model: CostModel = {
-        estimate: () => ({ kind: 'known', micros: 2_000_000 }),
-        settle: () => {
-          throw new Error('no FX rate for XTS');
-        },
-      };
+  describe('when a cost model throws after the vendor answered', () => {
+    /** One call through a vault fronting `model`; the vendor's answer must come back either way. */
+    const answeredDespite = async (model: CostModel, method: string, path: string) => {
       const vault = customVault(model);
       const key = await vault.issueKey({ vendor: 'custom', capUsd: 10 });
-      const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/charges', headers: {} });
+      const answered = await vault.handle({ vaultKey: key.vaultKey, method, path, headers: {} });
       expect(answered.status).toBe(200);
+      expect(upstream.received).toHaveLength(1);
+      return { vault, key, answered };
+    };
+
+    it('should answer, count the estimate and say so in the audit record when settling throws', async () => {
+      const { vault, key, answered } = await answeredDespite(
+        {
+          estimate: () => ({ kind: 'known', micros: 2_000_000 }),
+          settle: () => {
+            throw new Error('no FX rate for XTS');
+          },
+        },
+        'POST',
+        '/charges',
+      );
       expect(answered.keybrake).toMatchObject({ decision: 'allowed', actualMicros: 2_000_000 });
       expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2_000_000);
       expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([
@@ -641,23 +650,20 @@ describe('createVault', () => {
           note: 'cost not read (no FX rate for XTS); the estimate stays counted',
         }),
       ]);
-      expect(upstream.received).toHaveLength(1);
     });
-  });
 
-  describe('when a cost model throws while reading late prices', () => {
-    it('should still answer the vendor response and note it in the audit record', async () => {
-      const model: CostModel = {
-        estimate: () => ({ kind: 'known', micros: 0 }),
-        settle: () => ({ kind: 'known', micros: 0 }),
-        reconcileAll: () => {
-          throw new Error('unexpected list shape');
+    it('should answer and note it in the audit record when reading late prices throws', async () => {
+      const { vault, key } = await answeredDespite(
+        {
+          estimate: () => ({ kind: 'known', micros: 0 }),
+          settle: () => ({ kind: 'known', micros: 0 }),
+          reconcileAll: () => {
+            throw new Error('unexpected list shape');
+          },
         },
-      };
-      const vault = customVault(model);
-      const key = await vault.issueKey({ vendor: 'custom', capUsd: 1 });
-      const answered = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/messages', headers: {} });
-      expect(answered.status).toBe(200);
+        'GET',
+        '/messages',
+      );
       expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([
         expect.objectContaining({ outcome: 'settled', note: 'late prices not read (unexpected list shape)' }),
       ]);

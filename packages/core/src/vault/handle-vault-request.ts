@@ -361,10 +361,8 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
 /** Keeps a call's bookkeeping in the vault's set of unfinished ones until it is done. */
 function track(context: VaultContext, bookkeeping: Promise<void>): void {
   context.settling.add(bookkeeping);
-  bookkeeping.then(
-    () => context.settling.delete(bookkeeping),
-    () => context.settling.delete(bookkeeping),
-  );
+  const done = () => context.settling.delete(bookkeeping);
+  bookkeeping.then(done, done);
 }
 
 /**

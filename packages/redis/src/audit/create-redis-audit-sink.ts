@@ -110,7 +110,9 @@ export function createAuditSinkOn(
   const report =
     options.onError ??
     ((error: StorageError) => process.emitWarning(error.message, { code: error.code, detail: String(error.cause) }));
-  const indexKey = (rootKeyId: string) => `${stream}:root:${rootKeyId}`;
+  /** Each root key's index stream is this prefix and the root key id (the append script adds them the same way). */
+  const indexPrefix = `${stream}:root:`;
+  const indexKey = (rootKeyId: string) => `${indexPrefix}${rootKeyId}`;
 
   let queue: AuditRecord[] = [];
   let chain: Promise<void> = Promise.resolve();
@@ -121,7 +123,7 @@ export function createAuditSinkOn(
   let sending = 0;
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
-    const args = [stream, String(maxLen), `${stream}:root:`, String(indexTtlMs)];
+    const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs)];
     for (const record of batch) args.push(record.id, record.rootKeyId ?? '', JSON.stringify(record));
     return appendScript.run(client, args);
   };
