@@ -74,7 +74,7 @@ export function keybrakeErrorFromJSON(json: unknown): KeybrakeError | undefined 
     case 'KEYBRAKE_INVALID_POLICY':
       return new InvalidPolicyError({ message });
     case 'KEYBRAKE_INVALID_REQUEST':
-      return new InvalidRequestError({ message });
+      return new InvalidRequestError({ message, retryable: json.retryable === true });
     case 'KEYBRAKE_UNKNOWN_COST':
       return new UnknownCostError({ message });
     case 'KEYBRAKE_UNKNOWN_VENDOR':

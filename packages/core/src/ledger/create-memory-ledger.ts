@@ -21,6 +21,8 @@ interface Reservation {
   micros: number;
   expiresAt: number;
   final: boolean;
+  /** The idempotency entry this reservation made, if any: forgotten if it is settled at 0. */
+  idemKey?: string | undefined;
 }
 
 /**
@@ -106,8 +108,11 @@ export function createMemoryLedger(): Ledger {
       const idemKey = idempotencyKey === undefined ? undefined : `${chain[0]?.keyId}\u0000${idempotencyKey}`;
       if (idemKey !== undefined) {
         const seen = idempotency.get(idemKey);
-        if (seen && seen.at + IDEMPOTENCY_WINDOW_MS > now)
-          return { ok: true, reservationId, replayOf: seen.reservationId };
+        if (seen && seen.at + IDEMPOTENCY_WINDOW_MS > now) {
+          const original = reservations.get(seen.reservationId);
+          const originalOpen = original !== undefined && !original.final && original.expiresAt > now;
+          return { ok: true, reservationId, replayOf: seen.reservationId, originalOpen };
+        }
       }
       const day = utcDay(now);
       // Check every limit of the whole chain first, then write — no await in between.
@@ -152,6 +157,7 @@ export function createMemoryLedger(): Ledger {
         micros,
         expiresAt: now + ttlMs,
         final: false,
+        idemKey,
       });
       open.add(reservationId);
       if (idemKey !== undefined) idempotency.set(idemKey, { reservationId, at: now });
@@ -164,6 +170,9 @@ export function createMemoryLedger(): Ledger {
       const reservation = reservations.get(reservationId);
       if (!reservation) return;
       finalize(reservationId, reservation, micros);
+      // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
+      if (micros === 0 && reservation.idemKey !== undefined)
+        if (idempotency.get(reservation.idemKey)?.reservationId === reservationId) idempotency.delete(reservation.idemKey);
       // Kept only while a late price may still arrive; otherwise history would grow without end.
       if (!awaitsLatePrice) reservations.delete(reservationId);
     },

@@ -24,8 +24,10 @@ export interface ReserveRequest {
   /** After this long unsettled, the reservation counts as spent and can no longer be released. */
   ttlMs: number;
   /**
-   * The request's `Idempotency-Key`: a second reservation with the same key under the same
-   * calling key (within 24 h) reserves nothing and reports the first.
+   * The request's idempotency key (the vault passes a digest of the `Idempotency-Key` and the
+   * request it came with): a second reservation with the same key under the same calling key
+   * (within 24 h) reserves nothing and reports the first — unless the first was settled at 0,
+   * which forgets the key (nothing was spent, so a retry is a new call).
    */
   idempotencyKey?: string | undefined;
 }
@@ -51,6 +53,13 @@ export type ReserveResult =
       reservationId: string;
       /** Set when the idempotency key was seen before: the id of the original reservation. Nothing was reserved. */
       replayOf?: string | undefined;
+      /**
+       * With `replayOf`: the original reservation is still open (its call has not been settled and
+       * has not expired), so the vendor may still be executing it. The vault then answers a
+       * retryable conflict instead of sending the retry: if the original ends up settled at 0, a
+       * retry sent meanwhile would have moved money that no reservation covers.
+       */
+      originalOpen?: boolean | undefined;
     }
   | ReserveDenial;
 
@@ -91,7 +100,8 @@ export interface Ledger {
   /**
    * Sets the final cost of a reservation and releases the rest. Settling a reservation that expired
    * into spend, or one settled with `awaitsLatePrice`, again replaces its amount — that is how late
-   * prices are reconciled. Unknown and done ids are ignored.
+   * prices are reconciled. Settling at 0 forgets the reservation's idempotency key. Unknown and
+   * done ids are ignored.
    */
   settle(request: SettleRequest): Promise<void>;
   /** One key's balance at `now`. */

@@ -214,6 +214,37 @@ describe('createVault', () => {
       expect(records.map((record) => record.outcome).sort()).toEqual(['replayed', 'settled']);
     });
 
+    it('should hold a retry back with a retryable 409 while its original is in flight, then replay it', async () => {
+      const slow = await startRecordingUpstream(() => ({ delayMs: 200, body: { id: 'ch_slow' } }));
+      const vault = createAcmeVault({ baseUrl: slow.url, prices: { 'POST /**': 3 }, honorsIdempotencyKey: true });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = () =>
+        vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: { 'idempotency-key': 'charge-in-flight' },
+          body: 'amount=1',
+        });
+      const original = send();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const early = await send();
+      expect(early.status).toBe(409);
+      expect(early.keybrake.error).toMatchObject({ code: 'KEYBRAKE_INVALID_REQUEST', retryable: true });
+      expect(slow.received).toHaveLength(1);
+      expect((await original).status).toBe(200);
+      expect((await send()).status).toBe(200);
+      await slow.close();
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 3, calls: 1 });
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records.map((record) => record.outcome ?? record.reason).sort()).toEqual([
+        'KEYBRAKE_INVALID_REQUEST',
+        'replayed',
+        'settled',
+      ]);
+    });
+
     it('should count every call for a vendor that does not replay idempotency keys', async () => {
       const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /**': 3 } });
       vaults.push(vault);

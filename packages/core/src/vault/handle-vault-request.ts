@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { errors as undiciErrors } from 'undici';
 import type { AuditRecord } from '../audit/audit-record.js';
@@ -213,7 +213,10 @@ async function allowOrDeny(
     micros: estimatedMicros,
     now: context.now(),
     ttlMs: context.reservationTtlMs,
-    idempotencyKey: vendor.definition.honorsIdempotencyKey ? record.idempotencyKey : undefined,
+    idempotencyKey:
+      vendor.definition.honorsIdempotencyKey && method === 'POST' && record.idempotencyKey !== undefined
+        ? idempotencyDigest(record.idempotencyKey, method, path, search, body)
+        : undefined,
   });
   if (!reservation.ok) {
     const limiting = chain.find((entry) => entry.id === reservation.keyId) ?? key;
@@ -226,6 +229,13 @@ async function allowOrDeny(
       reservation.reserved,
       estimatedMicros,
     );
+  }
+  if (reservation.originalOpen) {
+    throw new InvalidRequestError({
+      status: 409,
+      retryable: true,
+      message: `Keybrake held this call back: another call with the same Idempotency-Key is still in flight. Retry once it has finished; the retry will then replay its result, not charge twice.`,
+    });
   }
   const replayed = reservation.replayOf !== undefined;
 
@@ -559,9 +569,10 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
 }
 
 function genericErrorResponse(error: KeybrakeError): VendorErrorResponse {
+  const retry = error.retryable ? 'true' : 'false';
   return {
     status: error.status,
-    headers: { 'content-type': 'application/json', 'stripe-should-retry': 'false', 'x-should-retry': 'false' },
+    headers: { 'content-type': 'application/json', 'stripe-should-retry': retry, 'x-should-retry': retry },
     body: JSON.stringify({ error: { type: 'keybrake_error', ...error.toJSON() } }),
   };
 }
@@ -660,6 +671,18 @@ function toHeaderRecord(input: VaultRequest['headers']): Record<string, string> 
 function toBytes(body: VaultRequest['body']): Uint8Array {
   if (body === undefined) return new Uint8Array();
   return typeof body === 'string' ? encoder.encode(body) : body;
+}
+
+/**
+ * The request's fingerprint under its `Idempotency-Key`, as the ledger's idempotency key: a retry
+ * replays the original only if it is the same request (method, path, query and body), as the
+ * vendor's own idempotency layer checks. A key reused for a different request is a new call.
+ */
+function idempotencyDigest(key: string, method: string, path: string, search: string, body: Uint8Array): string {
+  return createHash('sha256')
+    .update(`${key}\u0000${method} ${path}${search}\u0000`)
+    .update(body)
+    .digest('base64url');
 }
 
 const CONNECT_CODES = new Set([

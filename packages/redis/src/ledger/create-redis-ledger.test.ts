@@ -79,6 +79,7 @@ describe('createRedisLedger', () => {
           ok: true,
           reservationId: 'retry',
           replayOf: 'first',
+          originalOpen: true,
         });
         // Past the 24 h window the same key reserves again.
         const later = NOW + 86_400_001;

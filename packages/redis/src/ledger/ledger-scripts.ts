@@ -7,7 +7,8 @@ import { createRedisScript } from '../connection/create-redis-script.js';
  *
  * Layout: `ledger:key:{keyId}` hash (spent, reserved, calls, ds:{day}, dr:{day}),
  * `ledger:open:{keyId}` zset (reservation id → expiresAt), `ledger:reservation:{id}` hash
- * (keys as JSON, day, micros, final, expiresAt), `ledger:idem:{keyId}:{idempotencyKey}` hash.
+ * (keys as JSON, day, micros, final, expiresAt, idem: its idempotency hash's name),
+ * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at).
  */
 const PRELUDE = `
 local P = ARGV[1]
@@ -20,11 +21,13 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- Sets the final amount of a reservation on every key of its chain: an open one moves from
 -- reserved to spent; a final one has its amount replaced (late reconciliation). The reservation is
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
+-- Settled at 0, it forgets its idempotency key: nothing was spent, so a retry is a new call.
 -- Each key's totals are read and written once (HMGET, HSET): the script runs atomically.
 local function finalize(rid, micros, keep)
   local key = reservation(rid)
-  local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final')
+  local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final', 'idem')
   if not r[1] then return false end
+  if micros == 0 and r[5] and redis.call('HGET', r[5], 'reservation') == rid then redis.call('DEL', r[5]) end
   local old = tonumber(r[3])
   local ds, dr = 'ds:' .. r[2], 'dr:' .. r[2]
   for _, id in ipairs(cjson.decode(r[1])) do
@@ -66,7 +69,8 @@ end
  * Reserves against a whole key chain, or nothing: sweep, idempotency, check every limit, write.
  * ARGV: prefix, retain, reservation id, micros, now, expiresAt, day, idempotency key ('' for none),
  * idempotency window (ms), then per key of the chain: key id, cap, daily cap, max calls ('' for none).
- * Reply: `{'reserved'}`, `{'replay', originalId}` or `{'denied', keyId, cap, limit, spent, reserved}`.
+ * Reply: `{'reserved'}`, `{'replay', originalId, '1' if the original is still open else '0'}` or
+ * `{'denied', keyId, cap, limit, spent, reserved}`.
  */
 export const reserveScript = createRedisScript(`${PRELUDE}
 local rid, micros, now, expiresAt, day, idem, window = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -80,7 +84,11 @@ local idemKey
 if idem ~= '' then
   idemKey = P .. 'ledger:idem:' .. chain[1].id .. ':' .. idem
   local seen = redis.call('HMGET', idemKey, 'reservation', 'at')
-  if seen[1] and tonumber(seen[2]) + tonumber(window) > tonumber(now) then return { 'replay', seen[1] } end
+  if seen[1] and tonumber(seen[2]) + tonumber(window) > tonumber(now) then
+    local original = redis.call('HMGET', reservation(seen[1]), 'final', 'expiresAt')
+    local isOpen = original[1] == '0' and tonumber(original[2]) > tonumber(now)
+    return { 'replay', seen[1], isOpen and '1' or '0' }
+  end
 end
 
 local ds, dr = 'ds:' .. day, 'dr:' .. day
@@ -112,6 +120,7 @@ for _, limit in ipairs(chain) do
 end
 redis.call('HSET', reservation(rid), 'keys', cjson.encode(ids), 'day', day, 'micros', ARGV[4], 'final', '0', 'expiresAt', expiresAt)
 if idemKey then
+  redis.call('HSET', reservation(rid), 'idem', idemKey)
   redis.call('HSET', idemKey, 'reservation', rid, 'at', now)
   redis.call('PEXPIRE', idemKey, window)
 end

@@ -143,6 +143,68 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         expect(await ledger.balance(key, NOW)).toMatchObject({ reservedMicros: 600, calls: 1 });
       });
 
+      it('should tell a retry whether its original is still open', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, capMicros: 1000 }];
+        const reserve = (now: number, ttlMs = HOUR) =>
+          ledger.reserve({ reservationId: id('r'), chain, micros: 600, now, ttlMs, idempotencyKey: 'idem-open' });
+        const first = await reserve(NOW);
+        const whileOpen = await reserve(NOW + 5);
+        await ledger.settle({ reservationId: first.ok ? first.reservationId : '', micros: 550, now: NOW + 6 });
+        const afterSettle = await reserve(NOW + 7);
+        expect([whileOpen, afterSettle]).toMatchObject([
+          { ok: true, replayOf: first.ok ? first.reservationId : '', originalOpen: true },
+          { ok: true, replayOf: first.ok ? first.reservationId : '', originalOpen: false },
+        ]);
+        expect(await ledger.balance(key, NOW + 7)).toMatchObject({ spentMicros: 550, reservedMicros: 0, calls: 1 });
+
+        // An original that expired unsettled counts as spent: a retry replays it, and is not told it is open.
+        const other = id('k');
+        const expiring = () =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: other }],
+            micros: 300,
+            now: NOW,
+            ttlMs: 1_000,
+            idempotencyKey: 'idem-expired',
+          });
+        const original = await expiring();
+        const late = await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: other }],
+          micros: 300,
+          now: NOW + 2_000,
+          ttlMs: 1_000,
+          idempotencyKey: 'idem-expired',
+        });
+        expect(late).toMatchObject({ ok: true, replayOf: original.ok ? original.reservationId : '', originalOpen: false });
+        expect(await ledger.balance(other, NOW + 2_000)).toMatchObject({ spentMicros: 300, calls: 1 });
+      });
+
+      it('should forget an idempotency key whose reservation settled at 0', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reserve = (now: number) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: key, capMicros: 1000 }],
+            micros: 600,
+            now,
+            ttlMs: HOUR,
+            idempotencyKey: 'idem-free',
+          });
+        const first = await reserve(NOW);
+        await ledger.settle({ reservationId: first.ok ? first.reservationId : '', micros: 0, now: NOW + 1 });
+        // Nothing was spent (the call was never sent, or the vendor refused it): the retry is a new call.
+        const retry = await reserve(NOW + 2);
+        expect(retry.ok && retry.replayOf).toBe(undefined);
+        expect(await ledger.balance(key, NOW + 2)).toMatchObject({ spentMicros: 0, reservedMicros: 600, calls: 2 });
+        // And the new reservation holds the key again.
+        expect(await reserve(NOW + 3)).toMatchObject({ ok: true, replayOf: retry.ok ? retry.reservationId : '' });
+      });
+
       it('should scope idempotency keys to the calling key', async () => {
         const ledger = await create();
         const [a, b] = [id('a'), id('b')];
