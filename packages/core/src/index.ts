@@ -72,6 +72,7 @@ export {
   looksLikeVaultKey,
   type ParsedVaultKey,
   parseVaultKey,
+  redactVaultKeys,
 } from './keys/vault-key-format.js';
 export { createMemoryLedger } from './ledger/create-memory-ledger.js';
 export {

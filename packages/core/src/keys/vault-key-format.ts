@@ -101,3 +101,16 @@ export function parseVaultKey(candidate: string): ParsedVaultKey | undefined {
 export function looksLikeVaultKey(text: string): boolean {
   return /kb_(test|live)_[0-9A-Za-z]{20,}/.test(text);
 }
+
+/**
+ * Replaces everything in `text` that looks like a vault key with `[redacted vault key]`: for text
+ * a client controls that is logged or audited, such as a request path.
+ *
+ * @example
+ * ```ts
+ * redactVaultKeys('/v1/customers/kb_test_AbC…'); // '/v1/customers/[redacted vault key]'
+ * ```
+ */
+export function redactVaultKeys(text: string): string {
+  return text.includes('kb_') ? text.replace(/kb_(test|live)_[0-9A-Za-z]{20,}/g, '[redacted vault key]') : text;
+}

@@ -28,8 +28,22 @@ describe('matchesEndpoint', () => {
     });
   });
 
+  describe('when a segment only spells a wildcard', () => {
+    it('should keep it literal', () => {
+      expect(matchesEndpoint(parseEndpointPattern('DELETE /v1/repos/STAR'), 'DELETE', '/v1/repos/everything')).toBe(false);
+      expect(matchesEndpoint(parseEndpointPattern('GET /v1/STARTUP'), 'GET', '/v1/STARTUP')).toBe(true);
+    });
+  });
+
   describe('when an entry is malformed', () => {
-    it.each(['/v1/charges', 'FETCH /v1/charges', 'POST v1/charges', 'GET /v1/cus*'])('should refuse %s', (entry) => {
+    it.each([
+      '/v1/charges',
+      'FETCH /v1/charges',
+      'POST v1/charges',
+      'GET /v1/cus*',
+      'GET /v1/customers/%2A',
+      'GET /v1/customers/%2a',
+    ])('should refuse %s', (entry) => {
       expect(() => parseEndpointPattern(entry)).toThrow(InvalidPolicyError);
     });
   });

@@ -32,16 +32,19 @@ export function parseEndpointPattern(source: string): EndpointPattern {
     });
   }
   const rawPath = match[2] ?? '/';
-  const normalized = normalizePath(rawPath.replace(/\*/g, 'STAR'));
+  // A wildcard is a written `*`; an encoded one would decode to a wildcard and widen the entry.
+  if (/%2a/i.test(rawPath)) {
+    throw new InvalidPolicyError({
+      message: `Invalid allowed endpoint ${JSON.stringify(source)}: write a wildcard as "*", not "%2A".`,
+    });
+  }
+  // Normalising keeps `*` as it is, so wildcards survive it in place.
+  const normalized = normalizePath(rawPath);
   if (!normalized.ok)
     throw new InvalidPolicyError({
       message: `Invalid allowed endpoint ${JSON.stringify(source)}: ${normalized.reason}.`,
     });
-  const segments = normalized.path
-    .split('/')
-    .slice(1)
-    .filter(Boolean)
-    .map((segment) => segment.replace(/STAR/g, '*'));
+  const segments = normalized.path.split('/').slice(1).filter(Boolean);
   for (const segment of segments) {
     if (segment.includes('*') && segment !== '*' && segment !== '**') {
       throw new InvalidPolicyError({

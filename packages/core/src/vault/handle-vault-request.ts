@@ -20,6 +20,7 @@ import { UnknownCostError } from '../errors/unknown-cost-error.js';
 import { UpstreamError } from '../errors/upstream-error.js';
 import { recordDenial } from '../fetch/actor-context.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import { redactVaultKeys } from '../keys/vault-key-format.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
@@ -45,6 +46,12 @@ const HOP_BY_HOP = new Set([
   'authorization',
   'accept-encoding',
   'x-keybrake-key',
+  // undici refuses it (it would wait for a 100 Continue); the proxy has already read the body.
+  'expect',
+  // A vendor, or a framework in front of one, may honour these: the allow-list checked the method sent.
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
 const encoder = new TextEncoder();
@@ -89,7 +96,8 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       labelChain: [],
       vendor: request.vendor,
       method,
-      path: rawPath.slice(0, 256),
+      // Client-controlled text: a vault key put in the path is never logged or audited.
+      path: redactVaultKeys(rawPath).slice(0, 256),
       decision: 'denied',
       estimatedMicros: 0,
       actualMicros: 0,
@@ -161,7 +169,7 @@ async function allowOrDeny(
     });
   }
   const path = normalized.path;
-  record.path = path;
+  record.path = redactVaultKeys(path);
   for (const entry of chain) {
     const patterns = context.patterns(entry);
     if (patterns && !patterns.some((pattern) => matchesEndpoint(pattern, method, path))) {
@@ -169,7 +177,7 @@ async function allowOrDeny(
         keyId: key.id,
         label: key.label,
         method,
-        path,
+        path: record.path,
         reason: entry === key ? 'not on the allow-list' : `not on the allow-list of parent ${entry.label ?? entry.id}`,
       });
     }
@@ -186,6 +194,13 @@ async function allowOrDeny(
     throw new InvalidRequestError({
       status: 413,
       message: `Keybrake denied this call: the request body is ${body.byteLength} bytes, over the ${context.maxBodyBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
+    });
+  }
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    throw new InvalidRequestError({
+      status: 415,
+      message: `Keybrake denied this call: its body is sent with Content-Encoding "${encoding.slice(0, 40)}", which Keybrake cannot read to price it. The call was not sent; send the body uncompressed.`,
     });
   }
   const bodyText = body.byteLength === 0 ? '' : decoder.decode(body);
@@ -241,7 +256,9 @@ async function allowOrDeny(
 
   // Allowed: forward with the real credentials.
   const forwardHeaders: Record<string, string> = {};
-  for (const name in headers) if (!HOP_BY_HOP.has(name)) forwardHeaders[name] = headers[name] as string;
+  const nominated = headers.connection === undefined ? undefined : connectionTokens(headers.connection);
+  for (const name in headers)
+    if (!HOP_BY_HOP.has(name) && !nominated?.has(name)) forwardHeaders[name] = headers[name] as string;
   forwardHeaders['accept-encoding'] = 'identity';
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
   record.decision = 'allowed';
@@ -685,6 +702,15 @@ function idempotencyDigest(key: string, method: string, path: string, search: st
     .digest('base64url');
 }
 
+/** The header names a request's `Connection` header nominates as hop-by-hop (RFC 9110 §7.6.1). */
+function connectionTokens(value: string): Set<string> {
+  return new Set(value.split(',').map((token) => token.trim().toLowerCase()));
+}
+
+/**
+ * Errors raised before a byte of the request is written: it never reached the vendor. Besides
+ * connection failures, undici's own refusals of a request it will not send.
+ */
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -692,6 +718,8 @@ const CONNECT_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
 ]);
 
 function isConnectError(error: unknown): boolean {

@@ -1,6 +1,13 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { type AuditActor, normalizePath, parseVaultKey, readVaultKey, type VaultResponse } from '@keybrake/core';
+import {
+  type AuditActor,
+  normalizePath,
+  parseVaultKey,
+  readVaultKey,
+  redactVaultKeys,
+  type VaultResponse,
+} from '@keybrake/core';
 import type { ProxyContext } from './proxy-context.js';
 import { readRequestBody } from './read-request-body.js';
 
@@ -119,7 +126,7 @@ function finish(context: ProxyContext, call: FinishedCall): void {
     ...(call.presentedKeyId ? { presentedKeyId: call.presentedKeyId } : {}),
     vendor: call.vendor,
     method: call.method,
-    path: normalized.ok ? normalized.path : call.path.slice(0, 256),
+    path: redactVaultKeys(normalized.ok ? normalized.path : call.path).slice(0, 256),
     status: call.status,
     decision: call.decision,
     reason: call.reason ?? null,
