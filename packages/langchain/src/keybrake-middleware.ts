@@ -1,5 +1,6 @@
 import { KeybrakeError, runCappedTool } from '@keybrake/core';
 import { createMiddleware } from 'langchain';
+import { isGraphSignal } from './is-graph-signal.js';
 import { type MemberRef, memberName } from './member-name.js';
 import { reportDenials } from './report-denials.js';
 import { toDenialToolMessage } from './to-denial-tool-message.js';
@@ -29,7 +30,8 @@ export interface KeybrakeMiddlewareOptions {
  * middleware itself, so the denial never crashes the run. Its `afterAgent` hook reports the run's
  * denials in the member's final message (see {@link KeybrakeMiddlewareOptions.reportDenials}).
  *
- * Non-Keybrake errors are re-thrown unchanged. Note that LangChain raises a tool error out of the
+ * Non-Keybrake errors, and LangGraph's `interrupt()` and `Command` signals even after a denial the
+ * tool handled, are re-thrown unchanged. Note that LangChain raises a tool error out of the
  * run once any `wrapToolCall` middleware is installed; put `toolErrorMiddleware` first in the list
  * to hand such errors to the model instead.
  *
@@ -53,7 +55,9 @@ export function keybrakeMiddleware(options: KeybrakeMiddlewareOptions) {
     wrapToolCall: async (request, handler) => {
       const { toolCall } = request;
       try {
-        return await runCappedTool({ member, tool: toolCall.name, toolCallId: toolCall.id }, () => handler(request));
+        return await runCappedTool({ member, tool: toolCall.name, toolCallId: toolCall.id }, () => handler(request), {
+          passThrough: isGraphSignal,
+        });
       } catch (error) {
         if (!KeybrakeError.isInstance(error)) throw error;
         return toDenialToolMessage(error, { toolCallId: toolCall.id ?? '', toolName: toolCall.name });

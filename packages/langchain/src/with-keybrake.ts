@@ -1,5 +1,6 @@
 import { KeybrakeError, runCappedTool } from '@keybrake/core';
 import type { ClientTool, ToolRunnableConfig } from '@langchain/core/tools';
+import { isGraphSignal } from './is-graph-signal.js';
 import { type MemberRef, memberName } from './member-name.js';
 import { toDenialToolMessage } from './to-denial-tool-message.js';
 
@@ -32,7 +33,9 @@ function capTool<T extends ClientTool>(tool: T, member: string): T {
   const cappedInvoke: Invoke = async (input, config) => {
     const toolCallId = toolCallIdOf(input, config);
     try {
-      return await runCappedTool({ member, tool: tool.name, toolCallId }, () => invoke(input, config));
+      return await runCappedTool({ member, tool: tool.name, toolCallId }, () => invoke(input, config), {
+        passThrough: isGraphSignal,
+      });
     } catch (error) {
       if (!KeybrakeError.isInstance(error) || toolCallId === undefined) throw error;
       return toDenialToolMessage(error, { toolCallId, toolName: tool.name });

@@ -59,6 +59,25 @@ describe('runCappedTool', () => {
     });
   });
 
+  describe('when a tool aborts or signals its framework after a denial it handled', () => {
+    it('should pass the abort and the signal through unchanged', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const signal = Object.assign(new Error('interrupt'), { is_bubble_up: true });
+      const abort = new DOMException('The run was cancelled.', 'AbortError');
+      const afterDenial = (error: Error) => async () => {
+        expect((await send('http://x/charge', { method: 'POST' })).status).toBe(429);
+        throw error;
+      };
+      const passThrough = (error: unknown) => (error as { is_bubble_up?: boolean }).is_bubble_up === true;
+      const actor = { member: 'billing', tool: 'charge' };
+      await expect(runCappedTool(actor, afterDenial(signal), { passThrough })).rejects.toBe(signal);
+      await expect(runCappedTool(actor, afterDenial(abort))).rejects.toBe(abort);
+      // Without the predicate, an error after a denial is still the denial.
+      await expect(runCappedTool(actor, afterDenial(signal))).rejects.toBeInstanceOf(CapExceededError);
+    });
+  });
+
   describe('when an SDK error carries a Keybrake denial', () => {
     it('should find it in the error', async () => {
       const sdkError = Object.assign(new Error('rate limited'), {

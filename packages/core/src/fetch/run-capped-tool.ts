@@ -3,12 +3,23 @@ import { findKeybrakeError } from '../errors/find-keybrake-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
 import { runWithActor, scopeDenials } from './actor-context.js';
 
+/** Options of {@link runCappedTool}. */
+export interface RunCappedToolOptions {
+  /**
+   * Errors the framework uses for control flow, which must reach it unchanged even after a
+   * denial in the same execution: LangGraph's `interrupt()` and `Command` bubble-ups, say.
+   * Abort errors (`name === 'AbortError'`) always pass through.
+   */
+  passThrough?: ((error: unknown) => boolean) | undefined;
+}
+
 /**
  * Runs one tool execution for an agent framework adapter: every capped call inside it is audited
  * with `actor` (member, tool, tool call id), and if the execution fails because of a Keybrake
  * denial — thrown directly, raised by an official SDK from the denial response, or any error
  * thrown after the vault denied a call in this execution — it rejects with the typed
- * {@link KeybrakeError} (the original error as `cause` when they differ). Other errors pass
+ * {@link KeybrakeError} (the original error as `cause` when they differ). Other errors, aborts
+ * and the framework's control-flow signals ({@link RunCappedToolOptions.passThrough}) pass
  * through unchanged; results are returned as they are.
  *
  * @example
@@ -16,18 +27,28 @@ import { runWithActor, scopeDenials } from './actor-context.js';
  * const result = await runCappedTool({ member: 'billing', tool: 'charge', toolCallId }, () => execute(input));
  * ```
  */
-export async function runCappedTool<T>(actor: AuditActor, task: () => T | Promise<T>): Promise<T> {
+export async function runCappedTool<T>(
+  actor: AuditActor,
+  task: () => T | Promise<T>,
+  options: RunCappedToolOptions = {},
+): Promise<T> {
   return runWithActor(actor, async () => {
     try {
       return await task();
     } catch (error) {
-      const denial: KeybrakeError | undefined = findKeybrakeError(error) ?? scopeDenials().at(-1);
+      const direct = findKeybrakeError(error);
+      if (!direct && (isAbort(error) || options.passThrough?.(error))) throw error;
+      const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1);
       if (!denial) throw error;
       if (denial !== error && denial.cause === undefined)
         Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
       throw denial;
     }
   });
+}
+
+function isAbort(error: unknown): boolean {
+  return (error as { name?: unknown } | undefined)?.name === 'AbortError';
 }
 
 /**
