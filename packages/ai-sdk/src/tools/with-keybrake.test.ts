@@ -1,5 +1,5 @@
 import { CapExceededError, EndpointNotAllowedError, KeybrakeError } from '@keybrake/core';
-import { generateText, isStepCount, simulateReadableStream, streamText, tool } from 'ai';
+import { generateText, isStepCount, simulateReadableStream, streamText, type Tool, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -180,6 +180,45 @@ describe('withKeybrake', () => {
         ),
       });
       expect(fakeTwilio.messages()).toHaveLength(2);
+    });
+  });
+
+  describe('when a tool is an object whose execute uses this', () => {
+    it('should call execute on the tool, as the AI SDK does, and keep non-enumerable properties', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const stripe = stripeFor(billing);
+      class ChargeTool {
+        readonly description = 'Charge a customer in the tool set currency.';
+        readonly inputSchema = z.object({ customer: z.string() });
+        readonly currency = 'usd';
+        async execute({ customer }: { customer: string }) {
+          const intent = await stripe.paymentIntents.create({
+            amount: 500,
+            currency: this.currency,
+            customer,
+            payment_method: 'pm_card_visa',
+            confirm: true,
+          });
+          return { id: intent.id };
+        }
+      }
+      const charge = new ChargeTool();
+      Object.defineProperty(charge, 'marker', { value: 'kept', enumerable: false });
+      const tools = withKeybrake({ charge: charge as unknown as Tool }, { member: billing });
+      expect((tools.charge as unknown as { marker?: string }).marker).toBe('kept');
+      const result = await generateText({
+        model: createScriptedModel('billing', [
+          { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1' } }] },
+          { text: 'done' },
+        ]),
+        tools,
+        stopWhen: isStepCount(3),
+        prompt: 'Charge cus_1 $5.',
+      });
+      expect(result.steps[0]?.content.filter((part) => part.type === 'tool-error')).toEqual([]);
+      expect(fakeStripe.moneyMoved()).toHaveLength(1);
     });
   });
 

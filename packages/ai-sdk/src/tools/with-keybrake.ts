@@ -35,14 +35,15 @@ async function* cappedSteps(actor: AuditActor, output: AsyncIterable<unknown>): 
   }
 }
 
-function capExecute(execute: Execute, tool: { member: string; tool: string }): Execute {
+function capExecute(owner: object, execute: Execute, tool: { member: string; tool: string }): Execute {
   return (input, options) => {
     const actor: AuditActor = { ...tool, toolCallId: options.toolCallId };
     let output: unknown;
     // runCappedTool calls its task synchronously, so `output` is known here: the AI SDK tells a
     // streaming tool by its return value, so an async iterable must be returned as one.
     const settled = runCappedTool(actor, () => {
-      output = execute(input, options);
+      // Called on the tool, as the AI SDK calls `tool.execute(…)`: a tool's `this` stays the tool.
+      output = execute.call(owner, input, options);
       return output;
     });
     if (isAsyncIterable(output)) {
@@ -84,7 +85,20 @@ export function withKeybrake<TOOLS extends ToolSet>(tools: TOOLS, options: WithK
   const wrapped: Record<string, unknown> = {};
   for (const [name, tool] of Object.entries(tools)) {
     const execute = tool.execute as Execute | undefined;
-    wrapped[name] = execute ? { ...tool, execute: capExecute(execute, { member, tool: name }) } : tool;
+    if (!execute) {
+      wrapped[name] = tool;
+      continue;
+    }
+    // A copy with every own property, non-enumerable ones included (`experimental_toolCaller`
+    // marks a tool that way), and its prototype (class-based tools), with only `execute` replaced.
+    const capped = Object.create(Object.getPrototypeOf(tool), Object.getOwnPropertyDescriptors(tool)) as object;
+    Object.defineProperty(capped, 'execute', {
+      value: capExecute(capped, execute, { member, tool: name }),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+    wrapped[name] = capped;
   }
   return wrapped as TOOLS;
 }
