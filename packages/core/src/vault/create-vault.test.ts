@@ -301,6 +301,20 @@ describe('createVault', () => {
       expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
     });
 
+    it('should count nothing for a call aborted before it was sent', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const controller = new AbortController();
+      controller.abort();
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      await expect(
+        send('https://ignored.example/v1/charges', { method: 'POST', body: 'amount=1', signal: controller.signal }),
+      ).rejects.toMatchObject({ name: 'AbortError' });
+      expect(upstream.received).toHaveLength(0);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
+      expect((await vault.queryAudit({ keyId: key.id })).records).toMatchObject([{ outcome: 'settled', actualMicros: 0 }]);
+    });
+
     it('should count nothing when the upstream cannot be reached', async () => {
       const { response, status } = await chargeOnce('http://127.0.0.1:1');
       expect(response.status).toBe(502);

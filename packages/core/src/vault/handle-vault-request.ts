@@ -263,7 +263,11 @@ async function allowOrDeny(
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
   record.decision = 'allowed';
   let upstream: UpstreamAnswer;
+  // Aborted while it was checked or reserved: it is never sent, so nothing is counted.
+  let sending = false;
   try {
+    request.signal?.throwIfAborted();
+    sending = true;
     upstream = await forward(
       context,
       vendor,
@@ -275,7 +279,7 @@ async function allowOrDeny(
     );
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
-    const outcomeUnknown = !isConnectError(error);
+    const outcomeUnknown = sending && !isConnectError(error);
     if (!replayed) {
       await context.ledger.settle({
         reservationId: state.auditId,
