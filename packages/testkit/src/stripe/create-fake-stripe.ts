@@ -126,11 +126,11 @@ function authenticate(request: RecordedRequest, secret: string | undefined): voi
   throw error;
 }
 
+/** Stripe takes parameters from the query string of any request, and from a write's body (which wins). */
 function paramsOf(request: RecordedRequest): Record<string, string> {
-  if (request.method === 'GET' || request.method === 'DELETE') {
-    return parseStripeForm(new URL(request.path, 'http://fake.invalid').search.slice(1));
-  }
-  return request.form ?? parseStripeForm(request.body);
+  const query = parseStripeForm(new URL(request.path, 'http://fake.invalid').search.slice(1));
+  if (request.method === 'GET' || request.method === 'DELETE') return query;
+  return { ...query, ...(request.form ?? parseStripeForm(request.body)) };
 }
 
 /**

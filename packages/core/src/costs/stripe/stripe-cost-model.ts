@@ -120,7 +120,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
         };
       }
-      return match.route.handler.estimate({ request, form: request.form(), context, ids: match.ids });
+      return match.route.handler.estimate({ request, form: paramsOf(request), context, ids: match.ids });
     },
 
     settle(request, response, estimate, context) {
@@ -141,7 +141,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (!match) return keepEstimate(estimate);
       return match.route.handler.settle({
         request,
-        form: request.form(),
+        form: paramsOf(request),
         context,
         ids: match.ids,
         object: parseStripeObject(response.json),
@@ -149,6 +149,19 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       });
     },
   };
+}
+
+/**
+ * A write's parameters as Stripe reads them: from the body and, like Rack, from the query string
+ * too (the body's value wins), so `POST /v1/payment_intents?confirm=true` is priced as confirming.
+ */
+function paramsOf(request: CostRequest): Record<string, string> {
+  const form = request.form();
+  const query = request.query;
+  if (query.size === 0) return form;
+  const merged: Record<string, string> = {};
+  for (const [name, value] of query) merged[name] = value;
+  return Object.assign(merged, form);
 }
 
 function isReadMethod(method: string): boolean {
