@@ -148,5 +148,37 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(30_000);
       await vault.close();
     });
+
+    it('should reserve 4 hours for a call without TimeLimit, so calls Twilio runs that long stay within the cap', async () => {
+      const longCalls = await createFakeTwilio({
+        accountSid: TWILIO_SID,
+        secret: TWILIO_TOKEN,
+        pricePerMinute: '0.0140',
+        callDurationSeconds: 14_400,
+      });
+      const vault = createVault({
+        secrets: { twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+        upstreams: { twilio: longCalls.url },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'twilio', capUsd: 10, label: 'dialer/run-1' });
+        const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+          httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+        });
+        const placed: string[] = [];
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const call = await voice.calls
+            .create({ to: '+15005550006', from: '+15005550001', twiml: '<Response><Say>Hi</Say></Response>' })
+            .catch(() => undefined);
+          if (call) placed.push(call.sid);
+        }
+        expect(placed).toHaveLength(2); // 2 × 240 min × $0.014 = $6.72; a third would pass $10
+        for (const sid of placed) await voice.calls(sid).fetch(); // Twilio's price for 4 hours replaces the estimate
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2 * 3_360_000);
+      } finally {
+        await vault.close();
+        await longCalls.close();
+      }
+    });
   });
 });

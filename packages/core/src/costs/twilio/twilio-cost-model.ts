@@ -39,9 +39,11 @@ export interface TwilioCostOptions {
    */
   callPerMinuteUsd?: number | string;
   /**
-   * Minutes reserved for a call created without `TimeLimit` (Twilio's own limit is 4 hours;
-   * the real price replaces the estimate when Twilio reports it).
-   * @default 10
+   * Minutes reserved for a call created without `TimeLimit`. The default is Twilio's own limit,
+   * 4 hours, since such a call can run that long; a lower value lets a cap be exceeded by calls
+   * that run longer. Set `TimeLimit` on each call to reserve less. The real price replaces the
+   * estimate when Twilio reports it.
+   * @default 240
    */
   defaultCallMinutes?: number;
   /**
@@ -119,7 +121,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     .sort((a, b) => b.prefix.length - a.prefix.length);
   const mmsMicros = toMicroUsd(options.mmsUsd ?? '0.0200');
   const minuteMicros = toMicroUsd(options.callPerMinuteUsd ?? '0.0140');
-  const defaultCallMinutes = options.defaultCallMinutes ?? 10;
+  const defaultCallMinutes = options.defaultCallMinutes ?? 240;
   if (!Number.isSafeInteger(defaultCallMinutes) || defaultCallMinutes < 1) {
     throw new InvalidPolicyError({
       message: `Invalid defaultCallMinutes ${defaultCallMinutes}: expected a positive integer.`,
