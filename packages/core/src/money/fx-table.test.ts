@@ -24,6 +24,13 @@ describe('createFxTable', () => {
     expect(createFxTable({ eur: '1.0800001' }).toMicroUsd(1, 'eur')).toBe(10_801);
   });
 
+  it('should round a rate finer than 12 places up, and take a number rate as written', () => {
+    expect(createFxTable({ eur: '1.0000000000001' }).toMicroUsd(100, 'eur')).toBe(1_000_001);
+    expect(createFxTable({ eur: 1.0000000000004 }).toMicroUsd(100, 'eur')).toBe(1_000_001);
+    expect(createFxTable({ eur: 1.08 }).toMicroUsd(1000, 'eur')).toBe(10_800_000);
+    expect(createFxTable({ xau: 1e-7 }).toMicroUsd(10_000_000, 'xau')).toBe(10_000);
+  });
+
   it('should refuse a currency with no rate', () => {
     expect(() => fx.toMicroUsd(100, 'gbp')).toThrow(UnknownCurrencyError);
   });

@@ -49,8 +49,8 @@ export function parseFxRates(text: string): FxRates {
 }
 
 /**
- * Creates an FX table. Rates are exact decimals (up to 12 places); conversion uses integer
- * arithmetic and rounds up to the next micro-dollar.
+ * Creates an FX table. Rates are exact decimals, kept to 12 places (a finer rate is rounded up
+ * there, never down); conversion uses integer arithmetic and rounds up to the next micro-dollar.
  *
  * @param rates - USD per unit of each currency; USD is always 1.
  * @throws {InvalidPolicyError} on a negative or malformed rate.
@@ -63,13 +63,17 @@ export function parseFxRates(text: string): FxRates {
 export function createFxTable(rates: FxRates = {}): FxTable {
   const scaled = new Map<string, bigint>([['usd', 10n ** BigInt(RATE_SCALE_DIGITS)]]);
   for (const [code, rate] of Object.entries(rates)) {
-    const text = typeof rate === 'number' ? rate.toFixed(RATE_SCALE_DIGITS) : rate.trim();
+    // A number as written (its shortest form: 1.08, not 1.0800000000000000710…), unless that is exponential.
+    const text = typeof rate === 'number' ? (/e/i.test(String(rate)) ? rate.toFixed(20) : String(rate)) : rate.trim();
     const match = rateText.exec(text);
     if (!match || (typeof rate === 'number' && !(rate > 0))) {
       throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: ${JSON.stringify(rate)}.` });
     }
-    const fraction = (match[2] ?? '').padEnd(RATE_SCALE_DIGITS, '0').slice(0, RATE_SCALE_DIGITS);
-    const value = BigInt(match[1] ?? '0') * 10n ** BigInt(RATE_SCALE_DIGITS) + BigInt(fraction);
+    const digits = match[2] ?? '';
+    const fraction = digits.padEnd(RATE_SCALE_DIGITS, '0').slice(0, RATE_SCALE_DIGITS);
+    // Digits past the 12th round the rate up: a cost is never under-counted.
+    const roundUp = /[1-9]/.test(digits.slice(RATE_SCALE_DIGITS)) ? 1n : 0n;
+    const value = BigInt(match[1] ?? '0') * 10n ** BigInt(RATE_SCALE_DIGITS) + BigInt(fraction) + roundUp;
     if (value <= 0n) throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: must be positive.` });
     scaled.set(code.toLowerCase(), value);
   }
