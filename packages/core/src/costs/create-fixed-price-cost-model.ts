@@ -16,7 +16,8 @@ export interface FixedPriceCostModelOptions {
 
 /**
  * A cost model with a fixed price per endpoint: for tests and for vendors that bill per call.
- * Settles non-2xx responses to 0 and 2xx responses at the price.
+ * Settles 2xx responses at the price, 5xx responses at the price too (the outcome is unknown, so
+ * the estimate stays counted), and other responses to 0.
  *
  * @example
  * ```ts
@@ -37,7 +38,9 @@ export function createFixedPriceCostModel(options: FixedPriceCostModelOptions): 
       return { kind: 'unknown', reason: `no price for ${request.method} ${request.path}` };
     },
     settle(_request, response, estimate) {
-      if (response.status < 200 || response.status >= 300) return { kind: 'known', micros: 0 };
+      // A 5xx may come after the vendor billed, so it keeps the price like a 2xx; other answers cost nothing.
+      const answered = response.status >= 200 && response.status < 300;
+      if (!answered && response.status < 500) return { kind: 'known', micros: 0 };
       return estimate.kind === 'known' ? { kind: 'known', micros: estimate.micros } : estimate;
     },
   };
