@@ -83,17 +83,19 @@ export function createMemoryLedger(): Ledger {
 
   const finalize = (id: string, reservation: Reservation, micros: number) => {
     open.delete(id);
+    // A credit (a negative settlement) lowers lifetime spend but no day's: it must not reopen a daily cap.
+    const dayMicros = Math.max(micros, 0);
     for (const keyId of reservation.keyIds) {
       const entry = totalsOf(keyId);
       const bucket = dayOf(entry, reservation.day);
       if (reservation.final) {
         entry.spent += micros - reservation.micros;
-        bucket[0] += micros - reservation.micros;
+        bucket[0] += dayMicros - Math.max(reservation.micros, 0);
       } else {
         entry.reserved -= reservation.micros;
         entry.spent += micros;
         bucket[1] -= reservation.micros;
-        bucket[0] += micros;
+        bucket[0] += dayMicros;
       }
     }
     reservation.micros = micros;

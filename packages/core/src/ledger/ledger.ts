@@ -100,7 +100,8 @@ export interface Ledger {
   /**
    * Sets the final cost of a reservation and releases the rest. Settling a reservation that expired
    * into spend, or one settled with `awaitsLatePrice`, again replaces its amount — that is how late
-   * prices are reconciled. Settling at 0 forgets the reservation's idempotency key. Unknown and
+   * prices are reconciled. Settling at 0 forgets the reservation's idempotency key. A negative
+   * amount (a credit, such as a refund) lowers lifetime spend only, never a day's. Unknown and
    * done ids are ignored.
    */
   settle(request: SettleRequest): Promise<void>;

@@ -29,19 +29,21 @@ local function finalize(rid, micros, keep)
   if not r[1] then return false end
   if micros == 0 and r[5] and redis.call('HGET', r[5], 'reservation') == rid then redis.call('DEL', r[5]) end
   local old = tonumber(r[3])
+  -- A credit (a negative settlement) lowers lifetime spend but no day's: it must not reopen a daily cap.
+  local dayNew, dayOld = math.max(micros, 0), math.max(old, 0)
   local ds, dr = 'ds:' .. r[2], 'dr:' .. r[2]
   for _, id in ipairs(cjson.decode(r[1])) do
     local t = totals(id)
     if r[4] == '1' then
       if micros ~= old then
         local v = redis.call('HMGET', t, 'spent', ds)
-        redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + micros - old))
+        redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + dayNew - dayOld))
       end
     else
       local v = redis.call('HMGET', t, 'spent', 'reserved', ds, dr)
       redis.call('HSET', t,
         'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
-        ds, int((tonumber(v[3]) or 0) + micros), dr, int((tonumber(v[4]) or 0) - old))
+        ds, int((tonumber(v[3]) or 0) + dayNew), dr, int((tonumber(v[4]) or 0) - old))
       redis.call('ZREM', open(id), rid)
     end
   end

@@ -230,6 +230,31 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
     });
 
     describe('settle', () => {
+      it('should let a credit lower lifetime spend but not reopen a daily cap', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, capMicros: 1_000, dailyCapMicros: 100 }];
+        const DAY = 86_400_000;
+        const charge = await ledger.reserve({ reservationId: id('r'), chain, micros: 100, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId: charge.ok ? charge.reservationId : '', micros: 100, now: NOW });
+        // The next day: the refund of yesterday's charge is a credit, reserved at 0 and settled negative.
+        const refund = await ledger.reserve({ reservationId: id('r'), chain, micros: 0, now: NOW + DAY, ttlMs: HOUR });
+        await ledger.settle({ reservationId: refund.ok ? refund.reservationId : '', micros: -100, now: NOW + DAY });
+        expect(await ledger.balance(key, NOW + DAY)).toMatchObject({ spentMicros: 0, dailySpentMicros: 0 });
+        const today = await ledger.reserve({ reservationId: id('r'), chain, micros: 100, now: NOW + DAY, ttlMs: HOUR });
+        expect(today.ok).toBe(true);
+        // Today's cap is spent whatever was credited: a credit is no daily allowance.
+        const more = await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW + DAY, ttlMs: HOUR });
+        expect(more).toMatchObject({ ok: false, cap: 'daily' });
+        // And a credit on the day of the charge does not reopen that day either.
+        const sameDay = await ledger.reserve({ reservationId: id('r'), chain, micros: 0, now: NOW + DAY, ttlMs: HOUR });
+        await ledger.settle({ reservationId: sameDay.ok ? sameDay.reservationId : '', micros: -100, now: NOW + DAY });
+        expect(await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW + DAY, ttlMs: HOUR })).toMatchObject({
+          ok: false,
+          cap: 'daily',
+        });
+      });
+
       it('should release the difference when the actual cost is lower', async () => {
         const ledger = await create();
         const [child, root] = [id('child'), id('root')];

@@ -17,7 +17,8 @@ export interface StripeCostOptions {
   prices?: Readonly<Record<string, StripePrice>>;
   /**
    * Credit refunds (and transfer reversals) back to the key: a successful `POST /v1/refunds`
-   * settles to a negative amount equal to the refund, freeing that much budget. Off by default,
+   * settles to a negative amount equal to the refund, freeing that much of the lifetime cap (a
+   * daily cap is never reopened by a credit). Off by default,
    * because Keybrake cannot tell whether the refunded payment was counted by the same key.
    * @default false
    */
