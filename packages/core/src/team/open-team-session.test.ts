@@ -99,6 +99,38 @@ describe('openTeamSession', () => {
     });
   });
 
+  describe('when a member with call and daily limits is refreshed', () => {
+    it('should carry over what remains of its calls and of today, not grant them anew', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/sess_3',
+        capUsd: 1000,
+        members: {
+          calls: { vendor: 'pay', capUsd: 500, maxCalls: 3 },
+          daily: { vendor: 'pay', capUsd: 500, dailyCapUsd: 20 },
+        },
+      });
+      const allowed = async (name: string, count: number) => {
+        const send = team.member(name).fetch();
+        const responses = await Promise.all(
+          Array.from({ length: count }, () => send('http://x/charge', { method: 'POST' })),
+        );
+        return responses.filter((response) => response.status === 200).length;
+      };
+      expect(await allowed('calls', 2)).toBe(2);
+      await team.member('calls').refresh();
+      expect(await allowed('calls', 3)).toBe(1); // 3 calls in all, across the refresh
+      await team.member('calls').refresh(); // none left: still none
+      expect(await allowed('calls', 1)).toBe(0);
+
+      expect(await allowed('daily', 1)).toBe(1); // $10 of today's $20
+      await team.member('daily').refresh();
+      expect(await allowed('daily', 3)).toBe(1);
+      await team.close();
+      await vault.close();
+    });
+  });
+
   describe('when the plan is inconsistent', () => {
     it('should refuse it and leave nothing open', async () => {
       const vault = makeVault();

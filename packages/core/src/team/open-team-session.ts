@@ -3,6 +3,7 @@ import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
+import { fromMicroUsd, toMicroUsd } from '../money/micro-usd.js';
 import type { Vault } from '../vault/create-vault.js';
 import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
 
@@ -34,8 +35,9 @@ export interface TeamMember {
   /** Status of the member's budget key. */
   status(): Promise<KeyStatus>;
   /**
-   * Re-issues the member's own keys under the same parent with what remains of their caps and a
-   * fresh lifetime (bounded by the session's), then revokes the old ones. Handles and fetches
+   * Re-issues the member's own keys under the same parent with what remains of their caps (the
+   * lifetime cap, the calls, and today's part of the daily cap) and a fresh lifetime (bounded by
+   * the session's), then revokes the old ones. Handles and fetches
    * made from this member keep working. Use it for long sessions with short member keys; a
    * session key itself cannot be refreshed — give it the TTL of the whole run.
    */
@@ -161,11 +163,11 @@ async function issueMemberKeys(
 ): Promise<{ budgetKeyId: string; keys: Record<string, MemberKey> }> {
   const vendors = asList(plan.vendor);
   if (vendors.length === 0) throw new InvalidPolicyError({ message: `Member "${name}" names no vendor.` });
-  const remainingCap = previous ? await remainingOf(vault, previous.budgetKeyId, plan.capUsd) : plan.capUsd;
+  const limits = previous ? await remainingOf(vault, previous.budgetKeyId, plan) : plan;
   const policy = {
-    capUsd: remainingCap,
-    dailyCapUsd: plan.dailyCapUsd,
-    maxCalls: plan.maxCalls,
+    capUsd: limits.capUsd,
+    dailyCapUsd: limits.dailyCapUsd,
+    maxCalls: limits.maxCalls,
     perCallMaxUsd: plan.perCallMaxUsd,
     expiresIn: expiresIn ?? plan.keyTtl,
     fallbackEstimateUsd: plan.fallbackEstimateUsd,
@@ -198,15 +200,28 @@ async function issueMemberKeys(
   return { budgetKeyId: budget.id, keys };
 }
 
+/**
+ * What a refreshed member key may still use, so a refresh never grants a budget anew: what is
+ * left of the lifetime cap and of the calls, and of the plan's daily cap what today has not used
+ * (until the next refresh, the new key's daily cap is that, on later days too).
+ */
 async function remainingOf(
   vault: Vault,
   keyId: string,
-  capUsd: number | string | undefined,
-): Promise<number | undefined> {
-  if (capUsd === undefined) return undefined;
+  plan: TeamMemberPlan,
+): Promise<Pick<TeamMemberPlan, 'capUsd' | 'dailyCapUsd' | 'maxCalls'>> {
   const status = await vault.getKeyStatus(keyId);
-  const own = status.caps.find((cap) => cap.keyId === keyId && cap.kind === 'total');
-  return own ? own.remainingUsd : undefined;
+  const own = (kind: 'total' | 'daily') => status.caps.find((cap) => cap.keyId === keyId && cap.kind === kind);
+  const total = own('total');
+  const today = own('daily');
+  return {
+    capUsd: plan.capUsd === undefined ? undefined : total?.remainingUsd,
+    dailyCapUsd:
+      plan.dailyCapUsd === undefined || today === undefined
+        ? plan.dailyCapUsd
+        : fromMicroUsd(Math.max(0, toMicroUsd(plan.dailyCapUsd) - today.spentMicros - today.reservedMicros)),
+    maxCalls: status.maxCalls === undefined ? undefined : Math.max(0, status.maxCalls - status.calls),
+  };
 }
 
 function createMember(

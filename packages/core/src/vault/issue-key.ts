@@ -23,8 +23,8 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
   const dailyCapMicros = optionalMicros(options.dailyCapUsd);
   const perCallMaxMicros = optionalMicros(options.perCallMaxUsd);
   const fallbackEstimateMicros = optionalMicros(options.fallbackEstimateUsd);
-  if (options.maxCalls !== undefined && !(Number.isSafeInteger(options.maxCalls) && options.maxCalls > 0)) {
-    throw new InvalidPolicyError({ message: `maxCalls must be a positive integer, got ${options.maxCalls}.` });
+  if (options.maxCalls !== undefined && !(Number.isSafeInteger(options.maxCalls) && options.maxCalls >= 0)) {
+    throw new InvalidPolicyError({ message: `maxCalls must be a whole number, got ${options.maxCalls}.` });
   }
   const patterns = options.allowedEndpoints?.map(parseEndpointPattern);
   if (options.label !== undefined && (typeof options.label !== 'string' || options.label.length > 200)) {
