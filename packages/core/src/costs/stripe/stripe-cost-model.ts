@@ -121,6 +121,10 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
         };
       }
+      // Stripe reads multipart bodies too, and the form parser cannot: a money call sent so is not priced.
+      if (match.route.handler.moneyMoving && request.bodyText.startsWith('--')) {
+        return { kind: 'unknown', reason: 'a multipart body cannot be priced; send it form-encoded' };
+      }
       return match.route.handler.estimate({ request, form: paramsOf(request), context, ids: match.ids });
     },
 
