@@ -67,7 +67,11 @@ describe('a LangGraph interrupt() raised after a denial the tool handled', () =>
       const model = fakeModel()
         .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 200 } }]))
         .respond(new AIMessage('ok'));
-      const agent = createAgent({ model, checkpointer: new MemorySaver(), ...setup(billing, escalatingCharge(stripe)) });
+      const agent = createAgent({
+        model,
+        checkpointer: new MemorySaver(),
+        ...setup(billing, escalatingCharge(stripe)),
+      });
       const result = await agent.invoke(
         { messages: [{ role: 'user', content: 'Charge $200.' }] },
         { configurable: { thread_id: `interrupt-${name}` } },

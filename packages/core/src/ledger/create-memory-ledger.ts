@@ -174,7 +174,8 @@ export function createMemoryLedger(): Ledger {
       finalize(reservationId, reservation, micros);
       // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
       if (micros === 0 && reservation.idemKey !== undefined)
-        if (idempotency.get(reservation.idemKey)?.reservationId === reservationId) idempotency.delete(reservation.idemKey);
+        if (idempotency.get(reservation.idemKey)?.reservationId === reservationId)
+          idempotency.delete(reservation.idemKey);
       // Kept only while a late price may still arrive; otherwise history would grow without end.
       if (!awaitsLatePrice) reservations.delete(reservationId);
     },

@@ -30,7 +30,9 @@ describe('matchesEndpoint', () => {
 
   describe('when a segment only spells a wildcard', () => {
     it('should keep it literal', () => {
-      expect(matchesEndpoint(parseEndpointPattern('DELETE /v1/repos/STAR'), 'DELETE', '/v1/repos/everything')).toBe(false);
+      expect(matchesEndpoint(parseEndpointPattern('DELETE /v1/repos/STAR'), 'DELETE', '/v1/repos/everything')).toBe(
+        false,
+      );
       expect(matchesEndpoint(parseEndpointPattern('GET /v1/STARTUP'), 'GET', '/v1/STARTUP')).toBe(true);
     });
   });

@@ -312,7 +312,9 @@ describe('createVault', () => {
       ).rejects.toMatchObject({ name: 'AbortError' });
       expect(upstream.received).toHaveLength(0);
       expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
-      expect((await vault.queryAudit({ keyId: key.id })).records).toMatchObject([{ outcome: 'settled', actualMicros: 0 }]);
+      expect((await vault.queryAudit({ keyId: key.id })).records).toMatchObject([
+        { outcome: 'settled', actualMicros: 0 },
+      ]);
     });
 
     it('should count nothing when the upstream cannot be reached', async () => {

@@ -700,10 +700,7 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
  * vendor's own idempotency layer checks. A key reused for a different request is a new call.
  */
 function idempotencyDigest(key: string, method: string, path: string, search: string, body: Uint8Array): string {
-  return createHash('sha256')
-    .update(`${key}\u0000${method} ${path}${search}\u0000`)
-    .update(body)
-    .digest('base64url');
+  return createHash('sha256').update(`${key}\u0000${method} ${path}${search}\u0000`).update(body).digest('base64url');
 }
 
 /** The header names a request's `Connection` header nominates as hop-by-hop (RFC 9110 §7.6.1). */

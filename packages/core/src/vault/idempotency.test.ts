@@ -56,7 +56,12 @@ describe('retries under one Idempotency-Key', () => {
       maxNetworkRetries: 2,
     });
     fake.failNext(409);
-    await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' });
+    await stripe.paymentIntents.create({
+      amount: 2000,
+      currency: 'usd',
+      confirm: true,
+      payment_method: 'pm_card_visa',
+    });
     expect(movedCents()).toBe(2000);
     expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(20_000_000);
   });

@@ -271,14 +271,16 @@ describe('createProxyServer', () => {
       expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
       const forwarded = upstream.received.slice(before);
       expect(forwarded).toHaveLength(1);
-      expect(Object.keys(forwarded[0]?.headers ?? {}).filter((name) => /expect|override|method|hop/.test(name))).toEqual(
-        [],
-      );
+      expect(
+        Object.keys(forwarded[0]?.headers ?? {}).filter((name) => /expect|override|method|hop/.test(name)),
+      ).toEqual([]);
 
       const gzipped = gzipSync('amount=100');
       const compressed = await sendRaw(
         Buffer.concat([
-          Buffer.from(`${head}content-encoding: gzip\r\ncontent-length: ${gzipped.length}\r\nconnection: close\r\n\r\n`),
+          Buffer.from(
+            `${head}content-encoding: gzip\r\ncontent-length: ${gzipped.length}\r\nconnection: close\r\n\r\n`,
+          ),
           gzipped,
         ]),
       );

@@ -179,7 +179,11 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
           ttlMs: 1_000,
           idempotencyKey: 'idem-expired',
         });
-        expect(late).toMatchObject({ ok: true, replayOf: original.ok ? original.reservationId : '', originalOpen: false });
+        expect(late).toMatchObject({
+          ok: true,
+          replayOf: original.ok ? original.reservationId : '',
+          originalOpen: false,
+        });
         expect(await ledger.balance(other, NOW + 2_000)).toMatchObject({ spentMicros: 300, calls: 1 });
       });
 
@@ -249,7 +253,9 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         // And a credit on the day of the charge does not reopen that day either.
         const sameDay = await ledger.reserve({ reservationId: id('r'), chain, micros: 0, now: NOW + DAY, ttlMs: HOUR });
         await ledger.settle({ reservationId: sameDay.ok ? sameDay.reservationId : '', micros: -100, now: NOW + DAY });
-        expect(await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW + DAY, ttlMs: HOUR })).toMatchObject({
+        expect(
+          await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW + DAY, ttlMs: HOUR }),
+        ).toMatchObject({
           ok: false,
           cap: 'daily',
         });
