@@ -202,8 +202,20 @@ describe('runCli', () => {
       expect(audit.stdout).toContain('Recent calls (newest first)');
       expect(audit.stdout).toMatch(/POST \/v1\/payment_intents +denied KEYBRAKE_CAP_EXCEEDED +\$0\.00$/m);
 
+      // A leaked member key can be revoked by the vault key itself.
+      const leaked = JSON.parse(
+        (
+          await keybrake(
+            ['keys', 'issue', '--parent', session.id, '--vendor', 'stripe', '--cap', '1', '--json'],
+            clientEnv,
+          )
+        ).stdout,
+      ) as WireIssuedKey;
+      const byVaultKey = await keybrake(['keys', 'revoke', leaked.vault_key], clientEnv);
+      expect(byVaultKey).toMatchObject({ code: 0, stdout: `Revoked 1 key: ${leaked.id}\n` });
+
       const revoke = await keybrake(['keys', 'revoke', session.id], clientEnv);
-      expect(revoke).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked 3 keys: kbk_/) });
+      expect(revoke).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked 4 keys: kbk_/) });
       const denied = await stripe.customers.retrieve('cus_1').catch((error: unknown) => error);
       expect(denied).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
       expect(denied).toMatchObject({ code: 'KEYBRAKE_KEY_REVOKED' });

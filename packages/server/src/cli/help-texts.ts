@@ -89,7 +89,8 @@ Options:
 {{client}}`,
   keysRevoke: `Usage: keybrake keys revoke <id> [options]
 
-Revokes a key and every key under it; effective on their next call.
+Revokes a key and every key under it; effective on their next call. <id> is the key id (kbk_…)
+or the vault key itself (kb_…), say a leaked one.
 
 Options:
 {{client}}`,

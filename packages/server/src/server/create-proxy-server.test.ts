@@ -143,6 +143,25 @@ describe('createProxyServer', () => {
     });
   });
 
+  describe('when an operator names a key by its vault key', () => {
+    it('should show and revoke it by its id, and never log or echo the vault key', async () => {
+      const key = await issue({ vendor: 'acme', cap_usd: 10 });
+      const lines = logLines.length;
+      const shown = await admin('GET', `/vault/keys/${key.vault_key}`);
+      expect(((await shown.json()) as WireKeyStatus).id).toBe(key.id);
+      const revoked = (await (await admin('DELETE', `/vault/keys/${key.vault_key}`)).json()) as { revoked: string[] };
+      expect(revoked.revoked).toEqual([key.id]);
+      // A key-shaped string whose checksum is wrong names nothing, and is not echoed either.
+      const forged = `${key.vault_key.slice(0, -1)}${key.vault_key.endsWith('A') ? 'B' : 'A'}`;
+      const missing = await admin('DELETE', `/vault/keys/${forged}`);
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as WireError).error.message).toBe('Key "[redacted vault key]" does not exist.');
+      const written = logLines.slice(lines).join('');
+      expect(written).toContain(key.id);
+      expect(written).not.toMatch(/kb_(test|live)_/);
+    });
+  });
+
   describe('when a key body is invalid', () => {
     it('should answer 400 with a message per field', async () => {
       const response = await admin('POST', '/vault/keys', {

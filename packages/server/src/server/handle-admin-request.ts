@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { KeybrakeError } from '@keybrake/core';
+import { KeybrakeError, parseVaultKey, redactVaultKeys } from '@keybrake/core';
 import { parseAuditQuery } from '../wire/parse-audit-query.js';
 import { parseIssueKeyBody } from '../wire/parse-issue-key-body.js';
 import { toWireAuditResult } from '../wire/to-wire-audit-result.js';
@@ -17,9 +17,9 @@ const KEY_ROUTE = /^\/vault\/keys\/([^/]+)$/;
 const KEY_ID = /^kbk_[0-9A-Za-z]{1,64}$/;
 
 /**
- * Answers the admin API under `/vault/`: issue, show and revoke keys, query the audit log. Every
- * route needs `Authorization: Bearer <admin token>`. Logs one line per call (route, status, key
- * id), never a body or a vault key.
+ * Answers the admin API under `/vault/`: issue, show and revoke keys (named by id, or by the vault
+ * key itself), query the audit log. Every route needs `Authorization: Bearer <admin token>`. Logs
+ * one line per call (route, status, key id), never a body or a vault key.
  *
  * @example
  * ```ts
@@ -56,10 +56,13 @@ export async function handleAdminRequest(
     const keyMatch = KEY_ROUTE.exec(pathname);
     if (keyMatch) {
       route = '/vault/keys/{id}';
-      keyId = keyMatch[1] ?? '';
+      const presented = keyMatch[1] ?? '';
+      // A vault key (a leaked one an operator revokes, say) names its key; it is never logged or echoed.
+      keyId = parseVaultKey(presented)?.keyId ?? (KEY_ID.test(presented) ? presented : undefined);
       if (method !== 'GET' && method !== 'DELETE') return methodNotAllowed(response, 'GET, DELETE');
-      if (!KEY_ID.test(keyId)) {
-        writeError(response, 404, 'KEYBRAKE_NOT_FOUND', `Key ${JSON.stringify(keyId)} does not exist.`);
+      if (keyId === undefined) {
+        const shown = JSON.stringify(redactVaultKeys(presented).slice(0, 80));
+        writeError(response, 404, 'KEYBRAKE_NOT_FOUND', `Key ${shown} does not exist.`);
         return;
       }
       if (method === 'GET') writeJson(response, 200, toWireKeyStatus(await context.vault.getKeyStatus(keyId)));
