@@ -35,6 +35,7 @@ async function startReplica(redisUrl: string, stripeUrl: string) {
   const url = /listening on (\S+)/.exec(output)?.[1] ?? '';
   return {
     url,
+    output: () => output,
     stop: () => {
       stop('SIGTERM');
       return exit;
@@ -84,6 +85,34 @@ describe('runCli', () => {
       }).then((response) => response.json() as Promise<{ spent_usd: number; calls: number }>);
       expect(status).toMatchObject({ spent_usd: 50, calls: 10 });
       expect(await Promise.all([first.stop(), second.stop()])).toEqual([0, 0]);
+    });
+  });
+
+  describe('when Redis is down at shutdown with audit records still queued', () => {
+    it('should exit 1 and say how many audit records were lost, not crash', async () => {
+      const own = await startRedisServer();
+      try {
+        const replica = await startReplica(own.url, fakeStripe.url);
+        const issued = await fetch(`${replica.url}/vault/keys`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          body: JSON.stringify({ vendor: 'stripe', cap_usd: 10 }),
+        }).then((response) => response.json() as Promise<{ vault_key: string }>);
+        await own.stop();
+        const denied = await fetch(`${replica.url}/v1/payment_intents`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${issued.vault_key}` },
+          body: 'amount=100&currency=usd',
+        });
+        expect(denied.status).toBe(503);
+        expect(await replica.stop()).toBe(1);
+        expect(replica.output()).toMatch(
+          /keybrake: stopped, but closing failed: .*1 audit record\(s\) it could not write; they are lost\./,
+        );
+        expect(replica.output()).not.toContain(STRIPE_SECRET);
+      } finally {
+        await own.close();
+      }
     });
   });
 });

@@ -184,11 +184,12 @@ export function createVault(options: VaultOptions = {}): Vault {
     },
     async close() {
       await settled(context);
-      // Close everything even when the final flush fails (e.g. Redis is down), then report the first failure.
+      // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
+      // a store's own closing one first (it says what is lost), else the flush's.
       const flushed = await Promise.allSettled([context.audit.flush()]);
       const closing = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];
       if (ownsDispatcher) closing.push(context.dispatcher.close());
-      const failed = [...flushed, ...(await Promise.allSettled(closing))].find(
+      const failed = [...(await Promise.allSettled(closing)), ...flushed].find(
         (result) => result.status === 'rejected',
       );
       if (failed) throw failed.reason;

@@ -143,6 +143,10 @@ describe('createRedisAuditSink', () => {
           'Keybrake dropped 1 audit record(s): more than 2 were waiting for Redis at redis://127.0.0.1:1.',
         );
         await expect(sink.flush()).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+        // Closing cannot retry any more: it says what is lost.
+        await expect(sink.close?.()).rejects.toThrow(
+          'Keybrake closed its Redis audit sink with 2 audit record(s) it could not write; they are lost.',
+        );
       } finally {
         await sink.close?.().catch(() => {});
       }

@@ -232,6 +232,11 @@ export function createAuditSinkOn(
       if (closed) return;
       try {
         await drain();
+      } catch (error) {
+        throw new StorageError({
+          message: `Keybrake closed its Redis audit sink with ${queue.length} audit record(s) it could not write; they are lost.`,
+          cause: error,
+        });
       } finally {
         closed = true;
         clearTimeout(retryTimer);

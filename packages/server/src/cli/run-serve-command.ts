@@ -125,7 +125,13 @@ export async function runServeCommand(args: string[], io: CliIo, options: ServeC
   io.stdout(`Keybrake proxy listening on ${url}\n`);
   const signal = await (io.waitForShutdown ?? waitForSignal)();
   logger.info({ signal }, 'shutting down');
-  await proxy.close();
+  try {
+    await proxy.close();
+  } catch (error) {
+    // Storage errors name what was lost (audit records Redis could not take) and never a secret.
+    io.stderr(`keybrake: stopped, but closing failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.error;
+  }
   return EXIT.ok;
 }
 

@@ -200,7 +200,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         server.closeIdleConnections();
         await stopped;
         clearTimeout(force);
-        await options.vault.close();
+        try {
+          await options.vault.close();
+        } catch (error) {
+          logger.error({ error: error instanceof Error ? error.message : String(error) }, 'closed with errors');
+          throw error;
+        }
         logger.info({}, 'closed');
       })();
       return closing;
