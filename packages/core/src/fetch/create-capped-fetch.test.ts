@@ -1,3 +1,4 @@
+import { Headers as UndiciHeaders } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAcmeVault } from '../test-utils/create-acme-vault.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
@@ -36,6 +37,39 @@ describe('createCappedFetch', () => {
       expect(answer.headerRecord).toMatchObject({ 'set-cookie': ['a=1', 'b=2'], 'x-vendor': 'yes' });
       expect(answer.headers.getSetCookie()).toEqual(['a=1', 'b=2']);
       expect(answer.headerRecord['content-length']).toBeUndefined();
+    });
+  });
+
+  describe('when headers come as another fetch implementation builds them', () => {
+    it("should read the vault key and forward every header of undici's own Headers", async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const before = upstream.received.length;
+      const response = await vault.createFetch()('https://api.acme.test/v1/charges', {
+        method: 'POST',
+        body: 'amount=1',
+        headers: new UndiciHeaders({
+          authorization: `Bearer ${key.vaultKey}`,
+          'idempotency-key': 'retry-safe-1',
+        }) as unknown as Headers,
+      });
+      expect(response.status).toBe(200);
+      expect(response.statusText).toBe('OK');
+      expect(upstream.received[before]?.headers).toMatchObject({ 'idempotency-key': 'retry-safe-1' });
+    });
+  });
+
+  describe('when the call is a HEAD', () => {
+    it("should keep the vendor's content-length, as there is no body to measure", async () => {
+      const sized = await startRecordingUpstream(() => ({ headers: { 'content-length': '1234' } }));
+      const reads = createAcmeVault({ baseUrl: sized.url, prices: { 'HEAD /**': 0 } });
+      const key = await reads.issueKey({ vendor: 'acme', capUsd: 10 });
+      const head = await reads.createFetch({ vaultKey: key.vaultKey })('https://api.acme.test/v1/thing', {
+        method: 'HEAD',
+      });
+      await reads.close();
+      await sized.close();
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-length')).toBe('1234');
     });
   });
 

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { AuditActor } from '../audit/audit-record.js';
 import { toHeaders } from '../vault/to-headers.js';
 import type { ResponseHeaderRecord, VaultRequest, VaultResponse } from '../vault/vault-request.js';
@@ -35,9 +36,9 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
     return {
       method: init?.method ?? 'GET',
       path: `${url.pathname}${url.search}`,
-      // A plain object is read as it is (names are lower-cased by the vault); only arrays of pairs need Headers.
-      headers:
-        headers === undefined || Array.isArray(headers) ? new Headers(headers) : (headers as VaultRequest['headers']),
+      // The global Headers and a plain object are read as they are (names are lower-cased by the vault);
+      // anything else (pairs, another fetch implementation's Headers) is read through a Headers.
+      headers: headers instanceof Headers || isPlainObject(headers) ? headers : new Headers(headers),
       body: body ?? undefined,
       signal: init?.signal ?? undefined,
     };
@@ -51,6 +52,12 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
     body: request.body ? new Uint8Array(await request.arrayBuffer()) : undefined,
     signal: request.signal,
   };
+}
+
+function isPlainObject(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
 }
 
 /** A record as `HeadersInit` as it is; through {@link toHeaders} only when a header repeats (`set-cookie`). */
@@ -80,7 +87,11 @@ export function createCappedFetch(
   return async (input, init) => {
     const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
     const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
-    const responseInit = { status: result.status, headers: toHeadersInit(result.headerRecord) };
+    const responseInit = {
+      status: result.status,
+      statusText: STATUS_CODES[result.status] ?? '',
+      headers: toHeadersInit(result.headerRecord),
+    };
     return NULL_BODY_STATUS.has(result.status)
       ? new Response(null, responseInit)
       : (new BytesResponse(result.body, responseInit) as unknown as Response);

@@ -630,6 +630,9 @@ async function forward(
     const value = response.headers[name];
     if (value !== undefined && !RESPONSE_DROP.has(name)) responseHeaders[name] = value;
   }
+  // A HEAD answer has no body to measure: its length is only in the header.
+  const length = method === 'HEAD' ? response.headers['content-length'] : undefined;
+  if (length !== undefined) responseHeaders['content-length'] = length;
   return { status: response.statusCode, headers: responseHeaders, body: bytes };
 }
 
