@@ -506,6 +506,36 @@ describe('createVault', () => {
       await expect(vault.issueKey({ vendor: 'nope', capUsd: 1 })).rejects.toThrow(/Unknown vendor/);
     });
 
+    it("should keep a child from loosening its parent's rule for calls of unknown cost", async () => {
+      const vault = makeVault();
+      // No fallback on the vendor key: unknown costs are denied, and a child cannot allow them.
+      const strict = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      await expect(vault.issueKey({ parentId: strict.id, fallbackEstimateUsd: '0.000001' })).rejects.toThrow(
+        /cannot set fallbackEstimateUsd/,
+      );
+      // A $5 fallback on the parent: a child asking for $0.01 still reserves $5 per unknown call.
+      const lenient = await vault.issueKey({ vendor: 'acme', capUsd: 10, fallbackEstimateUsd: 5 });
+      const child = await vault.issueKey({ parentId: lenient.id, fallbackEstimateUsd: '0.01' });
+      const unknown = () =>
+        vault.handle({ vaultKey: child.vaultKey, method: 'POST', path: '/v1/payouts', headers: {} });
+      expect([(await unknown()).status, (await unknown()).status, (await unknown()).status]).toEqual([200, 200, 429]);
+      expect((await vault.getKeyStatus(lenient.id)).spentUsd).toBe(10);
+    });
+
+    it("should copy a key's metadata and allow-list in and out, so a caller's objects cannot change it", async () => {
+      const vault = makeVault();
+      const metadata = { team: 'billing' };
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10, allowedEndpoints: ['POST /v1/charges'], metadata });
+      metadata.team = 'changed later';
+      const status = await vault.getKeyStatus(key.id);
+      expect(status.metadata).toEqual({ team: 'billing' });
+      (status.allowedEndpoints as string[]).push('POST /**');
+      (status.metadata as Record<string, unknown>).team = 'changed through the status';
+      const answer = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/payouts', headers: {} });
+      expect(answer.keybrake.error?.code).toBe('KEYBRAKE_ENDPOINT_NOT_ALLOWED');
+      expect((await vault.getKeyStatus(key.id)).metadata).toEqual({ team: 'billing' });
+    });
+
     it('should refuse a child cap larger than what remains of the parent', async () => {
       const vault = makeVault();
       const parent = await vault.issueKey({ vendor: 'acme', capUsd: 10 });

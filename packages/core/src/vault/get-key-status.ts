@@ -43,14 +43,15 @@ export async function getKeyStatus(context: VaultContext, keyId: string): Promis
     caps,
     calls: own.calls,
     maxCalls: record.maxCalls,
-    allowedEndpoints: record.allowedEndpoints,
+    // Copies: a caller changing the status must not change the key (the memory store keeps the record itself).
+    allowedEndpoints: record.allowedEndpoints && [...record.allowedEndpoints],
     createdAt: new Date(record.createdAt).toISOString(),
     expiresAt: new Date(record.expiresAt).toISOString(),
     expired: record.expiresAt <= now,
     revoked: record.revokedAt !== undefined || ancestors.some((entry) => entry.revokedAt !== undefined),
     revokedAt: record.revokedAt === undefined ? undefined : new Date(record.revokedAt).toISOString(),
     children: await context.keyStore.children(record.id),
-    metadata: record.metadata,
+    metadata: structuredClone(record.metadata),
   };
 }
 

@@ -535,7 +535,12 @@ async function applyLatePrices(
 
 function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {
   if (estimate.kind === 'known') return estimate.micros;
-  const fallback = chain.find((entry) => entry.fallbackEstimateMicros !== undefined)?.fallbackEstimateMicros;
+  // The largest fallback of the chain: a child cannot reserve less than an ancestor asks.
+  let fallback: MicroUsd | undefined;
+  for (const entry of chain) {
+    const own = entry.fallbackEstimateMicros;
+    if (own !== undefined && (fallback === undefined || own > fallback)) fallback = own;
+  }
   if (fallback !== undefined) return fallback;
   throw new UnknownCostError({
     message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), so it cannot be capped. Retrying will not help; set a fallbackEstimateUsd on the key to allow it.`,

@@ -65,6 +65,18 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       { capMicros, dailyCapMicros, perCallMaxMicros, maxCalls: options.maxCalls },
       now,
     );
+    // A fallback lets calls of unknown cost through; under a vendor key whose chain sets none (so
+    // denies them), a child cannot allow them. (Where the chain sets one, the largest applies.)
+    if (
+      fallbackEstimateMicros !== undefined &&
+      ancestors.every((ancestor) => ancestor.fallbackEstimateMicros === undefined) &&
+      ancestors.some((ancestor) => ancestor.vendor !== undefined)
+    ) {
+      throw new InvalidPolicyError({
+        message:
+          'A child key cannot set fallbackEstimateUsd under a vendor key that denies calls of unknown cost (it sets none).',
+      });
+    }
     const parentPatterns = context.patterns(parent);
     if (parentPatterns) {
       if (!patterns) allowedEndpoints = parentPatterns.map((pattern) => pattern.source);
@@ -113,7 +125,8 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
     allowedEndpoints,
     expiresAt,
     createdAt: now,
-    metadata: options.metadata ?? {},
+    // A copy: the caller's object changing later must not change the key.
+    metadata: structuredClone(options.metadata ?? {}),
   };
   await context.keyStore.create(record);
   return {
