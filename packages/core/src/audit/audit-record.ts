@@ -38,6 +38,11 @@ export interface AuditRecord {
   actor?: AuditActor | undefined;
   /** A short note from the cost model (`2 UCS-2 segments`). */
   note?: string | undefined;
+  /**
+   * How many times the record was written again with a late price (absent: never). A reader
+   * merging several copies of a record (one file per replica) keeps the highest.
+   */
+  revision?: number | undefined;
 }
 
 /** The agent identity an adapter attaches to a call. */

@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,32 @@ describe('createJsonlAuditSink', () => {
       expect(memberTotals).toEqual([{ member: 'billing', calls: 3, allowed: 2, denied: 1, spentMicros: 5_010_000 }]);
       expect((await readFile(path, 'utf8')).split('\n').filter(Boolean)).toHaveLength(5);
     });
+
+    it('should end a torn last line before appending, so the first new record is kept', async () => {
+      const path = await tempFile();
+      const first = createJsonlAuditSink({ path });
+      first.write(record('r1'));
+      await first.close?.();
+      await appendFile(path, '{"id":"r2","time":"2026-11-2'); // a crash mid-append
+      const second = createJsonlAuditSink({ path });
+      second.write(record('r3'));
+      await second.flush();
+      expect((await second.query({})).records.map((entry) => entry.id)).toEqual(['r3', 'r1']);
+    });
+
+    it('should retry creating its directory on the next flush', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+      dirs.push(dir);
+      const blocker = join(dir, 'logs');
+      await writeFile(blocker, 'a file where the directory should be');
+      const path = join(blocker, 'audit.jsonl');
+      const sink = createJsonlAuditSink({ path, onError: () => {} });
+      sink.write(record('r1'));
+      await expect(sink.flush()).rejects.toThrow(/could not append/);
+      await rm(blocker);
+      await sink.flush();
+      expect((await readFile(path, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+    });
   });
 
   describe('when records of several replicas are merged', () => {
@@ -50,6 +76,20 @@ describe('createJsonlAuditSink', () => {
       await Promise.all([sinkA.flush(), sinkB.flush()]);
       const merged = await readJsonlAuditRecords([a, b, join(tmpdir(), 'missing.jsonl')]);
       expect(merged.map((entry) => entry.id).sort()).toEqual(['r1', 'r2']);
+    });
+
+    it("should keep a late price written by another replica, whatever the files' order", async () => {
+      const [a, b] = [await tempFile(), await tempFile()];
+      const sinkA = createJsonlAuditSink({ path: a });
+      const sinkB = createJsonlAuditSink({ path: b });
+      sinkA.write(record('r1', { vendor: 'twilio', estimatedMicros: 8_300, actualMicros: 8_300 }));
+      sinkB.write(record('r1', { vendor: 'twilio', estimatedMicros: 8_300, actualMicros: 7_900, revision: 1 }));
+      await Promise.all([sinkA.flush(), sinkB.flush()]);
+      for (const order of [
+        [a, b],
+        [b, a],
+      ])
+        expect((await readJsonlAuditRecords(order))[0]?.actualMicros).toBe(7_900);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StorageError } from '../errors/storage-error.js';
@@ -28,7 +28,8 @@ export interface JsonlAuditSinkOptions {
 export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink {
   let pending: string[] = [];
   let writing: Promise<void> = Promise.resolve();
-  let ready: Promise<unknown> | undefined;
+  /** Set once a batch was appended: the directory exists and the file ends with a whole line. */
+  let prepared = false;
 
   const drain = (): Promise<void> => {
     writing = writing.then(async () => {
@@ -36,9 +37,14 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
       const batch = pending;
       pending = [];
       try {
-        ready ??= mkdir(dirname(options.path), { recursive: true });
-        await ready;
-        await appendFile(options.path, batch.join(''));
+        let lead = '';
+        if (!prepared) {
+          await mkdir(dirname(options.path), { recursive: true });
+          // A crash mid-append leaves a torn last line: end it, so the first new record stays whole.
+          if (await endsMidLine(options.path)) lead = '\n';
+        }
+        await appendFile(options.path, lead + batch.join(''));
+        prepared = true;
       } catch (cause) {
         pending = batch.concat(pending);
         const error = new StorageError({
@@ -68,9 +74,28 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
   };
 }
 
+/** Whether a file exists and its last byte is not a newline. */
+async function endsMidLine(path: string): Promise<boolean> {
+  let file: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    file = await open(path, 'r');
+    const { size } = await file.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await file.read(last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  } finally {
+    await file?.close();
+  }
+}
+
 /**
  * Reads the records of one or more JSON Lines audit files (e.g. one per replica), merged; for a
- * record id written more than once, the last line wins. Missing files are skipped.
+ * record id written more than once, the copy with the highest `revision` wins (a late price),
+ * and among equals the last line read. Missing files are skipped.
  */
 export async function readJsonlAuditRecords(paths: readonly string[]): Promise<AuditRecord[]> {
   const byId = new Map<string, AuditRecord>();
@@ -81,7 +106,8 @@ export async function readJsonlAuditRecords(paths: readonly string[]): Promise<A
         if (!line.trim()) continue;
         try {
           const record = JSON.parse(line) as AuditRecord;
-          byId.set(record.id, record);
+          const kept = byId.get(record.id);
+          if (!kept || (record.revision ?? 0) >= (kept.revision ?? 0)) byId.set(record.id, record);
         } catch {
           // A torn last line from a crash is skipped; every complete line is kept.
         }

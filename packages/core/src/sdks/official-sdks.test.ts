@@ -142,6 +142,7 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       const reconciled = records.filter((record) => record.note?.includes("reconciled to the vendor's price"));
       expect(reconciled.map((record) => record.actualMicros).sort()).toEqual([10_000, 20_000]);
       expect(reconciled.every((record) => record.label === 'notifier/run-7' && record.method === 'POST')).toBe(true);
+      expect(reconciled.map((record) => record.revision)).toEqual([1, 1]);
 
       // Reconciled once: listing again changes nothing.
       await sms.messages.list();

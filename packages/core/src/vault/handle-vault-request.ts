@@ -526,6 +526,7 @@ async function applyLatePrices(
       await context.ledger.settle({ reservationId: original.id, micros, now: context.now() });
       context.audit.write({
         ...original,
+        revision: (original.revision ?? 0) + 1,
         actualMicros: micros,
         note: `${original.note ? `${original.note}; ` : ''}reconciled to the vendor's price`,
       });
