@@ -54,10 +54,13 @@ export class CapExceededError extends KeybrakeError {
 
   constructor(options: CapExceededErrorOptions) {
     const owner = options.limitingLabel ?? options.limitingKeyId;
-    const whose =
-      options.limitingKeyId === options.keyId
-        ? `this key's ${capNames[options.cap]}`
-        : `the ${capNames[options.cap]} of "${owner}" (a parent budget of this key)`;
+    // A team member's own budget sits on a key above the one it holds, under the same label.
+    const own =
+      options.limitingKeyId === options.keyId ||
+      (options.limitingLabel !== undefined && options.limitingLabel === options.label);
+    const whose = own
+      ? `this key's ${capNames[options.cap]}`
+      : `the ${capNames[options.cap]} of "${owner}" (a parent budget of this key)`;
     const message =
       options.cap === 'calls'
         ? `Keybrake denied this call: it would exceed ${whose} of ${options.capUsd} calls (${options.spentUsd} made). The call was not sent. Retrying will not help; report to your supervisor or stop.`

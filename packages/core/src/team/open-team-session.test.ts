@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
+import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createVault } from '../vault/create-vault.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
@@ -74,7 +75,7 @@ describe('openTeamSession', () => {
   });
 
   describe('when a member key is refreshed', () => {
-    it('should carry over what remains of its cap and keep existing fetches working', async () => {
+    it('should keep its budget across the refresh and keep existing fetches working', async () => {
       const vault = makeVault();
       const team = await openTeamSession(vault, {
         label: 'team/sess_2',
@@ -89,8 +90,8 @@ describe('openTeamSession', () => {
       await billing.refresh({ expiresIn: '30m' });
       expect(billing.key().keyId).not.toBe(oldKey);
       expect(
-        (await billing.status()).caps.find((cap) => cap.kind === 'total' && cap.keyId === billing.keyId)?.capUsd,
-      ).toBe(40);
+        (await billing.status()).caps.find((cap) => cap.kind === 'total' && cap.keyId === billing.keyId),
+      ).toMatchObject({ capUsd: 50, spentUsd: 10, remainingUsd: 40 });
       const results = await Promise.all(Array.from({ length: 6 }, () => send('http://x/charge', { method: 'POST' })));
       expect(results.filter((response) => response.status === 200)).toHaveLength(4);
       expect((await vault.getKeyStatus(oldKey)).revoked).toBe(true);
@@ -99,8 +100,51 @@ describe('openTeamSession', () => {
     });
   });
 
+  describe('when a member is refreshed while its agents keep calling', () => {
+    it('should never let the member spend past its cap across the old and the new key', async () => {
+      upstream.received.length = 0;
+      const store = createMemoryKeyStore();
+      // Slow key writes widen the window between reading the budget and switching keys.
+      const slowStore = {
+        ...store,
+        create: async (record: Parameters<typeof store.create>[0]) => {
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          return store.create(record);
+        },
+      };
+      const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10 } });
+      const vault = createVault({
+        keyStore: slowStore,
+        vendors: { pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel }) },
+        secrets: { pay: 'sk_pay_secret' },
+      });
+      const team = await openTeamSession(vault, {
+        label: 'team/race',
+        capUsd: 1000,
+        members: { billing: { vendor: 'pay', capUsd: 100 } },
+      });
+      const billing = team.member('billing');
+      const send = billing.fetch();
+      // Four agents, a call each every 10–20 ms: the budget lasts past the refresh's start.
+      const agent = async () => {
+        for (;;) {
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 10));
+          if ((await send('http://x/charge', { method: 'POST' })).status === 429) return;
+        }
+      };
+      const agents = Promise.all(Array.from({ length: 4 }, agent));
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      await billing.refresh();
+      await agents;
+      expect(upstream.received.length).toBe(10);
+      expect((await billing.status()).spentUsd).toBe(100);
+      await team.close();
+      await vault.close();
+    });
+  });
+
   describe('when a member with call and daily limits is refreshed', () => {
-    it('should carry over what remains of its calls and of today, not grant them anew', async () => {
+    it('should keep counting its calls and today against the same limits, not grant them anew', async () => {
       const vault = makeVault();
       const team = await openTeamSession(vault, {
         label: 'team/sess_3',

@@ -3,7 +3,6 @@ import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
-import { fromMicroUsd, toMicroUsd } from '../money/micro-usd.js';
 import type { Vault } from '../vault/create-vault.js';
 import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
 
@@ -24,7 +23,7 @@ export interface TeamMember {
   name: string;
   /** `<session label>/<member>`. */
   label: string;
-  /** The member's budget key (its own vendor key when it has one vendor). */
+  /** The member's budget key: its caps, under the session key, above its vendor keys. */
   keyId: string;
   /** Keys by vendor: the member's own, then those shared with it. */
   keys: Readonly<Record<string, MemberKey>>;
@@ -35,11 +34,11 @@ export interface TeamMember {
   /** Status of the member's budget key. */
   status(): Promise<KeyStatus>;
   /**
-   * Re-issues the member's own keys under the same parent with what remains of their caps (the
-   * lifetime cap, the calls, and today's part of the daily cap) and a fresh lifetime (bounded by
-   * the session's), then revokes the old ones. Handles and fetches
-   * made from this member keep working. Use it for long sessions with short member keys; a
-   * session key itself cannot be refreshed — give it the TTL of the whole run.
+   * Replaces the member's vendor keys with new ones under the same budget key, with a fresh
+   * lifetime (bounded by the session's), then revokes the old ones. The caps stay on the budget
+   * key, so calls in flight and calls after the refresh count against the same budget. Handles
+   * and fetches made from this member keep working. Use it for long sessions with short member
+   * keys; a session key itself cannot be refreshed — give it the TTL of the whole run.
    */
   refresh(options?: { expiresIn?: string | number }): Promise<void>;
 }
@@ -152,76 +151,56 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
   }
 }
 
+/**
+ * A member's keys: a budget key under the session holding the member's caps for the session's
+ * whole life (never handed to an agent), and under it one uncapped key per vendor, which agents
+ * hold and `refresh()` replaces. Caps are never copied from key to key, so no refresh can grant
+ * a budget twice, whatever calls are in flight.
+ */
 async function issueMemberKeys(
   vault: Vault,
   sessionId: string,
   label: string,
   name: string,
   plan: TeamMemberPlan,
-  previous?: { budgetKeyId: string; keys: Record<string, MemberKey> },
-  expiresIn?: string | number,
 ): Promise<{ budgetKeyId: string; keys: Record<string, MemberKey> }> {
-  const vendors = asList(plan.vendor);
-  if (vendors.length === 0) throw new InvalidPolicyError({ message: `Member "${name}" names no vendor.` });
-  const limits = previous ? await remainingOf(vault, previous.budgetKeyId, plan) : plan;
-  const policy = {
-    capUsd: limits.capUsd,
-    dailyCapUsd: limits.dailyCapUsd,
-    maxCalls: limits.maxCalls,
+  if (asList(plan.vendor).length === 0) throw new InvalidPolicyError({ message: `Member "${name}" names no vendor.` });
+  const budget = await vault.issueKey({
+    parentId: sessionId,
+    capUsd: plan.capUsd,
+    dailyCapUsd: plan.dailyCapUsd,
+    maxCalls: plan.maxCalls,
     perCallMaxUsd: plan.perCallMaxUsd,
-    expiresIn: expiresIn ?? plan.keyTtl,
     fallbackEstimateUsd: plan.fallbackEstimateUsd,
+    label,
     metadata: { member: name },
-  };
+  });
+  return { budgetKeyId: budget.id, keys: await issueVendorKeys(vault, budget.id, label, name, plan, plan.keyTtl) };
+}
+
+/** The member's vendor keys under its budget key: the single vendor's labelled as the member. */
+async function issueVendorKeys(
+  vault: Vault,
+  budgetKeyId: string,
+  label: string,
+  name: string,
+  plan: TeamMemberPlan,
+  expiresIn: string | number | undefined,
+): Promise<Record<string, MemberKey>> {
+  const vendors = asList(plan.vendor);
   const keys: Record<string, MemberKey> = {};
-  if (vendors.length === 1) {
-    const vendor = vendors[0] as string;
-    const issued = await vault.issueKey({
-      ...policy,
-      parentId: sessionId,
-      vendor,
-      label,
-      allowedEndpoints: endpointsFor(plan, vendor),
-    });
-    keys[vendor] = toMemberKey(issued, name);
-    return { budgetKeyId: issued.id, keys };
-  }
-  const budget = await vault.issueKey({ ...policy, parentId: sessionId, label });
   for (const vendor of vendors) {
     const issued = await vault.issueKey({
-      parentId: budget.id,
+      parentId: budgetKeyId,
       vendor,
-      label: `${label}/${vendor}`,
+      label: vendors.length === 1 ? label : `${label}/${vendor}`,
       allowedEndpoints: endpointsFor(plan, vendor),
+      expiresIn,
       metadata: { member: name },
     });
     keys[vendor] = toMemberKey(issued, name);
   }
-  return { budgetKeyId: budget.id, keys };
-}
-
-/**
- * What a refreshed member key may still use, so a refresh never grants a budget anew: what is
- * left of the lifetime cap and of the calls, and of the plan's daily cap what today has not used
- * (until the next refresh, the new key's daily cap is that, on later days too).
- */
-async function remainingOf(
-  vault: Vault,
-  keyId: string,
-  plan: TeamMemberPlan,
-): Promise<Pick<TeamMemberPlan, 'capUsd' | 'dailyCapUsd' | 'maxCalls'>> {
-  const status = await vault.getKeyStatus(keyId);
-  const own = (kind: 'total' | 'daily') => status.caps.find((cap) => cap.keyId === keyId && cap.kind === kind);
-  const total = own('total');
-  const today = own('daily');
-  return {
-    capUsd: plan.capUsd === undefined ? undefined : total?.remainingUsd,
-    dailyCapUsd:
-      plan.dailyCapUsd === undefined || today === undefined
-        ? plan.dailyCapUsd
-        : fromMicroUsd(Math.max(0, toMicroUsd(plan.dailyCapUsd) - today.spentMicros - today.reservedMicros)),
-    maxCalls: status.maxCalls === undefined ? undefined : Math.max(0, status.maxCalls - status.calls),
-  };
+  return keys;
 }
 
 function createMember(
@@ -268,17 +247,16 @@ function createMember(
     status: () => vault.getKeyStatus(current().budgetKeyId),
     async refresh(options = {}) {
       const previous = current();
-      const renewed = await issueMemberKeys(
+      const keys = await issueVendorKeys(
         vault,
-        sessionId,
+        previous.budgetKeyId,
         label,
         name,
         allPlans[name] ?? plan,
-        previous,
-        options.expiresIn,
+        options.expiresIn ?? plan.keyTtl,
       );
-      own.set(name, renewed);
-      await vault.revokeKey(previous.budgetKeyId);
+      own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
+      await Promise.all(Object.values(previous.keys).map((key) => vault.revokeKey(key.keyId)));
     },
   };
 }

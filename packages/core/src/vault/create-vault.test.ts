@@ -525,7 +525,12 @@ describe('createVault', () => {
     it("should copy a key's metadata and allow-list in and out, so a caller's objects cannot change it", async () => {
       const vault = makeVault();
       const metadata = { team: 'billing' };
-      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10, allowedEndpoints: ['POST /v1/charges'], metadata });
+      const key = await vault.issueKey({
+        vendor: 'acme',
+        capUsd: 10,
+        allowedEndpoints: ['POST /v1/charges'],
+        metadata,
+      });
       metadata.team = 'changed later';
       const status = await vault.getKeyStatus(key.id);
       expect(status.metadata).toEqual({ team: 'billing' });
