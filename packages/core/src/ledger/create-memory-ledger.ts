@@ -193,11 +193,8 @@ export function createMemoryLedger(): Ledger {
       };
     },
 
-    async close() {
-      totals.clear();
-      reservations.clear();
-      open.clear();
-      idempotency.clear();
-    },
+    // Nothing to release, and the totals are kept: a ledger shared by several vaults must not
+    // forget its spending when one of them closes.
+    async close() {},
   };
 }

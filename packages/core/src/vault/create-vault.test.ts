@@ -1,3 +1,4 @@
+import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
@@ -339,6 +340,55 @@ describe('createVault', () => {
       expect(upstream.received).toHaveLength(1);
       expect(await vault.getKeyStatus(key.id)).toMatchObject({ reservedUsd: 3 });
       expect((await vault.queryAudit({ keyId: key.id })).records[0]?.note).toMatch(/settlement failed/);
+    });
+  });
+
+  describe('when the ledger fails to answer a reservation it may still have made', () => {
+    it('should deny the call, send nothing and release the reservation', async () => {
+      const ledger = createMemoryLedger();
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 3 },
+        // As a Redis command timing out on the client while Redis still runs it.
+        ledger: {
+          ...ledger,
+          reserve: async (request) => {
+            await ledger.reserve(request);
+            throw new Error('command timed out');
+          },
+        },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const response = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect(response.status).toBe(503);
+      expect(upstream.received).toHaveLength(0);
+      expect(await ledger.balance(key.id, Date.now())).toMatchObject({ spentMicros: 0, reservedMicros: 0 });
+    });
+  });
+
+  describe('when the vault is closed', () => {
+    it('should refuse calls, and a memory ledger shared with another vault should keep its spending', async () => {
+      const ledger = createMemoryLedger();
+      const keyStore = createMemoryKeyStore();
+      const dispatcher = new Agent();
+      const [first, second] = [0, 1].map(() =>
+        createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /**': 5 }, ledger, keyStore, dispatcher }),
+      ) as [Vault, Vault];
+      vaults.push(second);
+      const key = await first.issueKey({ vendor: 'acme', capUsd: 10 });
+      const charge = (vault: Vault) =>
+        vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect((await charge(first)).status).toBe(200);
+      await first.close();
+      const afterClose = await charge(first);
+      expect([afterClose.status, afterClose.keybrake.error?.message]).toEqual([
+        503,
+        'Keybrake denied this call: the vault is closed.',
+      ]);
+      expect([(await charge(second)).status, (await charge(second)).status]).toEqual([200, 429]);
+      expect(upstream.received).toHaveLength(2);
+      await dispatcher.close();
     });
   });
 

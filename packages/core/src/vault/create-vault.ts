@@ -155,6 +155,7 @@ export function createVault(options: VaultOptions = {}): Vault {
         bodyTimeout: upstreamTimeoutMs,
       }),
     now,
+    closed: false,
     settling: new Set(),
     patterns(record) {
       if (!record.allowedEndpoints) return undefined;
@@ -183,6 +184,7 @@ export function createVault(options: VaultOptions = {}): Vault {
       return context.audit.query(query);
     },
     async close() {
+      context.closed = true;
       await settled(context);
       // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
       // a store's own closing one first (it says what is lost), else the flush's.

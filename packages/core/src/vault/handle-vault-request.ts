@@ -21,6 +21,7 @@ import { UpstreamError } from '../errors/upstream-error.js';
 import { recordDenial } from '../fetch/actor-context.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { redactVaultKeys } from '../keys/vault-key-format.js';
+import type { ReserveRequest, ReserveResult } from '../ledger/ledger.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
@@ -129,6 +130,9 @@ async function allowOrDeny(
   search: string,
   state: CallState,
 ): Promise<VaultResponse> {
+  if (context.closed) {
+    throw new StorageError({ message: 'Keybrake denied this call: the vault is closed.' });
+  }
   const chain = await loadKeyChain(context, request.vaultKey ?? readVaultKey(headers));
   const key = chain[0] as KeyRecord;
   state.chain = chain;
@@ -217,7 +221,7 @@ async function allowOrDeny(
     }
   }
 
-  const reservation = await context.ledger.reserve({
+  const reservation = await reserveOrRelease(context, {
     reservationId: state.auditId,
     chain: chain.map((entry) => ({
       keyId: entry.id,
@@ -342,6 +346,19 @@ async function allowOrDeny(
     estimatedMicros,
     actualMicros,
   });
+}
+
+/**
+ * Reserves; if the ledger fails (a Redis command timed out, say), also releases the reservation,
+ * best effort and unawaited: the ledger may still have made it, and the call is not sent.
+ */
+async function reserveOrRelease(context: VaultContext, request: ReserveRequest): Promise<ReserveResult> {
+  try {
+    return await context.ledger.reserve(request);
+  } catch (error) {
+    context.ledger.settle({ reservationId: request.reservationId, micros: 0, now: context.now() }).catch(() => {});
+    throw error;
+  }
 }
 
 /** What {@link settleAndAudit} needs of an answered call. */

@@ -29,6 +29,8 @@ export interface VaultContext {
   maxBodyBytes: number;
   dispatcher: Dispatcher;
   now: () => number;
+  /** Set by `vault.close()`: calls are refused from then on. */
+  closed: boolean;
   /** The bookkeeping (settle, audit) of answered calls that has not landed yet. */
   settling: Set<Promise<void>>;
   /** Compiled allow-lists by key id (records are immutable but for revocation). */
