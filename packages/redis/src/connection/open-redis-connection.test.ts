@@ -90,6 +90,25 @@ describe('openRedisConnection', () => {
     });
   });
 
+  describe('when closed before its connection is ready', () => {
+    it('should leave no connection open (a process would never exit)', async () => {
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        const clients = async () => (await admin.clientList()).length;
+        const before = await clients();
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const ledger = createRedisLedger({ url: redis.url, prefix: `test:${randomUUID()}:` });
+          await ledger.close?.();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(await clients()).toBe(before);
+      } finally {
+        await admin.close();
+      }
+    });
+  });
+
   describe('when closed', () => {
     it('should refuse further commands with a StorageError', async () => {
       const connection = openRedisConnection({ url: redis.url });

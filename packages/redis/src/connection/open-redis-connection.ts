@@ -197,6 +197,9 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       client.off('ready', onReady);
       // The 'error' listener stays: a closing socket may still report errors.
       if (!owned || !client.isOpen) return;
+      // node-redis' destroy() misses a socket still being connected, which then stays open (and
+      // keeps the process alive): let a connection attempt in progress end first.
+      if (!client.isReady) await connectAttemptEnded(client, connectTimeoutMs);
       if (client.isReady) {
         // Graceful: waits for replies still in flight, but never longer than a command may take.
         let timer: NodeJS.Timeout | undefined;
@@ -212,4 +215,19 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       }
     },
   };
+}
+
+/** Resolves when the client is ready or reports an error (its attempt failed), or after `timeoutMs`. */
+function connectAttemptEnded(client: RedisClientType, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, timeoutMs);
+    function done() {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve();
+    }
+    client.on('ready', done);
+    client.on('error', done);
+  });
 }
