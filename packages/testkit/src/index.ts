@@ -1,8 +1,4 @@
-export {
-  describeKeyStoreConformance,
-  type KeyStoreConformanceOptions,
-} from './conformance/describe-key-store-conformance.js';
-export { describeLedgerConformance, type LedgerConformanceOptions } from './conformance/describe-ledger-conformance.js';
+// The conformance suites need vitest: they are exported from `@keybrake/testkit/conformance`.
 export type { FakeUpstream, FakeUpstreamOptions, RecordedRequest } from './fake-upstream.js';
 export type { FakeResend, FakeResendOptions } from './resend/create-fake-resend.js';
 export { createFakeResend } from './resend/create-fake-resend.js';

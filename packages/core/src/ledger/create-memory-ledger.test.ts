@@ -1,4 +1,4 @@
-import { describeLedgerConformance } from '@keybrake/testkit';
+import { describeLedgerConformance } from '@keybrake/testkit/conformance';
 import { createMemoryLedger } from './create-memory-ledger.js';
 
 describeLedgerConformance('createMemoryLedger', { create: () => createMemoryLedger(), propertyRuns: 100 });

@@ -1,4 +1,4 @@
-import { describeKeyStoreConformance } from '@keybrake/testkit';
+import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';

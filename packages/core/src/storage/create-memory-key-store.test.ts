@@ -1,4 +1,4 @@
-import { describeKeyStoreConformance } from '@keybrake/testkit';
+import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
 import { describe, expect, it } from 'vitest';
 import { makeAuditRecord } from '../test-utils/make-audit-record.js';
 import { createMemoryKeyStore } from './create-memory-key-store.js';

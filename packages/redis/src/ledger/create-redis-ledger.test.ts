@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { describeLedgerConformance } from '@keybrake/testkit';
+import { describeLedgerConformance } from '@keybrake/testkit/conformance';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';

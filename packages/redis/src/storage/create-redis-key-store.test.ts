@@ -6,7 +6,7 @@ import {
   createVault,
   type KeyRecord,
 } from '@keybrake/core';
-import { describeKeyStoreConformance } from '@keybrake/testkit';
+import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';

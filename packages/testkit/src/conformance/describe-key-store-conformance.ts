@@ -64,7 +64,7 @@ const pendingRecord = (auditId: string): AuditRecord => ({
  * @example
  * ```ts
  * import { createMemoryKeyStore } from '@keybrake/core';
- * import { describeKeyStoreConformance } from '@keybrake/testkit';
+ * import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
  * describeKeyStoreConformance('memory key store', { create: () => createMemoryKeyStore() });
  * ```
  */

@@ -28,7 +28,7 @@ const id = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(3
  * @example
  * ```ts
  * import { createMemoryLedger } from '@keybrake/core';
- * import { describeLedgerConformance } from '@keybrake/testkit';
+ * import { describeLedgerConformance } from '@keybrake/testkit/conformance';
  * describeLedgerConformance('memory ledger', { create: () => createMemoryLedger() });
  * ```
  */
