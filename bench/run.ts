@@ -10,17 +10,40 @@ import { Agent, Pool, fetch as undiciFetch } from 'undici';
 import { PAYMENT_BODY, sendPayment, setupKeys } from './setup-keys.js';
 import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
 
-const { values: args } = parseArgs({
-  // `pnpm bench --json` arrives as `-- --json`.
-  args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: {
-    json: { type: 'boolean', default: false },
-    duration: { type: 'string', default: '2' },
-    runs: { type: 'string', default: '3' },
-    sequential: { type: 'string', default: '1000' },
-    warmup: { type: 'string', default: '5' },
-  },
-});
+const USAGE = `Usage: pnpm bench [--json] [--duration 2] [--runs 3] [--warmup 5] [--sequential 1000]
+
+Measures what a Keybrake cap costs per call against a direct call, in one run (see BENCHMARKS.md).
+  --json            print one JSON object instead of the table
+  --duration <s>    seconds per throughput point (default 2)
+  --runs <n>        runs per point; the median is kept (default 3)
+  --warmup <s>      seconds at 16 callers before each mode is measured (default 5)
+  --sequential <n>  sequential calls for the latency percentiles (default 1000)
+`;
+
+function parseArguments() {
+  try {
+    return parseArgs({
+      // `pnpm bench --json` arrives as `-- --json`.
+      args: process.argv.slice(2).filter((arg) => arg !== '--'),
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        json: { type: 'boolean', default: false },
+        duration: { type: 'string', default: '2' },
+        runs: { type: 'string', default: '3' },
+        sequential: { type: 'string', default: '1000' },
+        warmup: { type: 'string', default: '5' },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`pnpm bench: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = parseArguments();
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const DURATION_MS = Number(args.duration) * 1000;
 const RUNS = Number(args.runs);
 const SEQUENTIAL = Number(args.sequential);

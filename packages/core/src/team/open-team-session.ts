@@ -127,7 +127,7 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
     }
     const members: Record<string, TeamMember> = {};
     for (const [name, member] of Object.entries(plan.members)) {
-      members[name] = createMember(vault, session.id, `${plan.label}/${name}`, name, member, own, plan.members);
+      members[name] = createMember(vault, `${plan.label}/${name}`, name, member, own, plan.members);
     }
     return {
       label: plan.label,
@@ -205,7 +205,6 @@ async function issueVendorKeys(
 
 function createMember(
   vault: Vault,
-  sessionId: string,
   label: string,
   name: string,
   plan: TeamMemberPlan,

@@ -40,8 +40,7 @@ Options:
   --fx <code=rate,…>          FX rates, USD per unit (e.g. jpy=0.0067,eur=1.08; KEYBRAKE_FX)
   --price <vendor.option=v>   A cost-model price; repeatable (e.g. twilio.smsSegmentUsd=0.0083)
   --audit-file <path>         Append the audit log to a JSON Lines file (KEYBRAKE_AUDIT_FILE)
-  --redis-url <url>           Keep keys, ledger and audit in Redis (KEYBRAKE_REDIS_URL;
-                              needs @keybrake/redis)
+  --redis-url <url>           Keep keys, ledger and audit in Redis (KEYBRAKE_REDIS_URL)
   --max-body-bytes <n>        Largest request body (default 1048576)
   --upstream-timeout <d>      Timeout of vendor calls (default 60s)
   --mode <test|live>          Prefix of issued vault keys, kb_test_ or kb_live_ (default test)
