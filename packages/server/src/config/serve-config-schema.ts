@@ -37,6 +37,7 @@ export const pricesSchema = z.strictObject({
       smsSegmentUsdByPrefix: z.record(z.string(), usd).optional(),
       mmsUsd: usd.optional(),
       callPerMinuteUsd: usd.optional(),
+      callPerMinuteUsdByPrefix: z.record(z.string(), usd).optional(),
       defaultCallMinutes: count.optional(),
       zeroCostEndpoints: endpoints.optional(),
     })

@@ -76,6 +76,57 @@ describe('createTwilioCostModel', () => {
     });
   });
 
+  describe('when a destination or a parameter cannot be priced safely', () => {
+    const uk = { smsSegmentUsdByPrefix: { '+44': '0.0524' }, callPerMinuteUsdByPrefix: { '+44': '0.0300' } };
+    const micros = (init: TestRequestInit, options?: TwilioCostOptions) => {
+      const result = estimate(init, options);
+      return result.kind === 'known' ? result.micros : 'unknown';
+    };
+
+    it('should deny a number outside +1 with no configured price, and use "+" as a catch-all', () => {
+      expect(micros({ path: MESSAGES, form: { To: '+447700900123', Body: 'hi' } })).toBe('unknown');
+      expect(micros({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } })).toBe('unknown');
+      expect(micros({ path: MESSAGES, form: { To: '+447700900123', Body: 'hi' } }, uk)).toBe(52_400);
+      expect(micros({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } }, uk)).toBe(300_000);
+      expect(
+        micros({ path: MESSAGES, form: { To: '+61400000000', Body: 'hi' } }, { smsSegmentUsdByPrefix: { '+': '0.1' } }),
+      ).toBe(100_000);
+    });
+
+    it('should read 00 as +, and deny a To that is not an E.164 number', () => {
+      expect(micros({ path: MESSAGES, form: { To: '00447700900123', Body: 'hi' } }, uk)).toBe(52_400);
+      expect(micros({ path: MESSAGES, form: { To: '447700900123', Body: 'hi' } }, uk)).toBe('unknown');
+      // A raw '+' decodes to a space.
+      expect(micros({ path: MESSAGES, body: 'To=+447700900123&Body=hi' }, uk)).toBe('unknown');
+      expect(micros({ path: CALLS, form: { To: 'client:alice', TimeLimit: '60' } })).toBe('unknown');
+    });
+
+    it('should reserve an MMS outside +1 as the dearer of MMS and its SMS with links, and SendAsMms as MMS', () => {
+      const body = 'a'.repeat(1600);
+      expect(
+        micros(
+          {
+            path: MESSAGES,
+            form: [
+              ['To', '+447700900123'],
+              ['Body', body],
+              ['MediaUrl', 'https://x.test/1.png'],
+            ],
+          },
+          uk,
+        ),
+      ).toBeGreaterThanOrEqual(11 * 52_400);
+      expect(micros({ path: MESSAGES, form: { To: '+15558675310', Body: 'hi', SendAsMms: 'true' } })).toBe(20_000);
+    });
+
+    it('should deny a ContentSid template even with a Body, and repeated parameters', () => {
+      const template = { To: '+15558675310', Body: 'x', ContentSid: `HX${'0'.repeat(32)}` };
+      expect(micros({ path: MESSAGES, form: template })).toBe('unknown');
+      expect(micros({ path: MESSAGES, body: `To=%2B15558675310&Body=hi&Body=${'a'.repeat(1600)}` })).toBe('unknown');
+      expect(micros({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe('unknown');
+    });
+  });
+
   describe('estimating calls', () => {
     it('should reserve TimeLimit rounded up to whole minutes', () => {
       expect(estimate({ path: CALLS, form: { To: '+14155551212', TimeLimit: '61' } })).toEqual({

@@ -17,15 +17,17 @@ import { parseTwilioPrice } from './parse-twilio-price.js';
 /** Options of {@link createTwilioCostModel}. Amounts are USD, as numbers or decimal strings. */
 export interface TwilioCostOptions {
   /**
-   * Estimated price of one outbound SMS segment, used until Twilio reports the real price.
+   * Estimated price of one outbound SMS segment to a `+1` number (US, Canada), used until Twilio
+   * reports the real price.
    * @default '0.0083' (Twilio's published US rate)
    */
   smsSegmentUsd?: number | string;
   /**
-   * Per-segment prices by destination prefix (E.164, longest prefix wins), for destinations
-   * dearer than {@link TwilioCostOptions.smsSegmentUsd}.
+   * Per-segment prices by destination prefix (E.164, longest prefix wins; `'+'` alone matches
+   * every number). A message to a number outside `+1` that no prefix here matches is `unknown`
+   * (denied): most destinations cost several times the US rate.
    * @default {}
-   * @example { '+44': '0.0524', '+49': '0.0946' }
+   * @example { '+44': '0.0524', '+49': '0.0946', '+': '0.1000' }
    */
   smsSegmentUsdByPrefix?: Readonly<Record<string, number | string>>;
   /**
@@ -34,10 +36,17 @@ export interface TwilioCostOptions {
    */
   mmsUsd?: number | string;
   /**
-   * Estimated price of one minute of an outbound call.
+   * Estimated price of one minute of an outbound call to a `+1` number.
    * @default '0.0140'
    */
   callPerMinuteUsd?: number | string;
+  /**
+   * Per-minute call prices by destination prefix, as {@link TwilioCostOptions.smsSegmentUsdByPrefix}:
+   * a call to a number outside `+1` that no prefix here matches is `unknown` (denied).
+   * @default {}
+   * @example { '+44': '0.0300', '+': '0.5000' }
+   */
+  callPerMinuteUsdByPrefix?: Readonly<Record<string, number | string>>;
   /**
    * Minutes reserved for a call created without `TimeLimit`. The default is Twilio's own limit,
    * 4 hours, since such a call can run that long; a lower value lets a cap be exceeded by calls
@@ -108,19 +117,9 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  * ```
  */
 export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCostModel {
-  const segmentMicros = toMicroUsd(options.smsSegmentUsd ?? '0.0083');
-  const segmentMicrosByPrefix = Object.entries(options.smsSegmentUsdByPrefix ?? {})
-    .map(([prefix, usd]) => {
-      if (!/^\+?\d+$/.test(prefix)) {
-        throw new InvalidPolicyError({
-          message: `Invalid SMS price prefix ${JSON.stringify(prefix)}: expected E.164 digits, e.g. "+44".`,
-        });
-      }
-      return { prefix: prefix.startsWith('+') ? prefix : `+${prefix}`, micros: toMicroUsd(usd) };
-    })
-    .sort((a, b) => b.prefix.length - a.prefix.length);
+  const segmentPrices = prefixTable('SMS', options.smsSegmentUsd ?? '0.0083', options.smsSegmentUsdByPrefix);
   const mmsMicros = toMicroUsd(options.mmsUsd ?? '0.0200');
-  const minuteMicros = toMicroUsd(options.callPerMinuteUsd ?? '0.0140');
+  const minutePrices = prefixTable('call', options.callPerMinuteUsd ?? '0.0140', options.callPerMinuteUsdByPrefix);
   const defaultCallMinutes = options.defaultCallMinutes ?? 240;
   if (!Number.isSafeInteger(defaultCallMinutes) || defaultCallMinutes < 1) {
     throw new InvalidPolicyError({
@@ -131,24 +130,44 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
 
   const estimateMessage = (request: CostRequest): CostEstimate => {
     const form = new URLSearchParams(request.bodyText);
-    const media = form.getAll('MediaUrl').filter((url) => url.trim() !== '');
-    if (media.length > 0) return known(mmsMicros, `MMS with ${media.length} media`);
-    const body = form.get('Body');
-    if (body === null && form.has('ContentSid')) {
+    const repeated = repeatedParameter(form, ['To', 'Body', 'SendAsMms', 'ContentSid']);
+    if (repeated) return { kind: 'unknown', reason: `a repeated \`${repeated}\` cannot be priced` };
+    if (form.has('ContentSid')) {
       return { kind: 'unknown', reason: 'a message sent from a ContentSid template has no Body to count segments' };
     }
-    const { encoding, segments } = countSmsSegments(body ?? '');
-    const to = (form.get('To') ?? '').replace(/^(sms|whatsapp):/i, '').trim();
-    const perSegment = segmentMicrosByPrefix.find(({ prefix }) => to.startsWith(prefix))?.micros ?? segmentMicros;
+    const to = destination(form.get('To'));
+    if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
+    const perSegment = priceFor(segmentPrices, to);
+    if (perSegment === undefined) {
+      return { kind: 'unknown', reason: `no SMS price is configured for ${to.slice(0, 4)}… (smsSegmentUsdByPrefix)` };
+    }
+    const media = form.getAll('MediaUrl').filter((url) => url.trim() !== '');
+    const body = form.get('Body') ?? '';
+    if (media.length > 0 || form.get('SendAsMms')?.trim().toLowerCase() === 'true') {
+      // MMS is carried in the US and Canada; elsewhere Twilio sends an SMS with the media links.
+      if (to.startsWith('+1')) return known(mmsMicros, `MMS with ${media.length} media`);
+      const asSms = countSmsSegments([body, ...media].join('\n')).segments * perSegment;
+      return known(Math.max(mmsMicros, asSms), `MMS with ${media.length} media, or its SMS with links`);
+    }
+    const { encoding, segments } = countSmsSegments(body);
     return known(segments * perSegment, `${segments} ${encoding} segment${segments === 1 ? '' : 's'}`);
   };
 
   const estimateCall = (request: CostRequest): CostEstimate => {
-    const raw = new URLSearchParams(request.bodyText).get('TimeLimit');
+    const form = new URLSearchParams(request.bodyText);
+    const repeated = repeatedParameter(form, ['To', 'TimeLimit']);
+    if (repeated) return { kind: 'unknown', reason: `a repeated \`${repeated}\` cannot be priced` };
+    const to = destination(form.get('To'));
+    if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
+    const perMinute = priceFor(minutePrices, to);
+    if (perMinute === undefined) {
+      return { kind: 'unknown', reason: `no call price is configured for ${to.slice(0, 4)}… (callPerMinuteUsdByPrefix)` };
+    }
+    const raw = form.get('TimeLimit');
     if (raw !== null && !/^\d{1,9}$/.test(raw.trim()))
       return { kind: 'unknown', reason: '`TimeLimit` is not a whole number of seconds' };
     const minutes = raw === null ? defaultCallMinutes : Math.max(1, Math.ceil(Number(raw.trim()) / 60));
-    return known(minutes * minuteMicros, `call reserved for ${minutes} minute${minutes === 1 ? '' : 's'}`);
+    return known(minutes * perMinute, `call reserved for ${minutes} minute${minutes === 1 ? '' : 's'}`);
   };
 
   const isZeroCost = (method: string, path: string, request: CostRequest): boolean => {
@@ -220,4 +239,50 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
 
     reconcileAll,
   };
+}
+
+/** Prices by destination prefix, longest first; `'+1'` gets the base price unless a prefix says otherwise. */
+interface PrefixPrice {
+  prefix: string;
+  micros: MicroUsd;
+}
+
+function prefixTable(
+  kind: 'SMS' | 'call',
+  usPrice: number | string,
+  byPrefix: Readonly<Record<string, number | string>> | undefined,
+): PrefixPrice[] {
+  const table = Object.entries(byPrefix ?? {}).map(([prefix, usd]) => {
+    if (!/^\+?\d*$/.test(prefix) || prefix === '') {
+      throw new InvalidPolicyError({
+        message: `Invalid ${kind} price prefix ${JSON.stringify(prefix)}: expected E.164 digits, e.g. "+44" (or "+" for every number).`,
+      });
+    }
+    return { prefix: prefix.startsWith('+') ? prefix : `+${prefix}`, micros: toMicroUsd(usd) };
+  });
+  table.push({ prefix: '+1', micros: toMicroUsd(usPrice) });
+  // Longest first; a configured '+1' comes before the base price's.
+  return table.sort((a, b) => b.prefix.length - a.prefix.length);
+}
+
+/** The price for an E.164 number: the longest matching prefix, or `undefined` (unknown). */
+function priceFor(table: readonly PrefixPrice[], to: string): MicroUsd | undefined {
+  return table.find(({ prefix }) => to.startsWith(prefix))?.micros;
+}
+
+/**
+ * A `To` as an E.164 number: a channel prefix (`sms:`, `whatsapp:`) dropped, `00` read as `+`.
+ * Anything else (bare digits, SIP, client names) is `undefined`: it cannot be priced by prefix.
+ */
+function destination(raw: string | null): string | undefined {
+  const to = (raw ?? '')
+    .replace(/^(sms|mms|whatsapp):/i, '')
+    .trim()
+    .replace(/^00/, '+');
+  return /^\+\d{4,15}$/.test(to) ? to : undefined;
+}
+
+/** The first of `names` given more than once (Twilio does not document which value it uses). */
+function repeatedParameter(form: URLSearchParams, names: readonly string[]): string | undefined {
+  return names.find((name) => form.getAll(name).length > 1);
 }
