@@ -150,6 +150,29 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       await vault.close();
     });
 
+    it('should never forward the Account resource, which carries the real auth token, whatever the allow-list', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 1, label: 'sms-agent' });
+      const client = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+      });
+      const attempts = [
+        client.api.v2010.accounts('AC00000000000000000000000000000000').fetch(),
+        client.api.v2010.accounts.list(),
+        client.api.v2010.accounts.create({ friendlyName: 'sub' }),
+        client.api.v2010.account.keys.list(),
+        client.api.v2010.account.newKeys.create(),
+      ];
+      for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
+        expect(denial).toBeInstanceOf(twilio.RestException);
+        expect(denial).toMatchObject({ status: 403 });
+        expect((denial as Error).message).toContain('KEYBRAKE_ENDPOINT_NOT_ALLOWED');
+      }
+      expect(fakeTwilio.requests).toHaveLength(0);
+      await vault.close();
+    });
+
     it('should reserve 4 hours for a call without TimeLimit, so calls Twilio runs that long stay within the cap', async () => {
       const longCalls = await createFakeTwilio({
         accountSid: TWILIO_SID,

@@ -25,7 +25,7 @@ import type { ReserveRequest, ReserveResult } from '../ledger/ledger.js';
 import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
-import type { VendorErrorResponse } from '../vendors/vendor-definition.js';
+import type { VendorDefinition, VendorErrorResponse } from '../vendors/vendor-definition.js';
 import { assertChainUsable, loadKeyChain } from './load-key-chain.js';
 import { parseFormBody } from './parse-form-body.js';
 import { readVaultKey } from './read-vault-key.js';
@@ -187,6 +187,11 @@ async function allowOrDeny(
     }
   }
 
+  const refused = vendor.definition.refuse?.(method, path);
+  if (refused !== undefined) {
+    throw new EndpointNotAllowedError({ keyId: key.id, label: key.label, method, path: record.path, reason: refused });
+  }
+
   if (request.bodyOverLimit) {
     throw new InvalidRequestError({
       status: 413,
@@ -233,7 +238,7 @@ async function allowOrDeny(
     now: context.now(),
     ttlMs: context.reservationTtlMs,
     idempotencyKey:
-      vendor.definition.honorsIdempotencyKey && method === 'POST' && record.idempotencyKey !== undefined
+      method === 'POST' && record.idempotencyKey !== undefined && honorsIdempotency(vendor.definition, method, path)
         ? idempotencyDigest(record.idempotencyKey, method, path, search, body)
         : undefined,
   });
@@ -727,6 +732,11 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
  */
 function idempotencyDigest(key: string, method: string, path: string, search: string, body: Uint8Array): string {
   return createHash('sha256').update(`${key}\u0000${method} ${path}${search}\u0000`).update(body).digest('base64url');
+}
+
+function honorsIdempotency(definition: VendorDefinition, method: string, path: string): boolean {
+  const honors = definition.honorsIdempotencyKey;
+  return typeof honors === 'function' ? honors(method, path) : honors === true;
 }
 
 /** The header names a request's `Connection` header nominates as hop-by-hop (RFC 9110 §7.6.1). */

@@ -3,6 +3,8 @@
 import { createFakeStripe } from '@keybrake/testkit';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { resendVendor } from '../vendors/resend-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
 
 const SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
@@ -100,5 +102,38 @@ describe('retries under one Idempotency-Key', () => {
     expect(retry.id).toBe(first.id);
     expect(movedCents()).toBe(2000);
     expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 20_000_000, calls: 1 });
+  });
+});
+
+describe('retries under one Idempotency-Key, for a vendor that replays only some endpoints', () => {
+  it('should count each Resend call the key does not deduplicate, and replay a send', async () => {
+    const upstream = await startRecordingUpstream((request) => ({ body: { id: `re_${request.url}` } }));
+    const vault = createVault({
+      vendors: { resend: resendVendor() },
+      secrets: { resend: 're_123456789_realResendSecretKey' },
+      upstreams: { resend: upstream.url },
+    });
+    try {
+      const key = await vault.issueKey({ vendor: 'resend', capUsd: 10, fallbackEstimateUsd: 1 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const post = (path: string, body: unknown) =>
+        send(`https://api.resend.com${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'idempotency-key': 'same' },
+          body: JSON.stringify(body),
+        });
+      const event = { event: 'user.signed_up', email: 'a@example.com' };
+      expect([(await post('/events/send', event)).status, (await post('/events/send', event)).status]).toEqual([
+        200, 200,
+      ]);
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2_000_000);
+      const email = { from: 'a@acme.test', to: 'b@example.com', subject: 'Hi', text: 'x' };
+      await post('/emails', email);
+      await post('/emails', email);
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2_000_000 + 900);
+    } finally {
+      await vault.close();
+      await upstream.close();
+    }
   });
 });

@@ -21,7 +21,8 @@ export function resendVendor(options: ResendCostOptions = {}): VendorDefinition<
     name: 'resend',
     baseUrl: 'https://api.resend.com',
     costModel: createResendCostModel(options),
-    honorsIdempotencyKey: true,
+    // Resend deduplicates sends only; any other POST with the same key acts again.
+    honorsIdempotencyKey: (method, path) => method === 'POST' && (path === '/emails' || path === '/emails/batch'),
     parseSecret(secret) {
       if (typeof secret !== 'string' || !/^re_[A-Za-z0-9_]+$/.test(secret)) {
         throw new InvalidPolicyError({ message: 'Invalid Resend secret: expected an API key starting with re_.' });

@@ -55,8 +55,30 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
       request.headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
       return { path: rewriteAccountSid(request.path, secret.accountSid) };
     },
+    refuse: refuseTwilioCredentials,
     errorResponse: twilioErrorResponse,
   };
+}
+
+/**
+ * Twilio endpoints a vault never forwards: the Account resource (`/2010-04-01/Accounts.json`,
+ * `/Accounts/{sid}.json`), which carries the real auth token of the account and of its
+ * subaccounts, and API keys (`Keys`, `SigningKeys`), which are credentials. An `accounts`
+ * segment spelled otherwise than `Accounts` is refused too, as it would escape the Account SID
+ * rewrite.
+ *
+ * @returns Why the call is refused, or `undefined`.
+ */
+export function refuseTwilioCredentials(_method: string, path: string): string | undefined {
+  const segments = path.split('/');
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(segments[1] ?? '')) return undefined;
+  const resource = (segments[2] ?? '').replace(/\.(json|xml)$/i, '');
+  if (resource.toLowerCase() !== 'accounts') return undefined;
+  if (resource !== 'Accounts') return 'a Twilio path spells Accounts with a capital A';
+  if (segments.length <= 4) return 'the Twilio Account resource carries the real auth token';
+  const sub = (segments[4] ?? '').replace(/\.(json|xml)$/i, '');
+  if (sub === 'Keys' || sub === 'SigningKeys') return 'Twilio API keys are credentials';
+  return undefined;
 }
 
 /**

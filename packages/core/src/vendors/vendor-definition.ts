@@ -20,12 +20,19 @@ export interface VendorDefinition<Secret = unknown> {
   /** The cost model pricing this vendor's calls. */
   costModel: CostModel;
   /**
-   * Whether the vendor replays a request that repeats an `Idempotency-Key` instead of acting on it
-   * again. Only then is a retried call with the same key counted once; for any other vendor each
-   * call is counted, whatever headers it carries (never undercount).
+   * Whether the vendor replays a POST that repeats an `Idempotency-Key` instead of acting on it
+   * again: `true` for every POST, or a predicate for the endpoints that do. Only then is a retried
+   * call with the same key counted once; otherwise each call is counted, whatever headers it
+   * carries (never undercount).
    * @default false
    */
-  honorsIdempotencyKey?: boolean;
+  honorsIdempotencyKey?: boolean | ((method: string, path: string) => boolean);
+  /**
+   * Endpoints the vault never forwards, whatever a key's allow-list says: those that would hand
+   * the agent the real credentials (Twilio's Account resource carries its auth token). Returns
+   * why, or `undefined` to go on. Runs on the normalised path.
+   */
+  refuse?(method: string, path: string): string | undefined;
   /** Response header carrying the vendor's request id, for the audit record. */
   requestIdHeader?: string;
   /**

@@ -92,8 +92,14 @@ describe('createResendCostModel', () => {
       expect(estimate({ path: '/emails/49a3999c/cancel' })).toMatchObject({ micros: 0 });
     });
 
-    it('should return unknown for sending a broadcast', () => {
+    it('should return unknown for sending a broadcast, also when it is sent or scheduled as it is created', () => {
       expect(estimate({ path: '/broadcasts/b_1/send' }).kind).toBe('unknown');
+      const broadcast = { from: 'a@acme.test', subject: 'Everyone', html: '<p>hi</p>', segment_id: 'seg_1' };
+      expect(estimate({ path: '/broadcasts', json: broadcast })).toMatchObject({ kind: 'known', micros: 0 });
+      expect(estimate({ path: '/broadcasts', json: { ...broadcast, send: false } })).toMatchObject({ micros: 0 });
+      expect(estimate({ path: '/broadcasts', json: { ...broadcast, send: true } }).kind).toBe('unknown');
+      expect(estimate({ path: '/broadcasts', json: { ...broadcast, scheduled_at: 'in 1 hour' } }).kind).toBe('unknown');
+      expect(estimate({ path: '/broadcasts', body: 'not json' }).kind).toBe('unknown');
     });
   });
 

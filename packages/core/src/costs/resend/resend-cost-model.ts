@@ -145,6 +145,13 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         const { total, note } = describe(counted.recipients);
         return known(total * perEmail, note);
       }
+      // Creating a broadcast is free, unless it is sent (or scheduled) at once to a whole segment.
+      if (method === 'POST' && request.path === '/broadcasts' && sendsBroadcast(request.json())) {
+        return {
+          kind: 'unknown',
+          reason: 'a broadcast sent at creation goes to a whole segment, which cannot be priced',
+        };
+      }
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Resend endpoint Keybrake can price` };
@@ -176,4 +183,12 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       return known(total * perEmail, `${note} (${refused.size} refused)`);
     },
   };
+}
+
+/** Whether a broadcast's JSON body sends it (`send: true`) or schedules it (`scheduled_at`) at creation; unreadable counts as yes. */
+function sendsBroadcast(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return true;
+  const fields = body as Record<string, unknown>;
+  const sends = fields.send !== undefined && fields.send !== false;
+  return sends || (fields.scheduled_at !== undefined && fields.scheduled_at !== null);
 }

@@ -161,7 +161,10 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
     const perMinute = priceFor(minutePrices, to);
     if (perMinute === undefined) {
-      return { kind: 'unknown', reason: `no call price is configured for ${to.slice(0, 4)}… (callPerMinuteUsdByPrefix)` };
+      return {
+        kind: 'unknown',
+        reason: `no call price is configured for ${to.slice(0, 4)}… (callPerMinuteUsdByPrefix)`,
+      };
     }
     const raw = form.get('TimeLimit');
     if (raw !== null && !/^\d{1,9}$/.test(raw.trim()))
