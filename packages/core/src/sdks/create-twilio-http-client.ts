@@ -74,7 +74,10 @@ function fetchRequest(options: TwilioHttpClientOptions): TwilioHttpClient['reque
   const send = options.fetch ?? globalThis.fetch;
   return async (request) => {
     const url = new URL(request.uri);
-    const target = options.baseUrl ? new URL(`${url.pathname}${url.search}`, options.baseUrl) : url;
+    // Appended to the base URL's own path, so a proxy mounted under a prefix (`https://gw/keybrake`) is kept.
+    const target = options.baseUrl
+      ? new URL(`${options.baseUrl.replace(/\/+$/, '')}${url.pathname}${url.search}`)
+      : url;
     appendAll(target.searchParams, request.params);
     const headers = new Headers(request.headers);
     headers.delete('connection');
