@@ -28,11 +28,15 @@ const ADJUSTABLE_QUANTITY_DEFAULT_MAXIMUM = 99;
 
 const minor = z.number().int().nullish().catch(undefined);
 const text = z.string().nullish().catch(undefined);
-const priceSchema = z.object({
-  currency: text,
+const amountsSchema = z.object({
   unit_amount: minor,
   unit_amount_decimal: text,
   custom_unit_amount: z.object({ maximum: minor }).nullish().catch(undefined),
+});
+const priceSchema = amountsSchema.extend({
+  currency: text,
+  /** The same price in other currencies, which a customer may be charged in instead. */
+  currency_options: z.record(z.string(), amountsSchema).nullish().catch(undefined),
 });
 const shippingRateSchema = z.object({
   fixed_amount: z.object({ amount: minor, currency: text }).nullish().catch(undefined),
@@ -93,7 +97,7 @@ export async function estimateStripeLineItems({ form, prices, context }: StripeL
     items.map(async (prefix) => {
       const quantity = itemQuantity(form, prefix);
       if (!quantity.ok) return quantity;
-      const price = await unitPrice(form, prefix, prices, lookupOnce);
+      const price = await unitPrice(form, prefix, prices, lookupOnce, context);
       if (!price.ok) return price;
       return { ok: true as const, value: { ...price.value, quantity: quantity.value } };
     }),
@@ -147,6 +151,7 @@ async function unitPrice(
   prefix: string,
   prices: Readonly<Record<string, StripePrice>>,
   lookup: (path: string) => Promise<unknown>,
+  context: CostContext,
 ): Promise<Resolved<UnitPrice>> {
   const dataPrefix = `${prefix}[price_data]`;
   if (Object.keys(form).some((key) => key.startsWith(dataPrefix))) {
@@ -170,16 +175,46 @@ async function unitPrice(
   if (!parsed.success)
     return { ok: false, reason: `price ${priceId} is not configured and could not be read from Stripe` };
   const price = parsed.data;
-  const unit =
-    parseMinorDecimal(price.unit_amount ?? price.unit_amount_decimal ?? undefined) ??
-    parseMinorDecimal(price.custom_unit_amount?.maximum ?? undefined);
+  const unit = fixedUnit(price);
   if (!unit || !price.currency) {
     return {
       ok: false,
       reason: `price ${priceId} has no fixed unit_amount (tiered, or pay-what-you-want without a maximum)`,
     };
   }
-  return { ok: true, value: { unit, currency: price.currency.toLowerCase() } };
+  const base = { unit, currency: price.currency.toLowerCase() };
+  const options = Object.entries(price.currency_options ?? {}).filter(([code]) => code.toLowerCase() !== base.currency);
+  if (options.length === 0) return { ok: true, value: base };
+  // A customer may be charged in any of the price's currencies: the session's, if it names one, else the dearest.
+  const candidates: UnitPrice[] = [base];
+  for (const [code, amounts] of options) {
+    const optionUnit = fixedUnit(amounts);
+    if (!optionUnit) return { ok: false, reason: `price ${priceId} has no fixed unit_amount in ${code}` };
+    candidates.push({ unit: optionUnit, currency: code.toLowerCase() });
+  }
+  const wanted = form.currency?.toLowerCase();
+  const named = wanted === undefined ? undefined : candidates.find((candidate) => candidate.currency === wanted);
+  if (named) return { ok: true, value: named };
+  let dearest: { price: UnitPrice; micros: number } | undefined;
+  for (const candidate of candidates) {
+    if (!context.fx.has(candidate.currency)) {
+      return { ok: false, reason: `price ${priceId} can be charged in ${candidate.currency}, which has no FX rate` };
+    }
+    const micros = context.fx.toMicroUsd(
+      Number(ceilDiv(candidate.unit.digits, 10n ** BigInt(candidate.unit.scale))),
+      candidate.currency,
+    );
+    if (!dearest || micros > dearest.micros) dearest = { price: candidate, micros };
+  }
+  return { ok: true, value: (dearest as { price: UnitPrice }).price };
+}
+
+/** A price's fixed unit amount, else a pay-what-you-want maximum; `undefined` when it has neither. */
+function fixedUnit(amounts: z.infer<typeof amountsSchema>): MinorDecimal | undefined {
+  return (
+    parseMinorDecimal(amounts.unit_amount ?? amounts.unit_amount_decimal ?? undefined) ??
+    parseMinorDecimal(amounts.custom_unit_amount?.maximum ?? undefined)
+  );
 }
 
 async function maxShipping(

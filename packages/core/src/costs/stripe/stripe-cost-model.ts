@@ -282,6 +282,32 @@ const zeroHandler = (note: string): RouteHandler => ({
   settle: () => known(0, note),
 });
 
+/**
+ * A call that costs nothing unless `risky` finds a parameter that makes Stripe move money (an
+ * immediate invoice, a balance the next renewal charges): then it is `unknown`.
+ */
+const guardedZeroHandler = (
+  note: string,
+  risky: (form: Readonly<Record<string, string>>) => string | undefined,
+): RouteHandler => ({
+  moneyMoving: true,
+  estimate: ({ form }) => {
+    const reason = risky(form);
+    return reason === undefined ? known(0, note) : { kind: 'unknown', reason };
+  },
+  settle: ({ estimate }) => keepEstimate(estimate),
+});
+
+/** Customer parameters Stripe may charge on: a balance the next invoice collects, a source that retries a past-due invoice. */
+const customerMoneyParameters = (form: Readonly<Record<string, string>>): string | undefined => {
+  const key = Object.keys(form).find(
+    (name) => name === 'balance' || name === 'source' || name.startsWith('cash_balance'),
+  );
+  return key === undefined
+    ? undefined
+    : `a customer call setting \`${key}\` can make Stripe charge, so it cannot be priced`;
+};
+
 /** A create call that moves `amount` in `currency`, settled from the response's `amount`. */
 const amountHandler = (label: string, failedStatuses: readonly string[] = []): RouteHandler => ({
   moneyMoving: true,
@@ -299,7 +325,10 @@ const creditHandler = (label: string, creditRefunds: boolean): RouteHandler => (
   estimate: () => known(0, creditRefunds ? `${label}: credited when it succeeds` : `${label}: not credited`),
   settle: ({ object, context }) => {
     if (!creditRefunds) return known(0, `${label}: not credited`);
-    if (object?.status === 'failed' || object?.status === 'canceled') return known(0, `${label} ${object.status}`);
+    // Only a refund that went through is credited (a pending one may still fail; one that
+    // requires action may never complete). A transfer reversal has no status: it is done.
+    if (object?.status !== undefined && object.status !== 'succeeded')
+      return known(0, `${label} ${object.status}: not credited`);
     if (object?.amount === undefined || !object.currency || object.amount <= 0)
       return known(0, `${label}: no readable amount`);
     try {
@@ -310,6 +339,28 @@ const creditHandler = (label: string, creditRefunds: boolean): RouteHandler => (
     }
   },
 });
+
+/**
+ * The legacy `POST /v1/charges/:id/refund`, which answers with the Charge (its full `amount`),
+ * not the Refund: with `creditRefunds`, only an explicit `amount` is credited.
+ */
+function legacyChargeRefundHandler(creditRefunds: boolean): RouteHandler {
+  return {
+    moneyMoving: false,
+    estimate: () => known(0, creditRefunds ? 'refund: credited when it succeeds' : 'refund: not credited'),
+    settle: ({ form, object, context }) => {
+      if (!creditRefunds) return known(0, 'refund: not credited');
+      const amount = form.amount === undefined ? undefined : parseMinorInteger(form.amount);
+      if (amount === undefined || amount <= 0 || !object?.currency)
+        return known(0, 'legacy charge refund without an amount: not credited');
+      try {
+        return known(context.fx.toMicroUsd(-amount, object.currency), 'refund credited');
+      } catch {
+        return known(0, `refund: currency ${object.currency} has no FX rate, not credited`);
+      }
+    },
+  };
+}
 
 function lineItemsHandler(label: string, prices: Readonly<Record<string, StripePrice>>): RouteHandler {
   return {
@@ -455,9 +506,11 @@ function buildRoutes({
           return known(context.fx.toMicroUsd(Math.max(0, invoice.amountRemaining), invoice.currency), 'invoice paid');
         },
         settle: ({ estimate, object, context }) => {
-          if (estimate.kind === 'known') return keepEstimate(estimate);
-          // No estimate (policy fallback): amount_paid is at least what this call paid.
-          return settleAmount(context, object?.amountPaid, object?.currency, estimate, 'invoice paid');
+          // The invoice may have grown since it was looked up (finalised, a balance added):
+          // the larger of the estimate and what the answer says was paid.
+          const paid = settleAmount(context, object?.amountPaid, object?.currency, estimate, 'invoice paid');
+          if (estimate.kind !== 'known') return paid;
+          return paid.kind === 'known' && paid.micros > estimate.micros ? paid : keepEstimate(estimate);
         },
       },
     ],
@@ -473,17 +526,22 @@ function buildRoutes({
       '/v1/payment_links/:id',
       {
         moneyMoving: false,
-        estimate: ({ form }) =>
-          Object.keys(form).some((key) => key.startsWith('line_items'))
-            ? { kind: 'unknown', reason: 'a Payment Link update that changes line_items cannot be priced' }
-            : known(0, 'Payment Link updated'),
+        estimate: ({ form }) => {
+          const priced = Object.keys(form).find((key) => /^(line_items|optional_items|shipping_options)\[/.test(key));
+          return priced === undefined
+            ? known(0, 'Payment Link updated')
+            : {
+                kind: 'unknown',
+                reason: `a Payment Link update that changes ${priced.split('[')[0]} cannot be priced`,
+              };
+        },
         settle: ({ estimate }) => keepEstimate(estimate),
       },
     ],
 
     ['POST', '/v1/refunds', creditHandler('refund', creditRefunds)],
     ['POST', '/v1/charges/:id/refunds', creditHandler('refund', creditRefunds)],
-    ['POST', '/v1/charges/:id/refund', creditHandler('refund', creditRefunds)],
+    ['POST', '/v1/charges/:id/refund', legacyChargeRefundHandler(creditRefunds)],
     ['POST', '/v1/transfers/:id/reversals', creditHandler('transfer reversal', creditRefunds)],
     ['POST', '/v1/refunds/:id', zeroHandler('refund updated')],
     [
@@ -506,8 +564,8 @@ function buildRoutes({
     ],
 
     // Objects that move no money by themselves.
-    ['POST', '/v1/customers', zeroHandler('customer created')],
-    ['POST', '/v1/customers/:id', zeroHandler('customer updated')],
+    ['POST', '/v1/customers', guardedZeroHandler('customer created', customerMoneyParameters)],
+    ['POST', '/v1/customers/:id', guardedZeroHandler('customer updated', customerMoneyParameters)],
     ['DELETE', '/v1/customers/:id', zeroHandler('customer deleted')],
     ['POST', '/v1/payment_methods', zeroHandler('payment method created')],
     ['POST', '/v1/payment_methods/:id', zeroHandler('payment method updated')],
@@ -521,11 +579,27 @@ function buildRoutes({
     ['POST', '/v1/products/:id', zeroHandler('product updated')],
     ['DELETE', '/v1/products/:id', zeroHandler('product deleted')],
     ['POST', '/v1/prices', zeroHandler('price created')],
-    ['POST', '/v1/prices/:id', zeroHandler('price updated')],
+    [
+      'POST',
+      '/v1/prices/:id',
+      guardedZeroHandler('price updated', (form) =>
+        Object.keys(form).some((key) => key.startsWith('currency_options'))
+          ? 'a price update that changes currency_options changes what existing Checkout Sessions and Payment Links charge'
+          : undefined,
+      ),
+    ],
     ['POST', '/v1/coupons', zeroHandler('coupon created')],
     ['DELETE', '/v1/coupons/:id', zeroHandler('coupon deleted')],
     ['POST', '/v1/tokens', zeroHandler('token created')],
-    ['DELETE', '/v1/subscriptions/:id', zeroHandler('subscription canceled')],
+    [
+      'DELETE',
+      '/v1/subscriptions/:id',
+      guardedZeroHandler('subscription canceled', (form) =>
+        form.invoice_now !== undefined && form.invoice_now !== 'false'
+          ? 'cancelling with invoice_now bills a final invoice at once, which cannot be priced'
+          : undefined,
+      ),
+    ],
   ];
   return table.map(([method, path, handler]) => ({ method, segments: path.split('/').slice(1), handler }));
 }

@@ -1,0 +1,149 @@
+// Stripe calls that can move money although they look like bookkeeping: each must be priced at no
+// less than it can move, or be unknown (denied). Amounts and parameters follow Stripe's API.
+import { describe, expect, it } from 'vitest';
+import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
+import type { CostContext, CostEstimate, CostSettlement } from '../cost-model.js';
+import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
+
+async function run(
+  init: TestRequestInit,
+  json: unknown,
+  options: { context?: CostContext; model?: StripeCostOptions } = {},
+): Promise<{ estimate: CostEstimate; settlement: CostSettlement }> {
+  const model = createStripeCostModel(options.model);
+  const context = options.context ?? costContext();
+  const request = costRequest(init);
+  const estimate = await model.estimate(request, context);
+  return { estimate, settlement: model.settle(request, costResponse(200, json), estimate, context) };
+}
+
+describe('Stripe calls that can move money', () => {
+  it('should deny customer calls that set a balance or a source, and a cancellation that invoices now', async () => {
+    const customer = { id: 'cus_1', object: 'customer' };
+    for (const form of [
+      { balance: '10000000' },
+      { source: 'tok_visa' },
+      { 'cash_balance[settings][reconciliation_mode]': 'automatic' },
+    ]) {
+      expect((await run({ path: '/v1/customers/cus_1', form }, customer)).estimate.kind).toBe('unknown');
+      expect((await run({ path: '/v1/customers', form }, customer)).estimate.kind).toBe('unknown');
+    }
+    expect((await run({ path: '/v1/customers/cus_1', form: { name: 'Ada' } }, customer)).estimate).toMatchObject({
+      kind: 'known',
+      micros: 0,
+    });
+    const cancel = (form: Record<string, string>) =>
+      run({ method: 'DELETE', path: '/v1/subscriptions/sub_1', form }, { id: 'sub_1', object: 'subscription' });
+    expect((await cancel({ invoice_now: 'true', prorate: 'true' })).estimate.kind).toBe('unknown');
+    expect((await cancel({})).estimate).toMatchObject({ kind: 'known', micros: 0 });
+    expect((await cancel({ invoice_now: 'false' })).estimate).toMatchObject({ kind: 'known', micros: 0 });
+  });
+
+  it('should deny a Payment Link update that adds optional items or shipping, and a price update of currency_options', async () => {
+    const link = { id: 'plink_1', object: 'payment_link' };
+    const optional = { 'optional_items[0][price]': 'price_big', 'optional_items[0][quantity]': '1' };
+    expect((await run({ path: '/v1/payment_links/plink_1', form: optional }, link)).estimate.kind).toBe('unknown');
+    const shipping = { 'shipping_options[0][shipping_rate]': 'shr_big' };
+    expect((await run({ path: '/v1/payment_links/plink_1', form: shipping }, link)).estimate.kind).toBe('unknown');
+    expect((await run({ path: '/v1/payment_links/plink_1', form: { active: 'false' } }, link)).estimate).toMatchObject({
+      micros: 0,
+    });
+    const price = { id: 'price_1', object: 'price' };
+    const options = { 'currency_options[jpy][unit_amount]': '10000000' };
+    expect((await run({ path: '/v1/prices/price_1', form: options }, price)).estimate.kind).toBe('unknown');
+  });
+
+  it('should price a price with currency_options in the session currency, or the dearest when none is named', async () => {
+    const price = {
+      id: 'price_multi',
+      object: 'price',
+      currency: 'usd',
+      unit_amount: 100,
+      currency_options: { usd: { unit_amount: 100 }, jpy: { unit_amount: 10_000_000 } },
+    };
+    const context = () => costContext({ fx: { jpy: '0.0067' }, lookups: { '/v1/prices/price_multi': price } });
+    const item = { 'line_items[0][price]': 'price_multi', 'line_items[0][quantity]': '1' };
+    const inJpy = await run(
+      { path: '/v1/checkout/sessions', form: { mode: 'payment', currency: 'jpy', ...item } },
+      undefined,
+      {
+        context: context(),
+      },
+    );
+    expect(inJpy.estimate).toMatchObject({ kind: 'known', micros: 67_000_000_000 });
+    const inUsd = await run(
+      { path: '/v1/checkout/sessions', form: { mode: 'payment', currency: 'usd', ...item } },
+      undefined,
+      {
+        context: context(),
+      },
+    );
+    expect(inUsd.estimate).toMatchObject({ kind: 'known', micros: 1_000_000 });
+    const link = await run(
+      { path: '/v1/payment_links', form: item },
+      { id: 'plink_1', object: 'payment_link' },
+      {
+        context: context(),
+      },
+    );
+    expect(link.estimate).toMatchObject({ kind: 'known', micros: 67_000_000_000 });
+    // A currency the customer may pay in, with no FX rate: unknown.
+    const noRate = await run({ path: '/v1/payment_links', form: item }, undefined, {
+      context: costContext({ lookups: { '/v1/prices/price_multi': price } }),
+    });
+    expect(noRate.estimate.kind).toBe('unknown');
+  });
+
+  it('should settle an invoice payment at what the answer says was paid when the invoice grew', async () => {
+    const context = costContext({
+      lookups: {
+        '/v1/invoices/in_1': { id: 'in_1', object: 'invoice', status: 'draft', currency: 'usd', amount_remaining: 100 },
+      },
+    });
+    const paid = {
+      id: 'in_1',
+      object: 'invoice',
+      status: 'paid',
+      currency: 'usd',
+      amount_paid: 10_000_100,
+      amount_remaining: 0,
+    };
+    const { estimate, settlement } = await run({ path: '/v1/invoices/in_1/pay', form: {} }, paid, { context });
+    expect(estimate).toMatchObject({ kind: 'known', micros: 1_000_000 });
+    expect(settlement).toMatchObject({ kind: 'known', micros: 100_001_000_000 });
+  });
+
+  it('should credit only refunds that went through, and only the amount a legacy charge refund names', async () => {
+    const model = { creditRefunds: true };
+    const refund = (status: string) => ({ id: 're_1', object: 'refund', amount: 50_000, currency: 'usd', status });
+    for (const status of ['requires_action', 'pending', 'failed', 'canceled']) {
+      expect(
+        (await run({ path: '/v1/refunds', form: { payment_intent: 'pi_1' } }, refund(status), { model })).settlement,
+      ).toMatchObject({
+        micros: 0,
+      });
+    }
+    expect(
+      (await run({ path: '/v1/refunds', form: { payment_intent: 'pi_1' } }, refund('succeeded'), { model })).settlement,
+    ).toMatchObject({
+      micros: -500_000_000,
+    });
+    // The legacy endpoint answers with the Charge, whose `amount` is the whole charge.
+    const charge = {
+      id: 'ch_1',
+      object: 'charge',
+      amount: 10_000,
+      amount_refunded: 100,
+      currency: 'usd',
+      status: 'succeeded',
+    };
+    expect(
+      (await run({ path: '/v1/charges/ch_1/refund', form: { amount: '100' } }, charge, { model })).settlement,
+    ).toMatchObject({
+      micros: -1_000_000,
+    });
+    expect((await run({ path: '/v1/charges/ch_1/refund', form: {} }, charge, { model })).settlement).toMatchObject({
+      micros: 0,
+    });
+  });
+});
