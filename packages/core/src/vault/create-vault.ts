@@ -153,6 +153,8 @@ export function createVault(options: VaultOptions = {}): Vault {
         connections: 128,
         headersTimeout: upstreamTimeoutMs,
         bodyTimeout: upstreamTimeoutMs,
+        // A vendor's answer is read whole: bound it.
+        maxResponseSize: 32 * 1024 * 1024,
       }),
     now,
     closed: false,

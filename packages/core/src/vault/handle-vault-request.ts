@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { errors as undiciErrors } from 'undici';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { AuditRecord } from '../audit/audit-record.js';
 import type {
   CostContext,
@@ -54,7 +55,20 @@ const HOP_BY_HOP = new Set([
   'x-http-method',
   'x-method-override',
 ]);
-const RESPONSE_DROP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
+/** Hop-by-hop and framing headers of the vendor's answer, which are not passed on (RFC 9110 §7.6.1). */
+const RESPONSE_DROP = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-connection',
+]);
+/** The most a vendor's answer may decompress to. */
+const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
 /** How long a call settled at its estimate waits for the vendor's real price. */
 const PENDING_TTL_MS = 7 * 86_400_000;
@@ -641,22 +655,48 @@ async function forward(
   signal: AbortSignal | undefined,
 ): Promise<UpstreamAnswer> {
   const base = vendor.baseUrl;
-  const response = await context.dispatcher.request({
-    origin: base.origin,
-    path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
-    method: method as 'GET',
-    headers,
-    body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
-    headersTimeout: context.upstreamTimeoutMs,
-    bodyTimeout: context.upstreamTimeoutMs,
-    signal,
-  });
-  const bytes = new Uint8Array(await response.body.arrayBuffer());
+  // One deadline for the whole answer: undici's body timeout only bounds the wait between chunks.
+  const deadline = new AbortController();
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException('The vendor did not answer in time.', 'TimeoutError')),
+    context.upstreamTimeoutMs,
+  );
+  const follow = () => deadline.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener('abort', follow, { once: true });
+  let response: Dispatcher.ResponseData;
+  let bytes: Uint8Array;
+  try {
+    response = await context.dispatcher.request({
+      origin: base.origin,
+      path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
+      method: method as 'GET',
+      headers,
+      body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
+      headersTimeout: context.upstreamTimeoutMs,
+      bodyTimeout: context.upstreamTimeoutMs,
+      signal: deadline.signal,
+    });
+    bytes = new Uint8Array(await response.body.arrayBuffer());
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', follow);
+  }
   // undici gives lower-case names, and arrays only for repeated headers.
+  const nominated = response.headers.connection;
+  const dropAlso = nominated === undefined ? undefined : connectionTokens(String(nominated));
   const responseHeaders: ResponseHeaderRecord = {};
   for (const name in response.headers) {
     const value = response.headers[name];
-    if (value !== undefined && !RESPONSE_DROP.has(name)) responseHeaders[name] = value;
+    if (value !== undefined && !RESPONSE_DROP.has(name) && !dropAlso?.has(name)) responseHeaders[name] = value;
+  }
+  // Asked for identity; a vendor (or a CDN) that compressed anyway is decoded here, so the cost
+  // model and the caller read plain bytes. An encoding that cannot be decoded is passed on as is.
+  const encoding = response.headers['content-encoding'];
+  if (encoding !== undefined && bytes.byteLength > 0) {
+    const decoded = decode(String(encoding), bytes);
+    if (decoded) bytes = decoded;
+    else responseHeaders['content-encoding'] = encoding;
   }
   // A HEAD answer has no body to measure: its length is only in the header.
   const length = method === 'HEAD' ? response.headers['content-length'] : undefined;
@@ -770,4 +810,19 @@ function isTimeout(error: unknown): boolean {
     error instanceof undiciErrors.BodyTimeoutError ||
     (error as { name?: string } | undefined)?.name === 'TimeoutError'
   );
+}
+
+/** Decodes a single `gzip`, `deflate` or `br` body (up to {@link MAX_DECODED_BYTES}); `undefined` if it cannot. */
+function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
+  const name = encoding.trim().toLowerCase();
+  if (name === 'identity') return bytes;
+  const options = { maxOutputLength: MAX_DECODED_BYTES };
+  try {
+    if (name === 'gzip' || name === 'x-gzip') return gunzipSync(bytes, options);
+    if (name === 'deflate') return inflateSync(bytes, options);
+    if (name === 'br') return brotliDecompressSync(bytes, options);
+  } catch {
+    return undefined;
+  }
+  return undefined;
 }

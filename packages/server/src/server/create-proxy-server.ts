@@ -153,7 +153,27 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     }
   };
 
+  // Pipelined requests are answered one at a time: a request is handled once the answer before it
+  // on its connection is sent, and never if that answer closed the connection (RFC 9112 §9.6): a
+  // charge pipelined behind a 413 must not reach the vendor with no one to answer.
+  const lastResponse = new WeakMap<object, ServerResponse>();
   const server = createServer((request, response) => {
+    const before = lastResponse.get(request.socket);
+    lastResponse.set(request.socket, response);
+    if (before === undefined) return handle(request, response);
+    const next = () => {
+      before.off('close', next);
+      before.off('finish', next);
+      const closes =
+        before.getHeader('connection') === 'close' || (before as ServerResponse & { _last?: boolean })._last === true;
+      if (before.writableFinished && !closes && !request.socket.destroyed) handle(request, response);
+      else request.socket.destroy();
+    };
+    if (before.writableFinished) return next();
+    before.once('finish', next);
+    before.once('close', next);
+  });
+  const handle = (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1;
     route(request, response)
       .catch((error: unknown) => {
@@ -170,7 +190,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         inFlight -= 1;
         if (inFlight === 0) drained?.();
       });
-  });
+  };
 
   return {
     server,

@@ -68,13 +68,17 @@ export async function handleVendorRequest(
   const vendor = outcome.vendor ?? routeVendor;
   const status = answer.status;
   const bytes = Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength);
-  response.writeHead(status, {
+  const headersOut: Record<string, string | string[] | number> = {
     ...answer.headerRecord,
-    'content-length': bytes.byteLength,
     'x-keybrake-audit-id': outcome.auditId,
     ...(overLimit || context.isClosing() ? { connection: 'close' } : {}),
-  });
-  response.end(method === 'HEAD' ? undefined : bytes);
+  };
+  // A HEAD answer keeps the vendor's length (there is no body to measure); 204 and 304 have none.
+  if (status === 204 || status === 304 || (status >= 100 && status < 200)) delete headersOut['content-length'];
+  else if (method !== 'HEAD' || headersOut['content-length'] === undefined)
+    headersOut['content-length'] = bytes.byteLength;
+  response.writeHead(status, headersOut);
+  response.end(method === 'HEAD' || status === 204 || status === 304 ? undefined : bytes);
   finish(context, {
     keyId: outcome.keyId,
     presentedKeyId,
