@@ -655,32 +655,28 @@ async function forward(
   signal: AbortSignal | undefined,
 ): Promise<UpstreamAnswer> {
   const base = vendor.baseUrl;
+  const started = performance.now();
+  const response = await context.dispatcher.request({
+    origin: base.origin,
+    path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
+    method: method as 'GET',
+    headers,
+    body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
+    headersTimeout: context.upstreamTimeoutMs,
+    bodyTimeout: context.upstreamTimeoutMs,
+    signal,
+  });
   // One deadline for the whole answer: undici's body timeout only bounds the wait between chunks.
-  const deadline = new AbortController();
+  // (A timer on the body, not an AbortSignal on the request: a signal costs undici ~30 µs a call.)
   const timer = setTimeout(
-    () => deadline.abort(new DOMException('The vendor did not answer in time.', 'TimeoutError')),
-    context.upstreamTimeoutMs,
+    () => response.body.destroy(new DOMException('The vendor did not answer in time.', 'TimeoutError')),
+    Math.max(0, context.upstreamTimeoutMs - (performance.now() - started)),
   );
-  const follow = () => deadline.abort(signal?.reason);
-  if (signal?.aborted) follow();
-  else signal?.addEventListener('abort', follow, { once: true });
-  let response: Dispatcher.ResponseData;
   let bytes: Uint8Array;
   try {
-    response = await context.dispatcher.request({
-      origin: base.origin,
-      path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
-      method: method as 'GET',
-      headers,
-      body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
-      headersTimeout: context.upstreamTimeoutMs,
-      bodyTimeout: context.upstreamTimeoutMs,
-      signal: deadline.signal,
-    });
     bytes = new Uint8Array(await response.body.arrayBuffer());
   } finally {
     clearTimeout(timer);
-    signal?.removeEventListener('abort', follow);
   }
   // undici gives lower-case names, and arrays only for repeated headers.
   const nominated = response.headers.connection;
