@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { type Dispatcher, errors as undiciErrors } from 'undici';
+import { errors as undiciErrors } from 'undici';
 import type { AuditRecord } from '../audit/audit-record.js';
 import type {
   CostContext,
