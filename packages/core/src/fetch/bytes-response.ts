@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+
 const decoder = new TextDecoder();
 /**
  * `Response`, typed loosely: Node's types declare its methods as properties, which a subclass
@@ -24,6 +26,11 @@ export class BytesResponse extends StandardResponse {
   constructor(bytes: Uint8Array, init: ResponseInit) {
     super(null, init);
     this.#bytes = bytes;
+  }
+
+  /** The standard reason phrase of the status, as `fetch` gives it, without `Response`'s validation of an init. */
+  get statusText(): string {
+    return STATUS_CODES[(this as unknown as Response).status] ?? '';
   }
 
   /** The standard `Response` over the bytes, created on first need. */

@@ -87,13 +87,10 @@ export function createCappedFetch(
   return async (input, init) => {
     const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
     const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
-    const responseInit = {
-      status: result.status,
-      statusText: STATUS_CODES[result.status] ?? '',
-      headers: toHeadersInit(result.headerRecord),
-    };
+    const responseInit = { status: result.status, headers: toHeadersInit(result.headerRecord) };
+    // A BytesResponse gives the standard statusText itself.
     return NULL_BODY_STATUS.has(result.status)
-      ? new Response(null, responseInit)
+      ? new Response(null, { ...responseInit, statusText: STATUS_CODES[result.status] ?? '' })
       : (new BytesResponse(result.body, responseInit) as unknown as Response);
   };
 }
