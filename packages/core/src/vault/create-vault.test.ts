@@ -196,17 +196,20 @@ describe('createVault', () => {
   });
 
   describe('when a request is retried with the same Idempotency-Key', () => {
+    /** `POST /v1/charges` under an `Idempotency-Key`. */
+    const chargeWithKey = (vault: Vault, vaultKey: string, idempotencyKey: string) =>
+      vault.handle({
+        vaultKey,
+        method: 'POST',
+        path: '/v1/charges',
+        headers: { 'idempotency-key': idempotencyKey },
+        body: 'amount=1',
+      });
+
     it('should count it once', async () => {
       const vault = makeVault();
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-      const send = () =>
-        vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: { 'idempotency-key': 'charge-42' },
-          body: 'amount=1',
-        });
+      const send = () => chargeWithKey(vault, key.vaultKey, 'charge-42');
       expect((await send()).status).toBe(200);
       expect((await send()).status).toBe(200);
       const status = await vault.getKeyStatus(key.id);
@@ -220,14 +223,7 @@ describe('createVault', () => {
       const vault = createAcmeVault({ baseUrl: slow.url, prices: { 'POST /**': 3 }, honorsIdempotencyKey: true });
       vaults.push(vault);
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-      const send = () =>
-        vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: { 'idempotency-key': 'charge-in-flight' },
-          body: 'amount=1',
-        });
+      const send = () => chargeWithKey(vault, key.vaultKey, 'charge-in-flight');
       const original = send();
       await new Promise((resolve) => setTimeout(resolve, 50));
       const early = await send();

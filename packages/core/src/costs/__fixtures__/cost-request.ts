@@ -1,5 +1,5 @@
 import { createFxTable, type FxRates } from '../../money/fx-table.js';
-import type { CostContext, CostRequest, CostResponse } from '../cost-model.js';
+import type { CostContext, CostEstimate, CostModel, CostRequest, CostResponse, CostSettlement } from '../cost-model.js';
 
 /** What a test says about a request; the body is a form, JSON or raw text. */
 export interface TestRequestInit {
@@ -77,4 +77,30 @@ export function costContext(options: { fx?: FxRates; lookups?: Record<string, un
       return options.lookups?.[path];
     },
   };
+}
+
+/**
+ * Estimates a request with a cost model, then settles it against a response: the two numbers a
+ * ledger would see.
+ *
+ * @example
+ * ```ts
+ * const { estimate, settlement } = await estimateThenSettle(model, { path: '/v1/charges', form }, { json: charge });
+ * ```
+ */
+export async function estimateThenSettle(
+  model: CostModel,
+  init: TestRequestInit,
+  response: { status?: number; json?: unknown; headers?: Record<string, string> },
+  context: CostContext = costContext(),
+): Promise<{ estimate: CostEstimate; settlement: CostSettlement }> {
+  const request = costRequest(init);
+  const estimate = await model.estimate(request, context);
+  const settlement = model.settle(
+    request,
+    costResponse(response.status ?? 200, response.json, response.headers),
+    estimate,
+    context,
+  );
+  return { estimate, settlement };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UnknownCurrencyError } from '../../errors/unknown-currency-error.js';
-import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
+import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext, CostEstimate, CostSettlement } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
 
@@ -12,23 +12,11 @@ const paymentIntent = fixture('payment-intent');
 const PI = '/v1/payment_intents/pi_1PgafyB7WZ01zgkWSjxsAJo3';
 
 /** Estimates, then settles against a response: the two numbers a ledger would see. */
-async function run(
+const run = (
   init: TestRequestInit,
   response: { status?: number; json?: unknown; headers?: Record<string, string> },
   options: { context?: CostContext; model?: StripeCostOptions } = {},
-): Promise<{ estimate: CostEstimate; settlement: CostSettlement }> {
-  const model = createStripeCostModel(options.model);
-  const context = options.context ?? costContext();
-  const request = costRequest(init);
-  const estimate = await model.estimate(request, context);
-  const settlement = model.settle(
-    request,
-    costResponse(response.status ?? 200, response.json, response.headers),
-    estimate,
-    context,
-  );
-  return { estimate, settlement };
-}
+) => estimateThenSettle(createStripeCostModel(options.model), init, response, options.context);
 
 const micros = (value: CostEstimate | CostSettlement) => (value.kind === 'known' ? value.micros : value.kind);
 

@@ -1,21 +1,15 @@
 // Stripe calls that can move money although they look like bookkeeping: each must be priced at no
 // less than it can move, or be unknown (denied). Amounts and parameters follow Stripe's API.
 import { describe, expect, it } from 'vitest';
-import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
-import type { CostContext, CostEstimate, CostSettlement } from '../cost-model.js';
+import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
+import type { CostContext } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
 
-async function run(
+const run = (
   init: TestRequestInit,
   json: unknown,
   options: { context?: CostContext; model?: StripeCostOptions } = {},
-): Promise<{ estimate: CostEstimate; settlement: CostSettlement }> {
-  const model = createStripeCostModel(options.model);
-  const context = options.context ?? costContext();
-  const request = costRequest(init);
-  const estimate = await model.estimate(request, context);
-  return { estimate, settlement: model.settle(request, costResponse(200, json), estimate, context) };
-}
+) => estimateThenSettle(createStripeCostModel(options.model), init, { json }, options.context);
 
 describe('Stripe calls that can move money', () => {
   it('should deny customer calls that set a balance or a source, and a cancellation that invoices now', async () => {
