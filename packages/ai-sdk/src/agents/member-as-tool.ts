@@ -31,13 +31,21 @@ export interface MemberTask {
   task: string;
 }
 
-/** The last Keybrake denial among the member's `tool-error` parts. */
+/**
+ * The last Keybrake denial among the member's `tool-error` parts, unless a later step's tool call
+ * succeeded: then the member went on after it and was not stopped.
+ */
 function lastDenial(result: MemberRunResult): KeybrakeError | undefined {
   let denial: KeybrakeError | undefined;
   for (const step of result.steps) {
+    let stepDenial: KeybrakeError | undefined;
+    let succeeded = false;
     for (const part of step.content) {
-      if (part.type === 'tool-error') denial = findKeybrakeError(part.error) ?? denial;
+      if (part.type === 'tool-error') stepDenial = findKeybrakeError(part.error) ?? stepDenial;
+      else if (part.type === 'tool-result') succeeded = true;
     }
+    if (stepDenial) denial = stepDenial;
+    else if (succeeded) denial = undefined;
   }
   return denial;
 }

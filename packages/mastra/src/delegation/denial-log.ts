@@ -31,6 +31,13 @@ export interface MemberDenial {
  */
 export interface DenialLog {
   readonly denials: MemberDenial[];
+  /**
+   * Whether a tool call that started after the last denial succeeded: the member went on and was
+   * not stopped. Only tools wrapped with `withKeybrake` report successes.
+   */
+  recovered?: boolean;
+  /** When the last denial was recorded (`performance.now()`). */
+  lastDenialAt?: number;
 }
 
 const LOG_KEY = 'keybrake__denials';
@@ -71,7 +78,32 @@ export function recordMemberDenial(requestContext: RequestContext | undefined, d
   if (recorded.has(denial.error)) return;
   recorded.add(denial.error);
   const log = requestContext?.get(LOG_KEY);
-  if (isDenialLog(log)) log.denials.push(denial);
+  if (!isDenialLog(log)) return;
+  log.denials.push(denial);
+  log.lastDenialAt = performance.now();
+  log.recovered = false;
+}
+
+/**
+ * Notes that a member's tool call succeeded; if it started after the member's last denial, the
+ * member went on, and a supervisor is not told it was stopped.
+ *
+ * @param requestContext - The request context of the tool's execution.
+ * @param startedAt - When the call started (`performance.now()`).
+ * @example
+ * ```ts
+ * recordMemberSuccess(context.requestContext, started);
+ * ```
+ */
+export function recordMemberSuccess(requestContext: RequestContext | undefined, startedAt: number): void {
+  const log = requestContext?.get(LOG_KEY);
+  if (!isDenialLog(log) || log.lastDenialAt === undefined) return;
+  if (startedAt > log.lastDenialAt) log.recovered = true;
+}
+
+/** Whether a member run was stopped by Keybrake: it was denied and did not go on after its last denial. */
+export function memberWasStopped(log: DenialLog | undefined): boolean {
+  return log !== undefined && log.denials.length > 0 && log.recovered !== true;
 }
 
 /**

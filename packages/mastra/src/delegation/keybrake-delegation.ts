@@ -1,5 +1,5 @@
 import type { DelegationConfig } from '@mastra/core/agent';
-import { type DenialLog, describeMemberDenials, openDenialLog } from './denial-log.js';
+import { type DenialLog, describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
 
 /**
  * Delegation hooks for a Mastra supervisor (`new Agent({ agents })`) that carry a member's
@@ -39,7 +39,7 @@ export function keybrakeDelegation(delegation: DelegationConfig = {}): Delegatio
       const result = await delegation.onDelegationComplete?.(context);
       const log = logs.get(context.toolCallId);
       logs.delete(context.toolCallId);
-      if (!log || log.denials.length === 0) return result;
+      if (!log || !memberWasStopped(log)) return result;
       const text = (result?.resultText ?? context.result.text).trim();
       const denial = describeMemberDenials(log.denials);
       return { ...result, resultText: text ? `${text}\n\n${denial}` : denial };

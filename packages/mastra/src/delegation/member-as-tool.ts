@@ -1,7 +1,7 @@
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { requestContextOf } from '../tools/to-tool-error.js';
-import { describeMemberDenials, openDenialLog } from './denial-log.js';
+import { describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
 
 /** The part of a Mastra `Agent` that {@link memberAsTool} uses. */
 export interface MemberAgent {
@@ -67,7 +67,7 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const { prompt } = input as { prompt: string };
       const reply = await agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal });
       const last = log.denials.at(-1);
-      if (!last) return { text: reply.text };
+      if (!last || !memberWasStopped(log)) return { text: reply.text };
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
       throw new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error });

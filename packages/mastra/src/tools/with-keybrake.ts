@@ -1,5 +1,6 @@
 import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
-import { toolCallIdOf, toToolError } from './to-tool-error.js';
+import { recordMemberSuccess } from '../delegation/denial-log.js';
+import { requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Any tool with an `execute` Mastra can run: `createTool(...)`, a Vercel AI SDK tool, a plain object. */
 export interface KeybrakeTool {
@@ -56,8 +57,11 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
     const copy: KeybrakeTool = Object.assign(Object.create(Object.getPrototypeOf(tool)), tool);
     const cappedExecute: Execute = async (input, context) => {
       const actor = { member, tool: name, toolCallId: toolCallIdOf(context) };
+      const started = performance.now();
       try {
-        return await runCappedTool(actor, () => execute.call(tool, input, context));
+        const output = await runCappedTool(actor, () => execute.call(tool, input, context));
+        recordMemberSuccess(requestContextOf(context), started);
+        return output;
       } catch (error) {
         throw KeybrakeError.isInstance(error) ? toToolError(error, { ...actor, context }) : error;
       }

@@ -1,0 +1,90 @@
+// A member denied once that goes on and finishes its task is not reported as stopped: a supervisor
+// told the delegation failed might send it again, and the member already moved money.
+import { Agent } from '@mastra/core/agent';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
+import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
+import { withKeybrake } from '../tools/with-keybrake.js';
+import { keybrakeDelegation } from './keybrake-delegation.js';
+import { memberAsTool } from './member-as-tool.js';
+
+type Team = Awaited<ReturnType<typeof startBillingTeam>>;
+const charge = (customer: string, amountCents: number) => ({
+  toolName: 'chargeCustomer',
+  input: { customer, amountCents },
+});
+const recovering: ScriptStep[] = [
+  { toolCalls: [charge('cus_1', 20_000)] }, // $200, over the $150 cap: denied
+  { toolCalls: [charge('cus_1', 5_000)] }, // $50: allowed
+  { text: 'Charged cus_1 $50. Task complete.' },
+];
+const stopped: ScriptStep[] = [
+  { toolCalls: [charge('cus_1', 5_000)] },
+  { toolCalls: [charge('cus_2', 20_000)] },
+  { text: 'Charged cus_1; cus_2 was refused.' },
+];
+
+function billingAgent(team: Team['team'], steps: ScriptStep[]) {
+  const member = team.member('billing');
+  return new Agent({
+    id: 'billing',
+    name: 'billing',
+    description: 'Charges customers.',
+    instructions: 'Charge.',
+    model: scriptModel(steps).model,
+    tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
+  });
+}
+
+describe('a member denied once that went on', () => {
+  let running: Team | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it("memberAsTool should hand the supervisor the member's reply, and still report a member that stopped", async () => {
+    running = await startBillingTeam();
+    const ask = async (steps: ScriptStep[]) => {
+      const supervisorModel = scriptModel([
+        { toolCalls: [{ toolName: 'askBilling', input: { prompt: 'Charge cus_1 $50.' } }] },
+        { text: 'ok' },
+      ]);
+      const supervisor = new Agent({
+        id: 'supervisor',
+        name: 'supervisor',
+        instructions: 'Run billing.',
+        model: supervisorModel.model,
+        tools: { askBilling: memberAsTool(billingAgent((running as Team).team, steps)) },
+      });
+      await supervisor.generate('Bill cus_1.');
+      return toolOutputs(supervisorModel.prompts[1])[0];
+    };
+    expect(await ask(recovering)).toEqual({
+      toolName: 'askBilling',
+      type: 'json',
+      value: { text: 'Charged cus_1 $50. Task complete.' },
+    });
+    expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
+    expect(String((await ask(stopped))?.value)).toMatch(/^Keybrake stopped member "billing"/);
+  });
+
+  it('keybrakeDelegation should not say the member was stopped', async () => {
+    running = await startBillingTeam();
+    const supervisorModel = scriptModel([
+      { toolCalls: [{ toolName: 'agent-billing', input: { prompt: 'Charge cus_1 $50.' } }] },
+      { text: 'ok' },
+    ]);
+    const supervisor = new Agent({
+      id: 'supervisor',
+      name: 'supervisor',
+      instructions: 'Run billing.',
+      model: supervisorModel.model,
+      agents: { billing: billingAgent(running.team, recovering) },
+      defaultOptions: { delegation: keybrakeDelegation() },
+    });
+    await supervisor.generate('Bill cus_1.');
+    expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
+    expect(String(toolOutputs(supervisorModel.prompts[1])[0]?.value)).not.toContain('Keybrake stopped member');
+  });
+});
