@@ -587,6 +587,48 @@ describe('createVault', () => {
       expect((await vault.getKeyStatus(key.id)).metadata).toEqual({ team: 'billing' });
     });
 
+    it('should refuse a key of the other mode, even from a vault sharing its store', async () => {
+      const keyStore = createMemoryKeyStore();
+      const vendors = {
+        custom: createBearerVendor({
+          name: 'custom',
+          baseUrl: upstream.url,
+          costModel: { estimate: () => ({ kind: 'known', micros: 1 }), settle: () => ({ kind: 'known', micros: 1 }) },
+        }),
+      };
+      const staging = createVault({ vendors, secrets: { custom: 'sk_test_x' }, keyStore, mode: 'test' });
+      const production = createVault({ vendors, secrets: { custom: 'sk_live_REAL' }, keyStore, mode: 'live' });
+      vaults.push(staging, production);
+      const testKey = await staging.issueKey({ vendor: 'custom', capUsd: 5 });
+      const answer = await production.handle({
+        vaultKey: testKey.vaultKey,
+        method: 'POST',
+        path: '/charge',
+        headers: {},
+      });
+      expect([answer.status, answer.keybrake.error?.message]).toEqual([
+        401,
+        'Keybrake denied this call: this is a test key, and this vault fronts live secrets.',
+      ]);
+      expect(upstream.received).toHaveLength(0);
+    });
+
+    it('should refuse a lifetime past what a Date holds before storing anything, and copy the children list out', async () => {
+      // The Keyv store keeps the children list it hands out.
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 1 },
+        keyStore: createKeyvKeyStore(),
+      });
+      vaults.push(vault);
+      await expect(vault.issueKey({ vendor: 'acme', capUsd: 5, expiresIn: 1e13 })).rejects.toThrow(InvalidPolicyError);
+      const root = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const child = await vault.issueKey({ parentId: root.id, capUsd: 1 });
+      (await vault.getKeyStatus(root.id)).children.length = 0;
+      expect((await vault.getKeyStatus(root.id)).children).toEqual([child.id]);
+      expect((await vault.revokeKey(root.id)).revoked).toEqual([root.id, child.id]);
+    });
+
     it('should refuse a child cap larger than what remains of the parent', async () => {
       const vault = makeVault();
       const parent = await vault.issueKey({ vendor: 'acme', capUsd: 10 });

@@ -50,7 +50,7 @@ export async function getKeyStatus(context: VaultContext, keyId: string): Promis
     expired: record.expiresAt <= now,
     revoked: record.revokedAt !== undefined || ancestors.some((entry) => entry.revokedAt !== undefined),
     revokedAt: record.revokedAt === undefined ? undefined : new Date(record.revokedAt).toISOString(),
-    children: await context.keyStore.children(record.id),
+    children: [...(await context.keyStore.children(record.id))],
     metadata: structuredClone(record.metadata),
   };
 }

@@ -17,6 +17,9 @@ const optionalMicros = (value: number | string | undefined) => (value === undefi
  *
  * @throws {InvalidPolicyError | UnknownVendorError | KeyRevokedError | KeyExpiredError | StorageError}
  */
+/** The last instant a JavaScript `Date` can hold, epoch ms. */
+const MAX_DATE_MS = 8.64e15;
+
 export async function issueKey(context: VaultContext, options: IssueKeyOptions): Promise<IssuedKey> {
   const now = context.now();
   const capMicros = optionalMicros(options.capUsd);
@@ -94,6 +97,10 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       throw new InvalidPolicyError({ message: 'A root key needs a cap: set capUsd and/or dailyCapUsd.' });
     }
     expiresAt = now + (options.expiresIn === undefined ? DEFAULT_ROOT_TTL_MS : parseDuration(options.expiresIn));
+  }
+  // Past what a Date can hold, the key could be stored but never shown.
+  if (!Number.isSafeInteger(expiresAt) || expiresAt > MAX_DATE_MS) {
+    throw new InvalidPolicyError({ message: 'expiresIn is too long: a key must expire before the year 275760.' });
   }
 
   if (vendor !== undefined && !context.vendors.has(vendor)) {

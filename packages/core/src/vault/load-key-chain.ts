@@ -3,7 +3,7 @@ import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
-import { hashVaultKey, parseVaultKey } from '../keys/vault-key-format.js';
+import { hashVaultKey, type KeyMode, parseVaultKey } from '../keys/vault-key-format.js';
 import type { VaultContext } from './vault-context.js';
 
 /**
@@ -24,6 +24,12 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
     throw new InvalidKeyError({
       message:
         'Keybrake denied this call: the vault key is malformed (bad prefix, length or checksum). Check for a typo.',
+    });
+  }
+  // A test key never fronts live secrets, nor a live key test ones (two vaults may share a store).
+  if (parsed.mode !== context.mode) {
+    throw new InvalidKeyError({
+      message: `Keybrake denied this call: this is a ${parsed.mode} key, and this vault fronts ${context.mode} secrets.`,
     });
   }
   const store = context.keyStore;
@@ -58,19 +64,19 @@ function unknownKey(): InvalidKeyError {
 }
 
 const MAX_CACHED_KEYS = 10_000;
-const parsedKeys = new Map<string, { keyId: string; hash: string }>();
+const parsedKeys = new Map<string, { keyId: string; hash: string; mode: KeyMode }>();
 
 /**
  * Parses and hashes a presented key, remembering the result for recently seen keys so the hot
  * path does not hash twice per call. Only well-formed keys are remembered; lookups still hit
  * the store every call, so revocation is never cached.
  */
-function parseKeyCached(vaultKey: string): { keyId: string; hash: string } | undefined {
+function parseKeyCached(vaultKey: string): { keyId: string; hash: string; mode: KeyMode } | undefined {
   const cached = parsedKeys.get(vaultKey);
   if (cached) return cached;
   const parsed = parseVaultKey(vaultKey);
   if (!parsed) return undefined;
-  const entry = { keyId: parsed.keyId, hash: hashVaultKey(vaultKey) };
+  const entry = { keyId: parsed.keyId, hash: hashVaultKey(vaultKey), mode: parsed.mode };
   if (parsedKeys.size >= MAX_CACHED_KEYS) parsedKeys.delete(parsedKeys.keys().next().value as string);
   parsedKeys.set(vaultKey, entry);
   return entry;
