@@ -1,8 +1,7 @@
 import { Agent } from '@mastra/core/agent';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
+import { createBillingAgent, startBillingTeam } from '../test-utils/billing-team.js';
 import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
-import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
 
 type Team = Awaited<ReturnType<typeof startBillingTeam>>;
@@ -10,15 +9,7 @@ type Team = Awaited<ReturnType<typeof startBillingTeam>>;
 const charge = (customer: string) => ({ toolName: 'chargeCustomer', input: { customer, amountCents: 5000 } });
 
 async function runSupervisor(team: Team['team'], memberSteps: ScriptStep[]) {
-  const member = team.member('billing');
-  const billing = new Agent({
-    id: 'billing',
-    name: 'billing',
-    description: 'Charges customers with Stripe.',
-    instructions: 'Charge the customers you are given.',
-    model: scriptModel(memberSteps).model,
-    tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
-  });
+  const billing = createBillingAgent(team.member('billing'), memberSteps);
   const supervisorModel = scriptModel([
     { toolCalls: [{ toolName: 'askBilling', input: { prompt: 'Charge the overdue customers $50 each.' } }] },
     { text: 'Reported to finance.' },

@@ -2,9 +2,8 @@
 // told the delegation failed might send it again, and the member already moved money.
 import { Agent } from '@mastra/core/agent';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
+import { createBillingAgent, startBillingTeam } from '../test-utils/billing-team.js';
 import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
-import { withKeybrake } from '../tools/with-keybrake.js';
 import { keybrakeDelegation } from './keybrake-delegation.js';
 import { memberAsTool } from './member-as-tool.js';
 
@@ -24,16 +23,23 @@ const stopped: ScriptStep[] = [
   { text: 'Charged cus_1; cus_2 was refused.' },
 ];
 
-function billingAgent(team: Team['team'], steps: ScriptStep[]) {
-  const member = team.member('billing');
-  return new Agent({
-    id: 'billing',
-    name: 'billing',
-    description: 'Charges customers.',
-    instructions: 'Charge.',
-    model: scriptModel(steps).model,
-    tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
+const billingAgent = (team: Team['team'], steps: ScriptStep[]) => createBillingAgent(team.member('billing'), steps);
+
+/** Runs a supervisor whose model delegates once through `toolName`; returns the delegation's output as its model read it. */
+async function superviseOnce(toolName: string, setup: Partial<ConstructorParameters<typeof Agent>[0]>) {
+  const supervisorModel = scriptModel([
+    { toolCalls: [{ toolName, input: { prompt: 'Charge cus_1 $50.' } }] },
+    { text: 'ok' },
+  ]);
+  const supervisor = new Agent({
+    id: 'supervisor',
+    name: 'supervisor',
+    instructions: 'Run billing.',
+    model: supervisorModel.model,
+    ...setup,
   });
+  await supervisor.generate('Bill cus_1.');
+  return toolOutputs(supervisorModel.prompts[1])[0];
 }
 
 describe('a member denied once that went on', () => {
@@ -45,21 +51,8 @@ describe('a member denied once that went on', () => {
 
   it("memberAsTool should hand the supervisor the member's reply, and still report a member that stopped", async () => {
     running = await startBillingTeam();
-    const ask = async (steps: ScriptStep[]) => {
-      const supervisorModel = scriptModel([
-        { toolCalls: [{ toolName: 'askBilling', input: { prompt: 'Charge cus_1 $50.' } }] },
-        { text: 'ok' },
-      ]);
-      const supervisor = new Agent({
-        id: 'supervisor',
-        name: 'supervisor',
-        instructions: 'Run billing.',
-        model: supervisorModel.model,
-        tools: { askBilling: memberAsTool(billingAgent((running as Team).team, steps)) },
-      });
-      await supervisor.generate('Bill cus_1.');
-      return toolOutputs(supervisorModel.prompts[1])[0];
-    };
+    const ask = (steps: ScriptStep[]) =>
+      superviseOnce('askBilling', { tools: { askBilling: memberAsTool(billingAgent((running as Team).team, steps)) } });
     expect(await ask(recovering)).toEqual({
       toolName: 'askBilling',
       type: 'json',
@@ -71,20 +64,11 @@ describe('a member denied once that went on', () => {
 
   it('keybrakeDelegation should not say the member was stopped', async () => {
     running = await startBillingTeam();
-    const supervisorModel = scriptModel([
-      { toolCalls: [{ toolName: 'agent-billing', input: { prompt: 'Charge cus_1 $50.' } }] },
-      { text: 'ok' },
-    ]);
-    const supervisor = new Agent({
-      id: 'supervisor',
-      name: 'supervisor',
-      instructions: 'Run billing.',
-      model: supervisorModel.model,
+    const output = await superviseOnce('agent-billing', {
       agents: { billing: billingAgent(running.team, recovering) },
       defaultOptions: { delegation: keybrakeDelegation() },
     });
-    await supervisor.generate('Bill cus_1.');
     expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
-    expect(String(toolOutputs(supervisorModel.prompts[1])[0]?.value)).not.toContain('Keybrake stopped member');
+    expect(String(output?.value)).not.toContain('Keybrake stopped member');
   });
 });

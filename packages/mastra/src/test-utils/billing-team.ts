@@ -2,10 +2,13 @@
 // secrets, a team session, and Mastra tools that call the official SDKs through members' keys.
 import { createTwilioHttpClient, createVault, openTeamSession, type TeamMember, type TeamPlan } from '@keybrake/core';
 import { createFakeStripe, createFakeTwilio } from '@keybrake/testkit';
+import { Agent } from '@mastra/core/agent';
 import { createTool } from '@mastra/core/tools';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 import { z } from 'zod';
+import { withKeybrake } from '../tools/with-keybrake.js';
+import { type ScriptStep, scriptModel } from './script-model.js';
 
 export const STRIPE_SECRET = 'sk_test_51MastraAdapterSecret0123456789';
 export const TWILIO_SID = `AC${'7'.repeat(32)}`;
@@ -85,5 +88,17 @@ export function createSmsTool(member: TeamMember) {
       const message = await sms.messages.create({ to, from: '+15005550001', body });
       return { sid: message.sid, status: message.status };
     },
+  });
+}
+
+/** The billing member as a Mastra agent whose model follows `steps`, its charge tool wrapped with `withKeybrake`. */
+export function createBillingAgent(member: TeamMember, steps: ScriptStep[]): Agent {
+  return new Agent({
+    id: 'billing',
+    name: 'billing',
+    description: 'Charges customers with Stripe.',
+    instructions: 'Charge the customers you are given.',
+    model: scriptModel(steps).model,
+    tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
   });
 }
