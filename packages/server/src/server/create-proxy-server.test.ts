@@ -4,6 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProxyLogger } from '../logging/create-proxy-logger.js';
+import { sendRaw } from '../test-utils/send-raw.js';
 import { ACME_SECRET, createAcmeVendor, startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
 import type { WireAuditResult, WireError, WireIssuedKey, WireKeyStatus } from '../wire/wire-types.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
@@ -54,18 +55,6 @@ describe('createProxyServer', () => {
       method: 'POST',
       ...init,
       headers: { authorization: `Bearer ${vaultKey}`, ...(init.headers as Record<string, string>) },
-    });
-
-  /** Writes raw bytes to the proxy and resolves with everything it answers until it closes the connection. */
-  const sendRaw = (bytes: string | Buffer) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(bytes));
-      let text = '';
-      socket.on('data', (chunk) => {
-        text += chunk.toString('utf8');
-      });
-      socket.on('end', () => resolve(text));
-      socket.on('error', reject);
     });
 
   describe('when the admin API is called without the admin token', () => {
@@ -285,6 +274,7 @@ describe('createProxyServer', () => {
       const before = upstream.received.length;
       // curl's default for bodies over 1 kB: undici refuses to send the header, so it must not be passed on.
       const continued = await sendRaw(
+        url,
         `${head}expect: 100-continue\r\nx-http-method-override: DELETE\r\nx-method-override: DELETE\r\nx-http-method: DELETE\r\nconnection: close, x-hop\r\nx-hop: 1\r\ncontent-length: 10\r\n\r\namount=100`,
       );
       expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
@@ -296,6 +286,7 @@ describe('createProxyServer', () => {
 
       const gzipped = gzipSync('amount=100');
       const compressed = await sendRaw(
+        url,
         Buffer.concat([
           Buffer.from(
             `${head}content-encoding: gzip\r\ncontent-length: ${gzipped.length}\r\nconnection: close\r\n\r\n`,

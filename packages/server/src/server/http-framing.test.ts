@@ -2,11 +2,11 @@
 // answer, and what it never runs. The upstream answers by path.
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { createBearerVendor, createFixedPriceCostModel, createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProxyLogger } from '../logging/create-proxy-logger.js';
+import { sendRaw } from '../test-utils/send-raw.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 
 const SECRET = 'acme_live_secret_0123456789abcdef';
@@ -92,17 +92,6 @@ describe('the proxy at the HTTP level', () => {
     await new Promise((resolve) => upstream.close(resolve));
   });
 
-  /** Writes raw bytes and resolves with everything answered until the connection closes. */
-  const sendRaw = (bytes: string) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(bytes));
-      let text = '';
-      socket.on('data', (chunk) => {
-        text += chunk.toString('utf8');
-      });
-      socket.on('close', () => resolve(text));
-      socket.on('error', reject);
-    });
   const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${vaultKey}` } });
 
   it('should never run a request pipelined behind an answer that closed the connection', async () => {
@@ -110,6 +99,7 @@ describe('the proxy at the HTTP level', () => {
     const big = 'a'.repeat(5000);
     const head = `POST /v1/charges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nContent-Type: application/x-www-form-urlencoded\r\n`;
     const answer = await sendRaw(
+      url,
       `${head}Content-Length: ${big.length}\r\n\r\n${big}${head}Content-Length: 10\r\n\r\namount=500`,
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -155,6 +145,7 @@ describe('the proxy at the HTTP level', () => {
     });
     expect(headers['content-length']).toBe('1234');
     const empty = await sendRaw(
+      url,
       `DELETE /v1/empty HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nConnection: close\r\n\r\n`,
     );
     expect(empty.startsWith('HTTP/1.1 204')).toBe(true);
