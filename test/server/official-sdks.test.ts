@@ -398,6 +398,28 @@ describe('createProxyServer', () => {
     });
   });
 
+  describe('when resend-node manages API keys through the proxy', () => {
+    it('should never forward them, whatever the allow-list or fallback: a new key would be a real, uncapped credential', async () => {
+      const key = await issue({ vendor: 'resend', cap_usd: 1, fallback_estimate_usd: '0.01', agent_run_label: 'keys' });
+      const resend = new Resend(key.vault_key, { baseUrl: url });
+      for (const attempt of [
+        () => resend.apiKeys.create({ name: 'agent', permission: 'full_access' }),
+        () => resend.apiKeys.list(),
+        () => resend.apiKeys.remove('dacf4072-4119-4d88-932f-6202748ac7c8'),
+      ]) {
+        const refused = await denial(fakeResend, async () => {
+          throw (await attempt()).error;
+        });
+        expect(refused.error).toMatchObject({
+          statusCode: 403,
+          name: 'restricted_api_key',
+          message: expect.stringContaining('Resend API keys are credentials'),
+        });
+        expect([refused.onTheWire, refused.atTheVendor]).toEqual([1, 0]);
+      }
+    });
+  });
+
   describe('when resend-node sends a batch with CC and BCC', () => {
     it('should count every recipient of every email, exactly, and deny a batch the cap cannot hold', async () => {
       const key = await issue({ vendor: 'resend', cap_usd: '0.01', agent_run_label: 'resend-batch' });

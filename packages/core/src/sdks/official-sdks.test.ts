@@ -74,6 +74,28 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       );
       await vault.close();
     });
+    it('should never forward ephemeral keys or the Apps secret store, whatever the allow-list or fallback', async () => {
+      fakeStripe.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 5, fallbackEstimateUsd: 1, label: 'support-agent' });
+      const stripe = new Stripe(key.vaultKey, {
+        httpClient: Stripe.createFetchHttpClient(vault.createFetch()),
+        maxNetworkRetries: 2,
+      });
+      const attempts = [
+        stripe.ephemeralKeys.create({ customer: 'cus_NffrFeUfNV2Hib' }, { apiVersion: '2025-01-27.acacia' }),
+        stripe.ephemeralKeys.del('ephkey_1MwZ7xLkdIwHu7ixF6brHoGb'),
+        stripe.apps.secrets.find({ name: 'partner-api-key', scope: { type: 'account' }, expand: ['payload'] }),
+        stripe.rawRequest('POST', '/v1/Ephemeral_Keys', { customer: 'cus_NffrFeUfNV2Hib' }),
+      ];
+      for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
+        expect(denial).toBeInstanceOf(Stripe.errors.StripePermissionError);
+        expect(denial).toMatchObject({ statusCode: 403, code: 'KEYBRAKE_ENDPOINT_NOT_ALLOWED' });
+        expect((denial as Error).message).toMatch(/are credentials|holds credentials/);
+      }
+      expect(fakeStripe.requests).toHaveLength(0);
+      await vault.close();
+    });
   });
 
   describe('twilio', () => {

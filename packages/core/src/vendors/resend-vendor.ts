@@ -33,8 +33,21 @@ export function resendVendor(options: ResendCostOptions = {}): VendorDefinition<
       request.headers.authorization = `Bearer ${secret}`;
       return { path: request.path };
     },
+    refuse: refuseResendCredentials,
     errorResponse: resendErrorResponse,
   };
+}
+
+/**
+ * Resend endpoints a vault never forwards: API keys (`/api-keys`, `/api-keys/{id}`). Creating one
+ * answers with the new key's token, a real Resend credential with no cap; deleting one could remove
+ * the vault's own. Matched in any letter case.
+ *
+ * @returns Why the call is refused, or `undefined`.
+ */
+export function refuseResendCredentials(_method: string, path: string): string | undefined {
+  const first = path.split('/')[1] ?? '';
+  return first.toLowerCase() === 'api-keys' ? 'Resend API keys are credentials' : undefined;
 }
 
 /** Error names Resend documents (resend-node types `error.name` as this union). */
