@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
@@ -687,6 +688,31 @@ describe('createVault', () => {
       expect(all).not.toContain(billing.vaultKey);
       expect(all).not.toContain(session.vaultKey);
       expect(all).not.toMatch(/kb_test_[0-9A-Za-z]{20}/);
+    });
+    it('should show a cost model that logs its arguments neither the real secret nor the vault key', async () => {
+      const seen: string[] = [];
+      const vault = customVault({
+        estimate(request, context) {
+          seen.push(
+            inspect({ request, context }, { depth: 6, showHidden: true }),
+            JSON.stringify({ request, context }),
+          );
+          seen.push(inspect([...request.headers]));
+          return { kind: 'known', micros: 0 };
+        },
+        settle: () => ({ kind: 'known', micros: 0 }),
+      });
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 1 });
+      const response = await vault.createFetch({ vaultKey: key.vaultKey })('https://x.invalid/v1/things', {
+        method: 'POST',
+        headers: { 'x-request-tag': 'tagged', 'proxy-authorization': `Bearer ${key.vaultKey}` },
+        body: 'a=1',
+      });
+      expect(response.status).toBe(200);
+      const text = seen.join('\n');
+      expect(text).toContain('tagged'); // the other headers are there
+      expect(text).not.toContain('sk_custom_secret');
+      expect(text).not.toContain(key.vaultKey);
     });
   });
 

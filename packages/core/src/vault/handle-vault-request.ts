@@ -55,6 +55,8 @@ const HOP_BY_HOP = new Set([
   'x-http-method',
   'x-method-override',
 ]);
+/** Headers that carry the caller's credentials: a cost model never sees them. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-keybrake-key']);
 /** Hop-by-hop and framing headers of the vendor's answer, which are not passed on (RFC 9110 §7.6.1). */
 const RESPONSE_DROP = new Set([
   'connection',
@@ -480,19 +482,33 @@ class LazyCostRequest implements CostRequest {
   #json: { value: unknown } | undefined;
   #headers: Headers | undefined;
   #query: URLSearchParams | undefined;
+  // Private fields, not own properties: a cost model that logs or serialises its arguments sees
+  // neither the raw header record nor, in it, the caller's vault key.
+  readonly #search: string;
+  readonly #headerRecord: Record<string, string>;
   constructor(
     readonly method: string,
     readonly path: string,
-    private readonly search: string,
-    private readonly headerRecord: Record<string, string>,
+    search: string,
+    headerRecord: Record<string, string>,
     readonly bodyText: string,
-  ) {}
+  ) {
+    this.#search = search;
+    this.#headerRecord = headerRecord;
+  }
   get query(): URLSearchParams {
-    this.#query ??= new URLSearchParams(this.search);
+    this.#query ??= new URLSearchParams(this.#search);
     return this.#query;
   }
+  /** The request's headers, without the credentials it carried (the vault key). */
   get headers(): Headers {
-    this.#headers ??= new Headers(this.headerRecord);
+    if (!this.#headers) {
+      const headers = new Headers();
+      for (const name in this.#headerRecord) {
+        if (!CREDENTIAL_HEADERS.has(name)) headers.append(name, this.#headerRecord[name] as string);
+      }
+      this.#headers = headers;
+    }
     return this.#headers;
   }
   form(): Record<string, string> {
@@ -695,25 +711,30 @@ async function forward(
 /** What a cost model may use besides the request: FX, and uncounted reads with the real credentials. */
 class VaultCostContext implements CostContext {
   readonly fx: CostContext['fx'];
-  constructor(
-    private readonly context: VaultContext,
-    private readonly vendor: ConfiguredVendor,
-    private readonly signal: AbortSignal | undefined,
-  ) {
+  // Private fields, not own properties: the vendor holds the real secret, and the vault context
+  // every vendor's, so a cost model that logs or serialises its context must not reach them.
+  readonly #context: VaultContext;
+  readonly #vendor: ConfiguredVendor;
+  readonly #signal: AbortSignal | undefined;
+  constructor(context: VaultContext, vendor: ConfiguredVendor, signal: AbortSignal | undefined) {
+    this.#context = context;
+    this.#vendor = vendor;
+    this.#signal = signal;
     this.fx = context.fx;
   }
   async lookup(path: string): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    const authorized = this.vendor.definition.authorize({ path, headers }, this.vendor.secret);
+    const vendor = this.#vendor;
+    const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
     try {
       const response = await forward(
-        this.context,
-        this.vendor,
+        this.#context,
+        vendor,
         'GET',
         authorized.path,
         headers,
         new Uint8Array(),
-        this.signal,
+        this.#signal,
       );
       return response.status >= 200 && response.status < 300 ? parseJson(response.body, response.headers) : undefined;
     } catch {
