@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateVaultKey, hashVaultKey, parseVaultKey } from './vault-key-format.js';
+import { generateVaultKey, hashVaultKey, parseVaultKey, redactVaultKeys } from './vault-key-format.js';
 
 describe('generateVaultKey', () => {
   it('should make a recognisable, checksummed key whose id parses back', () => {
@@ -27,5 +27,26 @@ describe('parseVaultKey', () => {
       expect(parseVaultKey(`sk_test_${vaultKey.slice(8)}`)).toBeUndefined();
       expect(parseVaultKey('')).toBeUndefined();
     });
+  });
+});
+
+describe('redactVaultKeys', () => {
+  const { vaultKey } = generateVaultKey('test');
+  const secretPart = vaultKey.slice('kb_test_'.length);
+
+  it('should redact a key written plainly, percent-encoded in part, or encoded twice', () => {
+    const once = vaultKey.replace(/^kb_test_(.)/, (_, first: string) => `kb_test_%${first.charCodeAt(0).toString(16)}`);
+    const twice = once.replace('%', '%25');
+    for (const text of [`/v1/customers/${vaultKey}`, `/v1/customers/${once}/x%2Fy`, `member ${twice}`]) {
+      const redacted = redactVaultKeys(text);
+      expect(redacted).toContain('[redacted vault key]');
+      expect(redacted).not.toContain(secretPart.slice(1));
+    }
+  });
+
+  it('should leave text without a key as it is, escapes included', () => {
+    for (const text of ['/v1/customers/cus_%41bc', 'kb_test_short', '%E2%82%AC', '']) {
+      expect(redactVaultKeys(text)).toBe(text);
+    }
   });
 });

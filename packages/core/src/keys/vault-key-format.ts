@@ -112,5 +112,25 @@ export function looksLikeVaultKey(text: string): boolean {
  * ```
  */
 export function redactVaultKeys(text: string): string {
-  return text.includes('kb_') ? text.replace(/kb_(test|live)_[0-9A-Za-z]{20,}/g, '[redacted vault key]') : text;
+  // A key percent-encoded even in part (`kb_test_%41bC…`) is as good as plain once decoded.
+  const plain = text.includes('%') ? decodeAsciiEscapes(text) : text;
+  return plain.includes('kb_') && VAULT_KEY_ANYWHERE.test(plain)
+    ? plain.replace(VAULT_KEYS_ANYWHERE, '[redacted vault key]')
+    : text;
+}
+
+const VAULT_KEY_ANYWHERE = /kb_(test|live)_[0-9A-Za-z]{20,}/;
+const VAULT_KEYS_ANYWHERE = /kb_(test|live)_[0-9A-Za-z]{20,}/g;
+
+/** Decodes `%XX` escapes of ASCII characters, repeatedly (`%2541` → `A`), and leaves the rest as is. */
+function decodeAsciiEscapes(text: string): string {
+  let current = text;
+  for (let round = 0; round < 4; round++) {
+    const next = current.replace(/%([0-7][0-9A-Fa-f])/g, (_, hex: string) =>
+      String.fromCharCode(Number.parseInt(hex, 16)),
+    );
+    if (next === current) break;
+    current = next;
+  }
+  return current;
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { errors as undiciErrors } from 'undici';
-import type { AuditRecord } from '../audit/audit-record.js';
+import type { AuditActor, AuditRecord } from '../audit/audit-record.js';
 import type {
   CostContext,
   CostEstimate,
@@ -119,8 +119,9 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       estimatedMicros: 0,
       actualMicros: 0,
       latencyMs: 0,
-      idempotencyKey: headers['idempotency-key'],
-      actor: request.actor,
+      // Client-controlled text too: the raw Idempotency-Key is read from the headers, not from here.
+      idempotencyKey: redactOptional(headers['idempotency-key']),
+      actor: request.actor && redactActor(request.actor),
     },
   };
   state.record.id = state.auditId;
@@ -254,8 +255,10 @@ async function allowOrDeny(
     now: context.now(),
     ttlMs: context.reservationTtlMs,
     idempotencyKey:
-      method === 'POST' && record.idempotencyKey !== undefined && honorsIdempotency(vendor.definition, method, path)
-        ? idempotencyDigest(record.idempotencyKey, method, path, search, body)
+      method === 'POST' &&
+      headers['idempotency-key'] !== undefined &&
+      honorsIdempotency(vendor.definition, method, path)
+        ? idempotencyDigest(headers['idempotency-key'], method, path, search, body)
         : undefined,
   };
   let reservation: ReserveResult;
@@ -525,6 +528,19 @@ class LazyCostRequest implements CostRequest {
     }
     return this.#json.value;
   }
+}
+
+function redactOptional(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : redactVaultKeys(text);
+}
+
+/** The caller's actor, as audited: a vault key in any of its fields is redacted. */
+function redactActor(actor: AuditActor): AuditActor {
+  return {
+    member: redactOptional(actor.member),
+    tool: redactOptional(actor.tool),
+    toolCallId: redactOptional(actor.toolCallId),
+  };
 }
 
 function headerValue(headers: ResponseHeaderRecord, name: string): string | undefined {

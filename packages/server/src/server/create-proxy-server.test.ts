@@ -312,6 +312,39 @@ describe('createProxyServer', () => {
       expect(audit.records.map((record) => record.path)).toEqual(['/[redacted vault key]/v1/customers']);
     });
 
+    it('should keep a vault key out of the log and the audit trail when it is percent-encoded or sent in a header that is audited', async () => {
+      const key = await issue({
+        vendor: 'acme',
+        cap_usd: 10,
+        allowed_endpoints: ['GET /v1/customers/*', 'POST /v1/charges'],
+      });
+      const secretPart = key.vault_key.slice('kb_test_'.length);
+      const encoded = key.vault_key.replace(
+        /^kb_test_(.)/,
+        (_, first: string) => `kb_test_%25${first.charCodeAt(0).toString(16)}`,
+      );
+      const lines = logLines.length;
+      // Refused as malformed (an encoded slash), so the raw path is what would be kept.
+      expect((await call(key.vault_key, `/v1/customers/${encoded}/x%2Fy`, { method: 'GET' })).status).toBe(403);
+      const charged = await call(key.vault_key, '/v1/charges', {
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'idempotency-key': key.vault_key,
+          'x-keybrake-member': key.vault_key,
+          'x-keybrake-tool': `charge ${key.vault_key}`,
+          'x-keybrake-tool-call-id': key.vault_key,
+        },
+        body: 'amount=100',
+      });
+      expect(charged.status).toBe(200);
+      const written = logLines.slice(lines).join('');
+      expect(written).toContain('[redacted vault key]');
+      expect(written).not.toContain(secretPart);
+      const audit = await (await admin('GET', `/vault/audit?key_id=${key.id}`)).text();
+      expect(audit).toContain('[redacted vault key]');
+      expect(audit).not.toContain(secretPart);
+    });
+
     it('should deny over the cap, off the allow-list, after expiry and after revocation without reaching the vendor', async () => {
       const key = await issue({
         vendor: 'acme',

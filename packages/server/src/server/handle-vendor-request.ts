@@ -168,11 +168,14 @@ function readActor(headers: IncomingHttpHeaders): AuditActor | undefined {
   return member || tool || toolCallId ? { member, tool, toolCallId } : undefined;
 }
 
-/** One actor header: the first value, at most 200 characters; `undefined` if absent or empty. */
+/**
+ * One actor header: the first value, at most 200 characters, a vault key in it redacted (it is
+ * logged and audited); `undefined` if absent or empty.
+ */
 function actorHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers[name];
   const text = Array.isArray(raw) ? raw[0] : raw;
-  return text === undefined || text === '' ? undefined : text.slice(0, 200);
+  return text === undefined || text === '' ? undefined : redactVaultKeys(text).slice(0, 200);
 }
 
 /** The key id of the presented vault key (format and checksum only, no lookup), for shaping a denial. */
