@@ -258,7 +258,7 @@ async function allowOrDeny(
       method === 'POST' &&
       headers['idempotency-key'] !== undefined &&
       honorsIdempotency(vendor.definition, method, path)
-        ? idempotencyDigest(headers['idempotency-key'], method, path, search, body)
+        ? idempotencyDigest(headers['idempotency-key'], scopeOf(vendor.definition, headers), method, path, search, body)
         : undefined,
   };
   let reservation: ReserveResult;
@@ -795,8 +795,27 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
  * replays the original only if it is the same request (method, path, query and body), as the
  * vendor's own idempotency layer checks. A key reused for a different request is a new call.
  */
-function idempotencyDigest(key: string, method: string, path: string, search: string, body: Uint8Array): string {
-  return createHash('sha256').update(`${key}\u0000${method} ${path}${search}\u0000`).update(body).digest('base64url');
+function idempotencyDigest(
+  key: string,
+  scope: string,
+  method: string,
+  path: string,
+  search: string,
+  body: Uint8Array,
+): string {
+  return createHash('sha256')
+    .update(`${key}\u0000${scope}\u0000${method} ${path}${search}\u0000`)
+    .update(body)
+    .digest('base64url');
+}
+
+/** The values of the headers that scope the vendor's idempotency keys (`stripe-account`), as one string. */
+function scopeOf(definition: VendorDefinition, headers: Record<string, string>): string {
+  const names = definition.idempotencyScopeHeaders;
+  if (names === undefined) return '';
+  let scope = '';
+  for (const name of names) scope += `${name}=${JSON.stringify(headers[name] ?? null)}\u0000`;
+  return scope;
 }
 
 function honorsIdempotency(definition: VendorDefinition, method: string, path: string): boolean {

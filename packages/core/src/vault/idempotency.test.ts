@@ -103,6 +103,24 @@ describe('retries under one Idempotency-Key', () => {
     expect(movedCents()).toBe(2000);
     expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 20_000_000, calls: 1 });
   });
+
+  it('should count a key reused on another connected account (Stripe-Account) as a new call', async () => {
+    const key = await issue(150);
+    const stripe = new Stripe(key.vaultKey, { httpClient: Stripe.createFetchHttpClient(vault.createFetch()) });
+    const params = { amount: 10_000, currency: 'usd', confirm: true, payment_method: 'pm_card_visa' };
+    const outcomes: string[] = [];
+    for (const stripeAccount of ['acct_A', 'acct_B', 'acct_A', 'acct_C']) {
+      const paid = await stripe.paymentIntents.create(params, { stripeAccount, idempotencyKey: 'order-42' }).then(
+        () => 'paid',
+        (error: { code?: string }) => error.code ?? 'error',
+      );
+      outcomes.push(paid);
+    }
+    // acct_A's retry replays; acct_B's charge is new and would pass the $150 cap; so is acct_C's.
+    expect(outcomes).toEqual(['paid', 'KEYBRAKE_CAP_EXCEEDED', 'paid', 'KEYBRAKE_CAP_EXCEEDED']);
+    expect(movedCents()).toBe(10_000);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 100_000_000, calls: 1 });
+  });
 });
 
 describe('retries under one Idempotency-Key, for a vendor that replays only some endpoints', () => {

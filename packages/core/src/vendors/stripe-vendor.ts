@@ -26,6 +26,8 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
     costModel: createStripeCostModel(options),
     requestIdHeader: 'request-id',
     honorsIdempotencyKey: true,
+    // Stripe keeps idempotency keys per account: a Connect call on another account is a new call.
+    idempotencyScopeHeaders: ['stripe-account', 'stripe-context'],
     parseSecret(secret) {
       if (typeof secret !== 'string' || !SECRET_PATTERN.test(secret)) {
         throw new InvalidPolicyError({

@@ -28,6 +28,12 @@ export interface VendorDefinition<Secret = unknown> {
    */
   honorsIdempotencyKey?: boolean | ((method: string, path: string) => boolean);
   /**
+   * Request headers (lowercase) under which the vendor keeps idempotency keys apart, such as
+   * Stripe's `stripe-account`: the same key sent for another account is a new call there, so it is
+   * counted again here.
+   */
+  idempotencyScopeHeaders?: readonly string[];
+  /**
    * Endpoints the vault never forwards, whatever a key's allow-list says: those that would hand
    * the agent the real credentials (Twilio's Account resource carries its auth token). Returns
    * why, or `undefined` to go on. Runs on the normalised path.

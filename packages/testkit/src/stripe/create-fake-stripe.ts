@@ -175,9 +175,11 @@ export async function createFakeStripe(options: FakeStripeOptions = {}): Promise
       const key = request.method === 'POST' ? request.headers['idempotency-key'] : undefined;
       const endpoint = `${request.method} ${request.pathname}`;
       const payload = JSON.stringify(Object.entries(form).sort(([a], [b]) => (a < b ? -1 : 1)));
-      if (key) {
+      // Each account keeps its own keys: a Connect call on another account (`Stripe-Account`) is new.
+      const scopedKey = key && `${request.headers['stripe-account'] ?? ''}\u0000${key}`;
+      if (key && scopedKey) {
         headers['idempotency-key'] = key;
-        const found = idempotency.lookup({ key, endpoint, payload });
+        const found = idempotency.lookup({ key: scopedKey, endpoint, payload });
         if (found.kind === 'replay') {
           return { ...found.response, headers: { ...found.response.headers, 'idempotent-replayed': 'true' } };
         }
@@ -192,7 +194,7 @@ export async function createFakeStripe(options: FakeStripeOptions = {}): Promise
       const now = Math.floor(Date.now() / 1000);
       const body = structuredClone(match.handler({ params: match.params, form, store, now }));
       const response: FakeResponse = { status: 200, body, headers };
-      if (key) idempotency.save({ key, endpoint, payload, response });
+      if (scopedKey) idempotency.save({ key: scopedKey, endpoint, payload, response });
       return response;
     } catch (error) {
       if (!(error instanceof FakeResponseError)) throw error;
