@@ -1,3 +1,7 @@
+import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
+import { parseVaultKey } from '../keys/vault-key-format.js';
+import { twilioErrorResponse } from '../vendors/twilio-vendor.js';
+
 /** The request options twilio-node passes to its `httpClient.request` (a structural subset). */
 export interface TwilioHttpRequestOptions {
   method: string;
@@ -74,6 +78,8 @@ function fetchRequest(options: TwilioHttpClientOptions): TwilioHttpClient['reque
   const send = options.fetch ?? globalThis.fetch;
   return async (request) => {
     const url = new URL(request.uri);
+    const refused = refuseOtherProduct(url, request);
+    if (refused) return refused;
     // Appended to the base URL's own path, so a proxy mounted under a prefix (`https://gw/keybrake`) is kept.
     const target = options.baseUrl
       ? new URL(`${options.baseUrl.replace(/\/+$/, '')}${url.pathname}${url.search}`)
@@ -113,4 +119,24 @@ function fetchRequest(options: TwilioHttpClientOptions): TwilioHttpClient['reque
     }
     return { statusCode: response.status, body: parsed, headers: Object.fromEntries(response.headers) };
   };
+}
+
+/**
+ * A Twilio product served from its own host (`messaging.twilio.com`, `verify.`, `lookups.`,
+ * `iam.`…): the Twilio vendor forwards to `api.twilio.com` only, where such a path would mean
+ * something else or nothing, and the cost model does not price those products. Answered here as a
+ * Twilio 403 (`RestException`), without a request.
+ */
+function refuseOtherProduct(url: URL, request: TwilioHttpRequestOptions): TwilioHttpResponse | undefined {
+  const host = url.hostname.toLowerCase();
+  // `api.twilio.com`, or with twilio-node's edge and region: `api.sydney.au1.twilio.com`.
+  if (!host.endsWith('.twilio.com') || host.startsWith('api.')) return undefined;
+  const error = new EndpointNotAllowedError({
+    keyId: parseVaultKey(request.password ?? '')?.keyId ?? 'unknown',
+    method: request.method.toUpperCase(),
+    path: `${host}${url.pathname}`,
+    reason: `Keybrake forwards Twilio's REST API on api.twilio.com only; ${host} is another Twilio product`,
+  });
+  const answer = twilioErrorResponse(error);
+  return { statusCode: answer.status, body: JSON.parse(answer.body) as unknown, headers: answer.headers };
 }

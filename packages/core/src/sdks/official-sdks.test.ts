@@ -195,6 +195,41 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       await vault.close();
     });
 
+    it('should refuse Twilio products on other hosts (Messaging, Verify, Lookups, IAM) with a RestException, sending nothing', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({
+        vendor: 'twilio',
+        capUsd: 1,
+        fallbackEstimateUsd: '0.01',
+        label: 'sms-agent',
+      });
+      const client = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+      });
+      const attempts = [
+        client.messaging.v1.services.list(),
+        client.verify.v2.services.create({ friendlyName: 'login' }),
+        client.lookups.v2.phoneNumbers('+15005550006').fetch({ fields: 'line_type_intelligence' }),
+        client.iam.v1.newApiKey.create({ accountSid: TWILIO_SID, friendlyName: 'agent' }),
+      ];
+      for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
+        expect(denial).toBeInstanceOf(twilio.RestException);
+        expect(denial).toMatchObject({ status: 403, code: 20403 });
+        expect((denial as Error).message).toMatch(/^KEYBRAKE_ENDPOINT_NOT_ALLOWED: .*is another Twilio product/);
+        expect((denial as Error).message).not.toContain(key.vaultKey);
+      }
+      // The same SDK still reaches the REST API, through an edge and region too.
+      const viaEdge = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+        edge: 'sydney',
+        region: 'au1',
+      });
+      await viaEdge.messages.list({ limit: 1 });
+      expect(fakeTwilio.requests.map((request) => request.method)).toEqual(['GET']);
+      await vault.close();
+    });
+
     it('should reserve 4 hours for a call without TimeLimit, so calls Twilio runs that long stay within the cap', async () => {
       const longCalls = await createFakeTwilio({
         accountSid: TWILIO_SID,
