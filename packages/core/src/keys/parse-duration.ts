@@ -5,7 +5,8 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 /**
  * Parses a duration: a number of seconds, or a string such as `"90s"`, `"30m"`, `"1h"`, `"7d"`.
  *
- * @returns Milliseconds.
+ * @returns Milliseconds, at least 1: a positive duration never rounds to 0, which undici and
+ * timers read as "no limit".
  * @throws {InvalidPolicyError} on anything else, zero or negative.
  * @example
  * ```ts
@@ -17,7 +18,7 @@ export function parseDuration(value: string | number): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value <= 0)
       throw new InvalidPolicyError({ message: `Invalid duration ${value}: seconds must be positive.` });
-    return Math.round(value * 1000);
+    return Math.max(1, Math.round(value * 1000));
   }
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
   const amount = Number(match?.[1]);
@@ -26,5 +27,5 @@ export function parseDuration(value: string | number): number {
       message: `Invalid duration ${JSON.stringify(value)}: use seconds or "30m", "1h", "7d".`,
     });
   }
-  return Math.round(amount * (UNITS[match[2] ?? 's'] ?? 1000));
+  return Math.max(1, Math.round(amount * (UNITS[match[2] ?? 's'] ?? 1000)));
 }
