@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -337,6 +340,40 @@ describe('createVault', () => {
       expect(upstream.received).toHaveLength(1);
       expect(await vault.getKeyStatus(key.id)).toMatchObject({ reservedUsd: 3 });
       expect((await vault.queryAudit({ keyId: key.id })).records[0]?.note).toMatch(/settlement failed/);
+    });
+
+    it('should say the outcome is unknown, not that the call was denied, when the vendor dropped the call too', async () => {
+      const dropping = createServer((request) => {
+        request.resume();
+        request.on('end', () => request.socket.destroy());
+      });
+      dropping.listen(0, '127.0.0.1');
+      await once(dropping, 'listening');
+      const ledger = createMemoryLedger();
+      const vault = createAcmeVault({
+        baseUrl: `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`,
+        prices: { 'POST /**': 3 },
+        ledger: { ...ledger, settle: () => Promise.reject(new Error('ledger down')) },
+      });
+      vaults.push(vault);
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        expect(response.status).toBe(502);
+        expect(response.keybrake.error).toMatchObject({ code: 'KEYBRAKE_UPSTREAM_ERROR', outcomeUnknown: true });
+        expect(response.keybrake.actualMicros).toBe(3_000_000);
+        expect(await vault.getKeyStatus(key.id)).toMatchObject({ reservedUsd: 3 });
+        const [record] = (await vault.queryAudit({ keyId: key.id })).records;
+        expect(record).toMatchObject({ outcome: 'unknown', actualMicros: 3_000_000 });
+        expect(record?.note).toMatch(/settlement failed \(ledger down\); the estimate stays counted/);
+      } finally {
+        dropping.close();
+      }
     });
   });
 

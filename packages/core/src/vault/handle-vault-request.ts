@@ -317,15 +317,23 @@ async function allowOrDeny(
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
+    let counted = outcomeUnknown && !replayed ? estimatedMicros : 0;
     if (!replayed) {
-      await context.ledger.settle({
-        reservationId: state.auditId,
-        micros: outcomeUnknown ? estimatedMicros : 0,
-        now: context.now(),
-      });
+      try {
+        await context.ledger.settle({
+          reservationId: state.auditId,
+          micros: outcomeUnknown ? estimatedMicros : 0,
+          now: context.now(),
+        });
+      } catch (settleError) {
+        // The reservation stays open and expires into spend at the estimate: counted, not lost.
+        // The caller still learns what happened to the call, not that the ledger failed.
+        counted = estimatedMicros;
+        record.note = `settlement failed (${settleError instanceof Error ? settleError.message : 'storage error'}); the estimate stays counted`;
+      }
     }
     record.outcome = outcomeUnknown ? 'unknown' : 'settled';
-    record.actualMicros = outcomeUnknown && !replayed ? estimatedMicros : 0;
+    record.actualMicros = counted;
     if (request.signal?.aborted) {
       finish(context, state);
       throw error;
