@@ -91,6 +91,29 @@ describe('createRedisAuditSink', () => {
         await Promise.all([a.close?.(), b.close?.()]);
       }
     });
+
+    it('should keep the highest revision when a replica behind on its queue appends the earlier one last', async () => {
+      const stream = uniqueStream();
+      const [a, b] = [
+        createRedisAuditSink({ url: redis.url, stream }),
+        createRedisAuditSink({ url: redis.url, stream }),
+      ];
+      try {
+        const original = record({ actualMicros: 50_000, estimatedMicros: 50_000 });
+        const reconciled = { ...original, actualMicros: 7_900, revision: 1, note: "reconciled to the vendor's price" };
+        b.write(reconciled);
+        await b.flush();
+        a.write(original); // revision 0, reaching the stream after revision 1
+        await a.flush();
+        for (const query of [{ rootKeyId: 'kbk_session' }, {}]) {
+          const result = await b.query(query);
+          expect(result.records).toEqual([reconciled]);
+          expect(result.totals[0]?.spentMicros).toBe(7_900);
+        }
+      } finally {
+        await Promise.all([a.close?.(), b.close?.()]);
+      }
+    });
   });
 
   describe('when the stream is long', () => {

@@ -174,9 +174,12 @@ export function createAuditSinkOn(
       );
       const { entries, count, lastStreamId } = toEntries(page);
       for (const entry of entries) {
-        // Newest first: the first version of an id seen is the one written last.
-        if (byId.has(entry.id) || (rootKeyId !== undefined && entry.rootKeyId !== rootKeyId)) continue;
-        byId.set(entry.id, JSON.parse(entry.record) as AuditRecord);
+        if (rootKeyId !== undefined && entry.rootKeyId !== rootKeyId) continue;
+        // The highest revision wins (replicas append in no common order: one behind on its queue
+        // can append revision 0 after another's revision 1); among equals, the newest, seen first.
+        const record = JSON.parse(entry.record) as AuditRecord;
+        const kept = byId.get(entry.id);
+        if (!kept || (record.revision ?? 0) > (kept.revision ?? 0)) byId.set(entry.id, record);
       }
       if (count < PAGE_SIZE || lastStreamId === undefined) break;
       end = `(${lastStreamId}`;
