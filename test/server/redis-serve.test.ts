@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ADMIN_TOKEN = 'redis-admin-token-0123456789abcdef';
 const STRIPE_SECRET = 'sk_test_51RedisReplicasShareThisSecret01';
 
-async function startReplica(redisUrl: string, stripeUrl: string) {
+async function startReplica(redisUrl: string, stripeUrl: string, extraEnv: Record<string, string> = {}) {
   let output = '';
   let stop: (signal: string) => void = () => {};
   const io: CliIo = {
@@ -20,7 +20,12 @@ async function startReplica(redisUrl: string, stripeUrl: string) {
     stderr: (text) => {
       output += text;
     },
-    env: { KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_REDIS_URL: redisUrl, STRIPE_SECRET_KEY: STRIPE_SECRET },
+    env: {
+      KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN,
+      KEYBRAKE_REDIS_URL: redisUrl,
+      STRIPE_SECRET_KEY: STRIPE_SECRET,
+      ...extraEnv,
+    },
     waitForShutdown: () => new Promise((resolve) => (stop = resolve)),
   };
   const exit = runCli({
@@ -85,6 +90,42 @@ describe('runCli', () => {
       }).then((response) => response.json() as Promise<{ spent_usd: number; calls: number }>);
       expect(status).toMatchObject({ spent_usd: 50, calls: 10 });
       expect(await Promise.all([first.stop(), second.stop()])).toEqual([0, 0]);
+    });
+  });
+
+  describe('when a test and a live replica share one Redis', () => {
+    it("should keep each mode's keys, spend and audit apart", async () => {
+      const [test, live] = await Promise.all([
+        startReplica(redis.url, fakeStripe.url),
+        startReplica(redis.url, fakeStripe.url, {
+          KEYBRAKE_MODE: 'live',
+          STRIPE_SECRET_KEY: 'sk_live_51RedisReplicasShareThisSecret01',
+        }),
+      ]);
+      try {
+        const admin = (url: string, method: string, path: string, body?: unknown) =>
+          fetch(`${url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+        const session = (await (
+          await admin(test.url, 'POST', '/vault/keys', { cap_usd: 100, agent_run_label: 'staging' })
+        ).json()) as { id: string };
+        expect((await admin(live.url, 'GET', `/vault/keys/${session.id}`)).status).toBe(404);
+        expect(
+          (await admin(live.url, 'POST', '/vault/keys', { parent_id: session.id, vendor: 'stripe', cap_usd: 1 }))
+            .status,
+        ).toBe(400);
+        expect((await admin(live.url, 'DELETE', `/vault/keys/${session.id}`)).status).toBe(404);
+        const liveAudit = (await (await admin(live.url, 'GET', '/vault/audit?limit=1000')).json()) as {
+          records: unknown[];
+        };
+        expect(liveAudit.records).toEqual([]);
+        expect((await admin(test.url, 'GET', `/vault/keys/${session.id}`)).status).toBe(200);
+      } finally {
+        expect(await Promise.all([test.stop(), live.stop()])).toEqual([0, 0]);
+      }
     });
   });
 

@@ -649,6 +649,14 @@ describe('createVault', () => {
         'Keybrake denied this call: this is a test key, and this vault fronts live secrets.',
       ]);
       expect(upstream.received).toHaveLength(0);
+
+      // Nor is another mode's key a parent to issue under, or this vault's to show or revoke.
+      await expect(production.issueKey({ parentId: testKey.id, capUsd: 1 })).rejects.toThrow(
+        `Parent key ${testKey.id} is a test key, and this vault issues live keys.`,
+      );
+      await expect(production.getKeyStatus(testKey.id)).rejects.toThrow(`Key ${testKey.id} does not exist.`);
+      await expect(production.revokeKey(testKey.id)).rejects.toThrow(`Key ${testKey.id} does not exist.`);
+      expect((await staging.getKeyStatus(testKey.id)).revoked).toBe(false);
     });
 
     it('should refuse a lifetime past what a Date holds before storing anything, and copy the children list out', async () => {

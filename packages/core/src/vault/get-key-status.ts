@@ -12,7 +12,8 @@ import type { VaultContext } from './vault-context.js';
  */
 export async function getKeyStatus(context: VaultContext, keyId: string): Promise<KeyStatus> {
   const record = await context.keyStore.get(keyId);
-  if (!record) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
+  // Another mode's key (from a vault sharing this store) is not this vault's to show or revoke.
+  if (!record || record.mode !== context.mode) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
   const now = context.now();
   const ancestors = (await context.keyStore.getMany(record.ancestorIds)).filter(
     (entry): entry is KeyRecord => entry !== undefined,

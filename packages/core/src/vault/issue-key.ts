@@ -43,6 +43,12 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
   if (options.parentId !== undefined) {
     parent = await context.keyStore.get(options.parentId);
     if (!parent) throw new InvalidPolicyError({ message: `Parent key ${options.parentId} does not exist.` });
+    if (parent.mode !== context.mode) {
+      // Two vaults of different modes may share a store: a live key's spend must never draw on a test budget.
+      throw new InvalidPolicyError({
+        message: `Parent key ${options.parentId} is a ${parent.mode} key, and this vault issues ${context.mode} keys.`,
+      });
+    }
     const above = await context.keyStore.getMany(parent.ancestorIds);
     ancestors = [parent, ...above.filter((record): record is KeyRecord => record !== undefined)];
     assertChainUsable(ancestors, now);

@@ -9,7 +9,8 @@ import type { VaultContext } from './vault-context.js';
  */
 export async function revokeKey(context: VaultContext, keyId: string): Promise<{ revoked: string[] }> {
   const record = await context.keyStore.get(keyId);
-  if (!record) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
+  // Another mode's key (from a vault sharing this store) is not this vault's to show or revoke.
+  if (!record || record.mode !== context.mode) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
   const revoked: string[] = [];
   const queue = [keyId];
   while (queue.length > 0) {

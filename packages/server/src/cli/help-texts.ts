@@ -41,6 +41,8 @@ Options:
   --price <vendor.option=v>   A cost-model price; repeatable (e.g. twilio.smsSegmentUsd=0.0083)
   --audit-file <path>         Append the audit log to a JSON Lines file (KEYBRAKE_AUDIT_FILE)
   --redis-url <url>           Keep keys, ledger and audit in Redis (KEYBRAKE_REDIS_URL)
+  --redis-prefix <prefix>     Prefix of its Redis keys (default keybrake:<mode>:, so test and
+                              live replicas never share keys or spend; KEYBRAKE_REDIS_PREFIX)
   --max-body-bytes <n>        Largest request body (default 1048576)
   --upstream-timeout <d>      Timeout of vendor calls (default 60s)
   --mode <test|live>          Prefix of issued vault keys, kb_test_ or kb_live_ (default test)

@@ -24,6 +24,7 @@ export async function createServeVault(config: ServeConfig, logger: Logger): Pro
     const redis = await import('@keybrake/redis');
     storage = redis.createRedisStorage({
       url: config.redisUrl,
+      prefix: config.redisPrefix,
       onAuditError: (error) => logger.error({ err: error }, 'audit write to Redis failed'),
     });
   }

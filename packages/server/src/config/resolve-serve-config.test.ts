@@ -25,6 +25,7 @@ describe('resolveServeConfig', () => {
         prices: {},
         auditFile: undefined,
         redisUrl: undefined,
+        redisPrefix: 'keybrake:test:',
         maxBodyBytes: 1_048_576,
         upstreamTimeout: '60s',
         mode: 'test',

@@ -19,6 +19,7 @@ export interface ServeFlags {
   price?: string[] | undefined;
   auditFile?: string | undefined;
   redisUrl?: string | undefined;
+  redisPrefix?: string | undefined;
   maxBodyBytes?: string | undefined;
   upstreamTimeout?: string | undefined;
   mode?: string | undefined;
@@ -37,6 +38,12 @@ export interface ServeConfig {
   prices: BuiltinVendorOptions;
   auditFile?: string | undefined;
   redisUrl?: string | undefined;
+  /**
+   * Prefix of every Redis key (`KEYBRAKE_REDIS_PREFIX`): replicas sharing it share keys, ledger and
+   * audit. Defaults to one per mode, `keybrake:test:` or `keybrake:live:`, so test and live
+   * replicas on one Redis never see each other's keys or spend.
+   */
+  redisPrefix: string;
   maxBodyBytes: number;
   upstreamTimeout: string | number;
   mode: KeyMode;
@@ -96,6 +103,8 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
   if (mode !== 'test' && mode !== 'live') {
     throw new InvalidPolicyError({ message: `--mode must be test or live, got ${JSON.stringify(mode)}.` });
   }
+  const redisPrefix = flags.redisPrefix ?? env.KEYBRAKE_REDIS_PREFIX ?? file.redisPrefix ?? `keybrake:${mode}:`;
+  if (redisPrefix === '') throw new InvalidPolicyError({ message: '--redis-prefix must not be empty.' });
   const logLevel = flags.logLevel ?? env.KEYBRAKE_LOG_LEVEL ?? file.logLevel ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) {
     throw new InvalidPolicyError({ message: `--log-level must be one of ${LEVELS.join(', ')}.` });
@@ -115,6 +124,7 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
     prices: resolvePrices(file.prices, flags.price ?? []),
     auditFile: flags.auditFile ?? env.KEYBRAKE_AUDIT_FILE ?? file.auditFile,
     redisUrl: flags.redisUrl ?? env.KEYBRAKE_REDIS_URL ?? file.redisUrl,
+    redisPrefix,
     maxBodyBytes,
     upstreamTimeout: flags.upstreamTimeout ?? file.upstreamTimeout ?? '60s',
     mode,

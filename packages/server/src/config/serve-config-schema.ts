@@ -75,6 +75,7 @@ export const serveConfigFileSchema = z.strictObject({
   prices: pricesSchema.optional(),
   auditFile: z.string().min(1).optional(),
   redisUrl: z.string().min(1).optional(),
+  redisPrefix: z.string().min(1).optional(),
   maxBodyBytes: z.number().int().positive().optional(),
   upstreamTimeout: z.union([z.string(), z.number().positive()]).optional(),
   mode: z.enum(['test', 'live']).optional(),
