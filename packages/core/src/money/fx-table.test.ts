@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import { UnknownCurrencyError } from '../errors/unknown-currency-error.js';
 import { createFxTable, parseFxRates } from './fx-table.js';
 import { formatUsd, toMicroUsd } from './micro-usd.js';
@@ -31,6 +32,13 @@ describe('createFxTable', () => {
     expect(createFxTable({ xau: 1e-7 }).toMicroUsd(10_000_000, 'xau')).toBe(10_000);
   });
 
+  it('should refuse an amount whose micro-dollars a Number cannot hold, not round it down', () => {
+    expect(() => createFxTable({ krw: '52.81' }).toMicroUsd(5_628_002_146_258_950, 'krw')).toThrow(
+      /too large to count in micro-dollars/,
+    );
+    expect(() => fx.toMicroUsd(-Number.MAX_SAFE_INTEGER, 'usd')).toThrow(/too large/); // a credit too
+  });
+
   it('should refuse a currency with no rate', () => {
     expect(() => fx.toMicroUsd(100, 'gbp')).toThrow(UnknownCurrencyError);
   });
@@ -47,6 +55,20 @@ describe('toMicroUsd', () => {
     expect(toMicroUsd(150)).toBe(150_000_000);
     expect(() => toMicroUsd('0.0000001')).toThrow();
     expect(() => toMicroUsd(-1)).toThrow();
+  });
+
+  it('should never round a number finer than a micro-dollar, down to 0 or otherwise', () => {
+    for (const finer of [4e-8, 5e-8, 6e-8, 1.00000004, 0.0000005]) {
+      expect(() => toMicroUsd(finer)).toThrow(/finer than one micro-dollar/);
+    }
+    expect(() => createFixedPriceCostModel({ prices: { 'POST /v1/embed': 0.00000005 } })).toThrow(
+      /finer than one micro-dollar/,
+    );
+  });
+
+  it('should take a large number that is a whole number of micro-dollars, as its string is', () => {
+    expect(toMicroUsd(605626940.727233)).toBe(605_626_940_727_233);
+    expect(toMicroUsd('605626940.727233')).toBe(605_626_940_727_233);
   });
 
   it('should format for people', () => {

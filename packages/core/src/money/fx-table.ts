@@ -48,6 +48,8 @@ export function parseFxRates(text: string): FxRates {
   return rates;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
  * Creates an FX table. Rates are exact decimals, kept to 12 places (a finer rate is rounded up
  * there, never down); conversion uses integer arithmetic and rounds up to the next micro-dollar.
@@ -94,6 +96,12 @@ export function createFxTable(rates: FxRates = {}): FxTable {
       const denominator = 10n ** BigInt(currencyDecimals(code) + RATE_SCALE_DIGITS);
       const quotient = numerator / denominator;
       const micros = numerator % denominator === 0n || numerator < 0n ? quotient : quotient + 1n;
+      if (micros > MAX_SAFE || micros < -MAX_SAFE) {
+        // As a Number it would be rounded, possibly below the true cost.
+        throw new InvalidPolicyError({
+          message: `Amount ${amountMinor} ${code} is too large to count in micro-dollars.`,
+        });
+      }
       return Number(micros);
     },
   };

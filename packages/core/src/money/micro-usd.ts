@@ -77,7 +77,12 @@ export function formatUsd(micros: MicroUsd): string {
 
 function numberToPlainString(value: number): string {
   if (!Number.isFinite(value) || value < 0) return String(value);
-  // toFixed(7) catches binary noise (0.1 + 0.2) while keeping micro precision checks honest.
-  const fixed = value.toFixed(7);
-  return fixed.endsWith('0') ? fixed.slice(0, -1) : fixed;
+  const fixed = value.toFixed(6);
+  // The nearest micro-dollar is the amount meant only if it is the number itself, give or take
+  // binary noise (0.1 + 0.2); anything further off (4e-8, 1.00000004) is finer than a micro-dollar,
+  // and rounding it would price a paid call lower than written, or at 0.
+  if (Math.abs(Number(fixed) - value) > 4 * Number.EPSILON * Math.max(1, value)) {
+    throw new InvalidPolicyError({ message: `Invalid USD amount ${value}: finer than one micro-dollar.` });
+  }
+  return fixed;
 }
