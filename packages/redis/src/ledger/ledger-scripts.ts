@@ -21,13 +21,14 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- Sets the final amount of a reservation on every key of its chain: an open one moves from
 -- reserved to spent; a final one has its amount replaced (late reconciliation). The reservation is
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
--- Settled at 0, it forgets its idempotency key: nothing was spent, so a retry is a new call.
+-- Settled (forget) at 0, it forgets its idempotency key: nothing was spent, so a retry is a new
+-- call. Expired unsettled, it keeps it: its caller crashed, and the call may have run.
 -- Each key's totals are read and written once (HMGET, HSET): the script runs atomically.
-local function finalize(rid, micros, keep)
+local function finalize(rid, micros, keep, forget)
   local key = reservation(rid)
   local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final', 'idem')
   if not r[1] then return false end
-  if micros == 0 and r[5] and redis.call('HGET', r[5], 'reservation') == rid then redis.call('DEL', r[5]) end
+  if forget and micros == 0 and r[5] and redis.call('HGET', r[5], 'reservation') == rid then redis.call('DEL', r[5]) end
   local old = tonumber(r[3])
   -- A credit (a negative settlement) lowers lifetime spend but no day's: it must not reopen a daily cap.
   local dayNew, dayOld = math.max(micros, 0), math.max(old, 0)
@@ -61,7 +62,7 @@ local function sweep(id, now)
   local z = open(id)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    if micros then finalize(rid, tonumber(micros), true) end
+    if micros then finalize(rid, tonumber(micros), true, false) end
     redis.call('ZREM', z, rid)
   end
 end
@@ -138,7 +139,7 @@ return { 'reserved' }
  * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
-if finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1') then return 1 end
+if finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1', true) then return 1 end
 return 0
 `);
 

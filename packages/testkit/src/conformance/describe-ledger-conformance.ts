@@ -372,6 +372,39 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
       });
     });
 
+    describe('expiry, seen at once', () => {
+      it('should report an expired reservation as spent on the next balance, however soon after the last', async () => {
+        const ledger = await create();
+        const key = id('k');
+        await ledger.reserve({ reservationId: id('r'), chain: [{ keyId: key }], micros: 700, now: NOW, ttlMs: 1_500 });
+        await ledger.balance(key, NOW + 1_000);
+        expect(await ledger.balance(key, NOW + 1_600)).toMatchObject({ spentMicros: 700, reservedMicros: 0 });
+      });
+
+      it('should keep the idempotency key of a reservation that expired unsettled, even at 0', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reserve = (now: number) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: key, maxCalls: 5 }],
+            micros: 0,
+            now,
+            ttlMs: 1_000,
+            idempotencyKey: 'idem-expired',
+          });
+        const original = await reserve(NOW);
+        // The caller crashed: its call may have run at the vendor, so a retry is still a replay.
+        await ledger.balance(key, NOW + 5_000);
+        expect(await reserve(NOW + 5_001)).toMatchObject({
+          ok: true,
+          replayOf: original.ok ? original.reservationId : '',
+          originalOpen: false,
+        });
+        expect((await ledger.balance(key, NOW + 5_001)).calls).toBe(1);
+      });
+    });
+
     describe('daily caps', () => {
       it('should reset the daily window at 00:00 UTC but keep the lifetime total', async () => {
         const ledger = await create();
