@@ -1,7 +1,8 @@
 import { AIMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
-import { createAgent, toolErrorMiddleware } from 'langchain';
+import { createAgent, toolErrorMiddleware, toolRetryMiddleware } from 'langchain';
+import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { keybrakeMiddleware } from './keybrake-middleware.js';
@@ -139,6 +140,55 @@ describe('keybrakeMiddleware', () => {
       await agent.invoke({ messages: [{ role: 'user', content: 'Find cus_x.' }] });
 
       expect(model.calls[1]?.messages.at(-1)?.content).toBe('Tool failed: Error: customer not found');
+    });
+  });
+
+  describe('when a retry middleware is listed after it', () => {
+    it('should not let the retry run a capped tool again: no charge is sent twice, and the model reads the denial', async () => {
+      const billing = context.team.member('billing'); // $150
+      const [first = '', second = ''] = context.customers;
+      const stripe = new Stripe(billing.key('stripe').vaultKey, {
+        httpClient: Stripe.createFetchHttpClient(billing.fetch('stripe')),
+      });
+      const chargeOrder = tool(
+        async ({ customer }) => {
+          const pay = (amount: number, payer: string) =>
+            stripe.paymentIntents.create({
+              amount,
+              currency: 'usd',
+              customer: payer,
+              confirm: true,
+              payment_method: 'pm_card_visa',
+            });
+          await pay(5000, customer);
+          await pay(12_000, second); // $50 + $120 > $150: stopped by the cap
+          return 'ok';
+        },
+        { name: 'charge_order', description: 'Charge an order.', schema: z.object({ customer: z.string() }) },
+      );
+      const model = fakeModel()
+        .respond(callTools([{ name: 'charge_order', args: { customer: first } }]))
+        .respond(new AIMessage('done'));
+      const agent = createAgent({
+        model,
+        name: 'billing',
+        tools: [chargeOrder],
+        middleware: [
+          keybrakeMiddleware({ member: billing }),
+          toolRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 }),
+        ],
+      });
+
+      const result = await agent.invoke({ messages: [{ role: 'user', content: 'Charge the order.' }] });
+
+      expect(context.fakeStripe.moneyMoved().map((movement) => movement.amount)).toEqual([5000]);
+      const toolMessage = (model.calls[1]?.messages ?? []).find((message) => ToolMessage.isInstance(message));
+      expect(String(toolMessage?.content)).toMatch(/^KEYBRAKE_CAP_EXCEEDED/);
+      // The supervisor reads it in the member's final message.
+      const final = result.messages.at(-1);
+      expect(parseKeybrakeDenials(final ? [final] : []).map((denial) => denial.code)).toEqual([
+        'KEYBRAKE_CAP_EXCEEDED',
+      ]);
     });
   });
 

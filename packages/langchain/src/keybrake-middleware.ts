@@ -1,9 +1,11 @@
 import { KeybrakeError, runCappedTool } from '@keybrake/core';
+import type { ClientTool } from '@langchain/core/tools';
 import { createMiddleware } from 'langchain';
 import { isGraphSignal } from './is-graph-signal.js';
 import { type MemberRef, memberName } from './member-name.js';
 import { reportDenials } from './report-denials.js';
 import { toDenialToolMessage } from './to-denial-tool-message.js';
+import { capTool } from './with-keybrake.js';
 
 /** Options of {@link keybrakeMiddleware}. */
 export interface KeybrakeMiddlewareOptions {
@@ -20,6 +22,27 @@ export interface KeybrakeMiddlewareOptions {
    * @default true
    */
   reportDenials?: boolean;
+}
+
+const cappedTools = new WeakMap<ClientTool, Map<string, ClientTool>>();
+
+/** One capped copy per tool and member, made on first use. */
+function cappedOnce<T extends ClientTool>(tool: T, member: string): T {
+  let byMember = cappedTools.get(tool);
+  if (!byMember) {
+    byMember = new Map();
+    cappedTools.set(tool, byMember);
+  }
+  let capped = byMember.get(member);
+  if (!capped) {
+    capped = capTool(tool, member);
+    byMember.set(member, capped);
+  }
+  return capped as T;
+}
+
+function isClientTool(tool: unknown): tool is ClientTool {
+  return typeof tool === 'object' && tool !== null && typeof (tool as { invoke?: unknown }).invoke === 'function';
 }
 
 /**
@@ -54,8 +77,12 @@ export function keybrakeMiddleware(options: KeybrakeMiddlewareOptions) {
     name: 'KeybrakeMiddleware',
     wrapToolCall: async (request, handler) => {
       const { toolCall } = request;
+      // The handlers inside this one (a retry middleware listed after it, say) get the tool capped,
+      // so a denial is already a tool result when they see it: never an error to retry, which would
+      // run the tool again and move its money again.
+      const inner = isClientTool(request.tool) ? { ...request, tool: cappedOnce(request.tool, member) } : request;
       try {
-        return await runCappedTool({ member, tool: toolCall.name, toolCallId: toolCall.id }, () => handler(request), {
+        return await runCappedTool({ member, tool: toolCall.name, toolCallId: toolCall.id }, () => handler(inner), {
           passThrough: isGraphSignal,
         });
       } catch (error) {

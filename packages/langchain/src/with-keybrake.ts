@@ -25,7 +25,12 @@ function toolCallIdOf(input: unknown, config: ToolRunnableConfig | undefined): s
   return typeof runtimeId === 'string' ? runtimeId : undefined;
 }
 
-function capTool<T extends ClientTool>(tool: T, member: string): T {
+/**
+ * The tool, capped for one member: a Keybrake denial it raises answers its tool call as a denial
+ * `ToolMessage` instead of throwing. Used by {@link withKeybrake} and, per call, by
+ * `keybrakeMiddleware`.
+ */
+export function capTool<T extends ClientTool>(tool: T, member: string): T {
   const invoke = tool.invoke.bind(tool) as Invoke;
   // Everything but `invoke` is inherited from the original tool: name, schema, description,
   // response format, callbacks — so providers and `ToolNode` see the same tool.
