@@ -1,6 +1,8 @@
 import type { TeamMember } from '@keybrake/core';
 import { Agent } from '@mastra/core/agent';
+import { createTool } from '@mastra/core/tools';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createChargeTool, createSmsTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
 import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
@@ -141,6 +143,80 @@ describe('keybrakeDelegation', () => {
       );
       expect(String(toolOutputs(billing.scripted.prompts[2]).at(-1)?.value)).toMatch(/^KEYBRAKE_CAP_EXCEEDED: /);
       expect(running.fakeStripe.moneyMoved()).toHaveLength(3);
+    });
+  });
+
+  describe('when concurrent supervisor runs share it and their tool call ids repeat', () => {
+    it('should report to each run its own member’s outcome', async () => {
+      running = await startBillingTeam();
+      const member = running.team.member('billing');
+      const gates: Record<string, () => void> = {};
+      const gated: Record<string, Promise<void>> = {
+        A: new Promise((resolve) => (gates.A = resolve)),
+        B: new Promise((resolve) => (gates.B = resolve)),
+      };
+      const pause = createTool({
+        id: 'pause',
+        description: 'Wait for the CRM.',
+        inputSchema: z.object({ which: z.string() }),
+        execute: async ({ which }) => {
+          await gated[which];
+          return 'ok';
+        },
+      });
+      const billingModel = scriptModel((call) => {
+        const text = JSON.stringify(call.prompt);
+        const done = call.prompt.filter((message) => message.role === 'tool').length;
+        if (text.includes('TASK-A')) {
+          return done === 0
+            ? { toolCalls: [{ toolName: 'pause', input: { which: 'A' } }] }
+            : { text: 'A: looked up, nothing to charge.' };
+        }
+        if (done === 0) return { toolCalls: [charge('cus_9', 20_000)] };
+        if (done === 1) return { toolCalls: [{ toolName: 'pause', input: { which: 'B' } }] };
+        return { text: 'B: the charge was refused.' };
+      });
+      const billing = new Agent({
+        id: 'billing',
+        name: 'billing',
+        description: 'Charges customers.',
+        instructions: 'Charge.',
+        model: billingModel.model,
+        tools: { ...withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }), pause },
+      });
+      const supervisorModel = scriptModel((call) => {
+        const which = JSON.stringify(call.prompt).includes('RUN-A') ? 'A' : 'B';
+        if (call.prompt.some((message) => message.role === 'tool')) return { text: `${which} finished` };
+        // A provider whose tool call ids are per-response indexes.
+        return { toolCalls: [{ toolName: 'agent-billing', input: { prompt: `TASK-${which}` }, toolCallId: 'call_0' }] };
+      });
+      const supervisor = new Agent({
+        id: 'supervisor',
+        name: 'supervisor',
+        instructions: 'Run the billing team.',
+        model: supervisorModel.model,
+        agents: { billing },
+        defaultOptions: { delegation: keybrakeDelegation() },
+      });
+
+      const runA = supervisor.generate('RUN-A');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const runB = supervisor.generate('RUN-B');
+      for (let attempt = 0; attempt < 100; attempt++) {
+        if ((await running.team.audit()).records.some((record) => record.decision === 'denied')) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      gates.A?.();
+      await runA;
+      gates.B?.();
+      await runB;
+
+      const readBy = (run: string) =>
+        supervisorModel.prompts
+          .filter((prompt) => JSON.stringify(prompt).includes(run) && prompt.some((message) => message.role === 'tool'))
+          .map((prompt) => String(toolOutputs(prompt)[0]?.value))[0];
+      expect(readBy('RUN-A')).toBe('A: looked up, nothing to charge.');
+      expect(readBy('RUN-B')).toContain('KEYBRAKE_CAP_EXCEEDED');
     });
   });
 

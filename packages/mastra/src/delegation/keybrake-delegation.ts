@@ -27,18 +27,34 @@ import { type DenialLog, describeMemberDenials, memberWasStopped, openDenialLog 
  * ```
  */
 export function keybrakeDelegation(delegation: DelegationConfig = {}): DelegationConfig {
-  const logs = new Map<string, DenialLog>();
+  // One config serves every concurrent run of the supervisor, and tool call ids are unique only
+  // within a response (some providers number them `call_0`, `call_1`…): logs are kept per run.
+  const logs = new Map<string, { toolCallId: string; log: DenialLog }>();
+  const keyOf = (context: { runId: string; toolCallId: string }) => `${context.runId}\u0000${context.toolCallId}`;
+  const take = (context: { runId: string; toolCallId: string }): DenialLog | undefined => {
+    let key = keyOf(context);
+    if (!logs.has(key)) {
+      // A run id Mastra made up for one hook only: the tool call id alone, if no other run has it.
+      const matches = [...logs].filter(([, entry]) => entry.toolCallId === context.toolCallId);
+      if (matches.length !== 1) return undefined;
+      key = matches[0]?.[0] ?? key;
+    }
+    const entry = logs.get(key);
+    logs.delete(key);
+    return entry?.log;
+  };
   return {
     ...delegation,
     async onDelegationStart(context) {
       const result = await delegation.onDelegationStart?.(context);
-      if (result?.proceed !== false) logs.set(context.toolCallId, openDenialLog(context.requestContext));
+      if (result?.proceed !== false) {
+        logs.set(keyOf(context), { toolCallId: context.toolCallId, log: openDenialLog(context.requestContext) });
+      }
       return result;
     },
     async onDelegationComplete(context) {
       const result = await delegation.onDelegationComplete?.(context);
-      const log = logs.get(context.toolCallId);
-      logs.delete(context.toolCallId);
+      const log = take(context);
       if (!log || !memberWasStopped(log)) return result;
       const text = (result?.resultText ?? context.result.text).trim();
       const denial = describeMemberDenials(log.denials);
