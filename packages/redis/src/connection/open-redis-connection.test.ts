@@ -109,6 +109,39 @@ describe('openRedisConnection', () => {
     });
   });
 
+  describe('when Redis may evict any key under memory pressure (maxmemory-policy allkeys-*)', () => {
+    it('should refuse every operation, fail closed, and say how to fix it; noeviction and volatile-* are fine', async () => {
+      const evicting = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
+      const volatile = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru'] });
+      const unsafe = openRedisConnection({ url: evicting.url });
+      const safe = openRedisConnection({ url: volatile.url });
+      try {
+        await expect(unsafe.run('reserve a call', (client) => client.ping())).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: expect.stringMatching(
+            /may evict Keybrake's keys \(maxmemory-policy allkeys-lru\).*Set maxmemory-policy to noeviction.*the call is denied\.$/,
+          ),
+        });
+        expect(await safe.run('reserve a call', (client) => client.ping())).toBe('PONG');
+        // The whole vault fails closed with it: a Redis ledger on that server denies the reservation.
+        const ledger = createRedisLedger({ url: evicting.url, prefix: `test:${randomUUID()}:` });
+        await expect(
+          ledger.reserve({
+            reservationId: 'r1',
+            chain: [{ keyId: 'k', capMicros: 10 }],
+            micros: 1,
+            now: 0,
+            ttlMs: 1000,
+          }),
+        ).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
+        await ledger.close?.();
+      } finally {
+        await Promise.all([unsafe.release(), safe.release()]);
+        await Promise.all([evicting.close(), volatile.close()]);
+      }
+    });
+  });
+
   describe('when closed', () => {
     it('should refuse further commands with a StorageError', async () => {
       const connection = openRedisConnection({ url: redis.url });

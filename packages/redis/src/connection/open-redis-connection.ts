@@ -49,6 +49,8 @@ export interface RedisConnection {
 }
 
 const DENIED = 'the call is denied.';
+/** How long a read of Redis' eviction policy is trusted before it is read again (off the call path). */
+const POLICY_RECHECK_MS = 60_000;
 /** Reconnect delays grow to this bound and stay there: Redis coming back is noticed within it. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
@@ -116,8 +118,44 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
   /** Until the first connection (or the end of the first wait for it), operations wait instead of failing. */
   let initial = !client.isReady;
   let firstConnect: Promise<void> | undefined;
+  /**
+   * Redis' eviction policy, as last read. Under `allkeys-*` Redis may evict any key when memory
+   * runs short — spend totals and revocation markers included, which would silently reopen caps
+   * and revoked keys — so every operation is refused (fail closed) while it is in force.
+   */
+  let policy: { evicting: string | undefined; at: number } | undefined;
+  let policyRead: Promise<void> | undefined;
+  const readPolicy = (): Promise<void> => {
+    policyRead ??= (client.info('memory') as Promise<string>)
+      .then(
+        (text) => {
+          const name = /^maxmemory_policy:(\S+)/m.exec(String(text))?.[1];
+          policy = { evicting: name?.startsWith('allkeys-') ? name : undefined, at: Date.now() };
+        },
+        () => {
+          // INFO renamed or refused (some managed services do): the policy cannot be told; the
+          // README asks for noeviction.
+          policy = { evicting: undefined, at: Date.now() };
+        },
+      )
+      .finally(() => {
+        policyRead = undefined;
+      });
+    return policyRead;
+  };
+  const checkPolicy = async (consequence: string): Promise<void> => {
+    if (!policy) await readPolicy();
+    else if (Date.now() - policy.at > POLICY_RECHECK_MS) void readPolicy();
+    if (policy?.evicting) {
+      throw new StorageError({
+        message: `Redis at ${where} may evict Keybrake's keys (maxmemory-policy ${policy.evicting}): spend totals and revocations could vanish and reopen caps. Set maxmemory-policy to noeviction (or a volatile-* policy); until then ${consequence}`,
+      });
+    }
+  };
   const onReady = () => {
     initial = false;
+    // A reconnection may be to a restarted server with another configuration.
+    policy = undefined;
   };
   client.on('ready', onReady);
   if (!client.isOpen) {
@@ -179,7 +217,12 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
         );
       });
       try {
-        return await Promise.race([task(client), timeout]);
+        // The common case, a safe policy read within the last minute, costs no extra await.
+        const checked = policy !== undefined && !policy.evicting && Date.now() - policy.at <= POLICY_RECHECK_MS;
+        return await Promise.race([
+          checked ? task(client) : checkPolicy(consequence).then(() => task(client)),
+          timeout,
+        ]);
       } catch (error) {
         throw toStorageError(operation, consequence, error);
       } finally {
