@@ -11,6 +11,8 @@ export interface CostRequest {
   query: URLSearchParams;
   /** Request headers (the vault key is already removed). */
   headers: Headers;
+  /** One request header by lower-case name, without building `Headers` (never a credential header). */
+  header(name: string): string | undefined;
   /** The request body as text (`''` when there is none). */
   bodyText: string;
   /** The body decoded as `application/x-www-form-urlencoded` flat bracketed keys (`line_items[0][quantity]`). */

@@ -511,6 +511,9 @@ class LazyCostRequest implements CostRequest {
     this.#query ??= new URLSearchParams(this.#search);
     return this.#query;
   }
+  header(name: string): string | undefined {
+    return CREDENTIAL_HEADERS.has(name) ? undefined : this.#headerRecord[name];
+  }
   /** The request's headers, without the credentials it carried (the vault key). */
   get headers(): Headers {
     if (!this.#headers) {

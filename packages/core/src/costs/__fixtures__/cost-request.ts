@@ -29,6 +29,7 @@ export function costRequest(init: TestRequestInit): CostRequest {
     path: init.path,
     query: new URLSearchParams(),
     headers: new Headers(init.headers),
+    header: (name) => new Headers(init.headers).get(name) ?? undefined,
     bodyText,
     form: () => Object.fromEntries(new URLSearchParams(bodyText)),
     json: () => {

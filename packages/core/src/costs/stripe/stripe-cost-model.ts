@@ -121,9 +121,10 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
         };
       }
-      // Stripe reads multipart bodies too, and the form parser cannot: a money call sent so is not priced.
-      if (match.route.handler.moneyMoving && request.bodyText.startsWith('--')) {
-        return { kind: 'unknown', reason: 'a multipart body cannot be priced; send it form-encoded' };
+      if (match.route.handler.moneyMoving) {
+        // A money call whose parameters Stripe might read otherwise than this model is not priced.
+        const ambiguous = ambiguity(request);
+        if (ambiguous) return { kind: 'unknown', reason: ambiguous };
       }
       return match.route.handler.estimate({ request, form: paramsOf(request), context, ids: match.ids });
     },
@@ -154,6 +155,46 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       });
     },
   };
+}
+
+/**
+ * Why Stripe might read a money call's parameters otherwise than {@link paramsOf}, or `undefined`:
+ * a body that is not form-encoded (multipart, even behind a preamble; JSON), a raw `;` (an older
+ * Rack splits parameters on it too), a parameter sent twice or in both the query and the body, or
+ * a key wrapped in brackets (`[amount]`, `amount]`, which an older Rack reads as `amount`).
+ * stripe-node sends none of these.
+ */
+function ambiguity(request: CostRequest): string | undefined {
+  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  if (media && media !== 'application/x-www-form-urlencoded') {
+    return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
+  }
+  const body = request.bodyText;
+  if (body.startsWith('--')) return 'a multipart body cannot be priced; send it form-encoded';
+  // Raw in the body (an encoded `%3B` is data); in the query, where they cannot be told apart, any.
+  if (body.includes(';')) return 'a ";" in its parameters can be read as a separator';
+  const seen = new Set<string>();
+  const check = (name: string, value: string, query: boolean): string | undefined => {
+    if (query && (name.includes(';') || value.includes(';')))
+      return 'a ";" in its parameters can be read as a separator';
+    const base = name.split('[', 1)[0] ?? '';
+    if (base === '' || base.includes(']'))
+      return `the parameter name ${JSON.stringify(name.slice(0, 40))} can be read otherwise`;
+    if (!name.endsWith('[]')) {
+      if (seen.has(name)) return `the parameter ${JSON.stringify(name.slice(0, 40))} is sent twice`;
+      seen.add(name);
+    }
+    return undefined;
+  };
+  for (const [name, value] of new URLSearchParams(body)) {
+    const found = check(name, value, false);
+    if (found) return found;
+  }
+  for (const [name, value] of request.query) {
+    const found = check(name, value, true);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /**

@@ -37,4 +37,49 @@ describe('Stripe parameters outside a form-encoded body', () => {
       await fake.close();
     }
   });
+
+  it('should refuse to price a money call whose parameters Stripe might read otherwise', async () => {
+    const fake = await createFakeStripe({ secret: SECRET });
+    const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: fake.url } });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 5 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const form = 'application/x-www-form-urlencoded';
+      const preamble =
+        'amount=100&currency=usd&x=\r\n--b\r\nContent-Disposition: form-data; name="amount"\r\n\r\n100000\r\n--b--\r\n';
+      const attempts: Array<[string, string, string, RegExp]> = [
+        // A multipart body behind a preamble: a multipart parser skips the preamble and reads $1,000.
+        ['', 'multipart/form-data; boundary=b', preamble, /multipart\/form-data body cannot be priced/],
+        ['', 'application/json', '{"amount":100000,"currency":"usd"}', /application\/json body cannot be priced/],
+        ['', form, 'amount=100&currency=usd&confirm=true;amount=100000', /";" in its parameters/],
+        ['?x=1;confirm=true', form, 'amount=100000&currency=usd', /";" in its parameters/],
+        ['', form, 'amount=100000&amount=100&currency=usd&confirm=true', /"amount" is sent twice/],
+        ['?amount=100000', form, 'amount=100&currency=usd&confirm=true', /"amount" is sent twice/],
+        ['', form, '[amount]=100000&amount=100&currency=usd&confirm=true', /"\[amount\]" can be read otherwise/],
+        ['', form, 'amount]=100000&currency=usd&confirm=true', /"amount\]" can be read otherwise/],
+      ];
+      for (const [search, type, body, reason] of attempts) {
+        const answer = await send(`https://api.stripe.com/v1/payment_intents${search}`, {
+          method: 'POST',
+          headers: { 'content-type': type },
+          body,
+        });
+        expect(answer.status).toBe(403);
+        expect(answer.headers.get('x-keybrake-code')).toBe('KEYBRAKE_UNKNOWN_COST');
+        expect(((await answer.json()) as { error: { message: string } }).error.message).toMatch(reason);
+      }
+      expect(fake.requests).toHaveLength(0);
+
+      // What stripe-node sends still goes through: an encoded ";" is data, and indexed arrays repeat no key.
+      const plain = await send('https://api.stripe.com/v1/payment_intents', {
+        method: 'POST',
+        headers: { 'content-type': `${form}; charset=utf-8` },
+        body: 'amount=100&currency=usd&description=a%3Bb&payment_method_types[0]=card&payment_method_types[1]=link',
+      });
+      expect(plain.status).toBe(200);
+    } finally {
+      await vault.close();
+      await fake.close();
+    }
+  });
 });
