@@ -192,6 +192,20 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         expect((denial as Error).message).toContain('KEYBRAKE_ENDPOINT_NOT_ALLOWED');
       }
       expect(fakeTwilio.requests).toHaveLength(0);
+
+      // Nor in another letter case or with another extension, which Twilio may route alike.
+      const fallback = await vault.issueKey({ vendor: 'twilio', capUsd: 1, fallbackEstimateUsd: '0.01' });
+      const send = vault.createFetch({ vaultKey: fallback.vaultKey });
+      for (const path of ['keys.json', 'KEYS.json', 'signingkeys.json', 'Keys.csv', 'Keys']) {
+        const answer = await send(`https://api.twilio.com/2010-04-01/Accounts/${TWILIO_SID}/${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'FriendlyName=agent',
+        });
+        expect([path, answer.status]).toEqual([path, 403]);
+      }
+      expect((await send(`https://api.twilio.com/2010-04-01/Accounts/${TWILIO_SID}.csv`)).status).toBe(403);
+      expect(fakeTwilio.requests).toHaveLength(0);
       await vault.close();
     });
 

@@ -191,6 +191,15 @@ async function allowOrDeny(
   }
   const path = normalized.path;
   record.path = redactVaultKeys(path);
+  if (search.includes('#')) {
+    // A request target has no fragment (RFC 9112): one parser prices `?a=1#&a=2` as a=2, another
+    // cuts it at the `#` and reads a=1. The capped fetch never sends one (`URL` drops it).
+    throw new InvalidRequestError({
+      status: 400,
+      message:
+        'Keybrake denied this call: its query string holds a "#", which a vendor may read as the start of a fragment. The call was not sent; percent-encode it as %23.',
+    });
+  }
   for (const entry of chain) {
     const patterns = context.patterns(entry);
     if (patterns && !patterns.some((pattern) => matchesEndpoint(pattern, method, path))) {

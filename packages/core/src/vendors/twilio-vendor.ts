@@ -72,12 +72,13 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
 export function refuseTwilioCredentials(_method: string, path: string): string | undefined {
   const segments = path.split('/');
   if (!/^\d{4}-\d{2}-\d{2}$/.test(segments[1] ?? '')) return undefined;
-  const resource = (segments[2] ?? '').replace(/\.(json|xml)$/i, '');
+  // Any extension (`.json`, `.xml`, `.csv`…) and any letter case: Twilio may route them alike.
+  const resource = (segments[2] ?? '').replace(/\.[A-Za-z0-9]*$/, '');
   if (resource.toLowerCase() !== 'accounts') return undefined;
   if (resource !== 'Accounts') return 'a Twilio path spells Accounts with a capital A';
   if (segments.length <= 4) return 'the Twilio Account resource carries the real auth token';
-  const sub = (segments[4] ?? '').replace(/\.(json|xml)$/i, '');
-  if (sub === 'Keys' || sub === 'SigningKeys') return 'Twilio API keys are credentials';
+  const sub = (segments[4] ?? '').replace(/\.[A-Za-z0-9]*$/, '').toLowerCase();
+  if (sub === 'keys' || sub === 'signingkeys') return 'Twilio API keys are credentials';
   return undefined;
 }
 

@@ -268,6 +268,18 @@ describe('createProxyServer', () => {
       expect(wrongVendor.headers.get('x-keybrake-code')).toBe('KEYBRAKE_INVALID_KEY');
     });
 
+    it('should refuse a "#" in the query, which the vendor may read as a fragment, and send nothing', async () => {
+      const key = await issue({ vendor: 'acme', cap_usd: 100, allowed_endpoints: ['POST /v1/charges'] });
+      const before = upstream.received.length;
+      const answer = await sendRaw(
+        url,
+        `POST /v1/charges?currency=usd&amount=100000#&amount=100 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.vault_key}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`,
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('percent-encode it as %23');
+      expect(upstream.received.length).toBe(before);
+    });
+
     it('should pass on no Expect, method-override or Connection-named header, and refuse a compressed body', async () => {
       const key = await issue({ vendor: 'acme', cap_usd: 100, allowed_endpoints: ['POST /v1/charges'] });
       const head = `POST /v1/charges HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.vault_key}\r\n`;

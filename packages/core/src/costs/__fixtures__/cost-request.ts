@@ -10,6 +10,8 @@ export interface TestRequestInit {
   json?: unknown;
   body?: string;
   headers?: Record<string, string>;
+  /** The query string, without `?`. */
+  query?: string;
 }
 
 /**
@@ -27,7 +29,7 @@ export function costRequest(init: TestRequestInit): CostRequest {
   return {
     method: init.method ?? 'POST',
     path: init.path,
-    query: new URLSearchParams(),
+    query: new URLSearchParams(init.query),
     headers: new Headers(init.headers),
     header: (name) => new Headers(init.headers).get(name) ?? undefined,
     bodyText,

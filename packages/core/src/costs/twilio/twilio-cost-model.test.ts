@@ -125,6 +125,18 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: MESSAGES, body: `To=%2B15558675310&Body=hi&Body=${'a'.repeat(1600)}` })).toBe('unknown');
       expect(micros({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe('unknown');
     });
+
+    it('should deny parameters in the query string, which the model would not read, and a body not form-encoded', () => {
+      const form = { To: '+15558675310', Body: 'hi' };
+      expect(micros({ path: MESSAGES, form })).toBe(8_300);
+      expect(micros({ path: MESSAGES, form, query: 'To=%2B447700900123&MediaUrl=https://x/a.png' })).toBe('unknown');
+      expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: '60' }, query: 'TimeLimit=14400' })).toBe(
+        'unknown',
+      );
+      expect(micros({ path: MESSAGES, json: form, headers: { 'content-type': 'application/json' } })).toBe('unknown');
+      const formType = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
+      expect(micros({ path: MESSAGES, form, headers: formType })).toBe(8_300);
+    });
   });
 
   describe('estimating calls', () => {

@@ -206,8 +206,11 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     estimate(request) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
-      if (method === 'POST' && MESSAGES.test(request.path)) return estimateMessage(request);
-      if (method === 'POST' && CALLS.test(request.path)) return estimateCall(request);
+      if (method === 'POST' && (MESSAGES.test(request.path) || CALLS.test(request.path))) {
+        const unreadable = unreadableParameters(request);
+        if (unreadable) return { kind: 'unknown', reason: unreadable };
+        return MESSAGES.test(request.path) ? estimateMessage(request) : estimateCall(request);
+      }
       if (isZeroCost(method, request.path, request)) return known(0, 'zero-cost endpoint');
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Twilio endpoint Keybrake can price` };
     },
@@ -286,6 +289,19 @@ function destination(raw: string | null): string | undefined {
 }
 
 /** The first of `names` given more than once (Twilio does not document which value it uses). */
+/**
+ * Why a message or call create's parameters may not be what Twilio reads, or `undefined`: some in
+ * the query string (the model reads the body only), or a body that is not form-encoded.
+ */
+function unreadableParameters(request: CostRequest): string | undefined {
+  if (request.query.size > 0) return 'parameters in the query string cannot be priced; send them in the body';
+  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  if (media && media !== 'application/x-www-form-urlencoded') {
+    return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
+  }
+  return undefined;
+}
+
 function repeatedParameter(form: URLSearchParams, names: readonly string[]): string | undefined {
   return names.find((name) => form.getAll(name).length > 1);
 }
