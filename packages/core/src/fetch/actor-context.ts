@@ -9,7 +9,15 @@ interface ActorScope {
   denials: KeybrakeError[];
 }
 
-const storage = new AsyncLocalStorage<ActorScope>();
+/**
+ * One store per process, however many copies of `@keybrake/core` are installed: an adapter that
+ * resolved its own copy must still see the actor and the denials of the app's vault. (Like
+ * `KeybrakeError.isInstance`, it keys on a registered symbol; `ActorScope` must stay compatible.)
+ */
+const STORAGE_KEY = Symbol.for('keybrake.actorScope');
+const registry = globalThis as { [STORAGE_KEY]?: AsyncLocalStorage<ActorScope> };
+registry[STORAGE_KEY] ??= new AsyncLocalStorage<ActorScope>();
+const storage: AsyncLocalStorage<ActorScope> = registry[STORAGE_KEY];
 
 /**
  * Runs `task` with an actor (member, tool, tool call) that every capped call made inside it —
