@@ -70,6 +70,66 @@ describe('createCappedFetch', () => {
       await sized.close();
       expect(head.status).toBe(200);
       expect(head.headers.get('content-length')).toBe('1234');
+      expect(head.body).toBeNull(); // as fetch gives it
+    });
+  });
+
+  describe('when it is used as fetch is', () => {
+    const charge = 'https://api.acme.test/v1/charges';
+
+    it('should send the bytes given at call time, as fetch copies them, even if the caller reuses its buffer', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const body = new TextEncoder().encode('amount=1000');
+      const before = upstream.received.length;
+      const pending = vault.createFetch({ vaultKey: key.vaultKey })(charge, { method: 'POST', body });
+      body.set(new TextEncoder().encode('amount=9000'));
+      expect((await pending).status).toBe(200);
+      expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=1000']);
+    });
+
+    it('should reject a GET or HEAD with a body with a TypeError, as fetch does, and send nothing', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const before = upstream.received.length;
+      await expect(send(charge, { method: 'GET', body: 'amount=1' })).rejects.toThrow(TypeError);
+      await expect(send(charge, { body: new Uint8Array([1]) })).rejects.toThrow(TypeError);
+      await expect(send(charge, { method: 'head', body: 'x' })).rejects.toThrow(TypeError);
+      expect(upstream.received.length).toBe(before);
+    });
+
+    it("should send a string body with fetch's default Content-Type, on both of its paths, unless one is given", async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 20 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const before = upstream.received.length;
+      await send(charge, { method: 'POST', body: 'a=1' });
+      await send(new Request(charge, { method: 'POST', body: 'a=1' }));
+      await send(charge, {
+        method: 'POST',
+        body: 'a=1',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      expect(upstream.received.slice(before).map((request) => request.headers['content-type'])).toEqual([
+        'text/plain;charset=UTF-8',
+        'text/plain;charset=UTF-8',
+        'application/x-www-form-urlencoded',
+      ]);
+    });
+
+    it('should reject with the abort reason at once, even while a streamed body stalls, and send nothing', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const stalled = () =>
+        new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('a=1')) });
+      const streamed = (signal: AbortSignal) =>
+        ({ method: 'POST', body: stalled(), duplex: 'half', signal }) as RequestInit;
+      const before = upstream.received.length;
+      await expect(send(charge, streamed(AbortSignal.abort()))).rejects.toMatchObject({ name: 'AbortError' });
+      await expect(send(charge, streamed(AbortSignal.timeout(50)))).rejects.toMatchObject({ name: 'TimeoutError' });
+      await expect(send(charge, { method: 'POST', body: 'a=1', signal: AbortSignal.abort() })).rejects.toMatchObject({
+        name: 'AbortError',
+      });
+      expect(upstream.received.length).toBe(before);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ calls: 0 });
     });
   });
 

@@ -31,15 +31,28 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
     (typeof input === 'string' || input instanceof URL) &&
     (body == null || typeof body === 'string' || body instanceof Uint8Array)
   ) {
+    init?.signal?.throwIfAborted();
     const url = typeof input === 'string' ? new URL(input) : input;
-    const headers = init?.headers;
+    const method = init?.method ?? 'GET';
+    if (body != null && /^(get|head)$/i.test(method)) {
+      throw new TypeError('Request with GET/HEAD method cannot have body.');
+    }
+    const given = init?.headers;
+    // The global Headers and a plain object are read as they are (names are lower-cased by the vault);
+    // anything else (pairs, another fetch implementation's Headers) is read through a Headers.
+    let headers = given instanceof Headers || isPlainObject(given) ? given : new Headers(given);
+    // fetch's default for a string body; a vendor may read a body without a Content-Type otherwise.
+    if (typeof body === 'string' && !hasContentType(headers)) {
+      headers = new Headers(headers);
+      headers.set('content-type', 'text/plain;charset=UTF-8');
+    }
     return {
-      method: init?.method ?? 'GET',
+      method,
       path: `${url.pathname}${url.search}`,
-      // The global Headers and a plain object are read as they are (names are lower-cased by the vault);
-      // anything else (pairs, another fetch implementation's Headers) is read through a Headers.
-      headers: headers instanceof Headers || isPlainObject(headers) ? headers : new Headers(headers),
-      body: body ?? undefined,
+      headers,
+      // fetch copies the bytes when it is called: a caller may reuse its buffer once it returns,
+      // and the bytes sent must be the bytes priced.
+      body: body instanceof Uint8Array ? body.slice() : (body ?? undefined),
       signal: init?.signal ?? undefined,
     };
   }
@@ -49,9 +62,34 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
     method: request.method,
     path: `${url.pathname}${url.search}`,
     headers: request.headers,
-    body: request.body ? new Uint8Array(await request.arrayBuffer()) : undefined,
+    body: request.body ? await readBody(request) : undefined,
     signal: request.signal,
   };
+}
+
+/** A request's whole body, or the abort reason as soon as its signal aborts (a stream may stall). */
+async function readBody(request: Request): Promise<Uint8Array> {
+  const { signal } = request;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const reading = request.arrayBuffer();
+  reading.catch(() => {}); // abandoned on abort: its own failure is no one's to handle
+  try {
+    return new Uint8Array(await Promise.race([reading, aborted]));
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function hasContentType(headers: Headers | Record<string, string> | undefined): boolean {
+  if (headers === undefined) return false;
+  if (headers instanceof Headers) return headers.has('content-type');
+  for (const name in headers) if (name.toLowerCase() === 'content-type') return true;
+  return false;
 }
 
 function isPlainObject(value: unknown): value is Record<string, string> {
@@ -86,10 +124,11 @@ export function createCappedFetch(
 ): typeof fetch {
   return async (input, init) => {
     const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
-    const result = await vault.handle({ ...(await toVaultRequest(input, init)), vaultKey: options.vaultKey, actor });
+    const request = await toVaultRequest(input, init);
+    const result = await vault.handle({ ...request, vaultKey: options.vaultKey, actor });
     const responseInit = { status: result.status, headers: toHeadersInit(result.headerRecord) };
     // A BytesResponse gives the standard statusText itself.
-    return NULL_BODY_STATUS.has(result.status)
+    return NULL_BODY_STATUS.has(result.status) || request.method.toUpperCase() === 'HEAD'
       ? new Response(null, { ...responseInit, statusText: STATUS_CODES[result.status] ?? '' })
       : (new BytesResponse(result.body, responseInit) as unknown as Response);
   };
