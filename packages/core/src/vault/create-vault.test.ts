@@ -307,9 +307,21 @@ describe('createVault', () => {
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       const controller = new AbortController();
       controller.abort();
+      // The capped fetch rejects at once, as fetch does; the vault, given the aborted signal, releases.
       const send = vault.createFetch({ vaultKey: key.vaultKey });
       await expect(
         send('https://ignored.example/v1/charges', { method: 'POST', body: 'amount=1', signal: controller.signal }),
+      ).rejects.toMatchObject({ name: 'AbortError' });
+      expect((await vault.queryAudit({ keyId: key.id })).records).toEqual([]);
+      await expect(
+        vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+          body: 'amount=1',
+          signal: controller.signal,
+        }),
       ).rejects.toMatchObject({ name: 'AbortError' });
       expect(upstream.received).toHaveLength(0);
       expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 0, reservedUsd: 0 });
