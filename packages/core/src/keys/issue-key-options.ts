@@ -25,6 +25,12 @@ export interface IssueKeyOptions {
    * @default "1h" for a root key; the parent's remaining life for a child
    */
   expiresIn?: string | number | undefined;
+  /**
+   * For a child: cut an `expiresIn` past the parent's remaining life to the parent's, instead of
+   * refusing it (a key refreshed near the end of its session).
+   * @default false
+   */
+  expiresWithParent?: boolean | undefined;
   /** The agent run or member this key is for, e.g. `billing-team/sess_42/billing`. Shown in audits and errors. */
   label?: string | undefined;
   /**

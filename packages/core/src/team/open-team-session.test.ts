@@ -176,14 +176,78 @@ describe('openTeamSession', () => {
   });
 
   describe('when the plan is inconsistent', () => {
-    it('should refuse it and leave nothing open', async () => {
-      const vault = makeVault();
-      await expect(
-        openTeamSession(vault, { label: 't', capUsd: 10, members: { a: { vendor: 'pay', capUsd: 20 } } }),
-      ).rejects.toThrow(/cannot exceed/);
-      await expect(
-        openTeamSession(vault, { label: 't', capUsd: 10, members: { a: { vendor: 'pay', shareKeysOf: ['zz'] } } }),
-      ).rejects.toThrow(/unknown member/);
+    it('should refuse it, naming the member, before anything is written to the store', async () => {
+      const keyStore = createMemoryKeyStore();
+      let created = 0;
+      const vault = createVault({
+        vendors: {
+          pay: createBearerVendor({
+            name: 'pay',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /charge': 10 } }),
+          }),
+          sms: createBearerVendor({
+            name: 'sms',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /sms': 1 } }),
+          }),
+        },
+        secrets: { pay: 'sk_pay_secret', sms: 'sk_sms_secret' },
+        keyStore: {
+          ...keyStore,
+          create: (record) => {
+            created += 1;
+            return keyStore.create(record);
+          },
+        },
+      });
+      const refused: Array<[Parameters<typeof openTeamSession>[1]['members'], RegExp, Partial<{ ttl: string }>?]> = [
+        [{ a: { vendor: 'pay', capUsd: 20 } }, /member "a"'s cap \(\$20\) is above the session's \(\$10\)/],
+        [{ a: { vendor: 'pay', shareKeysOf: ['zz'] } }, /member "a" shares keys of unknown member "zz"/],
+        [{ a: { vendor: 'pay', shareKeysOf: ['toString'] } }, /unknown member "toString"/],
+        [{ a: { vendor: 'pay' }, b: { vendor: 'strpe' } }, /member "b" names unknown vendor "strpe"/],
+        [{ a: { vendor: ['pay', 'pay'] } }, /member "a" names vendor "pay" twice/],
+        [{ a: { vendor: 'pay', allowedEndpoints: { Pay: ['GET /customers/*'] } } }, /name "Pay", which is not one of/],
+        [{ a: { vendor: ['pay', 'sms'], allowedEndpoints: { pay: ['POST /charge'] } } }, /give no list for "sms"/],
+        [{ a: { vendor: 'pay', keyTtl: '2h' } }, /keyTtl \(2h\) is longer than the session's ttl \(1h\)/],
+        [{ a: { vendor: 'pay', dailyCapUsd: 20 } }, /daily cap \(\$20\) is above the session's \(\$15\)/],
+        [{ [`m${'x'.repeat(60)}`]: { vendor: 'pay' } }, /labels would pass 200 characters/],
+      ];
+      for (const [members, message] of refused) {
+        const label = members[`m${'x'.repeat(60)}`] ? 'l'.repeat(140) : 't';
+        await expect(openTeamSession(vault, { label, capUsd: 10, dailyCapUsd: 15, members })).rejects.toThrow(message);
+      }
+      expect(created).toBe(0);
+      await vault.close();
+    });
+  });
+
+  describe('when a member is refreshed twice at once, or near the end of the session', () => {
+    it('should leave exactly one live key, and give a late key the rest of the session', async () => {
+      let now = Date.UTC(2030, 0, 1);
+      const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10 } });
+      const vault = createVault({
+        vendors: { pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel }) },
+        secrets: { pay: 'sk_pay_secret' },
+        now: () => now,
+      });
+      const team = await openTeamSession(vault, {
+        label: 'team/refresh',
+        capUsd: 100,
+        ttl: '1h',
+        members: { billing: { vendor: 'pay', capUsd: 50, keyTtl: '10m' } },
+      });
+      const billing = team.member('billing');
+      await Promise.all([billing.refresh(), billing.refresh(), billing.refresh()]);
+      const live: string[] = [];
+      for (const id of (await billing.status()).children) if (!(await vault.getKeyStatus(id)).revoked) live.push(id);
+      expect(live).toEqual([billing.key().keyId]);
+
+      now += 55 * 60_000; // 5 minutes of the session left, under the 10-minute keyTtl
+      await billing.refresh();
+      expect(billing.key().expiresAt).toBe(team.expiresAt);
+      expect(() => team.member('constructor')).toThrow(/No member "constructor"/);
+      await team.close();
       await vault.close();
     });
   });

@@ -3,6 +3,8 @@ import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
+import { parseDuration } from '../keys/parse-duration.js';
+import { toMicroUsd } from '../money/micro-usd.js';
 import type { Vault } from '../vault/create-vault.js';
 import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
 
@@ -67,7 +69,72 @@ function endpointsFor(plan: TeamMemberPlan, vendor: string): readonly string[] |
   const endpoints = plan.allowedEndpoints;
   if (endpoints === undefined) return undefined;
   if (Array.isArray(endpoints)) return endpoints as readonly string[];
-  return (endpoints as Readonly<Record<string, readonly string[]>>)[vendor];
+  const byVendor = endpoints as Readonly<Record<string, readonly string[]>>;
+  return Object.hasOwn(byVendor, vendor) ? byVendor[vendor] : undefined;
+}
+
+/**
+ * Checks the whole plan before any key is issued, so a bad plan leaves nothing in the store and
+ * its error names the member at fault: names, vendors (known to the vault, each once), shared
+ * keys of real members, a per-vendor allow-list naming exactly the member's vendors, caps and
+ * lifetimes within the session's, labels that fit.
+ */
+function assertPlan(vault: Vault, plan: TeamPlan): void {
+  const fail = (message: string): never => {
+    throw new InvalidPolicyError({ message: `Invalid team plan ${JSON.stringify(plan.label)}: ${message}` });
+  };
+  if (typeof plan.label !== 'string' || plan.label === '') fail('it needs a label.');
+  const sessionMicros = optionalMicros(plan.capUsd);
+  const sessionDailyMicros = optionalMicros(plan.dailyCapUsd);
+  const sessionMs = parseDuration(plan.ttl ?? '1h');
+  for (const [name, member] of Object.entries(plan.members)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(`invalid member name "${name}".`);
+    if (`${plan.label}/${name}/`.length + Math.max(0, ...asList(member.vendor).map((v) => v.length)) > 200) {
+      fail(`member "${name}"'s labels would pass 200 characters; shorten the session label.`);
+    }
+    const vendors = asList(member.vendor);
+    if (vendors.length === 0) fail(`member "${name}" names no vendor.`);
+    for (const [index, vendor] of vendors.entries()) {
+      if (!vault.vendors.includes(vendor)) {
+        fail(`member "${name}" names unknown vendor "${vendor}" (this vault fronts: ${vault.vendors.join(', ')}).`);
+      }
+      if (vendors.indexOf(vendor) !== index) fail(`member "${name}" names vendor "${vendor}" twice.`);
+    }
+    for (const other of member.shareKeysOf ?? []) {
+      if (!Object.hasOwn(plan.members, other)) fail(`member "${name}" shares keys of unknown member "${other}".`);
+    }
+    const endpoints = member.allowedEndpoints;
+    if (endpoints !== undefined && !Array.isArray(endpoints)) {
+      const named = Object.keys(endpoints);
+      for (const vendor of named) {
+        if (!vendors.includes(vendor)) {
+          fail(
+            `member "${name}"'s allowedEndpoints name "${vendor}", which is not one of its vendors (${vendors.join(', ')}).`,
+          );
+        }
+      }
+      for (const vendor of vendors) {
+        if (!named.includes(vendor)) {
+          fail(`member "${name}"'s allowedEndpoints give no list for "${vendor}" (use ["* /**"] to allow all of it).`);
+        }
+      }
+    }
+    const memberMicros = optionalMicros(member.capUsd);
+    if (sessionMicros !== undefined && memberMicros !== undefined && memberMicros > sessionMicros) {
+      fail(`member "${name}"'s cap ($${member.capUsd}) is above the session's ($${plan.capUsd}).`);
+    }
+    const memberDailyMicros = optionalMicros(member.dailyCapUsd);
+    if (sessionDailyMicros !== undefined && memberDailyMicros !== undefined && memberDailyMicros > sessionDailyMicros) {
+      fail(`member "${name}"'s daily cap ($${member.dailyCapUsd}) is above the session's ($${plan.dailyCapUsd}).`);
+    }
+    if (member.keyTtl !== undefined && parseDuration(member.keyTtl) > sessionMs) {
+      fail(`member "${name}"'s keyTtl (${member.keyTtl}) is longer than the session's ttl (${plan.ttl ?? '1h'}).`);
+    }
+  }
+}
+
+function optionalMicros(usd: number | string | undefined): number | undefined {
+  return usd === undefined ? undefined : toMicroUsd(usd);
 }
 
 function toMemberKey(issued: IssuedKey, owner: string): MemberKey {
@@ -105,14 +172,7 @@ function toMemberKey(issued: IssuedKey, owner: string): MemberKey {
  * ```
  */
 export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<TeamSession> {
-  for (const [name, member] of Object.entries(plan.members)) {
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
-      throw new InvalidPolicyError({ message: `Invalid member name "${name}".` });
-    for (const other of member.shareKeysOf ?? []) {
-      if (!plan.members[other])
-        throw new InvalidPolicyError({ message: `Member "${name}" shares keys of unknown member "${other}".` });
-    }
-  }
+  assertPlan(vault, plan);
   const session = await vault.issueKey({
     capUsd: plan.capUsd,
     dailyCapUsd: plan.dailyCapUsd,
@@ -125,7 +185,7 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
     for (const [name, member] of Object.entries(plan.members)) {
       own.set(name, await issueMemberKeys(vault, session.id, `${plan.label}/${name}`, name, member));
     }
-    const members: Record<string, TeamMember> = {};
+    const members: Record<string, TeamMember> = Object.create(null);
     for (const [name, member] of Object.entries(plan.members)) {
       members[name] = createMember(vault, `${plan.label}/${name}`, name, member, own, plan.members);
     }
@@ -135,7 +195,7 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
       expiresAt: session.expiresAt,
       members,
       member(name) {
-        const found = members[name];
+        const found = Object.hasOwn(members, name) ? members[name] : undefined;
         if (!found) throw new InvalidPolicyError({ message: `No member "${name}" in team session ${plan.label}.` });
         return found;
       },
@@ -164,7 +224,6 @@ async function issueMemberKeys(
   name: string,
   plan: TeamMemberPlan,
 ): Promise<{ budgetKeyId: string; keys: Record<string, MemberKey> }> {
-  if (asList(plan.vendor).length === 0) throw new InvalidPolicyError({ message: `Member "${name}" names no vendor.` });
   const budget = await vault.issueKey({
     parentId: sessionId,
     capUsd: plan.capUsd,
@@ -196,6 +255,8 @@ async function issueVendorKeys(
       label: vendors.length === 1 ? label : `${label}/${vendor}`,
       allowedEndpoints: endpointsFor(plan, vendor),
       expiresIn,
+      // Refreshed near the end of the session, a key lives as long as the session still does.
+      expiresWithParent: true,
       metadata: { member: name },
     });
     keys[vendor] = toMemberKey(issued, name);
@@ -212,6 +273,7 @@ function createMember(
   allPlans: Readonly<Record<string, TeamMemberPlan>>,
 ): TeamMember {
   const current = () => own.get(name) as { budgetKeyId: string; keys: Record<string, MemberKey> };
+  let refreshing: Promise<void> = Promise.resolve();
   const keys = (): Record<string, MemberKey> => {
     const merged: Record<string, MemberKey> = {};
     for (const other of plan.shareKeysOf ?? []) Object.assign(merged, own.get(other)?.keys);
@@ -244,18 +306,25 @@ function createMember(
         createCappedFetch(vault, { vaultKey: key(vendor).vaultKey, actor: { member: name } })(input, init);
     },
     status: () => vault.getKeyStatus(current().budgetKeyId),
-    async refresh(options = {}) {
-      const previous = current();
-      const keys = await issueVendorKeys(
-        vault,
-        previous.budgetKeyId,
-        label,
-        name,
-        allPlans[name] ?? plan,
-        options.expiresIn ?? plan.keyTtl,
-      );
-      own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
-      await Promise.all(Object.values(previous.keys).map((key) => vault.revokeKey(key.keyId)));
+    refresh(options = {}) {
+      // One at a time: two overlapping refreshes would each revoke only the keys they replaced,
+      // leaving the first one's new keys live and untracked.
+      const run = async () => {
+        const previous = current();
+        const keys = await issueVendorKeys(
+          vault,
+          previous.budgetKeyId,
+          label,
+          name,
+          allPlans[name] ?? plan,
+          options.expiresIn ?? plan.keyTtl,
+        );
+        own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
+        await Promise.all(Object.values(previous.keys).map((key) => vault.revokeKey(key.keyId)));
+      };
+      const next = refreshing.then(run, run);
+      refreshing = next.catch(() => {});
+      return next;
     },
   };
 }

@@ -61,7 +61,8 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       vendor = parent.vendor;
     }
     const remainingLife = parent.expiresAt - now;
-    const lifeMs = options.expiresIn === undefined ? remainingLife : parseDuration(options.expiresIn);
+    let lifeMs = options.expiresIn === undefined ? remainingLife : parseDuration(options.expiresIn);
+    if (lifeMs > remainingLife && options.expiresWithParent) lifeMs = remainingLife;
     if (lifeMs > remainingLife) {
       throw new InvalidPolicyError({
         message: `A child key cannot outlive its parent: asked for ${Math.round(lifeMs / 1000)}s, the parent has ${Math.round(remainingLife / 1000)}s left.`,
