@@ -38,7 +38,10 @@ export interface IssueKeyOptions {
    * @default undefined — such calls are denied (fail closed)
    */
   fallbackEstimateUsd?: number | string | undefined;
-  /** Free metadata, stored and returned as given. */
+  /**
+   * Free metadata, stored and returned as given: a JSON object, at most 32 levels deep and 16 KiB
+   * as JSON, with no `__proto__` key.
+   */
   metadata?: Record<string, unknown> | undefined;
 }
 

@@ -33,6 +33,7 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
   if (options.label !== undefined && (typeof options.label !== 'string' || options.label.length > 200)) {
     throw new InvalidPolicyError({ message: 'label must be a string of at most 200 characters.' });
   }
+  if (options.metadata !== undefined) assertMetadata(options.metadata);
 
   let vendor = options.vendor;
   let parent: KeyRecord | undefined;
@@ -197,4 +198,36 @@ async function assertNarrows(
   ) {
     throw new InvalidPolicyError({ message: "A child's maxCalls cannot exceed its parent's remaining calls." });
   }
+}
+
+/** How deep metadata may nest, and how large it may be as JSON: a key must stay readable. */
+const METADATA_MAX_DEPTH = 32;
+const METADATA_MAX_BYTES = 16_384;
+
+/**
+ * Refuses metadata a key could be stored with but never shown again: nested past
+ * {@link METADATA_MAX_DEPTH} (copying it would overflow the stack), over {@link METADATA_MAX_BYTES}
+ * as JSON, not JSON at all, or with a `__proto__` key (lost in any copy).
+ */
+function assertMetadata(metadata: unknown): void {
+  const fail = (why: string): never => {
+    throw new InvalidPolicyError({ message: `metadata ${why}.` });
+  };
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) fail('must be an object');
+  // Walked without recursion, so no depth can overflow the stack here.
+  const stack: Array<[unknown, number]> = [[metadata, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > METADATA_MAX_DEPTH) fail(`nests deeper than ${METADATA_MAX_DEPTH} levels`);
+    if (Object.hasOwn(value, '__proto__')) fail('may not have a "__proto__" key');
+    for (const child of Object.values(value)) stack.push([child, depth + 1]);
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(metadata);
+  } catch {
+    fail('must be plain JSON (no cycles, no BigInt)');
+  }
+  if (json !== undefined && json.length > METADATA_MAX_BYTES) fail(`is over ${METADATA_MAX_BYTES} characters as JSON`);
 }

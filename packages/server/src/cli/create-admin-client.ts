@@ -68,7 +68,16 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
     } catch {
       json = undefined;
     }
-    if (response.ok) return { ok: true, status: response.status, body: json as T };
+    if (response.ok) {
+      if (typeof json === 'object' && json !== null) return { ok: true, status: response.status, body: json as T };
+      // Something else answered at that URL (a dev server, a login page): say so, never crash on it.
+      return {
+        ok: false,
+        status: response.status,
+        code: 'KEYBRAKE_BAD_RESPONSE',
+        message: `The server at ${options.url} answered ${response.status} without a JSON object: it is not a Keybrake proxy. Set --url or KEYBRAKE_URL.`,
+      };
+    }
     const error = (json as { error?: { code?: unknown; message?: unknown; fields?: unknown } } | undefined)?.error;
     return {
       ok: false,

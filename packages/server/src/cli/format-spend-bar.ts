@@ -55,3 +55,24 @@ export function formatColumns(rows: readonly string[][], options: { right?: read
       .trimEnd(),
   );
 }
+
+/**
+ * A copy of a server answer safe to print to a terminal: every control character in its strings
+ * (escape sequences, newlines, C1 codes) becomes `\uFFFD`, so a hostile label can neither drive
+ * the terminal nor forge a line of the report.
+ *
+ * @example
+ * ```ts
+ * printable({ label: 'ok\u001b]0;owned\u0007' }); // { label: 'ok\uFFFD]0;owned\uFFFD' }
+ * ```
+ */
+export function printable<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD') as T;
+  if (Array.isArray(value)) return value.map(printable) as T;
+  if (typeof value === 'object' && value !== null) {
+    const copy: Record<string, unknown> = {};
+    for (const [name, entry] of Object.entries(value)) copy[name] = printable(entry);
+    return copy as T;
+  }
+  return value;
+}

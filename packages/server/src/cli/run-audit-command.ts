@@ -1,7 +1,7 @@
 import type { WireAuditRecord, WireAuditTotals, WireKeyStatus } from '../wire/wire-types.js';
 import { type CliIo, EXIT } from './cli-io.js';
 import type { AdminClient, AdminFailure } from './create-admin-client.js';
-import { formatColumns, formatSpendBar, formatUsdAmount } from './format-spend-bar.js';
+import { formatColumns, formatSpendBar, formatUsdAmount, printable } from './format-spend-bar.js';
 import { helpText } from './help-texts.js';
 import { CLIENT_OPTIONS, openAdminClient, reportFailure } from './open-admin-client.js';
 import { parseCommandArgs } from './parse-command-args.js';
@@ -148,10 +148,11 @@ function ownCap(status: WireKeyStatus): { capUsd: number; usedUsd: number; daily
  * ```
  */
 export function formatAuditReport(
-  sessions: readonly AuditSession[],
-  totals: readonly WireAuditTotals[],
-  records: readonly WireAuditRecord[],
+  sessionsAnswered: readonly AuditSession[],
+  totalsAnswered: readonly WireAuditTotals[],
+  recordsAnswered: readonly WireAuditRecord[],
 ): string {
+  const [sessions, totals, records] = printable([sessionsAnswered, totalsAnswered, recordsAnswered] as const);
   const totalsById = new Map(totals.map((total) => [total.key_id, total]));
   const out: string[] = [];
   for (const { root, members } of sessions) {

@@ -2,7 +2,7 @@ import { parseVaultKey } from '@keybrake/core';
 import type { IssueKeyBody } from '../wire/parse-issue-key-body.js';
 import type { WireIssuedKey, WireKeyStatus } from '../wire/wire-types.js';
 import { type CliIo, EXIT } from './cli-io.js';
-import { formatColumns, formatSpendBar, formatUsdAmount } from './format-spend-bar.js';
+import { formatColumns, formatSpendBar, formatUsdAmount, printable } from './format-spend-bar.js';
 import { helpText } from './help-texts.js';
 import { CLIENT_OPTIONS, openAdminClient, reportFailure } from './open-admin-client.js';
 import { parseCommandArgs } from './parse-command-args.js';
@@ -128,7 +128,8 @@ async function showOrRevoke(command: 'show' | 'revoke', args: string[], io: CliI
  * io.stdout(formatIssuedKey(issued));
  * ```
  */
-export function formatIssuedKey(key: WireIssuedKey): string {
+export function formatIssuedKey(answer: WireIssuedKey): string {
+  const key = printable(answer);
   const lines = formatColumns([
     ['  vault key', key.vault_key],
     ['  vendor', key.vendor ?? '(budget only)'],
@@ -148,7 +149,8 @@ export function formatIssuedKey(key: WireIssuedKey): string {
  * io.stdout(formatKeyStatus(status));
  * ```
  */
-export function formatKeyStatus(status: WireKeyStatus): string {
+export function formatKeyStatus(answer: WireKeyStatus): string {
+  const status = printable(answer);
   const caps = formatColumns(
     status.caps.map((cap) => [
       cap.kind === 'daily' ? 'daily' : 'total',

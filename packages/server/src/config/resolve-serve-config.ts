@@ -93,6 +93,12 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
   if (adminToken.length < 16) {
     throw new InvalidPolicyError({ message: 'KEYBRAKE_ADMIN_TOKEN must be at least 16 characters.' });
   }
+  if (!/^[\x21-\x7e]+$/.test(adminToken)) {
+    throw new InvalidPolicyError({
+      message:
+        'KEYBRAKE_ADMIN_TOKEN must be printable ASCII without spaces (check for a trailing newline or \\r from an env file).',
+    });
+  }
 
   const port = toInteger('--port', flags.port ?? env.KEYBRAKE_PORT, file.port ?? 8787);
   if (port > 65_535) throw new InvalidPolicyError({ message: `--port must be 0–65535, got ${port}.` });

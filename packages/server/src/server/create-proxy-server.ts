@@ -16,7 +16,7 @@ export interface ProxyServerOptions {
   /** The vault holding the real vendor secrets. The proxy closes it when it closes. */
   vault: Vault;
   /**
-   * The admin token (`KEYBRAKE_ADMIN_TOKEN`), at least 16 characters: the admin API and `/metrics`
+   * The admin token (`KEYBRAKE_ADMIN_TOKEN`), at least 16 printable ASCII characters, no spaces: the admin API and `/metrics`
    * need `Authorization: Bearer <admin token>`, compared in constant time.
    */
   adminToken: string;
@@ -77,7 +77,8 @@ export interface ProxyServer {
  *
  * @param options - See {@link ProxyServerOptions}.
  * @returns The {@link ProxyServer}; call `listen()` to start it.
- * @throws {InvalidPolicyError} if the admin token is shorter than 16 characters or a limit is invalid.
+ * @throws {InvalidPolicyError} if the admin token is shorter than 16 characters or holds a space or
+ *   control character, or a limit is invalid.
  * @example
  * ```ts
  * const vault = createVault({ secrets: { stripe: process.env.STRIPE_SECRET_KEY } });
@@ -91,6 +92,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     throw new InvalidPolicyError({
       message:
         'The admin token must be at least 16 characters (set KEYBRAKE_ADMIN_TOKEN, e.g. `openssl rand -hex 32`).',
+    });
+  }
+  if (!/^[\x21-\x7e]+$/.test(options.adminToken)) {
+    // `Authorization: Bearer <token>` cannot carry a space, and no one could present the token.
+    throw new InvalidPolicyError({
+      message:
+        'The admin token must be printable ASCII without spaces (a trailing newline or \\r from an env file counts); e.g. `openssl rand -hex 32`.',
     });
   }
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;

@@ -93,7 +93,8 @@ export async function handleAdminRequest(
         method,
         route,
         keyId: keyId ?? null,
-        status: response.statusCode,
+        // An error thrown past here is answered 500 by the server, after this line.
+        status: response.headersSent ? response.statusCode : 500,
         latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
       },
       'admin call',

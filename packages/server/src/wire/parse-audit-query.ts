@@ -2,13 +2,16 @@ import type { AuditQuery } from '@keybrake/core';
 import { z } from 'zod';
 import { type FieldErrors, toFieldErrors } from './to-field-errors.js';
 
+/** Epoch milliseconds (10 digits or more: `2024` is not a time), or an ISO 8601 date or date-time. */
+const EPOCH_MS = /^\d{10,}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 const time = z
   .string()
   .min(1)
-  .refine((value) => /^\d+$/.test(value) || !Number.isNaN(Date.parse(value)), {
-    error: 'must be an ISO 8601 time or epoch milliseconds',
+  .refine((value) => EPOCH_MS.test(value) || (ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))), {
+    error: 'must be an ISO 8601 time (2026-11-27T10:00:00Z) or epoch milliseconds',
   })
-  .transform((value) => (/^\d+$/.test(value) ? Number(value) : value));
+  .transform((value) => (EPOCH_MS.test(value) ? Number(value) : value));
 
 const auditQuerySchema = z.strictObject({
   root_id: z.string().min(1).optional(),
@@ -42,10 +45,11 @@ export type ParsedAuditQuery = { ok: true; query: AuditQuery } | { ok: false; fi
  * ```
  */
 export function parseAuditQuery(search: URLSearchParams): ParsedAuditQuery {
-  const raw: Record<string, string> = {};
-  const fields: FieldErrors = {};
+  // No prototypes: `__proto__=x` or `valueOf=x` is a parameter like any other (and unknown).
+  const raw: Record<string, string> = Object.create(null);
+  const fields: FieldErrors = Object.create(null);
   for (const [name, value] of search) {
-    if (name in raw) fields[name] = 'is given more than once';
+    if (Object.hasOwn(raw, name)) fields[name] = 'is given more than once';
     raw[name] = value;
   }
   const parsed = auditQuerySchema.safeParse(raw);

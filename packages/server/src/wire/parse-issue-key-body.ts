@@ -52,7 +52,14 @@ function issueKeyBodySchema(vendors: readonly string[]) {
       agent_run_label: label.optional(),
       label: label.optional(),
       fallback_estimate_usd: usd.optional(),
-      metadata: z.record(z.string(), z.unknown()).optional(),
+      // Kept as sent (a record schema would rebuild it and drop a `__proto__` key): the vault
+      // checks its depth, size and keys.
+      metadata: z
+        .custom<Record<string, unknown>>(
+          (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+          { error: 'must be a JSON object' },
+        )
+        .optional(),
     })
     .superRefine((body, context) => {
       if (body.daily_usd_cap !== undefined && body.daily_cap_usd !== undefined) {

@@ -14,7 +14,8 @@ export type FieldErrors = Record<string, string>;
  * ```
  */
 export function toFieldErrors(error: z.ZodError): FieldErrors {
-  const fields: FieldErrors = {};
+  // No prototype: a field named `constructor` or `__proto__` is a field like any other.
+  const fields: FieldErrors = Object.create(null);
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) fields[[...issue.path, key].join('.')] ??= 'is not a known field';

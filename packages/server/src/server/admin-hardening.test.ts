@@ -1,0 +1,166 @@
+// The admin API and the CLI on input built to break them: deep or prototype-named fields,
+// odd times, tokens no one could present, labels that drive a terminal, a server that is not ours.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createVault, type Vault } from '@keybrake/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliIo } from '../cli/cli-io.js';
+import { runCli } from '../cli/run-cli.js';
+import { resolveServeConfig } from '../config/resolve-serve-config.js';
+import { createProxyLogger } from '../logging/create-proxy-logger.js';
+import { ACME_SECRET, createAcmeVendor, startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
+import { parseAuditQuery } from '../wire/parse-audit-query.js';
+import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
+
+const ADMIN_TOKEN = 'admin-token-0123456789-abcdef';
+
+function captureIo(env: Record<string, string>) {
+  const out = { stdout: '', stderr: '' };
+  const io: CliIo = {
+    stdout: (text) => void (out.stdout += text),
+    stderr: (text) => void (out.stderr += text),
+    env,
+  };
+  return { io, out };
+}
+
+describe('the admin API and the CLI on hostile input', () => {
+  let upstream: Awaited<ReturnType<typeof startAcmeUpstream>>;
+  let vault: Vault;
+  let proxy: ProxyServer;
+  let url: string;
+  const logLines: string[] = [];
+  beforeAll(async () => {
+    upstream = await startAcmeUpstream();
+    vault = createVault({ vendors: { acme: createAcmeVendor(upstream.url) }, secrets: { acme: ACME_SECRET } });
+    // A vault whose status read of one key fails unexpectedly, to see what the admin log says of a 500.
+    const getKeyStatus = (id: string) =>
+      id === 'kbk_0000000000000000' ? Promise.reject(new Error('boom')) : vault.getKeyStatus(id);
+    proxy = createProxyServer({
+      vault: new Proxy(vault, {
+        get: (target, name) => (name === 'getKeyStatus' ? getKeyStatus : Reflect.get(target, name)),
+      }),
+      adminToken: ADMIN_TOKEN,
+      logger: createProxyLogger({ destination: { write: (line: string) => void logLines.push(line) } }),
+    });
+    url = await proxy.listen({ port: 0 });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  const post = (body: string) =>
+    fetch(`${url}/vault/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body,
+    });
+  const errorOf = async (response: Response) =>
+    ((await response.json()) as { error: { message: string; fields?: Record<string, string> } }).error;
+
+  it('should refuse metadata nested too deep or with a __proto__ key with a 400, storing nothing', async () => {
+    const nested = (depth: number) => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+    for (const depth of [40, 3000, 8000]) {
+      const answer = await post(`{"vendor":"acme","cap_usd":10,"metadata":{"d":${nested(depth)}}}`);
+      expect(answer.status).toBe(400);
+      expect((await errorOf(answer)).message).toMatch(/metadata nests deeper than 32 levels/);
+    }
+    const proto = await post('{"vendor":"acme","cap_usd":1,"metadata":{"__proto__":{"x":1},"a":1}}');
+    expect(proto.status).toBe(400);
+    expect((await errorOf(proto)).message).toMatch(/may not have a "__proto__" key/);
+    expect((await post(`{"vendor":"acme","cap_usd":1,"metadata":{"d":${nested(30)}}}`)).status).toBe(201);
+  });
+
+  it('should name an unknown field or parameter even when it is called like an Object.prototype member', async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      const answer = await post(`{"cap_usd":1,"${name}":{}}`);
+      expect(answer.status).toBe(400);
+      expect((await errorOf(answer)).fields).toEqual({ [name]: 'is not a known field' });
+    }
+    expect(parseAuditQuery(new URLSearchParams('__proto__=x'))).toEqual({
+      ok: false,
+      fields: JSON.parse('{"__proto__":"is not a known field"}'),
+    });
+    expect(parseAuditQuery(new URLSearchParams('valueOf=x'))).toEqual({
+      ok: false,
+      fields: { valueOf: 'is not a known field' },
+    });
+  });
+
+  it('should take since and until only as ISO 8601 times or epoch milliseconds', () => {
+    for (const since of ['2026-11-27', '2026-11-27T10:00:00Z', '2026-11-27T10:00:00.5+01:00', '1795770000000']) {
+      expect(parseAuditQuery(new URLSearchParams({ since })).ok).toBe(true);
+    }
+    for (const since of ['2024', 'March 7', '1.5', 'yesterday']) {
+      expect(parseAuditQuery(new URLSearchParams({ since }))).toMatchObject({
+        ok: false,
+        fields: { since: expect.any(String) },
+      });
+    }
+  });
+
+  it('should log the status it answered when the handler fails unexpectedly', async () => {
+    logLines.length = 0;
+    const answer = await fetch(`${url}/vault/keys/kbk_0000000000000000`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(answer.status).toBe(500);
+    const admin = logLines
+      .map((line) => JSON.parse(line) as { admin?: boolean; status?: number })
+      .find((line) => line.admin);
+    expect(admin?.status).toBe(500);
+  });
+
+  it('should print no terminal control sequence or forged line from a label', async () => {
+    const env = { KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_URL: url };
+    const hostile = 'ok\u001b]0;owned\u0007\u001b[2J\u009b\nSession forged  (kbk_forged)';
+    const issue = captureIo(env);
+    expect(
+      await runCli({ argv: ['keys', 'issue', '--vendor', 'acme', '--cap', '5', '--label', hostile], ...issue.io }),
+    ).toBe(0);
+    const vaultKey = /kb_test_\w+/.exec(issue.out.stdout)?.[0] ?? '';
+    await fetch(`${url}/v1/charges`, { method: 'POST', headers: { authorization: `Bearer ${vaultKey}` }, body: 'a=1' });
+    const audit = captureIo(env);
+    expect(await runCli({ argv: ['audit'], ...audit.io })).toBe(0);
+    for (const text of [issue.out.stdout, audit.out.stdout]) {
+      expect(text).toContain('ok\uFFFD]0;owned');
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(text).not.toMatch(/^Session forged/m);
+    }
+  });
+
+  it('should exit 1 with a message when the URL answers 200 with something that is not the admin API', async () => {
+    const other = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<html>dev server</html>');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const env = {
+      KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN,
+      KEYBRAKE_URL: `http://127.0.0.1:${(other.address() as AddressInfo).port}`,
+    };
+    try {
+      for (const argv of [['keys', 'issue', '--cap', '1'], ['keys', 'show', 'kbk_1'], ['audit']]) {
+        const run = captureIo(env);
+        expect(await runCli({ argv, ...run.io }), argv.join(' ')).toBe(1);
+        expect(run.out.stderr).toMatch(/is not a Keybrake proxy/);
+      }
+    } finally {
+      other.close();
+    }
+  });
+});
+
+describe('an admin token no one could present', () => {
+  it('should be refused at start: with a space, a tab or a trailing \\r', () => {
+    const vault = createVault({ secrets: {} });
+    for (const token of ['correct horse battery staple', 'admin-token-0123456789\r', 'admin-token\t0123456789']) {
+      expect(() => createProxyServer({ vault, adminToken: token }), JSON.stringify(token)).toThrow(
+        /printable ASCII without spaces/,
+      );
+      expect(() => resolveServeConfig({ flags: {}, env: { KEYBRAKE_ADMIN_TOKEN: token } })).toThrow(
+        /printable ASCII without spaces/,
+      );
+    }
+  });
+});
