@@ -45,13 +45,16 @@ Options:
                               live replicas never share keys or spend; KEYBRAKE_REDIS_PREFIX)
   --max-body-bytes <n>        Largest request body (default 1048576)
   --upstream-timeout <d>      Timeout of vendor calls (default 60s)
-  --mode <test|live>          Prefix of issued vault keys, kb_test_ or kb_live_ (default test)
-  --log-level <level>         fatal, error, warn, info, debug, trace or silent (default info)
+  --mode <test|live>          Prefix of issued vault keys, kb_test_ or kb_live_ (default test;
+                              KEYBRAKE_MODE)
+  --log-level <level>         fatal, error, warn, info, debug, trace or silent (default info;
+                              KEYBRAKE_LOG_LEVEL)
   --public-metrics            Serve /metrics without the admin token
   -h, --help                  Show this help
 
 Environment:
-  KEYBRAKE_ADMIN_TOKEN        Required: the admin API's bearer token (at least 16 characters)
+  KEYBRAKE_ADMIN_TOKEN        Required: the admin API's bearer token (at least 16 printable
+                              ASCII characters, no spaces)
   STRIPE_SECRET_KEY           Stripe secret key
   TWILIO_ACCOUNT_SID          Twilio account, with TWILIO_AUTH_TOKEN, or with
                               TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET
