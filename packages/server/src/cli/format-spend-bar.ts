@@ -56,6 +56,10 @@ export function formatColumns(rows: readonly string[][], options: { right?: read
   );
 }
 
+/** C0 and C1 control characters, DEL included. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /**
  * A copy of a server answer safe to print to a terminal: every control character in its strings
  * (escape sequences, newlines, C1 codes) becomes `\uFFFD`, so a hostile label can neither drive
@@ -67,7 +71,7 @@ export function formatColumns(rows: readonly string[][], options: { right?: read
  * ```
  */
 export function printable<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD') as T;
+  if (typeof value === 'string') return value.replace(CONTROL_CHARACTERS, '\uFFFD') as T;
   if (Array.isArray(value)) return value.map(printable) as T;
   if (typeof value === 'object' && value !== null) {
     const copy: Record<string, unknown> = {};
