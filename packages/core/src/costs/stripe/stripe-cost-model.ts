@@ -121,12 +121,16 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
         };
       }
+      let form: Record<string, string>;
       if (match.route.handler.moneyMoving) {
         // A money call whose parameters Stripe might read otherwise than this model is not priced.
-        const ambiguous = ambiguity(request);
-        if (ambiguous) return { kind: 'unknown', reason: ambiguous };
+        const read = readMoneyParams(request);
+        if (typeof read === 'string') return { kind: 'unknown', reason: read };
+        form = read;
+      } else {
+        form = paramsOf(request);
       }
-      return match.route.handler.estimate({ request, form: paramsOf(request), context, ids: match.ids });
+      return match.route.handler.estimate({ request, form, context, ids: match.ids });
     },
 
     settle(request, response, estimate, context) {
@@ -158,13 +162,13 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
 }
 
 /**
- * Why Stripe might read a money call's parameters otherwise than {@link paramsOf}, or `undefined`:
+ * A money call's parameters as {@link paramsOf} reads them, or why Stripe might read them otherwise:
  * a body that is not form-encoded (multipart, even behind a preamble; JSON), a raw `;` (an older
  * Rack splits parameters on it too), a parameter sent twice or in both the query and the body, or
  * a key wrapped in brackets (`[amount]`, `amount]`, which an older Rack reads as `amount`).
  * stripe-node sends none of these.
  */
-function ambiguity(request: CostRequest): string | undefined {
+function readMoneyParams(request: CostRequest): Record<string, string> | string {
   const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
   if (media && media !== 'application/x-www-form-urlencoded') {
     return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
@@ -172,29 +176,36 @@ function ambiguity(request: CostRequest): string | undefined {
   const body = request.bodyText;
   if (body.startsWith('--')) return 'a multipart body cannot be priced; send it form-encoded';
   // Raw in the body (an encoded `%3B` is data); in the query, where they cannot be told apart, any.
-  if (body.includes(';')) return 'a ";" in its parameters can be read as a separator';
-  const seen = new Set<string>();
-  const check = (name: string, value: string, query: boolean): string | undefined => {
-    if (query && (name.includes(';') || value.includes(';')))
-      return 'a ";" in its parameters can be read as a separator';
-    const base = name.split('[', 1)[0] ?? '';
-    if (base === '' || base.includes(']'))
-      return `the parameter name ${JSON.stringify(name.slice(0, 40))} can be read otherwise`;
-    if (!name.endsWith('[]')) {
-      if (seen.has(name)) return `the parameter ${JSON.stringify(name.slice(0, 40))} is sent twice`;
-      seen.add(name);
-    }
-    return undefined;
-  };
+  if (body.includes(';')) return SEMICOLON;
+  // One pass builds the form (as `paramsOf` would) and checks every name on the way.
+  const form: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(body)) {
-    const found = check(name, value, false);
+    const found = oddName(name) ?? (Object.hasOwn(form, name) && !name.endsWith('[]') ? twice(name) : undefined);
     if (found) return found;
+    form[name] = value;
   }
-  for (const [name, value] of request.query) {
-    const found = check(name, value, true);
+  const query = request.query;
+  if (query.size === 0) return form;
+  const merged: Record<string, string> = {};
+  for (const [name, value] of query) {
+    if (name.includes(';') || value.includes(';')) return SEMICOLON;
+    const found = oddName(name) ?? (Object.hasOwn(merged, name) || Object.hasOwn(form, name) ? twice(name) : undefined);
     if (found) return found;
+    merged[name] = value;
   }
-  return undefined;
+  return Object.assign(merged, form);
+}
+
+const SEMICOLON = 'a ";" in its parameters can be read as a separator';
+const twice = (name: string) => `the parameter ${JSON.stringify(name.slice(0, 40))} is sent twice`;
+
+/** A name an older Rack reads otherwise: starting with a bracket, or with `]` before any `[`. */
+function oddName(name: string): string | undefined {
+  const open = name.indexOf('[');
+  const close = name.indexOf(']');
+  return open === 0 || (close !== -1 && (open === -1 || close < open))
+    ? `the parameter name ${JSON.stringify(name.slice(0, 40))} can be read otherwise`
+    : undefined;
 }
 
 /**
