@@ -93,6 +93,26 @@ describe('createTwilioCostModel', () => {
       ).toBe(100_000);
     });
 
+    it('should not price +1 numbers outside the US and Canada (the Caribbean, US territories, 900) at the +1 rate', () => {
+      for (const to of ['+18765550123', '+18685550123', '+18095550123', '+17875550123', '+19005550123']) {
+        expect(micros({ path: MESSAGES, form: { To: to, Body: 'hi' } })).toBe('unknown');
+        expect(micros({ path: CALLS, form: { To: to, TimeLimit: '60' } })).toBe('unknown');
+        // Not even with '+1' configured explicitly; a longer prefix or '+' prices them.
+        expect(
+          micros({ path: MESSAGES, form: { To: to, Body: 'hi' } }, { smsSegmentUsdByPrefix: { '+1': '0.01' } }),
+        ).toBe('unknown');
+        expect(
+          micros({ path: MESSAGES, form: { To: to, Body: 'hi' } }, { smsSegmentUsdByPrefix: { '+': '0.30' } }),
+        ).toBe(300_000);
+      }
+      const jamaica = { smsSegmentUsdByPrefix: { '+1876': '0.2000' } };
+      expect(micros({ path: MESSAGES, form: { To: '+18765550123', Body: 'hi' } }, jamaica)).toBe(200_000);
+      // The US mainland and Canada keep the +1 rate.
+      for (const to of ['+14155551212', '+16135550123', '+12125550123']) {
+        expect(micros({ path: MESSAGES, form: { To: to, Body: 'hi' } })).toBe(8_300);
+      }
+    });
+
     it('should read 00 as +, and deny a To that is not an E.164 number', () => {
       expect(micros({ path: MESSAGES, form: { To: '00447700900123', Body: 'hi' } }, uk)).toBe(52_400);
       expect(micros({ path: MESSAGES, form: { To: '447700900123', Body: 'hi' } }, uk)).toBe('unknown');
@@ -157,6 +177,22 @@ describe('createTwilioCostModel', () => {
       });
     });
 
+    it('should return unknown for inline TwiML that can dial, record or fetch more, and price the rest', () => {
+      const call = (twiml: string) =>
+        estimate({ path: CALLS, form: { To: '+14155551212', TimeLimit: '60', Twiml: twiml } });
+      for (const twiml of [
+        '<Response><Dial><Number>+882345678901</Number><Number>+882345678902</Number></Dial></Response>',
+        '<Response><Say>hi</Say><Record transcribe="true"/></Response>',
+        '<Response><Redirect>https://x.test/next</Redirect></Response>',
+        '<Response><Gather action="https://x.test/next"><Say>Press 1</Say></Gather></Response>',
+      ]) {
+        expect(call(twiml).kind).toBe('unknown');
+      }
+      const spoken =
+        '<?xml version="1.0"?><Response><Say voice="alice">Paid.</Say><Pause length="1"/><Hangup/></Response>';
+      expect(call(spoken)).toMatchObject({ micros: 14_000 });
+    });
+
     it('should return unknown for a malformed TimeLimit', () => {
       expect(estimate({ path: CALLS, form: { TimeLimit: 'forever' } }).kind).toBe('unknown');
     });
@@ -175,8 +211,25 @@ describe('createTwilioCostModel', () => {
       expect(estimate({ method: 'DELETE', path: `${ACCOUNT}/Messages/SM1.json` })).toMatchObject({ micros: 0 });
     });
 
-    it('should return unknown for a call update that sets a new TimeLimit', () => {
-      expect(estimate({ path: `${ACCOUNT}/Calls/CA1.json`, form: { TimeLimit: '36000' } }).kind).toBe('unknown');
+    it('should return unknown for a call update that sets anything but its status and status callback', () => {
+      const call = `${ACCOUNT}/Calls/CA1.json`;
+      expect(estimate({ path: call, form: { TimeLimit: '36000' } }).kind).toBe('unknown');
+      // New TwiML can dial more numbers: each a billed leg.
+      const dial = '<Response><Dial timeLimit="14400"><Number>+882345678901</Number></Dial></Response>';
+      expect(estimate({ path: call, form: { Twiml: dial } }).kind).toBe('unknown');
+      expect(
+        estimate({ path: call, form: { Url: 'https://twimlets.com/forward?PhoneNumber=%2B882345678901' } }).kind,
+      ).toBe('unknown');
+      expect(estimate({ path: call, form: { Status: 'completed', FallbackUrl: 'https://x.test/t' } }).kind).toBe(
+        'unknown',
+      );
+      expect(estimate({ path: call, form: { Status: 'completed' }, query: 'TimeLimit=14400' }).kind).toBe('unknown');
+      expect(
+        estimate({
+          path: call,
+          form: { Status: 'canceled', StatusCallback: 'https://x.test/cb', StatusCallbackMethod: 'POST' },
+        }),
+      ).toMatchObject({ micros: 0 });
     });
 
     it('should return unknown for other writes, such as buying a phone number', () => {

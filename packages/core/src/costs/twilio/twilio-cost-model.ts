@@ -155,8 +155,13 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
 
   const estimateCall = (request: CostRequest): CostEstimate => {
     const form = new URLSearchParams(request.bodyText);
-    const repeated = repeatedParameter(form, ['To', 'TimeLimit']);
+    const repeated = repeatedParameter(form, ['To', 'TimeLimit', 'Twiml']);
     if (repeated) return { kind: 'unknown', reason: `a repeated \`${repeated}\` cannot be priced` };
+    const twiml = form.get('Twiml');
+    const verb = twiml === null ? undefined : costlyTwimlVerb(twiml);
+    if (verb) {
+      return { kind: 'unknown', reason: `inline TwiML with <${verb}> can dial, record or fetch more: not priced` };
+    }
     const to = destination(form.get('To'));
     if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
     const perMinute = priceFor(minutePrices, to);
@@ -176,11 +181,14 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
   const isZeroCost = (method: string, path: string, request: CostRequest): boolean => {
     if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, path))) return true;
     if (method === 'DELETE') return MESSAGE.test(path) || MESSAGE_MEDIA.test(path) || CALL.test(path);
-    if (method !== 'POST') return false;
-    // Updating a message (redact, cancel a scheduled one) costs nothing; so does updating a call,
-    // unless it sets a new TimeLimit.
+    if (method !== 'POST' || unreadableParameters(request)) return false;
+    // Updating a message (redact, cancel a scheduled one) costs nothing.
     if (MESSAGE.test(path)) return true;
-    return CALL.test(path) && !new URLSearchParams(request.bodyText).has('TimeLimit');
+    // Nor does hanging up or cancelling a call, or moving its status callback. New TwiML (`Twiml`,
+    // `Url`, `FallbackUrl`) can dial more numbers, and `TimeLimit` lengthens the call: unknown.
+    if (!CALL.test(path)) return false;
+    for (const name of new URLSearchParams(request.bodyText).keys()) if (!FREE_CALL_UPDATE.has(name)) return false;
+    return true;
   };
 
   const reconcileAll = (request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation[] => {
@@ -271,9 +279,50 @@ function prefixTable(
   return table.sort((a, b) => b.prefix.length - a.prefix.length);
 }
 
-/** The price for an E.164 number: the longest matching prefix, or `undefined` (unknown). */
+/**
+ * Area codes of `+1` outside the US mainland and Canada — the Caribbean, Bermuda, Sint Maarten,
+ * the US territories — and premium `900`: Twilio prices them above the US rate (several times,
+ * for some), so the `+1` price does not cover them.
+ */
+const NANP_OUTSIDE_US_CANADA = new Set([
+  '242',
+  '246',
+  '264',
+  '268',
+  '284',
+  '340',
+  '345',
+  '441',
+  '473',
+  '649',
+  '658',
+  '664',
+  '670',
+  '671',
+  '684',
+  '721',
+  '758',
+  '767',
+  '784',
+  '787',
+  '809',
+  '829',
+  '849',
+  '868',
+  '869',
+  '876',
+  '900',
+  '939',
+]);
+
+/**
+ * The price for an E.164 number: the longest matching prefix, or `undefined` (unknown). A `+1`
+ * entry never prices an area code of {@link NANP_OUTSIDE_US_CANADA}: a longer prefix (`+1876`) or
+ * the `'+'` catch-all must.
+ */
 function priceFor(table: readonly PrefixPrice[], to: string): MicroUsd | undefined {
-  return table.find(({ prefix }) => to.startsWith(prefix))?.micros;
+  const outsideUsCanada = to.startsWith('+1') && NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5));
+  return table.find(({ prefix }) => to.startsWith(prefix) && !(outsideUsCanada && prefix === '+1'))?.micros;
 }
 
 /**
@@ -288,10 +337,10 @@ function destination(raw: string | null): string | undefined {
   return /^\+\d{4,15}$/.test(to) ? to : undefined;
 }
 
-/** The first of `names` given more than once (Twilio does not document which value it uses). */
 /**
- * Why a message or call create's parameters may not be what Twilio reads, or `undefined`: some in
- * the query string (the model reads the body only), or a body that is not form-encoded.
+ * Why a message or call create's (or update's) parameters may not be what Twilio reads, or
+ * `undefined`: some in the query string (the model reads the body only), or a body that is not
+ * form-encoded.
  */
 function unreadableParameters(request: CostRequest): string | undefined {
   if (request.query.size > 0) return 'parameters in the query string cannot be priced; send them in the body';
@@ -302,6 +351,22 @@ function unreadableParameters(request: CostRequest): string | undefined {
   return undefined;
 }
 
+/** What a call update may set and stay free: its status (hang up, cancel) and status callback. */
+const FREE_CALL_UPDATE = new Set(['Status', 'StatusCallback', 'StatusCallbackMethod']);
+
+/** TwiML verbs that cost nothing beyond the call's own minutes; any other may place or add billed work. */
+const FREE_TWIML_VERBS = new Set(['response', 'say', 'play', 'pause', 'hangup', 'reject']);
+
+/** The first TwiML verb of `twiml` outside {@link FREE_TWIML_VERBS} (`Dial`, `Record`, `Redirect`…), if any. */
+function costlyTwimlVerb(twiml: string): string | undefined {
+  for (const match of twiml.matchAll(/<\s*([A-Za-z][\w.:-]*)/g)) {
+    const verb = match[1] ?? '';
+    if (!FREE_TWIML_VERBS.has(verb.toLowerCase())) return verb;
+  }
+  return undefined;
+}
+
+/** The first of `names` given more than once (Twilio does not document which value it uses). */
 function repeatedParameter(form: URLSearchParams, names: readonly string[]): string | undefined {
   return names.find((name) => form.getAll(name).length > 1);
 }
