@@ -116,6 +116,42 @@ describe('createRedisAuditSink', () => {
     });
   });
 
+  describe('when calls land in the same millisecond', () => {
+    it('should order them newest first, as the other sinks do, so a limit keeps the same records', async () => {
+      const sink = createRedisAuditSink({ url: redis.url, stream: uniqueStream() });
+      try {
+        const time = new Date(NOW).toISOString();
+        const [first, second, third] = [record({ time }), record({ time }), record({ time })];
+        for (const entry of [first, second, third]) sink.write(entry);
+        await sink.flush();
+        expect((await sink.query({})).records.map((entry) => entry.id)).toEqual([third?.id, second?.id, first?.id]);
+        expect((await sink.query({ limit: 1 })).records.map((entry) => entry.id)).toEqual([third?.id]);
+      } finally {
+        await sink.close?.();
+      }
+    });
+  });
+
+  describe('when a session calls again after its index expired', () => {
+    it('should still find its older records, from the main stream', async () => {
+      const sink = createRedisAuditSink({ url: redis.url, stream: uniqueStream(), sessionIndexTtl: 0.3 });
+      try {
+        const old = record();
+        sink.write(old);
+        await sink.flush();
+        await new Promise((resolve) => setTimeout(resolve, 500)); // the index expires
+        const fresh = record();
+        sink.write(fresh);
+        await sink.flush();
+        const session = await sink.query({ rootKeyId: 'kbk_session' });
+        expect(session.records.map((entry) => entry.id)).toEqual([fresh.id, old.id]);
+        expect(session.totals[0]?.calls).toBe(2);
+      } finally {
+        await sink.close?.();
+      }
+    });
+  });
+
   describe('when the stream is long', () => {
     it('should page through it, keep the session index, and trim to about maxLen', async () => {
       const stream = uniqueStream();
@@ -129,9 +165,10 @@ describe('createRedisAuditSink', () => {
         for (let index = 0; index < 2500; index++)
           sink.write(record({ rootKeyId: index % 5 === 0 ? 'kbk_small' : 'kbk_big' }));
         await sink.flush();
-        // Each session's index TTL is renewed once per batch (of at most 500), not once per record.
+        // Each session's index TTLs (the index and its partial marker) are renewed once per batch
+        // (of at most 500), not once per record: 2 sessions × 2 keys × 5 batches at most.
         expect(await pexpires()).toBeGreaterThan(pexpiresBefore);
-        expect((await pexpires()) - pexpiresBefore).toBeLessThanOrEqual(2 * Math.ceil(2500 / 500));
+        expect((await pexpires()) - pexpiresBefore).toBeLessThanOrEqual(2 * 2 * Math.ceil(2500 / 500));
         expect(await admin.xLen(stream)).toBeLessThan(2500);
         expect(await admin.xLen(stream)).toBeGreaterThanOrEqual(1000);
         expect(await admin.xLen(`${stream}:root:kbk_small`)).toBe(500);

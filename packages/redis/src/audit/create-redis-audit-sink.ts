@@ -29,7 +29,8 @@ export interface RedisAuditSinkOptions extends RedisConnectionOptions {
   maxLen?: number | undefined;
   /**
    * How long a session's index stream lives after its last record: seconds, or `"30d"`. A query
-   * for a session whose index has expired scans the main stream instead.
+   * for a session whose index has expired — or was made anew, without its older records, when the
+   * session called again — scans the main stream instead.
    * @default '30d'
    */
   sessionIndexTtl?: string | number | undefined;
@@ -56,20 +57,34 @@ const BATCH_SIZE = 500;
  * id, root key id ('' for none), the record as JSON. Reply: the number of records appended.
  */
 const appendScript = createRedisScript(`
-local stream, maxLen, indexPrefix, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local stream, maxLen, indexPrefix, ttl, seenTtl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local roots = {}
-for i = 5, #ARGV, 3 do
+for i = 6, #ARGV, 3 do
   local id, root, record = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'id', id, 'rootKeyId', root, 'record', record)
   if root ~= '' then
-    redis.call('XADD', indexPrefix .. root, 'MAXLEN', '~', maxLen, '*', 'id', id, 'rootKeyId', root, 'record', record)
-    roots[root] = true
+    local index = indexPrefix .. root
+    if not roots[root] then
+      roots[root] = true
+      -- An index made anew for a session seen before (its old one expired) lacks the older records.
+      if redis.call('EXISTS', index) == 0 and redis.call('EXISTS', index .. ':seen') == 1 then
+        redis.call('SET', index .. ':partial', '1')
+      end
+    end
+    redis.call('XADD', index, 'MAXLEN', '~', maxLen, '*', 'id', id, 'rootKeyId', root, 'record', record)
   end
 end
-for root in pairs(roots) do redis.call('PEXPIRE', indexPrefix .. root, ttl) end
-return (#ARGV - 4) / 3
+for root in pairs(roots) do
+  local index = indexPrefix .. root
+  redis.call('PEXPIRE', index, ttl)
+  redis.call('PEXPIRE', index .. ':partial', ttl)
+  redis.call('SET', index .. ':seen', '1', 'PX', seenTtl)
+end
+return (#ARGV - 5) / 3
 `);
 const PAGE_SIZE = 1000;
+/** How many index lifetimes a session is remembered as seen, so an index made anew is known partial. */
+const SEEN_TTL_FACTOR = 12;
 const RETRY_MS = 1000;
 
 /**
@@ -123,7 +138,7 @@ export function createAuditSinkOn(
   let sending = 0;
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
-    const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs)];
+    const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs), String(indexTtlMs * SEEN_TTL_FACTOR)];
     for (const record of batch) args.push(record.id, record.rootKeyId ?? '', JSON.stringify(record));
     return appendScript.run(client, args);
   };
@@ -164,6 +179,8 @@ export function createAuditSinkOn(
   }
 
   const readStream = async (key: string, rootKeyId: string | undefined): Promise<AuditRecord[]> => {
+    // Each id in the order of its oldest copy, records handed over oldest first: as the memory and
+    // JSONL sinks do, so calls of one millisecond come out in the same order from every sink.
     const byId = new Map<string, AuditRecord>();
     let end = '+';
     for (;;) {
@@ -179,12 +196,13 @@ export function createAuditSinkOn(
         // can append revision 0 after another's revision 1); among equals, the newest, seen first.
         const record = JSON.parse(entry.record) as AuditRecord;
         const kept = byId.get(entry.id);
-        if (!kept || (record.revision ?? 0) > (kept.revision ?? 0)) byId.set(entry.id, record);
+        byId.delete(entry.id); // read newest first: re-inserted, the id moves to its older copy's place
+        byId.set(entry.id, !kept || (record.revision ?? 0) > (kept.revision ?? 0) ? record : kept);
       }
       if (count < PAGE_SIZE || lastStreamId === undefined) break;
       end = `(${lastStreamId}`;
     }
-    return [...byId.values()];
+    return [...byId.values()].reverse();
   };
 
   return {
@@ -219,12 +237,13 @@ export function createAuditSinkOn(
       let key = stream;
       if (query.rootKeyId !== undefined) {
         const index = indexKey(query.rootKeyId);
-        const exists = await connection.run(
+        const [exists, partial] = await connection.run(
           'read audit records',
-          (client) => client.exists(index),
+          (client) => Promise.all([client.exists(index), client.exists(`${index}:partial`)]),
           'the audit query failed.',
         );
-        if (exists === 1) key = index;
+        // An index made anew after the old one expired lacks older records: the main stream has them.
+        if (exists === 1 && partial === 0) key = index;
       }
       return queryAuditRecords(await readStream(key, query.rootKeyId), query);
     },
