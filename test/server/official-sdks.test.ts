@@ -341,6 +341,10 @@ describe('createProxyServer', () => {
 
       const audit = (await admin('GET', `/vault/audit?key_id=${key.id}`)) as WireAuditResult;
       expect(audit.totals[0]).toMatchObject({ allowed: 2, denied: 3, spent_usd: 0.75 });
+      // The SMS's record was rewritten once, when its price was read back: the wire says so.
+      const sent = audit.records.find((record) => record.method === 'POST' && record.decision === 'allowed');
+      expect(sent).toMatchObject({ revision: 1, actual_usd: 0.75 });
+      expect(audit.records.filter((record) => record !== sent).every((record) => record.revision === 0)).toBe(true);
     });
   });
 

@@ -773,6 +773,27 @@ describe('createVault', () => {
     });
   });
 
+  describe('when the audit is queried with a limit or time it cannot use', () => {
+    it('should refuse it rather than drop a record or ignore the filter', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      for (let call = 0; call < 3; call++) {
+        await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/v1/customers/cus_1', headers: {} });
+      }
+      expect((await vault.queryAudit({})).records).toHaveLength(3);
+      for (const query of [
+        { limit: -1 },
+        { limit: 0 },
+        { limit: 1.5 },
+        { since: 'yesterday' },
+        { until: Number.NaN },
+      ]) {
+        await expect(vault.queryAudit(query), JSON.stringify(query)).rejects.toThrow(/Invalid audit query/);
+      }
+      expect((await vault.queryAudit({ since: new Date(now).toISOString(), limit: 2 })).records).toHaveLength(2);
+    });
+  });
+
   describe('when a key store reads whole chains (getChain)', () => {
     it('should use it instead of get + getMany, and deny with a storage error if it returns too few parents', async () => {
       const inner = createKeyvKeyStore();

@@ -182,6 +182,7 @@ export function createVault(options: VaultOptions = {}): Vault {
     handle: (request) => handleVaultRequest(context, request),
     createFetch: (fetchOptions) => createCappedFetch(vault, fetchOptions),
     queryAudit: async (query = {}) => {
+      assertAuditQuery(query);
       await settled(context);
       return context.audit.query(query);
     },
@@ -200,4 +201,28 @@ export function createVault(options: VaultOptions = {}): Vault {
     },
   };
   return vault;
+}
+
+/**
+ * Refuses a query a sink would misread: a `limit` that is not a whole number from 1 (`-1` would
+ * drop the oldest match), a `since`/`until` that is not a time (the filter would be ignored).
+ */
+function assertAuditQuery(query: AuditQuery): void {
+  if (query.limit !== undefined && !(Number.isSafeInteger(query.limit) && query.limit >= 1)) {
+    throw new InvalidPolicyError({
+      message: `Invalid audit query: limit must be a whole number from 1, got ${query.limit}.`,
+    });
+  }
+  for (const [name, value] of [
+    ['since', query.since],
+    ['until', query.until],
+  ] as const) {
+    if (value === undefined) continue;
+    const time = typeof value === 'number' ? value : Date.parse(value);
+    if (!Number.isFinite(time)) {
+      throw new InvalidPolicyError({
+        message: `Invalid audit query: ${name} must be epoch milliseconds or an ISO 8601 time, got ${JSON.stringify(value)}.`,
+      });
+    }
+  }
 }

@@ -37,5 +37,6 @@ export function toWireAuditRecord(record: AuditRecord): WireAuditRecord {
         }
       : null,
     note: record.note ?? null,
+    revision: record.revision ?? 0,
   };
 }

@@ -93,6 +93,8 @@ export interface WireAuditRecord {
   latency_ms: number;
   actor: WireAuditActor | null;
   note: string | null;
+  /** 0 as first written; each later rewrite (a late price reconciled) adds 1. */
+  revision: number;
 }
 
 /** Totals of one calling key over the matched records. */
