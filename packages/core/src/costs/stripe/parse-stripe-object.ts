@@ -33,6 +33,8 @@ export interface StripeObject {
   amountPaid: number | undefined;
   /** Invoice `amount_due`. */
   amountDue: number | undefined;
+  /** Charge `amount_refunded` (cumulative). */
+  amountRefunded: number | undefined;
   /** Charge `captured`. */
   captured: boolean | undefined;
   /** Charge or Invoice `paid`. */
@@ -66,6 +68,7 @@ export function parseStripeObject(json: unknown): StripeObject | undefined {
     amountRemaining: minor(data.amount_remaining),
     amountPaid: minor(data.amount_paid),
     amountDue: minor(data.amount_due),
+    amountRefunded: minor(data.amount_refunded),
     captured: flag(data.captured),
     paid: flag(data.paid),
   };

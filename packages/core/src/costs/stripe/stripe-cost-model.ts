@@ -121,15 +121,10 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
         };
       }
-      let form: Record<string, string>;
-      if (match.route.handler.moneyMoving) {
-        // A money call whose parameters Stripe might read otherwise than this model is not priced.
-        const read = readMoneyParams(request);
-        if (typeof read === 'string') return { kind: 'unknown', reason: read };
-        form = read;
-      } else {
-        form = paramsOf(request);
-      }
+      // A call whose parameters Stripe might read otherwise than this model is not priced: a guard
+      // on a zero-cost route reads them too (a customer's balance, a Payment Link's line items).
+      const form = readParams(request);
+      if (typeof form === 'string') return { kind: 'unknown', reason: form };
       return match.route.handler.estimate({ request, form, context, ids: match.ids });
     },
 
@@ -162,13 +157,13 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
 }
 
 /**
- * A money call's parameters as {@link paramsOf} reads them, or why Stripe might read them otherwise:
+ * A write's parameters as {@link paramsOf} reads them, or why Stripe might read them otherwise:
  * a body that is not form-encoded (multipart, even behind a preamble; JSON), a raw `;` (an older
  * Rack splits parameters on it too), a parameter sent twice or in both the query and the body, or
  * a key wrapped in brackets (`[amount]`, `amount]`, which an older Rack reads as `amount`).
  * stripe-node sends none of these.
  */
-function readMoneyParams(request: CostRequest): Record<string, string> | string {
+function readParams(request: CostRequest): Record<string, string> | string {
   const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
   if (media && media !== 'application/x-www-form-urlencoded') {
     return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
@@ -350,14 +345,41 @@ const guardedZeroHandler = (
   settle: ({ estimate }) => keepEstimate(estimate),
 });
 
-/** Customer parameters Stripe may charge on: a balance the next invoice collects, a source that retries a past-due invoice. */
+/**
+ * Customer parameters that move no money. Any other may make Stripe charge — `balance` (the next
+ * invoice collects it), a `source` (it retries past-due invoices), `cash_balance` — or did under
+ * an older API version the caller may pin with `Stripe-Version` (`account_balance`, `plan`
+ * subscribing at once): an allow-list, so a name Keybrake does not know is never free.
+ */
+const CUSTOMER_FREE_PARAMETERS = new Set([
+  'address',
+  'business_name',
+  'default_source',
+  'description',
+  'email',
+  'expand',
+  'individual_name',
+  'invoice_prefix',
+  'invoice_settings',
+  'metadata',
+  'name',
+  'next_invoice_sequence',
+  'payment_method',
+  'phone',
+  'preferred_locales',
+  'shipping',
+  'tax',
+  'tax_exempt',
+  'tax_id_data',
+  'test_clock',
+  'validate',
+]);
+
 const customerMoneyParameters = (form: Readonly<Record<string, string>>): string | undefined => {
-  const key = Object.keys(form).find(
-    (name) => name === 'balance' || name === 'source' || name.startsWith('cash_balance'),
-  );
+  const key = Object.keys(form).find((name) => !CUSTOMER_FREE_PARAMETERS.has(name.split('[', 1)[0] ?? name));
   return key === undefined
     ? undefined
-    : `a customer call setting \`${key}\` can make Stripe charge, so it cannot be priced`;
+    : `a customer call setting \`${key.slice(0, 40)}\` can make Stripe charge, so it cannot be priced`;
 };
 
 /** A create call that moves `amount` in `currency`, settled from the response's `amount`. */
@@ -402,9 +424,14 @@ function legacyChargeRefundHandler(creditRefunds: boolean): RouteHandler {
     estimate: () => known(0, creditRefunds ? 'refund: credited when it succeeds' : 'refund: not credited'),
     settle: ({ form, object, context }) => {
       if (!creditRefunds) return known(0, 'refund: not credited');
-      const amount = form.amount === undefined ? undefined : parseMinorInteger(form.amount);
-      if (amount === undefined || amount <= 0 || !object?.currency)
+      const asked = form.amount === undefined ? undefined : parseMinorInteger(form.amount);
+      if (asked === undefined || asked <= 0 || !object?.currency)
         return known(0, 'legacy charge refund without an amount: not credited');
+      // Never more than the Charge says is refunded in all (`amount_refunded` is cumulative).
+      if (object.amountRefunded === undefined)
+        return known(0, 'legacy charge refund: amount_refunded unreadable, not credited');
+      const amount = Math.min(asked, object.amountRefunded);
+      if (amount <= 0) return known(0, 'legacy charge refund: nothing refunded, not credited');
       try {
         return known(context.fx.toMicroUsd(-amount, object.currency), 'refund credited');
       } catch {

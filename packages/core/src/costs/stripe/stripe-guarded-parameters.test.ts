@@ -1,0 +1,103 @@
+// Zero-cost Stripe routes guard the parameters that would make Stripe charge: the guards must see
+// what Stripe reads, whatever the API version, body type or spelling of a name.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createVault } from '../../vault/create-vault.js';
+import { stripeVendor } from '../../vendors/stripe-vendor.js';
+import { loadStripeFixtures } from './__fixtures__/stripe-openapi-fixtures.js';
+
+const SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
+const fixtures = loadStripeFixtures();
+const cleanup: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanup.length > 0) await cleanup.pop()?.();
+});
+
+/** An upstream answering every call with `object`, recording what reached it. */
+async function upstream(object: Record<string, unknown>) {
+  const seen: Array<{ url: string; headers: Record<string, unknown> }> = [];
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      seen.push({ url: request.url ?? '', headers: request.headers });
+      response
+        .writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_1' })
+        .end(JSON.stringify(object));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+async function setup(object: Record<string, unknown>, options: { apiVersion?: string; creditRefunds?: boolean } = {}) {
+  const fake = await upstream(object);
+  const vault = createVault({
+    vendors: { stripe: stripeVendor({ creditRefunds: options.creditRefunds }) },
+    secrets: { stripe: SECRET },
+    upstreams: { stripe: fake.url },
+  });
+  cleanup.push(() => vault.close());
+  const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1 });
+  const stripe = new Stripe(key.vaultKey, {
+    httpClient: Stripe.createFetchHttpClient(vault.createFetch()),
+    maxNetworkRetries: 0,
+    ...(options.apiVersion ? { apiVersion: options.apiVersion as Stripe.LatestApiVersion } : {}),
+  });
+  return { fake, vault, key, stripe, send: vault.createFetch({ vaultKey: key.vaultKey }) };
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+describe('Stripe zero-cost routes with guarded parameters', () => {
+  it('should refuse customer parameters that charge under any API version: account_balance, plan, a card source', async () => {
+    const { fake, stripe } = await setup({ ...fixtures.customer, id: 'cus_1' }, { apiVersion: '2019-09-09' });
+    const attempts = [
+      stripe.customers.update('cus_1', { account_balance: 10_000_000 } as Stripe.CustomerUpdateParams),
+      stripe.customers.create({ plan: 'gold_yearly', quantity: 100 } as Stripe.CustomerCreateParams),
+      stripe.customers.update('cus_1', {
+        source: { object: 'card', number: '4242424242424242', exp_month: 12, exp_year: 2030 },
+      } as unknown as Stripe.CustomerUpdateParams),
+    ];
+    for (const refused of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
+      expect(refused).toBeInstanceOf(Stripe.errors.StripePermissionError);
+      expect((refused as Error).message).toMatch(/can make Stripe charge/);
+    }
+    expect(fake.seen).toHaveLength(0);
+    // What a customer call usually sets stays free.
+    await stripe.customers.update('cus_1', {
+      email: 'a@example.com',
+      metadata: { order: '42' },
+      invoice_settings: { default_payment_method: 'pm_1' },
+      address: { city: 'Paris' },
+    });
+    expect(fake.seen).toHaveLength(1);
+  });
+
+  it('should refuse Payment Link line items sent in a multipart body or under a bracketed name', async () => {
+    const { fake, send } = await setup({ ...fixtures.payment_link, id: 'plink_1' });
+    const url = 'https://api.stripe.com/v1/payment_links/plink_1';
+    const form = new FormData();
+    form.append('line_items[0][price]', 'price_big');
+    form.append('line_items[0][quantity]', '1');
+    const bodies: RequestInit[] = [
+      { method: 'POST', headers: FORM, body: 'line_items[0][price]=price_big&line_items[0][quantity]=1' },
+      { method: 'POST', body: form },
+      { method: 'POST', headers: FORM, body: '[line_items][0][price]=price_big&[line_items][0][quantity]=1' },
+    ];
+    for (const init of bodies) expect((await send(url, init)).status).toBe(403);
+    expect(fake.seen).toHaveLength(0);
+  });
+
+  it('should credit a legacy charge refund no more than the Charge says was refunded', async () => {
+    const charge = { ...fixtures.charge, id: 'ch_1', currency: 'usd', amount: 100_000, amount_refunded: 100 };
+    const { vault, key, send } = await setup(charge, { creditRefunds: true });
+    const refund = (body: string) =>
+      send('https://api.stripe.com/v1/charges/ch_1/refund', { method: 'POST', headers: FORM, body });
+    expect((await refund('amount=1000000&[amount]=100')).status).toBe(403); // read two ways: not priced
+    expect((await refund('amount=1000000')).status).toBe(200);
+    expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(-1_000_000); // $1.00 refunded, not $10,000
+  });
+});
