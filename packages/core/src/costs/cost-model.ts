@@ -9,6 +9,8 @@ export interface CostRequest {
   path: string;
   /** Query parameters. */
   query: URLSearchParams;
+  /** The query string as sent, with its `?` (`''` when there is none): `%3B` and `;` differ here. */
+  search: string;
   /** Request headers (the vault key is already removed). */
   headers: Headers;
   /** One request header by lower-case name, without building `Headers` (never a credential header). */

@@ -84,7 +84,12 @@ describe('createCappedFetch', () => {
       const pending = vault.createFetch({ vaultKey: key.vaultKey })(charge, { method: 'POST', body });
       body.set(new TextEncoder().encode('amount=9000'));
       expect((await pending).status).toBe(200);
-      expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=1000']);
+      // A Node Buffer too, whose own slice() is a view, not a copy.
+      const buffer = Buffer.from('amount=2000');
+      const buffered = vault.createFetch({ vaultKey: key.vaultKey })(charge, { method: 'POST', body: buffer });
+      buffer.write('amount=8000');
+      expect((await buffered).status).toBe(200);
+      expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=1000', 'amount=2000']);
     });
 
     it('should reject a GET or HEAD with a body with a TypeError, as fetch does, and send nothing', async () => {

@@ -52,7 +52,8 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
       headers,
       // fetch copies the bytes when it is called: a caller may reuse its buffer once it returns,
       // and the bytes sent must be the bytes priced.
-      body: body instanceof Uint8Array ? body.slice() : (body ?? undefined),
+      // `new Uint8Array(view)` copies (a Node Buffer's own `slice` would not).
+      body: body instanceof Uint8Array ? new Uint8Array(body) : (body ?? undefined),
       signal: init?.signal ?? undefined,
     };
   }

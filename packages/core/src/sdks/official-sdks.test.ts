@@ -185,6 +185,10 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         client.api.v2010.accounts.create({ friendlyName: 'sub' }),
         client.api.v2010.account.keys.list(),
         client.api.v2010.account.newKeys.create(),
+        client.api.v2010.account.tokens.create(),
+        client.api.v2010.account.sip
+          .credentialLists('CL00000000000000000000000000000000')
+          .credentials.create({ username: 'agent', password: 'Str0ngPassw0rd!' }),
       ];
       for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
         expect(denial).toBeInstanceOf(twilio.RestException);

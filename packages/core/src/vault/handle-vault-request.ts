@@ -520,6 +520,9 @@ class LazyCostRequest implements CostRequest {
     this.#query ??= new URLSearchParams(this.#search);
     return this.#query;
   }
+  get search(): string {
+    return this.#search;
+  }
   header(name: string): string | undefined {
     return CREDENTIAL_HEADERS.has(name) ? undefined : this.#headerRecord[name];
   }

@@ -63,7 +63,8 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
 /**
  * Twilio endpoints a vault never forwards: the Account resource (`/2010-04-01/Accounts.json`,
  * `/Accounts/{sid}.json`), which carries the real auth token of the account and of its
- * subaccounts, and API keys (`Keys`, `SigningKeys`), which are credentials. An `accounts`
+ * subaccounts, and credentials: API keys (`Keys`, `SigningKeys`), network `Tokens`, and the
+ * credentials of SIP credential lists (`SIP/CredentialLists/{sid}/Credentials`). An `accounts`
  * segment spelled otherwise than `Accounts` is refused too, as it would escape the Account SID
  * rewrite.
  *
@@ -79,6 +80,16 @@ export function refuseTwilioCredentials(_method: string, path: string): string |
   if (segments.length <= 4) return 'the Twilio Account resource carries the real auth token';
   const sub = (segments[4] ?? '').replace(/\.[A-Za-z0-9]*$/, '').toLowerCase();
   if (sub === 'keys' || sub === 'signingkeys') return 'Twilio API keys are credentials';
+  // Network traversal (TURN) tokens, and SIP credentials a device registers with to place calls.
+  if (sub === 'tokens') return 'Twilio network tokens are credentials';
+  const last = (segments.at(-1) ?? '').replace(/\.[A-Za-z0-9]*$/, '').toLowerCase();
+  if (
+    sub === 'sip' &&
+    (segments[5] ?? '').toLowerCase() === 'credentiallists' &&
+    (last === 'credentials' || segments.length > 8)
+  ) {
+    return 'Twilio SIP credentials are credentials';
+  }
   return undefined;
 }
 

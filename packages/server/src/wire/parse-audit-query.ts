@@ -2,8 +2,8 @@ import type { AuditQuery } from '@keybrake/core';
 import { z } from 'zod';
 import { type FieldErrors, toFieldErrors } from './to-field-errors.js';
 
-/** Epoch milliseconds (10 digits or more: `2024` is not a time), or an ISO 8601 date or date-time. */
-const EPOCH_MS = /^\d{10,}$/;
+/** Epoch milliseconds (`0`, or 10 digits or more: `2024` is not a time), or an ISO 8601 date or date-time. */
+const EPOCH_MS = /^(0|\d{10,})$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 const time = z
   .string()

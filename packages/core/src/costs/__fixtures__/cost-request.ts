@@ -30,6 +30,7 @@ export function costRequest(init: TestRequestInit): CostRequest {
     method: init.method ?? 'POST',
     path: init.path,
     query: new URLSearchParams(init.query),
+    search: init.query ? `?${init.query}` : '',
     headers: new Headers(init.headers),
     header: (name) => new Headers(init.headers).get(name) ?? undefined,
     bodyText,

@@ -170,8 +170,8 @@ function readParams(request: CostRequest): Record<string, string> | string {
   }
   const body = request.bodyText;
   if (body.startsWith('--')) return 'a multipart body cannot be priced; send it form-encoded';
-  // Raw in the body (an encoded `%3B` is data); in the query, where they cannot be told apart, any.
-  if (body.includes(';')) return SEMICOLON;
+  // Raw, in the body or the query string (an encoded `%3B` is data: Rack splits before decoding).
+  if (body.includes(';') || request.search.includes(';')) return SEMICOLON;
   // One pass builds the form (as `paramsOf` would) and checks every name on the way.
   const form: Record<string, string> = {};
   for (const [name, value] of new URLSearchParams(body)) {
@@ -183,7 +183,6 @@ function readParams(request: CostRequest): Record<string, string> | string {
   if (query.size === 0) return form;
   const merged: Record<string, string> = {};
   for (const [name, value] of query) {
-    if (name.includes(';') || value.includes(';')) return SEMICOLON;
     const found = oddName(name) ?? (Object.hasOwn(merged, name) || Object.hasOwn(form, name) ? twice(name) : undefined);
     if (found) return found;
     merged[name] = value;

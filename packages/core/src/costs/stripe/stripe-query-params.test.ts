@@ -1,5 +1,6 @@
 // Stripe reads a POST's parameters from its query string too: they must be priced, not slip past.
 import { createFakeStripe } from '@keybrake/testkit';
+import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { createVault } from '../../vault/create-vault.js';
 
@@ -77,6 +78,12 @@ describe('Stripe parameters outside a form-encoded body', () => {
         body: 'amount=100&currency=usd&description=a%3Bb&payment_method_types[0]=card&payment_method_types[1]=link',
       });
       expect(plain.status).toBe(200);
+      // In the query too: stripe-node sends a DELETE's parameters there, a ";" encoded as %3B.
+      const stripe = new Stripe(key.vaultKey, { httpClient: Stripe.createFetchHttpClient(vault.createFetch()) });
+      await stripe.subscriptions
+        .cancel('sub_1', { cancellation_details: { comment: 'too pricey; switching' } })
+        .catch(() => undefined);
+      expect(fake.requests.at(-1)?.method).toBe('DELETE');
     } finally {
       await vault.close();
       await fake.close();

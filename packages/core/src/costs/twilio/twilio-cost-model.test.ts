@@ -191,6 +191,11 @@ describe('createTwilioCostModel', () => {
       const spoken =
         '<?xml version="1.0"?><Response><Say voice="alice">Paid.</Say><Pause length="1"/><Hangup/></Response>';
       expect(call(spoken)).toMatchObject({ micros: 14_000 });
+      // SSML inside <Say> is speech, not verbs; a <Dial> after it is not.
+      const ssml =
+        '<Response><Say voice="Polly.Joanna">Code <break time="1s"/><say-as interpret-as="digits">1234</say-as><prosody rate="slow">bye</prosody></Say></Response>';
+      expect(call(ssml)).toMatchObject({ micros: 14_000 });
+      expect(call(`${ssml.replace('</Response>', '')}<Dial>+882345678901</Dial></Response>`).kind).toBe('unknown');
     });
 
     it('should return unknown for a malformed TimeLimit', () => {
@@ -230,6 +235,16 @@ describe('createTwilioCostModel', () => {
           form: { Status: 'canceled', StatusCallback: 'https://x.test/cb', StatusCallbackMethod: 'POST' },
         }),
       ).toMatchObject({ micros: 0 });
+      // Twilio's own live-call example, TwiML that only speaks, stays free; the reasons name the parameter.
+      expect(estimate({ path: call, form: { Twiml: '<Response><Say>Ahoy there</Say></Response>' } })).toMatchObject({
+        micros: 0,
+      });
+      expect(estimate({ path: call, form: { Twiml: dial } })).toMatchObject({
+        reason: expect.stringMatching(/<Dial>/),
+      });
+      expect(estimate({ path: call, form: { Url: 'https://x.test/t' } })).toMatchObject({
+        reason: 'a call update setting `Url` can dial out or lengthen the call: not priced',
+      });
     });
 
     it('should return unknown for other writes, such as buying a phone number', () => {

@@ -186,9 +186,29 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     if (MESSAGE.test(path)) return true;
     // Nor does hanging up or cancelling a call, or moving its status callback. New TwiML (`Twiml`,
     // `Url`, `FallbackUrl`) can dial more numbers, and `TimeLimit` lengthens the call: unknown.
-    if (!CALL.test(path)) return false;
-    for (const name of new URLSearchParams(request.bodyText).keys()) if (!FREE_CALL_UPDATE.has(name)) return false;
-    return true;
+    return CALL.test(path) && callUpdateCost(request) === undefined;
+  };
+
+  /**
+   * Why a call update (`POST …/Calls/{sid}.json`) may cost money, or `undefined` if it is free:
+   * setting its status or status callback, or inline TwiML that only speaks, plays or hangs up.
+   * New TwiML elsewhere (`Url`, `FallbackUrl`) or that dials, and `TimeLimit`, may add billed legs
+   * or minutes.
+   */
+  const callUpdateCost = (request: CostRequest): string | undefined => {
+    const unreadable = unreadableParameters(request);
+    if (unreadable) return unreadable;
+    const form = new URLSearchParams(request.bodyText);
+    for (const [name, value] of form) {
+      if (FREE_CALL_UPDATE.has(name)) continue;
+      if (name === 'Twiml' && form.getAll('Twiml').length === 1) {
+        const verb = costlyTwimlVerb(value);
+        if (verb === undefined) continue;
+        return `a call update whose TwiML has <${verb}> can dial, record or fetch more: not priced`;
+      }
+      return `a call update setting \`${name.slice(0, 40)}\` can dial out or lengthen the call: not priced`;
+    }
+    return undefined;
   };
 
   const reconcileAll = (request: CostRequest, response: CostResponse, context: CostContext): CostReconciliation[] => {
@@ -220,6 +240,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         return MESSAGES.test(request.path) ? estimateMessage(request) : estimateCall(request);
       }
       if (isZeroCost(method, request.path, request)) return known(0, 'zero-cost endpoint');
+      if (method === 'POST' && CALL.test(request.path)) {
+        return { kind: 'unknown', reason: callUpdateCost(request) ?? 'this call update cannot be priced' };
+      }
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Twilio endpoint Keybrake can price` };
     },
 
@@ -359,9 +382,18 @@ const FREE_TWIML_VERBS = new Set(['response', 'say', 'play', 'pause', 'hangup', 
 
 /** The first TwiML verb of `twiml` outside {@link FREE_TWIML_VERBS} (`Dial`, `Record`, `Redirect`…), if any. */
 function costlyTwimlVerb(twiml: string): string | undefined {
-  for (const match of twiml.matchAll(/<\s*([A-Za-z][\w.:-]*)/g)) {
-    const verb = match[1] ?? '';
-    if (!FREE_TWIML_VERBS.has(verb.toLowerCase())) return verb;
+  // Inside <Say>, tags are SSML (`<break/>`, `<say-as>`, `<prosody>`…): speech, not verbs.
+  let inSay = 0;
+  for (const match of twiml.matchAll(/<\s*(\/?)\s*([A-Za-z][\w.:-]*)[^>]*?(\/?)\s*>/g)) {
+    const [, closing, name = '', selfClosing] = match;
+    const verb = name.toLowerCase();
+    if (verb === 'say') {
+      if (closing) inSay = Math.max(0, inSay - 1);
+      else if (!selfClosing) inSay += 1;
+      continue;
+    }
+    if (inSay > 0 || closing) continue;
+    if (!FREE_TWIML_VERBS.has(verb)) return name;
   }
   return undefined;
 }
