@@ -146,6 +146,10 @@ describe('runCli', () => {
           body: 'amount=100&currency=usd',
         });
         expect(denied.status).toBe(503);
+        // A replica that can only deny is not healthy for a load balancer.
+        const health = await fetch(`${replica.url}/healthz`);
+        expect(health.status).toBe(503);
+        expect(await health.json()).toMatchObject({ status: 'degraded', storage: 'unreachable' });
         expect(await replica.stop()).toBe(1);
         expect(replica.output()).toMatch(
           /keybrake: stopped, but closing failed: .*1 audit record\(s\) it could not write; they are lost\./,

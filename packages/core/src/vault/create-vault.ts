@@ -90,6 +90,11 @@ export interface Vault {
   queryAudit(query?: AuditQuery): Promise<AuditQueryResult>;
   /** Names of the vendors this vault fronts. */
   readonly vendors: readonly string[];
+  /**
+   * Reads the key store once, as every call does first: resolves if it answers, throws
+   * `StorageError` if it cannot (Redis down), when every call would be denied. For health checks.
+   */
+  checkStorage(): Promise<void>;
   /** Waits for the bookkeeping of answered calls, flushes the audit sink and closes stores and connections the vault owns. */
   close(): Promise<void>;
 }
@@ -181,6 +186,10 @@ export function createVault(options: VaultOptions = {}): Vault {
     },
     handle: (request) => handleVaultRequest(context, request),
     createFetch: (fetchOptions) => createCappedFetch(vault, fetchOptions),
+    async checkStorage() {
+      // An id no key has: the store answers "none", or fails as a call's key read would.
+      await context.keyStore.get('kbk_0000000000000000');
+    },
     queryAudit: async (query = {}) => {
       assertAuditQuery(query);
       await settled(context);

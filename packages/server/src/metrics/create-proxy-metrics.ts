@@ -110,7 +110,9 @@ export function createProxyMetrics(): ProxyMetrics {
       for (const { vendor, reason, count } of denials.values()) {
         lines.push(`keybrake_denials_total${labels({ vendor, reason })} ${count}`);
       }
-      lines.push('# HELP keybrake_spend_usd_total Settled spend of allowed calls, USD, by vendor.');
+      lines.push(
+        '# HELP keybrake_spend_usd_total Spend of allowed calls as answered (a price reported later counts at its estimate), USD, by vendor.',
+      );
       lines.push('# TYPE keybrake_spend_usd_total counter');
       for (const [vendor, micros] of spend) lines.push(`keybrake_spend_usd_total${labels({ vendor })} ${usd(micros)}`);
       lines.push('# HELP keybrake_credits_usd_total Credits given back by settled refunds, USD, by vendor.');

@@ -136,8 +136,18 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
     const search = queryStart === -1 ? '' : url.slice(queryStart);
     if (pathname === '/healthz') {
-      writeJson(response, context.isClosing() ? 503 : 200, {
-        status: context.isClosing() ? 'closing' : 'ok',
+      if (context.isClosing()) {
+        writeJson(response, 503, { status: 'closing', version: VERSION, vendors: options.vault.vendors });
+        return;
+      }
+      // A replica whose store is unreachable denies every call: not healthy for a load balancer.
+      const storage = await options.vault.checkStorage().then(
+        () => 'ok' as const,
+        () => 'unreachable' as const,
+      );
+      writeJson(response, storage === 'ok' ? 200 : 503, {
+        status: storage === 'ok' ? 'ok' : 'degraded',
+        storage,
         version: VERSION,
         vendors: options.vault.vendors,
       });
@@ -228,6 +238,9 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         server.closeIdleConnections();
         await stopped;
         clearTimeout(force);
+        // A request whose headers were still arriving when close() began, or one on a connection
+        // forced closed, may still be running: the vault stays open until it is settled and audited.
+        while (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
         try {
           await options.vault.close();
         } catch (error) {

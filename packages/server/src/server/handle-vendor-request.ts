@@ -37,7 +37,6 @@ export async function handleVendorRequest(
   pathname: string,
   search: string,
 ): Promise<void> {
-  const started = performance.now();
   const method = (request.method ?? 'GET').toUpperCase();
   const { vendor: routeVendor, path } = splitVendorRoute(pathname, context.vault.vendors);
   const headers = vaultHeaders(request.headers);
@@ -46,6 +45,8 @@ export async function handleVendorRequest(
   // A body over the limit is not read any further: the vault denies the call (413, audited under
   // its key) and the connection is closed, since the rest of the body is still on it.
   const overLimit = body.kind === 'too-large';
+  // From here: the latency is Keybrake's and the vendor's, not the time the client took to upload.
+  const started = performance.now();
 
   context.metrics.addInFlight(1);
   let answer: VaultResponse;
