@@ -28,6 +28,20 @@ describe('matchesEndpoint', () => {
     });
   });
 
+  describe('when a pattern has several ** and the path is long', () => {
+    it('should answer right, trying each position once: a path the agent picks cannot stall the proxy', () => {
+      // Tried naively, the last two take minutes: every split of a thousand segments among four **.
+      const pattern = parseEndpointPattern('GET /v1/**/a/**/**/b/**/x');
+      expect(pattern.source).toBe('GET /v1/**/a/**/b/**/x');
+      const long = `/v1${'/a'.repeat(1000)}`;
+      expect(matchesEndpoint(pattern, 'GET', `${long}/b/c/x`)).toBe(true);
+      expect(matchesEndpoint(pattern, 'GET', long)).toBe(false);
+      expect(matchesEndpoint(parseEndpointPattern('GET /v1/**/q/**/r/**/s/**/x'), 'GET', `${long}/z`)).toBe(false);
+      const child = parseEndpointPattern(`GET /v1${'/a'.repeat(200)}/z`);
+      expect(patternIsCoveredBy(child, [parseEndpointPattern('GET /v1/**/q/**/r/**/s/**/x')])).toBe(false);
+    });
+  });
+
   describe('when a segment only spells a wildcard', () => {
     it('should keep it literal', () => {
       expect(matchesEndpoint(parseEndpointPattern('DELETE /v1/repos/STAR'), 'DELETE', '/v1/repos/everything')).toBe(

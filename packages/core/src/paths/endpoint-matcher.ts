@@ -44,7 +44,11 @@ export function parseEndpointPattern(source: string): EndpointPattern {
     throw new InvalidPolicyError({
       message: `Invalid allowed endpoint ${JSON.stringify(source)}: ${normalized.reason}.`,
     });
-  const segments = normalized.path.split('/').slice(1).filter(Boolean);
+  // `**/**` matches what `**` does: merged, so no pattern repeats the costly part of matching.
+  const segments = normalized.path
+    .split('/')
+    .slice(1)
+    .filter((segment, index, all) => segment !== '' && !(segment === '**' && all[index - 1] === '**'));
   for (const segment of segments) {
     if (segment.includes('*') && segment !== '*' && segment !== '**') {
       throw new InvalidPolicyError({
@@ -65,14 +69,35 @@ export function parseEndpointPattern(source: string): EndpointPattern {
  */
 export function matchesEndpoint(pattern: EndpointPattern, method: string, path: string): boolean {
   if (pattern.method !== '*' && pattern.method !== method.toUpperCase()) return false;
-  return matchSegments(pattern.segments, 0, path.split('/').slice(1).filter(Boolean), 0);
+  const segments = path.split('/').slice(1).filter(Boolean);
+  // With two `**` or more, each (pattern, path) position is tried once: a path the agent chooses
+  // must not make matching exponential (`/**/a/**/b/**` against a thousand segments).
+  const failed = countDoubleStars(pattern.segments) > 1 ? new Set<number>() : undefined;
+  return matchSegments(pattern.segments, 0, segments, 0, failed);
 }
 
-function matchSegments(pattern: string[], p: number, path: string[], s: number): boolean {
+function countDoubleStars(segments: readonly string[]): number {
+  let count = 0;
+  for (const segment of segments) if (segment === '**') count += 1;
+  return count;
+}
+
+function matchSegments(
+  pattern: string[],
+  p: number,
+  path: string[],
+  s: number,
+  failed: Set<number> | undefined,
+): boolean {
   for (; p < pattern.length; p++, s++) {
     const segment = pattern[p];
     if (segment === '**') {
-      for (let rest = s; rest <= path.length; rest++) if (matchSegments(pattern, p + 1, path, rest)) return true;
+      for (let rest = s; rest <= path.length; rest++) {
+        const state = (p + 1) * (path.length + 1) + rest;
+        if (failed?.has(state)) continue;
+        if (matchSegments(pattern, p + 1, path, rest, failed)) return true;
+        failed?.add(state);
+      }
       return false;
     }
     if (s >= path.length) return false;
@@ -89,20 +114,25 @@ export function patternIsCoveredBy(child: EndpointPattern, parents: readonly End
   return parents.some(
     (parent) =>
       (parent.method === '*' || parent.method === child.method) &&
-      segmentsCovered(parent.segments, 0, child.segments, 0),
+      segmentsCovered(parent.segments, 0, child.segments, 0, new Set<number>()),
   );
 }
 
-function segmentsCovered(parent: string[], p: number, child: string[], c: number): boolean {
+function segmentsCovered(parent: string[], p: number, child: string[], c: number, failed: Set<number>): boolean {
   if (p === parent.length) return c === child.length;
   const head = parent[p];
   if (head === '**') {
-    for (let rest = c; rest <= child.length; rest++) if (segmentsCovered(parent, p + 1, child, rest)) return true;
+    for (let rest = c; rest <= child.length; rest++) {
+      const state = (p + 1) * (child.length + 1) + rest;
+      if (failed.has(state)) continue;
+      if (segmentsCovered(parent, p + 1, child, rest, failed)) return true;
+      failed.add(state);
+    }
     return false;
   }
   if (c === child.length) return false;
   const segment = child[c];
   if (segment === '**') return false;
-  if (head === '*' || head === segment) return segmentsCovered(parent, p + 1, child, c + 1);
+  if (head === '*' || head === segment) return segmentsCovered(parent, p + 1, child, c + 1, failed);
   return false;
 }

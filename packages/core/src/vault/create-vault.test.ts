@@ -773,6 +773,35 @@ describe('createVault', () => {
     });
   });
 
+  describe('when a key with very many children is revoked', () => {
+    it('should revoke them all, in batches a store can take', async () => {
+      const keyStore = createMemoryKeyStore();
+      const batches: number[] = [];
+      let rootId = '';
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 1 },
+        keyStore: {
+          ...keyStore,
+          // As if the root had issued 200,000 short-lived children.
+          children: async (id) =>
+            id === rootId ? Array.from({ length: 200_000 }, (_, index) => `kbk_child${index}`) : keyStore.children(id),
+          revoke: async (ids, at) => {
+            batches.push(ids.length);
+            return keyStore.revoke(ids, at);
+          },
+        },
+      });
+      vaults.push(vault);
+      rootId = (await vault.issueKey({ vendor: 'acme', capUsd: 10 })).id;
+      const { revoked } = await vault.revokeKey(rootId);
+      expect(revoked).toHaveLength(200_001);
+      expect(revoked[0]).toBe(rootId);
+      expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
+      expect(batches.reduce((sum, size) => sum + size, 0)).toBe(200_001);
+    });
+  });
+
   describe('when the audit is queried with a limit or time it cannot use', () => {
     it('should refuse it rather than drop a record or ignore the filter', async () => {
       const vault = makeVault();

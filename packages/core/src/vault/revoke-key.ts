@@ -1,6 +1,8 @@
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import type { VaultContext } from './vault-context.js';
 
+const REVOKE_BATCH = 1000;
+
 /**
  * Revokes a key and every descendant. Calls check every ancestor's revocation too, so the
  * cascade holds even for a descendant issued concurrently with the revocation.
@@ -11,13 +13,16 @@ export async function revokeKey(context: VaultContext, keyId: string): Promise<{
   const record = await context.keyStore.get(keyId);
   // Another mode's key (from a vault sharing this store) is not this vault's to show or revoke.
   if (!record || record.mode !== context.mode) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
-  const revoked: string[] = [];
-  const queue = [keyId];
-  while (queue.length > 0) {
-    const id = queue.shift() as string;
-    revoked.push(id);
-    queue.push(...(await context.keyStore.children(id)));
+  // Breadth first, read by index (no shift()) and children added one by one (no spread): a key
+  // with a hundred thousand children is revoked like one with two.
+  const revoked: string[] = [keyId];
+  for (let next = 0; next < revoked.length; next++) {
+    for (const child of await context.keyStore.children(revoked[next] as string)) revoked.push(child);
   }
-  await context.keyStore.revoke(revoked, context.now());
+  // In batches, so no store gets a hundred thousand ids in one command.
+  const now = context.now();
+  for (let start = 0; start < revoked.length; start += REVOKE_BATCH) {
+    await context.keyStore.revoke(revoked.slice(start, start + REVOKE_BATCH), now);
+  }
   return { revoked };
 }

@@ -82,6 +82,16 @@ export async function estimateStripeLineItems({ form, prices, context }: StripeL
   if (!items.some((item) => item.startsWith('line_items'))) {
     return { kind: 'unknown', reason: 'no line_items in the request' };
   }
+  // Stripe takes at most 100 items (Payment Links fewer); more is not a real call, only a way to
+  // make Keybrake look up a price per item with the real key.
+  if (items.length > MAX_ITEMS) {
+    return { kind: 'unknown', reason: `more than ${MAX_ITEMS} line items: Stripe refuses them` };
+  }
+  const withPriceData = new Set<string>();
+  for (const key of Object.keys(form)) {
+    const match = /^((?:line_items|optional_items)\[\d+\])\[price_data\]/.exec(key);
+    if (match?.[1]) withPriceData.add(match[1]);
+  }
   const totals = new Map<string, bigint>();
   const lookups = new Map<string, Promise<unknown>>();
   const lookupOnce = (path: string) => {
@@ -97,7 +107,7 @@ export async function estimateStripeLineItems({ form, prices, context }: StripeL
     items.map(async (prefix) => {
       const quantity = itemQuantity(form, prefix);
       if (!quantity.ok) return quantity;
-      const price = await unitPrice(form, prefix, prices, lookupOnce, context);
+      const price = await unitPrice(form, prefix, withPriceData.has(prefix), prices, lookupOnce, context);
       if (!price.ok) return price;
       return { ok: true as const, value: { ...price.value, quantity: quantity.value } };
     }),
@@ -125,6 +135,11 @@ export async function estimateStripeLineItems({ form, prices, context }: StripeL
   };
 }
 
+/** The most items (`line_items` and `optional_items`) a Stripe call takes. */
+const MAX_ITEMS = 100;
+/** The most shipping options a Checkout Session takes. */
+const MAX_SHIPPING_OPTIONS = 5;
+
 /** Distinct `group[n]` prefixes present in the form, in order. */
 function collectIndexed(form: Readonly<Record<string, string>>, pattern: RegExp): string[] {
   const prefixes = new Set<string>();
@@ -149,12 +164,13 @@ function itemQuantity(form: Readonly<Record<string, string>>, prefix: string): R
 async function unitPrice(
   form: Readonly<Record<string, string>>,
   prefix: string,
+  hasPriceData: boolean,
   prices: Readonly<Record<string, StripePrice>>,
   lookup: (path: string) => Promise<unknown>,
   context: CostContext,
 ): Promise<Resolved<UnitPrice>> {
   const dataPrefix = `${prefix}[price_data]`;
-  if (Object.keys(form).some((key) => key.startsWith(dataPrefix))) {
+  if (hasPriceData) {
     const currency = form[`${dataPrefix}[currency]`] ?? form.currency;
     if (!currency) return { ok: false, reason: `${dataPrefix} has no currency` };
     const unit = parseMinorDecimal(form[`${dataPrefix}[unit_amount]`] ?? form[`${dataPrefix}[unit_amount_decimal]`]);
@@ -223,7 +239,12 @@ async function maxShipping(
   lookup: (path: string) => Promise<unknown>,
 ): Promise<Resolved<MicroUsd>> {
   let most: MicroUsd = 0;
-  for (const prefix of collectIndexed(form, /^shipping_options\[(\d+)\]/)) {
+  const options = collectIndexed(form, /^shipping_options\[(\d+)\]/);
+  // Stripe takes at most 5 shipping options.
+  if (options.length > MAX_SHIPPING_OPTIONS) {
+    return { ok: false, reason: `more than ${MAX_SHIPPING_OPTIONS} shipping options: Stripe refuses them` };
+  }
+  for (const prefix of options) {
     let amount: number | undefined;
     let currency: string | undefined;
     const rateId = form[`${prefix}[shipping_rate]`];

@@ -100,4 +100,29 @@ describe('Stripe zero-cost routes with guarded parameters', () => {
     expect((await refund('amount=1000000')).status).toBe(200);
     expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(-1_000_000); // $1.00 refunded, not $10,000
   });
+
+  it('should refuse a Checkout Session or Payment Link with more items than Stripe takes, before looking any up', async () => {
+    const { fake, send } = await setup({ ...fixtures.price, id: 'price_1', unit_amount: 100, currency: 'usd' });
+    const items = (count: number) =>
+      [
+        'mode=payment',
+        ...Array.from({ length: count }, (_, index) => `line_items[${index}][price]=price_${index}`),
+      ].join('&');
+    for (const path of ['/v1/checkout/sessions', '/v1/payment_links']) {
+      const answer = await send(`https://api.stripe.com${path}`, { method: 'POST', headers: FORM, body: items(2000) });
+      expect(answer.status).toBe(403);
+      expect(((await answer.json()) as { error: { message: string } }).error.message).toMatch(
+        /more than 100 line items/,
+      );
+    }
+    const shipping = Array.from({ length: 6 }, (_, index) => `shipping_options[${index}][shipping_rate]=shr_${index}`);
+    const withShipping = await send('https://api.stripe.com/v1/checkout/sessions', {
+      method: 'POST',
+      headers: FORM,
+      body: [items(1), ...shipping].join('&'),
+    });
+    expect(withShipping.status).toBe(403);
+    // Not one price or shipping rate was looked up with the real key.
+    expect(fake.seen.filter((seen) => /\/v1\/(prices|shipping_rates)\//.test(seen.url))).toHaveLength(1);
+  });
 });
