@@ -121,6 +121,18 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: CALLS, form: { To: 'client:alice', TimeLimit: '60' } })).toBe('unknown');
     });
 
+    it('should price an MMS to +1 outside the US and Canada as the SMS with links Twilio sends there', () => {
+      const form: Array<[string, string]> = [
+        ['To', '+18765551234'],
+        ['Body', 'a'.repeat(600)],
+        ['MediaUrl', 'https://x.test/1.png'],
+      ];
+      expect(micros({ path: MESSAGES, form }, { smsSegmentUsdByPrefix: { '+1876': '0.10' } })).toBeGreaterThanOrEqual(
+        400_000,
+      );
+      expect(micros({ path: MESSAGES, form })).toBe('unknown');
+    });
+
     it('should reserve an MMS outside +1 as the dearer of MMS and its SMS with links, and SendAsMms as MMS', () => {
       const body = 'a'.repeat(1600);
       expect(
@@ -196,6 +208,17 @@ describe('createTwilioCostModel', () => {
         '<Response><Say voice="Polly.Joanna">Code <break time="1s"/><say-as interpret-as="digits">1234</say-as><prosody rate="slow">bye</prosody></Say></Response>';
       expect(call(ssml)).toMatchObject({ micros: 14_000 });
       expect(call(`${ssml.replace('</Response>', '')}<Dial>+882345678901</Dial></Response>`).kind).toBe('unknown');
+      // Markup that could hide a verb from a scanner is not read as speech.
+      for (const hidden of [
+        '<Response><!-- <Say> --><Dial><Number>+882345678901</Number></Dial></Response>',
+        '<Response><Say voice="a>b"/><Dial><Number>+882345678901</Number></Dial></Response>',
+        '<Response><Say><![CDATA[</Say>]]></Say><Dial>+882345678901</Dial></Response>',
+        '<Response><Say>hi <Dial>+882345678901</Dial></Say></Response>',
+        '<Response><Say>a < b</Say></Response>',
+      ]) {
+        expect(call(hidden).kind, hidden).toBe('unknown');
+      }
+      expect(call('<Response><Say voice="a>b">hi</Say></Response>')).toMatchObject({ micros: 14_000 });
     });
 
     it('should return unknown for a malformed TimeLimit', () => {

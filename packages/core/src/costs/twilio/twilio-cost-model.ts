@@ -145,7 +145,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     const body = form.get('Body') ?? '';
     if (media.length > 0 || form.get('SendAsMms')?.trim().toLowerCase() === 'true') {
       // MMS is carried in the US and Canada; elsewhere Twilio sends an SMS with the media links.
-      if (to.startsWith('+1')) return known(mmsMicros, `MMS with ${media.length} media`);
+      if (to.startsWith('+1') && !NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5))) {
+        return known(mmsMicros, `MMS with ${media.length} media`);
+      }
       const asSms = countSmsSegments([body, ...media].join('\n')).segments * perSegment;
       return known(Math.max(mmsMicros, asSms), `MMS with ${media.length} media, or its SMS with links`);
     }
@@ -160,7 +162,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     const twiml = form.get('Twiml');
     const verb = twiml === null ? undefined : costlyTwimlVerb(twiml);
     if (verb) {
-      return { kind: 'unknown', reason: `inline TwiML with <${verb}> can dial, record or fetch more: not priced` };
+      return { kind: 'unknown', reason: `inline TwiML with ${verb} can dial, record or fetch more: not priced` };
     }
     const to = destination(form.get('To'));
     if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
@@ -204,7 +206,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
       if (name === 'Twiml' && form.getAll('Twiml').length === 1) {
         const verb = costlyTwimlVerb(value);
         if (verb === undefined) continue;
-        return `a call update whose TwiML has <${verb}> can dial, record or fetch more: not priced`;
+        return `a call update whose TwiML has ${verb} can dial, record or fetch more: not priced`;
       }
       return `a call update setting \`${name.slice(0, 40)}\` can dial out or lengthen the call: not priced`;
     }
@@ -380,22 +382,52 @@ const FREE_CALL_UPDATE = new Set(['Status', 'StatusCallback', 'StatusCallbackMet
 /** TwiML verbs that cost nothing beyond the call's own minutes; any other may place or add billed work. */
 const FREE_TWIML_VERBS = new Set(['response', 'say', 'play', 'pause', 'hangup', 'reject']);
 
-/** The first TwiML verb of `twiml` outside {@link FREE_TWIML_VERBS} (`Dial`, `Record`, `Redirect`…), if any. */
+/** SSML Twilio reads inside `<Say>`: speech, not verbs. */
+const SSML_TAGS = new Set([
+  'break',
+  'emphasis',
+  'lang',
+  'p',
+  'phoneme',
+  'prosody',
+  's',
+  'say-as',
+  'sub',
+  'w',
+  'amazon:domain',
+  'amazon:effect',
+]);
+
+/** A tag, its attributes read quote by quote (a `>` inside a quoted value does not end it). */
+const TAG = /<\s*(\/?)\s*([A-Za-z][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)\s*>/g;
+
+/**
+ * What in `twiml` may cost more than the call's own minutes — a verb outside
+ * {@link FREE_TWIML_VERBS} (`<Dial>`, `<Record>`, `<Redirect>`…), a tag inside `<Say>` that is not
+ * SSML, or markup this scanner cannot read for sure (a comment, CDATA, a stray `<`) — or
+ * `undefined` if nothing does.
+ */
 function costlyTwimlVerb(twiml: string): string | undefined {
-  // Inside <Say>, tags are SSML (`<break/>`, `<say-as>`, `<prosody>`…): speech, not verbs.
+  const text = twiml.replace(/^\s*<\?xml[^<>]*\?>/, '');
+  if (text.includes('<!') || text.includes('<?')) return 'a comment, CDATA or processing instruction';
   let inSay = 0;
-  for (const match of twiml.matchAll(/<\s*(\/?)\s*([A-Za-z][\w.:-]*)[^>]*?(\/?)\s*>/g)) {
-    const [, closing, name = '', selfClosing] = match;
-    const verb = name.toLowerCase();
-    if (verb === 'say') {
+  let readTo = 0;
+  for (const match of text.matchAll(TAG)) {
+    if (text.slice(readTo, match.index).includes('<')) return 'markup it cannot read';
+    readTo = match.index + match[0].length;
+    const [, closing, name = '', , selfClosing] = match;
+    if (name === 'Say') {
       if (closing) inSay = Math.max(0, inSay - 1);
       else if (!selfClosing) inSay += 1;
       continue;
     }
-    if (inSay > 0 || closing) continue;
-    if (!FREE_TWIML_VERBS.has(verb)) return name;
+    if (inSay > 0) {
+      if (SSML_TAGS.has(name.toLowerCase())) continue;
+      return `<${name}> inside <Say>`;
+    }
+    if (!closing && !FREE_TWIML_VERBS.has(name.toLowerCase())) return `<${name}>`;
   }
-  return undefined;
+  return text.slice(readTo).includes('<') ? 'markup it cannot read' : undefined;
 }
 
 /** The first of `names` given more than once (Twilio does not document which value it uses). */
