@@ -13,6 +13,10 @@ export async function revokeKey(context: VaultContext, keyId: string): Promise<{
   const record = await context.keyStore.get(keyId);
   // Another mode's key (from a vault sharing this store) is not this vault's to show or revoke.
   if (!record || record.mode !== context.mode) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
+  // The key itself first: every call checks its ancestors, so this alone stops every descendant
+  // at once, before the tree below is walked.
+  const now = context.now();
+  await context.keyStore.revoke([keyId], now);
   // Breadth first, read by index (no shift()) and children added one by one (no spread): a key
   // with a hundred thousand children is revoked like one with two.
   const revoked: string[] = [keyId];
@@ -20,8 +24,7 @@ export async function revokeKey(context: VaultContext, keyId: string): Promise<{
     for (const child of await context.keyStore.children(revoked[next] as string)) revoked.push(child);
   }
   // In batches, so no store gets a hundred thousand ids in one command.
-  const now = context.now();
-  for (let start = 0; start < revoked.length; start += REVOKE_BATCH) {
+  for (let start = 1; start < revoked.length; start += REVOKE_BATCH) {
     await context.keyStore.revoke(revoked.slice(start, start + REVOKE_BATCH), now);
   }
   return { revoked };
