@@ -815,7 +815,8 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
 
 /**
  * The request's fingerprint under its `Idempotency-Key`, as the ledger's idempotency key: a retry
- * replays the original only if it is the same request (method, path, query and body), as the
+ * replays the original only if it is the same request (method, path, query and body) in the same
+ * scope (the vendor's `idempotencyScopeHeaders`, such as Stripe's `Stripe-Account`), as the
  * vendor's own idempotency layer checks. A key reused for a different request is a new call.
  */
 function idempotencyDigest(
