@@ -13,7 +13,7 @@ describe('openTeamSession', () => {
   });
   afterAll(() => upstream.close());
 
-  const makeVault = () => {
+  const makeVault = (options: Pick<Parameters<typeof createVault>[0] & {}, 'now' | 'keyStore'> = {}) => {
     const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10, 'POST /sms': 1, 'GET /**': 0 } });
     return createVault({
       vendors: {
@@ -21,6 +21,7 @@ describe('openTeamSession', () => {
         sms: createBearerVendor({ name: 'sms', baseUrl: upstream.url, costModel }),
       },
       secrets: { pay: 'sk_pay_secret', sms: 'sk_sms_secret' },
+      ...options,
     });
   };
 
@@ -179,20 +180,7 @@ describe('openTeamSession', () => {
     it('should refuse it, naming the member, before anything is written to the store', async () => {
       const keyStore = createMemoryKeyStore();
       let created = 0;
-      const vault = createVault({
-        vendors: {
-          pay: createBearerVendor({
-            name: 'pay',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /charge': 10 } }),
-          }),
-          sms: createBearerVendor({
-            name: 'sms',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /sms': 1 } }),
-          }),
-        },
-        secrets: { pay: 'sk_pay_secret', sms: 'sk_sms_secret' },
+      const vault = makeVault({
         keyStore: {
           ...keyStore,
           create: (record) => {
@@ -225,12 +213,7 @@ describe('openTeamSession', () => {
   describe('when a member is refreshed twice at once, or near the end of the session', () => {
     it('should leave exactly one live key, and give a late key the rest of the session', async () => {
       let now = Date.UTC(2030, 0, 1);
-      const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10 } });
-      const vault = createVault({
-        vendors: { pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel }) },
-        secrets: { pay: 'sk_pay_secret' },
-        now: () => now,
-      });
+      const vault = makeVault({ now: () => now });
       const team = await openTeamSession(vault, {
         label: 'team/refresh',
         capUsd: 100,

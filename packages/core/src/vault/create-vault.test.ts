@@ -31,6 +31,10 @@ describe('createVault', () => {
     return vault;
   };
 
+  /** One call through `vault.handle` with a vault key: a POST to the acme charges endpoint unless told otherwise. */
+  const callWith = (vault: Vault, vaultKey: string, method = 'POST', path = '/v1/charges') =>
+    vault.handle({ vaultKey, method, path, headers: {} });
+
   /** A vault fronting one custom vendor priced by `costModel`, on the recording upstream unless told otherwise. */
   const customVault = (costModel: CostModel, baseUrl = upstream.url) => {
     const vault = createVault({
@@ -370,12 +374,7 @@ describe('createVault', () => {
       vaults.push(vault);
       try {
         const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-        const response = await vault.handle({
-          vaultKey: key.vaultKey,
-          method: 'POST',
-          path: '/v1/charges',
-          headers: {},
-        });
+        const response = await callWith(vault, key.vaultKey);
         expect(response.status).toBe(502);
         expect(response.keybrake.error).toMatchObject({ code: 'KEYBRAKE_UPSTREAM_ERROR', outcomeUnknown: true });
         expect(response.keybrake.actualMicros).toBe(3_000_000);
@@ -511,12 +510,7 @@ describe('createVault', () => {
     it('should deny the call (fail closed) unless the key sets a fallback', async () => {
       const vault = makeVault();
       const strict = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-      const denied = await vault.handle({
-        vaultKey: strict.vaultKey,
-        method: 'POST',
-        path: '/v1/payouts',
-        headers: {},
-      });
+      const denied = await callWith(vault, strict.vaultKey, 'POST', '/v1/payouts');
       expect(denied.status).toBe(403);
       expect(denied.keybrake.error?.code).toBe('KEYBRAKE_UNKNOWN_COST');
       const lenient = await vault.issueKey({ vendor: 'acme', capUsd: 10, fallbackEstimateUsd: 4 });
@@ -807,9 +801,7 @@ describe('createVault', () => {
     it('should refuse it rather than drop a record or ignore the filter', async () => {
       const vault = makeVault();
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
-      for (let call = 0; call < 3; call++) {
-        await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/v1/customers/cus_1', headers: {} });
-      }
+      for (let call = 0; call < 3; call++) await callWith(vault, key.vaultKey, 'GET', '/v1/customers/cus_1');
       expect((await vault.queryAudit({})).records).toHaveLength(3);
       for (const query of [
         { limit: -1 },
@@ -851,7 +843,7 @@ describe('createVault', () => {
       vaults.push(vault);
       const session = await vault.issueKey({ capUsd: 10 });
       const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
-      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      const call = () => callWith(vault, member.vaultKey);
       Object.assign(reads, { get: 0, getMany: 0, getChain: 0 });
       expect((await call()).status).toBe(200);
       expect(reads).toEqual({ get: 0, getMany: 0, getChain: 1 });
@@ -876,7 +868,7 @@ describe('createVault', () => {
       const vault = createAcmeVault({ baseUrl: upstream.url, prices: { 'POST /v1/charges': 1 }, keyStore });
       vaults.push(vault);
       const member = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
-      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      const call = () => callWith(vault, member.vaultKey);
       expect((await call()).status).toBe(200);
       const flipLast = (hash: string) => `${hash.slice(0, -1)}${hash.endsWith('0') ? '1' : '0'}`;
       for (const change of [flipLast, (hash: string) => hash.slice(1), (hash: string) => hash.toUpperCase()]) {
@@ -986,7 +978,7 @@ describe('createVault', () => {
       vaults.push(vault);
       const session = await vault.issueKey({ capUsd: 10 });
       const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
-      const call = () => vault.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      const call = () => callWith(vault, member.vaultKey);
       expect((await call()).status).toBe(200);
       hideParent = true;
       const missing = await call();

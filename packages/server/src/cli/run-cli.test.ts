@@ -2,25 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureIo } from '../test-utils/capture-io.js';
 import { startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
-import type { CliIo } from './cli-io.js';
 import { runCli } from './run-cli.js';
-
-function captureIo(env: Record<string, string> = {}) {
-  const out = { stdout: '', stderr: '' };
-  let stop: (signal: string) => void = () => {};
-  const io: CliIo = {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    env,
-    waitForShutdown: () => new Promise((resolve) => (stop = resolve)),
-  };
-  return { io, out, stop: (signal = 'SIGTERM') => stop(signal) };
-}
 
 describe('runCli', () => {
   describe('when asked for help or the version', () => {

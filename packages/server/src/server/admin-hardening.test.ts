@@ -4,29 +4,15 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../cli/cli-io.js';
 import { runCli } from '../cli/run-cli.js';
 import { resolveServeConfig } from '../config/resolve-serve-config.js';
 import { createProxyLogger } from '../logging/create-proxy-logger.js';
+import { captureIo } from '../test-utils/capture-io.js';
 import { ACME_SECRET, createAcmeVendor, startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
 import { parseAuditQuery } from '../wire/parse-audit-query.js';
 import { createProxyServer, type ProxyServer } from './create-proxy-server.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789-abcdef';
-
-function captureIo(env: Record<string, string>) {
-  const out = { stdout: '', stderr: '' };
-  const io: CliIo = {
-    stdout: (text) => {
-      out.stdout += text;
-    },
-    stderr: (text) => {
-      out.stderr += text;
-    },
-    env,
-  };
-  return { io, out };
-}
 
 describe('the admin API and the CLI on hostile input', () => {
   let upstream: Awaited<ReturnType<typeof startAcmeUpstream>>;
