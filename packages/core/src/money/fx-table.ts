@@ -13,6 +13,8 @@ export interface FxTable {
    * rounding up so that money is never undercounted.
    *
    * @throws {UnknownCurrencyError} if the currency has no rate.
+   * @throws {InvalidPolicyError} if the amount is not a whole number of minor units, or its
+   *   micro-dollars would pass `Number.MAX_SAFE_INTEGER`.
    */
   toMicroUsd(amountMinor: number, currency: string): MicroUsd;
   /** Whether a rate is configured for the currency (USD always is). */

@@ -200,6 +200,13 @@ describe('openTeamSession', () => {
         [{ a: { vendor: 'pay', keyTtl: '2h' } }, /keyTtl \(2h\) is longer than the session's ttl \(1h\)/],
         [{ a: { vendor: 'pay', dailyCapUsd: 20 } }, /daily cap \(\$20\) is above the session's \(\$15\)/],
         [{ [`m${'x'.repeat(60)}`]: { vendor: 'pay' } }, /labels would pass 200 characters/],
+        [
+          { a: { vendor: 'pay' }, b: { vendor: 'pay', allowedEndpoints: ['charge'] } },
+          /member "b"'s allowedEndpoints: Invalid allowed endpoint "charge"/,
+        ],
+        [{ a: { vendor: 'pay', maxCalls: 1.5 } }, /member "a"'s maxCalls must be a whole number/],
+        [{ a: { vendor: 'pay', perCallMaxUsd: '1e3' } }, /member "a"'s perCallMaxUsd: Invalid USD amount/],
+        [{ a: { vendor: 'pay', keyTtl: 'soon' } }, /member "a"'s keyTtl: Invalid duration/],
       ];
       for (const [members, message] of refused) {
         const label = members[`m${'x'.repeat(60)}`] ? 'l'.repeat(140) : 't';

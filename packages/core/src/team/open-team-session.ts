@@ -5,6 +5,7 @@ import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
 import { parseDuration } from '../keys/parse-duration.js';
 import { toMicroUsd } from '../money/micro-usd.js';
+import { parseEndpointPattern } from '../paths/endpoint-matcher.js';
 import type { Vault } from '../vault/create-vault.js';
 import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
 
@@ -119,15 +120,34 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
         }
       }
     }
-    const memberMicros = optionalMicros(member.capUsd);
+    // What issuing would refuse, refused here first, naming the member.
+    const named = <T>(what: string, read: () => T): T => {
+      try {
+        return read();
+      } catch (error) {
+        return fail(`member "${name}"'s ${what}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    const lists = endpoints === undefined ? [] : Array.isArray(endpoints) ? [endpoints] : Object.values(endpoints);
+    for (const list of lists)
+      for (const entry of list as readonly string[]) named('allowedEndpoints', () => parseEndpointPattern(entry));
+    named('perCallMaxUsd', () => optionalMicros(member.perCallMaxUsd));
+    named('fallbackEstimateUsd', () => optionalMicros(member.fallbackEstimateUsd));
+    if (member.maxCalls !== undefined && !(Number.isSafeInteger(member.maxCalls) && member.maxCalls >= 0)) {
+      fail(`member "${name}"'s maxCalls must be a whole number, got ${member.maxCalls}.`);
+    }
+    const memberMicros = named('capUsd', () => optionalMicros(member.capUsd));
     if (sessionMicros !== undefined && memberMicros !== undefined && memberMicros > sessionMicros) {
       fail(`member "${name}"'s cap ($${member.capUsd}) is above the session's ($${plan.capUsd}).`);
     }
-    const memberDailyMicros = optionalMicros(member.dailyCapUsd);
+    const memberDailyMicros = named('dailyCapUsd', () => optionalMicros(member.dailyCapUsd));
     if (sessionDailyMicros !== undefined && memberDailyMicros !== undefined && memberDailyMicros > sessionDailyMicros) {
       fail(`member "${name}"'s daily cap ($${member.dailyCapUsd}) is above the session's ($${plan.dailyCapUsd}).`);
     }
-    if (member.keyTtl !== undefined && parseDuration(member.keyTtl) > sessionMs) {
+    if (
+      member.keyTtl !== undefined &&
+      named('keyTtl', () => parseDuration(member.keyTtl as string | number)) > sessionMs
+    ) {
       fail(`member "${name}"'s keyTtl (${member.keyTtl}) is longer than the session's ttl (${plan.ttl ?? '1h'}).`);
     }
   }

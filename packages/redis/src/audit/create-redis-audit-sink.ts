@@ -53,7 +53,8 @@ const BATCH_SIZE = 500;
 /**
  * Appends a batch of audit records, all or none (a script runs atomically): each to the stream
  * and, if it has a root key, to that root's index stream, whose TTL is then renewed once.
- * ARGV: stream, max length (approximate trim), index prefix, index TTL (ms), then per record:
+ * ARGV: stream, max length (approximate trim), index prefix, index TTL (ms), how long a session is
+ * remembered as seen (ms, to mark an index made anew partial), then per record:
  * id, root key id ('' for none), the record as JSON. Reply: the number of records appended.
  */
 const appendScript = createRedisScript(`
@@ -92,7 +93,7 @@ const RETRY_MS = 1000;
  * records are appended in batches (one script of `XADD`s per batch) off the call's path; `flush()` resolves
  * once everything written before it is in Redis and rejects if it could not be. Failed batches
  * stay queued and are retried. A record written again with the same id (a late price) supersedes
- * the earlier one: queries read newest first and keep the first version of each id.
+ * the earlier one: queries keep each id's highest `revision`, whatever order replicas appended them in.
  *
  * @param options - The Redis connection, stream and limits; see {@link RedisAuditSinkOptions}.
  * @returns The audit sink. `close()` flushes, then closes the connection it opened.

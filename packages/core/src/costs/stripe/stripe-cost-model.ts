@@ -204,7 +204,8 @@ function oddName(name: string): string | undefined {
 
 /**
  * A write's parameters as Stripe reads them: from the body and, like Rack, from the query string
- * too (the body's value wins), so `POST /v1/payment_intents?confirm=true` is priced as confirming.
+ * too, so `POST /v1/payment_intents?confirm=true` is priced as confirming. Used for settling, once
+ * `readParams` has let the call through (a name in both places made it `unknown`).
  */
 function paramsOf(request: CostRequest): Record<string, string> {
   const form = request.form();
@@ -415,7 +416,8 @@ const creditHandler = (label: string, creditRefunds: boolean): RouteHandler => (
 
 /**
  * The legacy `POST /v1/charges/:id/refund`, which answers with the Charge (its full `amount`),
- * not the Refund: with `creditRefunds`, only an explicit `amount` is credited.
+ * not the Refund: with `creditRefunds`, only an explicit `amount` is credited, at most the
+ * Charge's cumulative `amount_refunded`, and nothing if that cannot be read.
  */
 function legacyChargeRefundHandler(creditRefunds: boolean): RouteHandler {
   return {

@@ -104,8 +104,10 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   per-minute price, settled the same way with the call SID.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
  *   pending settlement to `|price|` in `price_unit`.
- * - Other GETs cost 0; updating or deleting a message or call costs 0 (a call update with
- *   `TimeLimit` is `unknown`); every other POST/DELETE is `unknown` (fail closed).
+ * - Other GETs cost 0; deleting a message or call, and updating a message, cost 0. A call update
+ *   is free only if it sets `Status`, `StatusCallback`, `StatusCallbackMethod`, or inline `Twiml`
+ *   that only speaks, plays, pauses or hangs up; any other, or one with query parameters or a body
+ *   that is not form-encoded, is `unknown`. Every other POST/DELETE is `unknown` (fail closed).
  *
  * @param options - Prices and extra zero-cost endpoints; see {@link TwilioCostOptions}.
  * @returns The {@link TwilioCostModel}.
