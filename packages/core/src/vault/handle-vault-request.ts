@@ -363,7 +363,7 @@ async function allowOrDeny(
   if (!replayed) {
     let settlement: CostSettlement;
     try {
-      settlement = vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext);
+      settlement = wellFormed(vendor.definition.costModel.settle(costRequest, costResponse, estimate, costContext));
     } catch (error) {
       // The vendor has answered, so the caller still gets its answer (a denial now could make it
       // retry a charge that went through); the cost is the estimate.
@@ -576,6 +576,18 @@ function headerValue(headers: ResponseHeaderRecord, name: string): string | unde
  * of a Twilio message, or a list page of them). A cost model that throws here reconciles nothing:
  * the answer still reaches the caller, and the record says why.
  */
+/**
+ * A cost model's settlement, checked: anything but `{ kind: 'known', micros: <safe integer> }` or
+ * `{ kind: 'unknown' }` throws, and the caller keeps the estimate (the vendor has answered).
+ */
+function wellFormed(settlement: CostSettlement): CostSettlement {
+  if (typeof settlement === 'object' && settlement !== null) {
+    if (settlement.kind === 'unknown') return settlement;
+    if (settlement.kind === 'known' && Number.isSafeInteger(settlement.micros)) return settlement;
+  }
+  throw new TypeError('the cost model returned a malformed settlement');
+}
+
 function latePrices(
   vendor: ConfiguredVendor,
   request: CostRequest,
@@ -586,9 +598,15 @@ function latePrices(
   const model = vendor.definition.costModel;
   if ((!model.reconcileAll && !model.reconcile) || response.status < 200 || response.status >= 300) return [];
   try {
-    if (model.reconcileAll) return model.reconcileAll(request, response, costContext);
-    const one = model.reconcile?.(request, response, costContext);
-    return one ? [one] : [];
+    const found = model.reconcileAll
+      ? model.reconcileAll(request, response, costContext)
+      : [model.reconcile?.(request, response, costContext)].filter((one) => one != null);
+    if (!Array.isArray(found)) throw new TypeError('the cost model reconciled no list');
+    // A malformed price is not applied: the call it names keeps its estimate.
+    return found.filter(
+      (one): one is CostReconciliation =>
+        typeof one === 'object' && one !== null && typeof one.ref === 'string' && Number.isSafeInteger(one.micros),
+    );
   } catch (error) {
     record.note = `late prices not read (${error instanceof Error ? error.message : 'cost model error'})`;
     return [];

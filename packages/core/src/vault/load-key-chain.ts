@@ -56,7 +56,42 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
       });
     }
   }
+  assertChainIntact(chain as KeyRecord[]);
   return chain as KeyRecord[];
+}
+
+const LIMIT_FIELDS = ['capMicros', 'dailyCapMicros', 'maxCalls', 'perCallMaxMicros', 'fallbackEstimateMicros'] as const;
+
+/**
+ * Refuses a chain whose records are damaged (a bad write, an old schema, a hand edit): every
+ * limit is a check `x > limit` that a NaN, a string or a `null` would quietly pass, an expiry that
+ * is not a number never comes, and a record that lost its ancestors would skip their caps. Fail
+ * closed: the call is denied with a `StorageError` naming the key and the field.
+ */
+function assertChainIntact(chain: readonly KeyRecord[]): void {
+  const self = chain[0] as KeyRecord;
+  const corrupt = (record: KeyRecord, field: string): never => {
+    throw new StorageError({
+      message: `Keybrake found key record ${String(record.id).slice(0, 40)} corrupt in the store (${field}); the call is denied.`,
+    });
+  };
+  for (const [index, record] of chain.entries()) {
+    for (const field of LIMIT_FIELDS) {
+      const value = record[field];
+      if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) corrupt(record, field);
+    }
+    if (!Number.isFinite(record.expiresAt)) corrupt(record, 'expiresAt');
+    if (record.revokedAt !== undefined && !Number.isFinite(record.revokedAt)) corrupt(record, 'revokedAt');
+    // Its ancestors are the rest of the chain, parent first, and the last of them is the root.
+    const ancestors = record.ancestorIds;
+    if (!Array.isArray(ancestors) || ancestors.length !== chain.length - index - 1) corrupt(record, 'ancestorIds');
+    for (let above = 0; above < ancestors.length; above++) {
+      if (ancestors[above] !== chain[index + above + 1]?.id) corrupt(record, 'ancestorIds');
+    }
+    if (record.parentId !== ancestors[0]) corrupt(record, 'parentId');
+    if (record.rootId !== (ancestors.at(-1) ?? record.id)) corrupt(record, 'rootId');
+  }
+  if (self.vendor !== undefined && typeof self.vendor !== 'string') corrupt(self, 'vendor');
 }
 
 function unknownKey(): InvalidKeyError {

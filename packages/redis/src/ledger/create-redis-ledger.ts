@@ -23,7 +23,12 @@ const IDEMPOTENCY_WINDOW_MS = DAY_MS;
 /** How long a settled reservation is kept so a late price (a Twilio SMS) can still replace its amount. */
 const SETTLED_RETENTION_MS = 8 * 86_400_000;
 
-const LIMIT = (value: number | undefined) => (value === undefined ? '' : String(value));
+/** A limit as the scripts read it: '' for none. Anything but a whole number is refused: a `null` or NaN read as "no limit" would fail open. */
+const LIMIT = (value: number | undefined) => {
+  if (value === undefined) return '';
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`Invalid limit ${value}.`);
+  return String(value);
+};
 
 /**
  * Creates the Redis {@link Ledger}: one spend truth for every replica of a vault. A reservation

@@ -182,6 +182,9 @@ describe('createTwilioCostModel', () => {
 
     it('should reserve defaultCallMinutes without a TimeLimit', () => {
       expect(estimate({ path: CALLS, form: { To: '+14155551212' } })).toMatchObject({ micros: 240 * 14_000 });
+      expect(estimate({ path: CALLS, form: { To: '+14155551212', TimeLimit: '0' } })).toMatchObject({
+        micros: 240 * 14_000,
+      });
       expect(
         estimate({ path: CALLS, form: { To: '+14155551212' } }, { defaultCallMinutes: 3, callPerMinuteUsd: 0.02 }),
       ).toMatchObject({

@@ -178,7 +178,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     const raw = form.get('TimeLimit');
     if (raw !== null && !/^\d{1,9}$/.test(raw.trim()))
       return { kind: 'unknown', reason: '`TimeLimit` is not a whole number of seconds' };
-    const minutes = raw === null ? defaultCallMinutes : Math.max(1, Math.ceil(Number(raw.trim()) / 60));
+    // No TimeLimit, or 0 (which Twilio may read as "none"), reserves Twilio's own limit.
+    const seconds = raw === null ? 0 : Number(raw.trim());
+    const minutes = seconds === 0 ? defaultCallMinutes : Math.ceil(seconds / 60);
     return known(minutes * perMinute, `call reserved for ${minutes} minute${minutes === 1 ? '' : 's'}`);
   };
 
