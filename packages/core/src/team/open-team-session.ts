@@ -106,8 +106,8 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
     }
     const endpoints = member.allowedEndpoints;
     if (endpoints !== undefined && !Array.isArray(endpoints)) {
-      const named = Object.keys(endpoints);
-      for (const vendor of named) {
+      const listed = Object.keys(endpoints);
+      for (const vendor of listed) {
         if (!vendors.includes(vendor)) {
           fail(
             `member "${name}"'s allowedEndpoints name "${vendor}", which is not one of its vendors (${vendors.join(', ')}).`,
@@ -115,7 +115,7 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
         }
       }
       for (const vendor of vendors) {
-        if (!named.includes(vendor)) {
+        if (!listed.includes(vendor)) {
           fail(`member "${name}"'s allowedEndpoints give no list for "${vendor}" (use ["* /**"] to allow all of it).`);
         }
       }
