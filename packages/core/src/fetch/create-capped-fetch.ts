@@ -50,9 +50,9 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
       method,
       path: `${url.pathname}${url.search}`,
       headers,
-      // fetch copies the bytes when it is called: a caller may reuse its buffer once it returns,
-      // and the bytes sent must be the bytes priced.
-      // `new Uint8Array(view)` copies (a Node Buffer's own `slice` would not).
+      // fetch copies the bytes when it is called (a caller may reuse its buffer once it returns),
+      // and the bytes sent must be the bytes priced: `new Uint8Array(view)` copies, a Buffer's
+      // own `slice` would not.
       body: body instanceof Uint8Array ? new Uint8Array(body) : (body ?? undefined),
       signal: init?.signal ?? undefined,
     };
