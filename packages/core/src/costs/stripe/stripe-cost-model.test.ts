@@ -114,15 +114,43 @@ describe('createStripeCostModel', () => {
       expect(micros(estimate)).toBe(5_000_000);
     });
 
-    it('should price /confirm of an intent that is already committed at 0, even if the response shows money', async () => {
-      const context = costContext({ lookups: { [PI]: { ...paymentIntent, status: 'requires_action' } } });
-      const { estimate, settlement } = await run(
-        { path: `${PI}/confirm` },
-        { json: { ...paymentIntent, status: 'succeeded', amount_received: 1099 } },
+    it('should price /confirm of an intent already confirmed at 0, even if the response shows money', async () => {
+      for (const status of ['processing', 'requires_capture', 'succeeded']) {
+        const context = costContext({ lookups: { [PI]: { ...paymentIntent, status } } });
+        const { estimate, settlement } = await run(
+          { path: `${PI}/confirm` },
+          { json: { ...paymentIntent, status: 'succeeded', amount_received: 1099 } },
+          { context },
+        );
+        expect(micros(estimate)).toBe(0);
+        expect(micros(settlement)).toBe(0);
+      }
+    });
+
+    it('should price /confirm of an intent that requires action again: a new payment method or amount charges anew', async () => {
+      const context = costContext({ lookups: { [PI]: { ...paymentIntent, status: 'requires_action', amount: 100 } } });
+      const again = await run(
+        { path: `${PI}/confirm`, form: { payment_method: 'pm_card_visa', amount_to_confirm: '1000000' } },
+        { json: { ...paymentIntent, status: 'succeeded', amount: 1_000_000, amount_received: 1_000_000 } },
         { context },
       );
-      expect(micros(estimate)).toBe(0);
-      expect(micros(settlement)).toBe(0);
+      expect(micros(again.estimate)).toBe(10_000_000_000);
+      expect(micros(again.settlement)).toBe(10_000_000_000);
+      const plain = await run(
+        { path: `${PI}/confirm` },
+        { json: { ...paymentIntent, status: 'requires_action' } },
+        { context },
+      );
+      expect(micros(plain.estimate)).toBe(1_000_000);
+    });
+
+    it('should refuse to price an update that changes the amount or currency a confirmation will charge', async () => {
+      for (const form of [{ amount: '1000000' }, { currency: 'eur' }]) {
+        expect((await run({ path: PI, form }, { json: paymentIntent })).estimate.kind).toBe('unknown');
+      }
+      expect(
+        micros((await run({ path: PI, form: { description: 'Order 42' } }, { json: paymentIntent })).estimate),
+      ).toBe(0);
     });
 
     it('should return unknown for /confirm when the intent cannot be read', async () => {

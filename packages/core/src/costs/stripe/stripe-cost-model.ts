@@ -72,8 +72,13 @@ function keepEstimate(estimate: CostEstimate, note?: string): CostSettlement {
   return known(estimate.micros, note ?? estimate.note);
 }
 
-/** PaymentIntent statuses after which the customer is committed (money moves without another API call). */
-const COMMITTED_INTENT_STATUSES = new Set(['requires_action', 'processing', 'requires_capture', 'succeeded']);
+/**
+ * PaymentIntent statuses Stripe does not confirm again: the money was counted when it was first
+ * confirmed. (`requires_action` is not one: confirmed again with a new payment method, or an
+ * `amount_to_confirm`, Stripe charges anew; it is priced like a first confirmation, so a genuine
+ * second confirmation after 3-D Secure is counted twice — over, never under.)
+ */
+const CONFIRMED_INTENT_STATUSES = new Set(['processing', 'requires_capture', 'succeeded']);
 
 /**
  * Creates the cost model of the Stripe API. Money is counted once, when the customer is committed:
@@ -81,7 +86,8 @@ const COMMITTED_INTENT_STATUSES = new Set(['requires_action', 'processing', 'req
  * - PaymentIntents: at create with `confirm=true`, or at `/confirm` (the PaymentIntent's `amount`,
  *   or `amount_to_confirm`); create without confirm costs 0; `/capture` costs 0 unless
  *   `amount_to_capture` exceeds what was authorised; `/increment_authorization` costs the
- *   increase over the current amount. Confirming an already-confirmed PaymentIntent costs 0.
+ *   increase over the current amount. Confirming an already-confirmed PaymentIntent costs 0; one in
+ *   `requires_action` is priced again. An update that changes the amount or currency is `unknown`.
  * - Charges: at create (also with `capture=false`); `/capture` costs 0.
  * - Transfers, Payouts, Topups: their `amount`. Invoices `/pay`: the invoice's `amount_remaining`.
  * - Checkout Sessions and Payment Links: their line items at their largest quantities.
@@ -496,7 +502,7 @@ function buildRoutes({
           if (!intent?.status || !intent.currency) {
             return { kind: 'unknown', reason: `PaymentIntent ${ids[0]} could not be read to price its confirmation` };
           }
-          if (COMMITTED_INTENT_STATUSES.has(intent.status)) {
+          if (CONFIRMED_INTENT_STATUSES.has(intent.status)) {
             return known(0, `PaymentIntent already ${intent.status}: counted when first confirmed`);
           }
           if (intent.status === 'canceled') return known(0, 'PaymentIntent canceled');
@@ -553,7 +559,19 @@ function buildRoutes({
         settle: ({ estimate }) => keepEstimate(estimate),
       },
     ],
-    ['POST', '/v1/payment_intents/:id', zeroHandler('PaymentIntent updated')],
+    [
+      'POST',
+      '/v1/payment_intents/:id',
+      // A confirmation is priced from the PaymentIntent as looked up just before it is sent: an
+      // amount changed by an update racing it would be charged past the cap. Set the amount at
+      // creation, or confirm with `amount_to_confirm`.
+      guardedZeroHandler('PaymentIntent updated', (form) => {
+        const key = Object.keys(form).find((name) => /^(amount|currency)(\[|$)/.test(name));
+        return key === undefined
+          ? undefined
+          : `a PaymentIntent update setting \`${key}\` changes what its confirmation charges, so it cannot be priced`;
+      }),
+    ],
     ['POST', '/v1/payment_intents/:id/cancel', zeroHandler('PaymentIntent canceled')],
 
     // Charges: counted at create, authorised or captured.
