@@ -145,7 +145,7 @@ describe('createStripeCostModel', () => {
     });
 
     it('should refuse to price an update that changes the amount or currency a confirmation will charge', async () => {
-      for (const form of [{ amount: '1000000' }, { currency: 'eur' }]) {
+      for (const form of [{ amount: '1000000' }, { currency: 'eur' }] as Array<Record<string, string>>) {
         expect((await run({ path: PI, form }, { json: paymentIntent })).estimate.kind).toBe('unknown');
       }
       expect(
