@@ -95,7 +95,10 @@ export interface Vault {
    * `StorageError` if it cannot (Redis down), when every call would be denied. For health checks.
    */
   checkStorage(): Promise<void>;
-  /** Waits for the bookkeeping of answered calls, flushes the audit sink and closes stores and connections the vault owns. */
+  /**
+   * Refuses new calls, waits for the calls in flight to be answered and for their bookkeeping,
+   * flushes the audit sink and closes stores and connections the vault owns.
+   */
   close(): Promise<void>;
 }
 
@@ -164,6 +167,8 @@ export function createVault(options: VaultOptions = {}): Vault {
     now,
     closed: false,
     settling: new Set(),
+    inFlight: 0,
+    idleWaiters: [],
     patterns(record) {
       if (!record.allowedEndpoints) return undefined;
       let patterns = compiled.get(record.id);
@@ -197,6 +202,9 @@ export function createVault(options: VaultOptions = {}): Vault {
     },
     async close() {
       context.closed = true;
+      // Calls already past the closed check may be at the vendor: they are answered, settled and
+      // audited before the stores under them close.
+      if (context.inFlight > 0) await new Promise<void>((resolve) => context.idleWaiters.push(resolve));
       await settled(context);
       // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
       // a store's own closing one first (it says what is lost), else the flush's.

@@ -125,6 +125,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
     },
   };
   state.record.id = state.auditId;
+  context.inFlight += 1;
   try {
     return await allowOrDeny(context, request, headers, method, rawPath, search, state);
   } catch (error) {
@@ -135,6 +136,12 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       state,
       new StorageError({ message: 'Keybrake failed while checking this call; it was denied.', cause: error }),
     );
+  } finally {
+    // Answered or denied: its bookkeeping, if any, is tracked by now (see `settled`).
+    context.inFlight -= 1;
+    if (context.inFlight === 0 && context.idleWaiters.length > 0) {
+      for (const resolve of context.idleWaiters.splice(0)) resolve();
+    }
   }
 }
 

@@ -33,6 +33,10 @@ export interface VaultContext {
   closed: boolean;
   /** The bookkeeping (settle, audit) of answered calls that has not landed yet. */
   settling: Set<Promise<void>>;
+  /** Calls between their start and their answer (or denial): `close()` waits for them. */
+  inFlight: number;
+  /** Who waits for `inFlight` to reach 0 (`close()`). */
+  idleWaiters: Array<() => void>;
   /** Compiled allow-lists by key id (records are immutable but for revocation). */
   patterns: (record: KeyRecord) => EndpointPattern[] | undefined;
 }
