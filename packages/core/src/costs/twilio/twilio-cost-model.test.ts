@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import twilio from 'twilio';
 import { describe, expect, it } from 'vitest';
 import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { costContext, costRequest, costResponse, type TestRequestInit } from '../__fixtures__/cost-request.js';
@@ -222,6 +223,30 @@ describe('createTwilioCostModel', () => {
         expect(call(hidden).kind, hidden).toBe('unknown');
       }
       expect(call('<Response><Say voice="a>b">hi</Say></Response>')).toMatchObject({ micros: 14_000 });
+    });
+
+    it('should price the TwiML the official SDK builds, SSML and all, and refuse a huge unclosed tag at once', () => {
+      const call = (twiml: string) =>
+        estimate({ path: CALLS, form: { To: '+14155551212', TimeLimit: '60', Twiml: twiml } });
+      const response = new twilio.twiml.VoiceResponse();
+      const say = response.say({ voice: 'Polly.Joanna', language: 'en-US', loop: 2 }, "Hi it's ");
+      say.break({ strength: 'x-weak', time: '100ms' });
+      say.emphasis({ level: 'moderate' }, 'Words');
+      say.lang({ 'xml:lang': 'fr-FR' }, 'Bonjour');
+      say.prosody({ pitch: '-10%', rate: '85%' }, 'x');
+      say.sayAs({ 'interpret-as': 'spell-out' }, 'abc');
+      say.sub({ alias: 'World Wide Web' }, 'WWW');
+      say.addText(' & done > ok');
+      response.play({ loop: 2 }, 'https://api.twilio.com/cowbell.mp3?a=1&b=2');
+      response.pause({ length: 2 });
+      response.hangup();
+      expect(call(response.toString())).toMatchObject({ micros: 14_000 });
+      const pretty = `<?xml version='1.0' encoding='UTF-8'?>\r\n<Response>\n  <Say language='en-GB'>Hello</Say>\n  <Pause length='2' />\n</Response>\n`;
+      expect(call(pretty)).toMatchObject({ micros: 14_000 });
+      // An unclosed tag over a long run of whitespace: rejected in one pass, not in quadratic time.
+      for (const twiml of [`<Say${' '.repeat(200_000)}`, `<${'\n'.repeat(200_000)}`, "<a b='".repeat(30_000)]) {
+        expect(call(twiml).kind).toBe('unknown');
+      }
     });
 
     it('should return unknown for a malformed TimeLimit', () => {

@@ -402,8 +402,12 @@ const SSML_TAGS = new Set([
   'amazon:effect',
 ]);
 
-/** A tag, its attributes read quote by quote (a `>` inside a quoted value does not end it). */
-const TAG = /<\s*(\/?)\s*([A-Za-z][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)\s*>/g;
+/**
+ * A tag, its attributes read quote by quote (a `>` inside a quoted value does not end it). No
+ * whitespace after `<` or `</`, nor between `/` and `>`, as in XML: whitespace allowed in two
+ * neighbouring places would make an unclosed tag take quadratic time to reject.
+ */
+const TAG = /<(\/?)([A-Za-z][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/g;
 
 /**
  * What in `twiml` may cost more than the call's own minutes — a verb outside
