@@ -39,7 +39,10 @@ const priceSchema = amountsSchema.extend({
   currency_options: z.record(z.string(), amountsSchema).nullish().catch(undefined),
 });
 const shippingRateSchema = z.object({
-  fixed_amount: z.object({ amount: minor, currency: text }).nullish().catch(undefined),
+  fixed_amount: z
+    .object({ amount: minor, currency: text, currency_options: z.record(z.string(), z.unknown()).nullish() })
+    .nullish()
+    .catch(undefined),
 });
 
 /** An exact non-negative decimal amount of minor units: `digits / 10^scale`. */
@@ -251,9 +254,17 @@ async function maxShipping(
     if (rateId !== undefined) {
       if (!OBJECT_ID.test(rateId)) return { ok: false, reason: `${prefix}[shipping_rate] is not a Stripe id` };
       const parsed = shippingRateSchema.safeParse(await lookup(`/v1/shipping_rates/${encodeURIComponent(rateId)}`));
+      if (parsed.success && Object.keys(parsed.data.fixed_amount?.currency_options ?? {}).length > 0) {
+        return { ok: false, reason: `shipping rate ${rateId} has prices by currency (currency_options): not priced` };
+      }
       amount = parsed.success ? (parsed.data.fixed_amount?.amount ?? undefined) : undefined;
       currency = parsed.success ? (parsed.data.fixed_amount?.currency ?? undefined) : undefined;
     } else {
+      // A price per currency is what a customer paying in that currency pays: not read, so not priced.
+      const optionsPrefix = `${prefix}[shipping_rate_data][fixed_amount][currency_options]`;
+      if (Object.keys(form).some((key) => key.startsWith(optionsPrefix))) {
+        return { ok: false, reason: `${prefix} has prices by currency (currency_options): not priced` };
+      }
       amount = parseMinorInteger(form[`${prefix}[shipping_rate_data][fixed_amount][amount]`]);
       currency = form[`${prefix}[shipping_rate_data][fixed_amount][currency]`];
     }

@@ -366,6 +366,41 @@ describe('createStripeCostModel', () => {
       expect(estimate).toEqual({ kind: 'unknown', reason: expect.stringContaining(String(price.id)) });
     });
 
+    it('should return unknown for a shipping option priced by currency, inline or looked up', async () => {
+      const session = {
+        mode: 'payment',
+        currency: 'jpy',
+        'line_items[0][price_data][currency]': 'jpy',
+        'line_items[0][price_data][unit_amount]': '100',
+        'line_items[0][quantity]': '1',
+        'shipping_options[0][shipping_rate_data][fixed_amount][amount]': '100',
+        'shipping_options[0][shipping_rate_data][fixed_amount][currency]': 'usd',
+      };
+      const context = costContext({
+        fx: { jpy: '0.0067' },
+        lookups: {
+          '/v1/shipping_rates/shr_1': {
+            id: 'shr_1',
+            object: 'shipping_rate',
+            fixed_amount: { amount: 100, currency: 'usd', currency_options: { jpy: { amount: 1_000_000 } } },
+          },
+        },
+      });
+      const inline = {
+        ...session,
+        'shipping_options[0][shipping_rate_data][fixed_amount][currency_options][jpy][amount]': '1000000',
+      };
+      expect((await run({ path: '/v1/checkout/sessions', form: inline }, {}, { context })).estimate.kind).toBe(
+        'unknown',
+      );
+      const byId = { ...session, 'shipping_options[1][shipping_rate]': 'shr_1' };
+      expect((await run({ path: '/v1/checkout/sessions', form: byId }, {}, { context })).estimate.kind).toBe('unknown');
+      // Without prices by currency, the dearest option is counted.
+      expect(micros((await run({ path: '/v1/checkout/sessions', form: session }, {}, { context })).estimate)).toBe(
+        1_670_000,
+      );
+    });
+
     it('should return unknown for a tiered price without unit_amount', async () => {
       const context = costContext({
         lookups: { [`/v1/prices/${price.id}`]: { ...price, unit_amount: null, unit_amount_decimal: null } },
