@@ -32,11 +32,11 @@ export interface MemberTask {
 }
 
 /**
- * The last Keybrake denial among the member's `tool-error` parts, unless a later step's tool call
- * succeeded: then the member went on after it and was not stopped.
+ * The last Keybrake denial among the member's `tool-error` parts, and whether a later step's tool
+ * call succeeded: then the member went on after it and was not stopped.
  */
-function lastDenial(result: MemberRunResult): KeybrakeError | undefined {
-  let denial: KeybrakeError | undefined;
+function lastDenial(result: MemberRunResult): { denial: KeybrakeError; wentOn: boolean } | undefined {
+  let found: { denial: KeybrakeError; wentOn: boolean } | undefined;
   for (const step of result.steps) {
     let stepDenial: KeybrakeError | undefined;
     let succeeded = false;
@@ -44,10 +44,10 @@ function lastDenial(result: MemberRunResult): KeybrakeError | undefined {
       if (part.type === 'tool-error') stepDenial = findKeybrakeError(part.error) ?? stepDenial;
       else if (part.type === 'tool-result') succeeded = true;
     }
-    if (stepDenial) denial = stepDenial;
-    else if (succeeded) denial = undefined;
+    if (stepDenial) found = { denial: stepDenial, wentOn: false };
+    else if (succeeded && found) found.wentOn = true;
   }
-  return denial;
+  return found;
 }
 
 /**
@@ -97,8 +97,15 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         const denial = findKeybrakeError(error);
         throw denial ? asToolError(denial) : error;
       }
-      const denial = lastDenial(result);
-      if (!denial) return result.text;
+      const last = lastDenial(result);
+      if (!last) return result.text;
+      const { denial } = last;
+      // The member went on after the denial: not a failed delegation (the supervisor must not send
+      // it again), but never hidden either — any later tool call, even a free one, counts as going on.
+      if (last.wentOn) {
+        const note = `Keybrake denied a call of this member during the run (${denial.code}: ${denial.message}); the member went on afterwards.`;
+        return result.text ? `${result.text}\n\n${note}` : note;
+      }
       // A copy, so the member's own tool error keeps the text its model read.
       const copy = keybrakeErrorFromJSON(denial.toJSON()) ?? denial;
       if (copy !== denial) Object.defineProperty(copy, 'cause', { value: denial, enumerable: false });

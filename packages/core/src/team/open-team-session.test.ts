@@ -237,6 +237,10 @@ describe('openTeamSession', () => {
       await billing.refresh();
       expect(billing.key().expiresAt).toBe(team.expiresAt);
       expect(() => team.member('constructor')).toThrow(/No member "constructor"/);
+      expect(() => billing.key('constructor')).toThrow(/holds no constructor key/);
+      await expect(billing.fetch('toString')('http://x/charge', { method: 'POST' })).rejects.toThrow(
+        /holds no toString key/,
+      );
       await team.close();
       await vault.close();
     });

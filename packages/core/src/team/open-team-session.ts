@@ -295,7 +295,8 @@ function createMember(
   const current = () => own.get(name) as { budgetKeyId: string; keys: Record<string, MemberKey> };
   let refreshing: Promise<void> = Promise.resolve();
   const keys = (): Record<string, MemberKey> => {
-    const merged: Record<string, MemberKey> = {};
+    // No prototype: a vendor named `constructor` is a vendor like any other, and unknown.
+    const merged: Record<string, MemberKey> = Object.create(null);
     for (const other of plan.shareKeysOf ?? []) Object.assign(merged, own.get(other)?.keys);
     return Object.assign(merged, current().keys);
   };
@@ -303,7 +304,7 @@ function createMember(
     const all = keys();
     const names = Object.keys(all);
     const chosen = vendor ?? (names.length === 1 ? names[0] : asList(plan.vendor)[0]);
-    const found = chosen === undefined ? undefined : all[chosen];
+    const found = chosen !== undefined && Object.hasOwn(all, chosen) ? all[chosen] : undefined;
     if (!found)
       throw new InvalidPolicyError({
         message: `Member "${name}" holds no ${vendor ?? 'default'} key (it has: ${names.join(', ')}).`,
@@ -322,7 +323,8 @@ function createMember(
     key,
     fetch(vendor) {
       // Resolve the key on every call, so a refreshed key is used without re-creating clients.
-      return (input, init) =>
+      // Async, so a vendor the member holds no key for rejects as fetch would, never throws.
+      return async (input, init) =>
         createCappedFetch(vault, { vaultKey: key(vendor).vaultKey, actor: { member: name } })(input, init);
     },
     status: () => vault.getKeyStatus(current().budgetKeyId),
