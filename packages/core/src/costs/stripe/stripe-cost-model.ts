@@ -73,6 +73,12 @@ function keepEstimate(estimate: CostEstimate, note?: string): CostSettlement {
 }
 
 /**
+ * The oldest `Stripe-Version` whose parameters this model reads: a money call pinned to an older
+ * one (`shipping_rates` on Checkout, `account_balance` on Customers…) is `unknown`.
+ */
+const OLDEST_API_VERSION = '2022-08-01';
+
+/**
  * PaymentIntent statuses Stripe does not confirm again: the money was counted when it was first
  * confirmed. (`requires_action` is not one: confirmed again with a new payment method, or an
  * `amount_to_confirm`, Stripe charges anew; it is priced like a first confirmation, so a genuine
@@ -131,6 +137,15 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       // on a zero-cost route reads them too (a customer's balance, a Payment Link's line items).
       const form = readParams(request);
       if (typeof form === 'string') return { kind: 'unknown', reason: form };
+      // Parameters and fields were renamed or removed over the years, and the caller's
+      // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
+      const version = request.header('stripe-version');
+      if (match.route.handler.moneyMoving && version !== undefined && version.slice(0, 10) < OLDEST_API_VERSION) {
+        return {
+          kind: 'unknown',
+          reason: `Stripe API version ${version.slice(0, 40)} is older than ${OLDEST_API_VERSION}, which Keybrake prices`,
+        };
+      }
       return match.route.handler.estimate({ request, form, context, ids: match.ids });
     },
 
@@ -453,6 +468,9 @@ function lineItemsHandler(label: string, prices: Readonly<Record<string, StripeP
     moneyMoving: true,
     estimate: ({ form, context }) => {
       if (form.mode === 'setup') return known(0, `${label} in setup mode`);
+      // Older ways to add to what the customer pays, which this model does not read.
+      const legacy = Object.keys(form).find((name) => /^(shipping_rates|subscription_data\[items\])(\[|$)/.test(name));
+      if (legacy) return { kind: 'unknown', reason: `\`${legacy.slice(0, 40)}\` (an older API's) is not priced` };
       return estimateStripeLineItems({ form, prices, context });
     },
     settle: (input) => {

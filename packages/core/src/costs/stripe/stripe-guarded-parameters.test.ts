@@ -53,7 +53,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 describe('Stripe zero-cost routes with guarded parameters', () => {
   it('should refuse customer parameters that charge under any API version: account_balance, plan, a card source', async () => {
-    const { fake, stripe } = await setup({ ...fixtures.customer, id: 'cus_1' }, { apiVersion: '2019-09-09' });
+    const { fake, stripe, vault, key } = await setup({ ...fixtures.customer, id: 'cus_1' });
     const attempts = [
       stripe.customers.update('cus_1', { account_balance: 10_000_000 } as Stripe.CustomerUpdateParams),
       stripe.customers.create({ plan: 'gold_yearly', quantity: 100 } as Stripe.CustomerCreateParams),
@@ -73,6 +73,16 @@ describe('Stripe zero-cost routes with guarded parameters', () => {
       invoice_settings: { default_payment_method: 'pm_1' },
       address: { city: 'Paris' },
     });
+    expect(fake.seen).toHaveLength(1);
+    // Pinned to an API version older than the model reads, a money-guarded call is not priced at all.
+    const pinned = new Stripe(key.vaultKey, {
+      httpClient: Stripe.createFetchHttpClient(vault.createFetch()),
+      maxNetworkRetries: 0,
+      apiVersion: '2019-09-09' as Stripe.LatestApiVersion,
+    });
+    await expect(pinned.customers.update('cus_1', { email: 'a@example.com' })).rejects.toThrow(
+      /Stripe API version 2019-09-09 is older than 2022-08-01/,
+    );
     expect(fake.seen).toHaveLength(1);
   });
 
@@ -124,5 +134,19 @@ describe('Stripe zero-cost routes with guarded parameters', () => {
     expect(withShipping.status).toBe(403);
     // Not one price or shipping rate was looked up with the real key.
     expect(fake.seen.filter((seen) => /\/v1\/(prices|shipping_rates)\//.test(seen.url))).toHaveLength(1);
+  });
+
+  it("should refuse a Checkout Session adding to what the customer pays with an older API's parameters", async () => {
+    const { fake, send } = await setup({ ...fixtures['checkout.session'], id: 'cs_1', amount_total: 500 });
+    const base = 'mode=payment&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=500';
+    for (const legacy of ['shipping_rates[0]=shr_big', 'subscription_data[items][0][plan]=plan_gold']) {
+      const answer = await send('https://api.stripe.com/v1/checkout/sessions', {
+        method: 'POST',
+        headers: FORM,
+        body: `${base}&${legacy}`,
+      });
+      expect(answer.status).toBe(403);
+    }
+    expect(fake.seen).toHaveLength(0);
   });
 });
