@@ -56,13 +56,15 @@ function lastDenial(result: MemberRunResult): { denial: KeybrakeError; wentOn: b
  * the member's steps hold a `tool-error` with a Keybrake denial (a cap, endpoint, expiry or
  * revocation stop), the tool throws that typed {@link KeybrakeError}: the supervisor gets a
  * `tool-error` part of its own, and its model reads an `error-text` tool result with the code,
- * the member's key label, cap, spent and attempted amounts, then the member's last report.
+ * the member's key label, cap, spent and attempted amounts, then the member's last report. If
+ * the member went on with another tool call after the denial, the tool returns the member's final
+ * text followed by a line naming the denial (not a failed delegation, never a hidden denial).
  * Otherwise the tool returns the member's final text.
  *
  * @param member - The member agent, or a function running it on a task.
  * @param options - The tool's description.
  * @returns An AI SDK tool taking `{ task }`, for the supervisor's tool set.
- * @throws {KeybrakeError} (as the tool's error) when a vendor call of the member was denied.
+ * @throws {KeybrakeError} (as the tool's error) when the member was stopped by a denial.
  * @example
  * ```ts
  * const billingAgent = new ToolLoopAgent({ model, tools: withKeybrake(billingTools, { member: 'billing' }) });

@@ -238,6 +238,7 @@ describe('openTeamSession', () => {
       expect(billing.key().expiresAt).toBe(team.expiresAt);
       expect(() => team.member('constructor')).toThrow(/No member "constructor"/);
       expect(() => billing.key('constructor')).toThrow(/holds no constructor key/);
+      expect(Object.getPrototypeOf(billing.keys)).toBe(Object.prototype); // an ordinary object still
       await expect(billing.fetch('toString')('http://x/charge', { method: 'POST' })).rejects.toThrow(
         /holds no toString key/,
       );

@@ -295,10 +295,12 @@ function createMember(
   const current = () => own.get(name) as { budgetKeyId: string; keys: Record<string, MemberKey> };
   let refreshing: Promise<void> = Promise.resolve();
   const keys = (): Record<string, MemberKey> => {
-    // No prototype: a vendor named `constructor` is a vendor like any other, and unknown.
-    const merged: Record<string, MemberKey> = Object.create(null);
-    for (const other of plan.shareKeysOf ?? []) Object.assign(merged, own.get(other)?.keys);
-    return Object.assign(merged, current().keys);
+    // Own properties only (`key()` reads them with `Object.hasOwn`): a vendor named `constructor`
+    // is a vendor like any other, and unknown.
+    const entries: Array<[string, MemberKey]> = [];
+    for (const other of plan.shareKeysOf ?? []) entries.push(...Object.entries(own.get(other)?.keys ?? {}));
+    entries.push(...Object.entries(current().keys));
+    return Object.fromEntries(entries);
   };
   const key = (vendor?: string): MemberKey => {
     const all = keys();

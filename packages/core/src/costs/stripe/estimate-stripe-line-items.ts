@@ -254,7 +254,9 @@ async function maxShipping(
     if (rateId !== undefined) {
       if (!OBJECT_ID.test(rateId)) return { ok: false, reason: `${prefix}[shipping_rate] is not a Stripe id` };
       const parsed = shippingRateSchema.safeParse(await lookup(`/v1/shipping_rates/${encodeURIComponent(rateId)}`));
-      if (parsed.success && Object.keys(parsed.data.fixed_amount?.currency_options ?? {}).length > 0) {
+      const base = parsed.success ? parsed.data.fixed_amount?.currency?.toLowerCase() : undefined;
+      const byCurrency = parsed.success ? Object.keys(parsed.data.fixed_amount?.currency_options ?? {}) : [];
+      if (byCurrency.some((code) => code.toLowerCase() !== base)) {
         return { ok: false, reason: `shipping rate ${rateId} has prices by currency (currency_options): not priced` };
       }
       amount = parsed.success ? (parsed.data.fixed_amount?.amount ?? undefined) : undefined;

@@ -139,12 +139,15 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (typeof form === 'string') return { kind: 'unknown', reason: form };
       // Parameters and fields were renamed or removed over the years, and the caller's
       // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
-      const version = request.header('stripe-version');
-      if (match.route.handler.moneyMoving && version !== undefined && version.slice(0, 10) < OLDEST_API_VERSION) {
-        return {
-          kind: 'unknown',
-          reason: `Stripe API version ${version.slice(0, 40)} is older than ${OLDEST_API_VERSION}, which Keybrake prices`,
-        };
+      const version = request.header('stripe-version')?.trim();
+      if (match.route.handler.moneyMoving && version) {
+        const date = /^\d{4}-\d{2}-\d{2}/.exec(version)?.[0];
+        if (date === undefined || date < OLDEST_API_VERSION) {
+          return {
+            kind: 'unknown',
+            reason: `Stripe API version ${JSON.stringify(version.slice(0, 40))} is not one Keybrake prices (${OLDEST_API_VERSION} or later)`,
+          };
+        }
       }
       return match.route.handler.estimate({ request, form, context, ids: match.ids });
     },

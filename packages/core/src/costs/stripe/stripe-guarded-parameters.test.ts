@@ -53,7 +53,7 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 describe('Stripe zero-cost routes with guarded parameters', () => {
   it('should refuse customer parameters that charge under any API version: account_balance, plan, a card source', async () => {
-    const { fake, stripe, vault, key } = await setup({ ...fixtures.customer, id: 'cus_1' });
+    const { fake, stripe, vault, key, send } = await setup({ ...fixtures.customer, id: 'cus_1' });
     const attempts = [
       stripe.customers.update('cus_1', { account_balance: 10_000_000 } as Stripe.CustomerUpdateParams),
       stripe.customers.create({ plan: 'gold_yearly', quantity: 100 } as Stripe.CustomerCreateParams),
@@ -81,9 +81,22 @@ describe('Stripe zero-cost routes with guarded parameters', () => {
       apiVersion: '2019-09-09' as Stripe.LatestApiVersion,
     });
     await expect(pinned.customers.update('cus_1', { email: 'a@example.com' })).rejects.toThrow(
-      /Stripe API version 2019-09-09 is older than 2022-08-01/,
+      /Stripe API version "2019-09-09" is not one Keybrake prices \(2022-08-01 or later\)/,
     );
     expect(fake.seen).toHaveLength(1);
+    // Read as Stripe reads it: trimmed, with any suffix after the date; a value with no date is not priced.
+    const withVersion = (version: string) =>
+      send('https://api.stripe.com/v1/customers/cus_1', {
+        method: 'POST',
+        headers: { ...FORM, 'stripe-version': version },
+        body: 'email=a%40example.com',
+      });
+    for (const version of [' 2025-01-27.acacia ', '2026-09-30.preview', '', '2024-06-20; embedded_connect_beta=v2']) {
+      expect([version, (await withVersion(version)).status]).toEqual([version, 200]);
+    }
+    for (const version of ['2022-07-31', 'latest', ' 2019-09-09']) {
+      expect([version, (await withVersion(version)).status]).toEqual([version, 403]);
+    }
   });
 
   it('should refuse Payment Link line items sent in a multipart body or under a bracketed name', async () => {
