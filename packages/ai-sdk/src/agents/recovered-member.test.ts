@@ -8,6 +8,20 @@ import { billingTools, openTestTeam, stripeFor } from '../test-utils/open-test-t
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
 
+/** A supervisor delegating one task to `member` through `memberAsTool`; returns its scripted model. */
+async function superviseOnce(member: ToolLoopAgent, task: string) {
+  const model = createScriptedModel('supervisor', (_call, turn) =>
+    turn === 0 ? { toolCalls: [{ toolName: 'delegate_billing', input: { task } }] } : { text: 'ok' },
+  );
+  const supervisor = new ToolLoopAgent({
+    model,
+    tools: { delegate_billing: memberAsTool(member, { description: 'Charges customers.' }) },
+    stopWhen: isStepCount(5),
+  });
+  await supervisor.generate({ prompt: 'Bill cus_1.' });
+  return model;
+}
+
 describe('memberAsTool, when the member was denied once and went on', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -31,17 +45,7 @@ describe('memberAsTool, when the member was denied once and went on', () => {
       tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
       stopWhen: isStepCount(5),
     });
-    const model = createScriptedModel('supervisor', (_call, turn) =>
-      turn === 0
-        ? { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1 $50.' } }] }
-        : { text: 'ok' },
-    );
-    const supervisor = new ToolLoopAgent({
-      model,
-      tools: { delegate_billing: memberAsTool(billingAgent, { description: 'Charges customers.' }) },
-      stopWhen: isStepCount(5),
-    });
-    await supervisor.generate({ prompt: 'Bill cus_1.' });
+    const model = await superviseOnce(billingAgent, 'Charge cus_1 $50.');
     expect(fakeStripe.moneyMoved()).toHaveLength(1);
     expect(lastToolResults(model.doGenerateCalls[1])[0]?.output).toEqual({
       type: 'text',
@@ -72,17 +76,7 @@ describe('memberAsTool, when the member was denied once and went on', () => {
       tools: { ...withKeybrake(billingTools(stripeFor(billing)), { member: billing }), note },
       stopWhen: isStepCount(5),
     });
-    const model = createScriptedModel('supervisor', (_call, turn) =>
-      turn === 0
-        ? { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1 $200.' } }] }
-        : { text: 'ok' },
-    );
-    const supervisor = new ToolLoopAgent({
-      model,
-      tools: { delegate_billing: memberAsTool(billingAgent, { description: 'Charges customers.' }) },
-      stopWhen: isStepCount(5),
-    });
-    await supervisor.generate({ prompt: 'Bill cus_1.' });
+    const model = await superviseOnce(billingAgent, 'Charge cus_1 $200.');
     expect(fakeStripe.moneyMoved()).toHaveLength(0);
     const [result] = lastToolResults(model.doGenerateCalls[1]);
     expect(JSON.stringify(result?.output)).toContain('KEYBRAKE_CAP_EXCEEDED');

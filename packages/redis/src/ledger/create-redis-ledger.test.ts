@@ -129,25 +129,12 @@ describe('createRedisLedger', () => {
         await expect(ledger.settle({ reservationId: 'x', micros: 2 ** 53, now: NOW })).rejects.toThrow(RangeError);
         // A limit that is not a whole number (a damaged record's null or NaN) is not "no limit".
         for (const bad of [null, Number.NaN, -1, 1.5]) {
-          const limit = bad as unknown as number;
-          await expect(
-            ledger.reserve({
-              reservationId: 'y',
-              chain: [{ keyId: 'k', capMicros: limit }],
-              micros: 1,
-              now: NOW,
-              ttlMs: HOUR,
-            }),
-          ).rejects.toThrow(RangeError);
-          await expect(
-            ledger.reserve({
-              reservationId: 'y',
-              chain: [{ keyId: 'k', maxCalls: limit }],
-              micros: 1,
-              now: NOW,
-              ttlMs: HOUR,
-            }),
-          ).rejects.toThrow(RangeError);
+          for (const field of ['capMicros', 'dailyCapMicros', 'maxCalls'] as const) {
+            const chain = [{ keyId: 'k', [field]: bad as unknown as number }];
+            await expect(
+              ledger.reserve({ reservationId: 'y', chain, micros: 1, now: NOW, ttlMs: HOUR }),
+            ).rejects.toThrow(RangeError);
+          }
         }
       } finally {
         await ledger.close?.();
