@@ -9,7 +9,7 @@ import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
 
 /** A supervisor delegating one task to `member` through `memberAsTool`; returns its scripted model. */
-async function superviseOnce(member: ToolLoopAgent, task: string) {
+async function superviseOnce(member: Parameters<typeof memberAsTool>[0], task: string) {
   const model = createScriptedModel('supervisor', (_call, turn) =>
     turn === 0 ? { toolCalls: [{ toolName: 'delegate_billing', input: { task } }] } : { text: 'ok' },
   );
