@@ -92,6 +92,18 @@ describe('createCappedFetch', () => {
       expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=1000', 'amount=2000']);
     });
 
+    it('should pass no Keybrake header on to the vendor', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const before = upstream.received.length;
+      await vault.createFetch({ vaultKey: key.vaultKey })(charge, {
+        method: 'POST',
+        headers: { 'x-keybrake-member': 'billing', 'x-keybrake-tool': 'charge', 'X-Keybrake-Tool-Call-Id': 'call_1' },
+        body: 'amount=1',
+      });
+      const [sent] = upstream.received.slice(before);
+      expect(Object.keys(sent?.headers ?? {}).filter((name) => name.startsWith('x-keybrake'))).toEqual([]);
+    });
+
     it('should reject a GET or HEAD with a body with a TypeError, as fetch does, and send nothing', async () => {
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       const send = vault.createFetch({ vaultKey: key.vaultKey });

@@ -310,8 +310,10 @@ async function allowOrDeny(
   // Allowed: forward with the real credentials.
   const forwardHeaders: Record<string, string> = {};
   const nominated = connectionTokens(headers.connection);
+  // Keybrake's own headers (the vault key, the actor) are for Keybrake, never for the vendor.
   for (const name in headers)
-    if (!HOP_BY_HOP.has(name) && !nominated?.has(name)) forwardHeaders[name] = headers[name] as string;
+    if (!HOP_BY_HOP.has(name) && !nominated?.has(name) && !name.startsWith('x-keybrake-'))
+      forwardHeaders[name] = headers[name] as string;
   forwardHeaders['accept-encoding'] = 'identity';
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
   record.decision = 'allowed';
