@@ -124,3 +124,18 @@ export function describeMemberDenials(denials: readonly MemberDenial[]): string 
   const count = denials.length === 1 ? '1 call denied' : `${denials.length} calls denied`;
   return `Keybrake stopped member "${last.member}" (tool "${last.tool}", ${count}).\n${formatDenialForModel(last.error)}`;
 }
+
+/**
+ * The line a supervisor reads about a member that Keybrake denied and that went on afterwards: not
+ * a stop, never hidden.
+ *
+ * @example
+ * ```ts
+ * describeDenialWentOn(log.denials); // 'Keybrake denied a call of member "billing" during the run (KEYBRAKE_CAP_EXCEEDED: …); the member went on afterwards.'
+ * ```
+ */
+export function describeDenialWentOn(denials: readonly MemberDenial[]): string {
+  const last = denials.at(-1);
+  if (!last) return '';
+  return `Keybrake denied a call of member "${last.member}" during the run (${last.error.code}: ${last.error.message}); the member went on afterwards.`;
+}

@@ -1,5 +1,11 @@
 import type { DelegationConfig } from '@mastra/core/agent';
-import { type DenialLog, describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
+import {
+  type DenialLog,
+  describeDenialWentOn,
+  describeMemberDenials,
+  memberWasStopped,
+  openDenialLog,
+} from './denial-log.js';
 
 /**
  * Delegation hooks for a Mastra supervisor (`new Agent({ agents })`) that carry a member's
@@ -55,9 +61,11 @@ export function keybrakeDelegation(delegation: DelegationConfig = {}): Delegatio
     async onDelegationComplete(context) {
       const result = await delegation.onDelegationComplete?.(context);
       const log = take(context);
-      if (!log || !memberWasStopped(log)) return result;
+      if (!log || log.denials.length === 0) return result;
       const text = (result?.resultText ?? context.result.text).trim();
-      const denial = describeMemberDenials(log.denials);
+      // A member that went on after its denial was not stopped, but the supervisor still reads it:
+      // any later tool call counts as going on, a free one included.
+      const denial = memberWasStopped(log) ? describeMemberDenials(log.denials) : describeDenialWentOn(log.denials);
       return { ...result, resultText: text ? `${text}\n\n${denial}` : denial };
     },
   };

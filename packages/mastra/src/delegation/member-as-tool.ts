@@ -1,7 +1,7 @@
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { requestContextOf } from '../tools/to-tool-error.js';
-import { describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
+import { describeDenialWentOn, describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
 
 /** The part of a Mastra `Agent` that {@link memberAsTool} uses. */
 export interface MemberAgent {
@@ -37,8 +37,9 @@ const isMastraRunKey = (key: string) => key === 'MastraMemory' || key.startsWith
  * any of its tools (wrapped with `withKeybrake` or covered by `keybrakeHooks`) was denied, the tool
  * throws — the supervisor's model reads a tool error: `Keybrake stopped member "<member>" (tool
  * "<tool>", N calls denied).`, the member's last reply, then the denial as the member read it
- * (code, message, structured JSON with `label`, `capUsd`, `spentUsd`, …). Otherwise it returns
- * `{ text }`, the member's reply. Use it instead of Mastra's `agents: {}` delegation when the
+ * (code, message, structured JSON with `label`, `capUsd`, `spentUsd`, …). If the member went on
+ * after its denial, it returns `{ text, keybrake }`: the member's reply and a line naming the
+ * denial. Otherwise it returns `{ text }`, the member's reply. Use it instead of Mastra's `agents: {}` delegation when the
  * supervisor should see a stopped member as a failed tool call.
  *
  * @param agent - The member agent.
@@ -67,7 +68,9 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const { prompt } = input as { prompt: string };
       const reply = await agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal });
       const last = log.denials.at(-1);
-      if (!last || !memberWasStopped(log)) return { text: reply.text };
+      if (!last) return { text: reply.text };
+      // Went on after the denial: not a failed delegation, but never a hidden denial either.
+      if (!memberWasStopped(log)) return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
       throw new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error });

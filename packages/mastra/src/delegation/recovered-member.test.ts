@@ -56,13 +56,18 @@ describe('a member denied once that went on', () => {
     expect(await ask(recovering)).toEqual({
       toolName: 'askBilling',
       type: 'json',
-      value: { text: 'Charged cus_1 $50. Task complete.' },
+      value: {
+        text: 'Charged cus_1 $50. Task complete.',
+        keybrake: expect.stringMatching(
+          /^Keybrake denied a call of member "billing" during the run \(KEYBRAKE_CAP_EXCEEDED/,
+        ),
+      },
     });
     expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
     expect(String((await ask(stopped))?.value)).toMatch(/^Keybrake stopped member "billing"/);
   });
 
-  it('keybrakeDelegation should not say the member was stopped', async () => {
+  it('keybrakeDelegation should not say the member was stopped, but still name the denial', async () => {
     running = await startBillingTeam();
     const output = await superviseOnce('agent-billing', {
       agents: { billing: billingAgent(running.team, recovering) },
@@ -70,5 +75,8 @@ describe('a member denied once that went on', () => {
     });
     expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
     expect(String(output?.value)).not.toContain('Keybrake stopped member');
+    expect(String(output?.value)).toMatch(
+      /Keybrake denied a call of member "billing" during the run \(KEYBRAKE_CAP_EXCEEDED: .*\); the member went on afterwards\.$/s,
+    );
   });
 });
