@@ -45,6 +45,18 @@ export function toMicroUsd(usd: number | string): MicroUsd {
 }
 
 /**
+ * {@link toMicroUsd} of an optional amount: `undefined` stays `undefined`.
+ *
+ * @example
+ * ```ts
+ * toOptionalMicroUsd(undefined); // undefined
+ * ```
+ */
+export function toOptionalMicroUsd(usd: number | string | undefined): MicroUsd | undefined {
+  return usd === undefined ? undefined : toMicroUsd(usd);
+}
+
+/**
  * Converts micro-dollars to a USD number for display and JSON (never summed again).
  *
  * @example

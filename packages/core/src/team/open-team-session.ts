@@ -4,7 +4,7 @@ import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
 import { parseDuration } from '../keys/parse-duration.js';
-import { toMicroUsd } from '../money/micro-usd.js';
+import { toOptionalMicroUsd } from '../money/micro-usd.js';
 import { parseEndpointPattern } from '../paths/endpoint-matcher.js';
 import type { Vault } from '../vault/create-vault.js';
 import type { TeamMemberPlan, TeamPlan } from './team-plan.js';
@@ -85,8 +85,8 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
     throw new InvalidPolicyError({ message: `Invalid team plan ${JSON.stringify(plan.label)}: ${message}` });
   };
   if (typeof plan.label !== 'string' || plan.label === '') fail('it needs a label.');
-  const sessionMicros = optionalMicros(plan.capUsd);
-  const sessionDailyMicros = optionalMicros(plan.dailyCapUsd);
+  const sessionMicros = toOptionalMicroUsd(plan.capUsd);
+  const sessionDailyMicros = toOptionalMicroUsd(plan.dailyCapUsd);
   const sessionMs = parseDuration(plan.ttl ?? '1h');
   for (const [name, member] of Object.entries(plan.members)) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(`invalid member name "${name}".`);
@@ -131,16 +131,16 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
     const lists = endpoints === undefined ? [] : Array.isArray(endpoints) ? [endpoints] : Object.values(endpoints);
     for (const list of lists)
       for (const entry of list as readonly string[]) named('allowedEndpoints', () => parseEndpointPattern(entry));
-    named('perCallMaxUsd', () => optionalMicros(member.perCallMaxUsd));
-    named('fallbackEstimateUsd', () => optionalMicros(member.fallbackEstimateUsd));
+    named('perCallMaxUsd', () => toOptionalMicroUsd(member.perCallMaxUsd));
+    named('fallbackEstimateUsd', () => toOptionalMicroUsd(member.fallbackEstimateUsd));
     if (member.maxCalls !== undefined && !(Number.isSafeInteger(member.maxCalls) && member.maxCalls >= 0)) {
       fail(`member "${name}"'s maxCalls must be a whole number, got ${member.maxCalls}.`);
     }
-    const memberMicros = named('capUsd', () => optionalMicros(member.capUsd));
+    const memberMicros = named('capUsd', () => toOptionalMicroUsd(member.capUsd));
     if (sessionMicros !== undefined && memberMicros !== undefined && memberMicros > sessionMicros) {
       fail(`member "${name}"'s cap ($${member.capUsd}) is above the session's ($${plan.capUsd}).`);
     }
-    const memberDailyMicros = named('dailyCapUsd', () => optionalMicros(member.dailyCapUsd));
+    const memberDailyMicros = named('dailyCapUsd', () => toOptionalMicroUsd(member.dailyCapUsd));
     if (sessionDailyMicros !== undefined && memberDailyMicros !== undefined && memberDailyMicros > sessionDailyMicros) {
       fail(`member "${name}"'s daily cap ($${member.dailyCapUsd}) is above the session's ($${plan.dailyCapUsd}).`);
     }
@@ -151,10 +151,6 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
       fail(`member "${name}"'s keyTtl (${member.keyTtl}) is longer than the session's ttl (${plan.ttl ?? '1h'}).`);
     }
   }
-}
-
-function optionalMicros(usd: number | string | undefined): number | undefined {
-  return usd === undefined ? undefined : toMicroUsd(usd);
 }
 
 function toMemberKey(issued: IssuedKey, owner: string): MemberKey {

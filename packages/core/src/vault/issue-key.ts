@@ -4,13 +4,12 @@ import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { parseDuration } from '../keys/parse-duration.js';
 import { generateVaultKey } from '../keys/vault-key-format.js';
-import { formatUsd, toMicroUsd } from '../money/micro-usd.js';
+import { formatUsd, toOptionalMicroUsd } from '../money/micro-usd.js';
 import { parseEndpointPattern, patternIsCoveredBy } from '../paths/endpoint-matcher.js';
 import { assertChainUsable } from './load-key-chain.js';
 import type { VaultContext } from './vault-context.js';
 
 const DEFAULT_ROOT_TTL_MS = 3_600_000;
-const optionalMicros = (value: number | string | undefined) => (value === undefined ? undefined : toMicroUsd(value));
 
 /**
  * Validates a policy, checks that it narrows its parent's, and stores a new key.
@@ -22,10 +21,10 @@ const MAX_DATE_MS = 8.64e15;
 
 export async function issueKey(context: VaultContext, options: IssueKeyOptions): Promise<IssuedKey> {
   const now = context.now();
-  const capMicros = optionalMicros(options.capUsd);
-  const dailyCapMicros = optionalMicros(options.dailyCapUsd);
-  const perCallMaxMicros = optionalMicros(options.perCallMaxUsd);
-  const fallbackEstimateMicros = optionalMicros(options.fallbackEstimateUsd);
+  const capMicros = toOptionalMicroUsd(options.capUsd);
+  const dailyCapMicros = toOptionalMicroUsd(options.dailyCapUsd);
+  const perCallMaxMicros = toOptionalMicroUsd(options.perCallMaxUsd);
+  const fallbackEstimateMicros = toOptionalMicroUsd(options.fallbackEstimateUsd);
   if (options.maxCalls !== undefined && !(Number.isSafeInteger(options.maxCalls) && options.maxCalls >= 0)) {
     throw new InvalidPolicyError({ message: `maxCalls must be a whole number, got ${options.maxCalls}.` });
   }

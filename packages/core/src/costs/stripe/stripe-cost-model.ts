@@ -3,6 +3,7 @@ import { KeybrakeError } from '../../errors/keybrake-error.js';
 import type { MicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
 import type { CostContext, CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
+import { notFormEncoded } from '../not-form-encoded.js';
 import { estimateStripeLineItems, parseMinorInteger, type StripePrice } from './estimate-stripe-line-items.js';
 import { parseStripeObject, type StripeObject } from './parse-stripe-object.js';
 
@@ -170,7 +171,8 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (!match) return keepEstimate(estimate);
       return match.route.handler.settle({
         request,
-        form: paramsOf(request),
+        // The form the estimate read, not a second parse of the same body.
+        form: readForms.get(request) ?? paramsOf(request),
         context,
         ids: match.ids,
         object: parseStripeObject(response.json),
@@ -187,11 +189,18 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
  * a key wrapped in brackets (`[amount]`, `amount]`, which an older Rack reads as `amount`).
  * stripe-node sends none of these.
  */
+/** The form each request's estimate read, for its settlement. */
+const readForms = new WeakMap<CostRequest, Record<string, string>>();
+
 function readParams(request: CostRequest): Record<string, string> | string {
-  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
-  if (media && media !== 'application/x-www-form-urlencoded') {
-    return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
-  }
+  const params = checkedParams(request);
+  if (typeof params !== 'string') readForms.set(request, params);
+  return params;
+}
+
+function checkedParams(request: CostRequest): Record<string, string> | string {
+  const notForm = notFormEncoded(request);
+  if (notForm) return notForm;
   const body = request.bodyText;
   if (body.startsWith('--')) return 'a multipart body cannot be priced; send it form-encoded';
   // Raw, in the body or the query string (an encoded `%3B` is data: Rack splits before decoding).

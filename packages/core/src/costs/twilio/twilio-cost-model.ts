@@ -11,6 +11,7 @@ import type {
   CostResponse,
   CostSettlement,
 } from '../cost-model.js';
+import { notFormEncoded } from '../not-form-encoded.js';
 import { countSmsSegments } from './count-sms-segments.js';
 import { parseTwilioPrice } from './parse-twilio-price.js';
 
@@ -373,11 +374,7 @@ function destination(raw: string | null): string | undefined {
  */
 function unreadableParameters(request: CostRequest): string | undefined {
   if (request.query.size > 0) return 'parameters in the query string cannot be priced; send them in the body';
-  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
-  if (media && media !== 'application/x-www-form-urlencoded') {
-    return `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`;
-  }
-  return undefined;
+  return notFormEncoded(request);
 }
 
 /** What a call update may set and stay free: its status (hang up, cancel) and status callback. */

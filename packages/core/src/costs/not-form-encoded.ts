@@ -1,0 +1,18 @@
+import type { CostRequest } from './cost-model.js';
+
+/**
+ * Why a request's body may not be read as a form, or `undefined`: a `Content-Type` other than
+ * `application/x-www-form-urlencoded` (multipart, JSON). A missing one is read as a form, as the
+ * form-based vendors (Stripe, Twilio) do.
+ *
+ * @example
+ * ```ts
+ * notFormEncoded(request); // 'a multipart/form-data body cannot be priced; send it form-encoded'
+ * ```
+ */
+export function notFormEncoded(request: CostRequest): string | undefined {
+  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  return media && media !== 'application/x-www-form-urlencoded'
+    ? `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`
+    : undefined;
+}
