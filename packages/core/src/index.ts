@@ -59,7 +59,12 @@ export { UnknownVendorError } from './errors/unknown-vendor-error.js';
 export { UpstreamError } from './errors/upstream-error.js';
 export { currentActor, runWithActor } from './fetch/actor-context.js';
 export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
-export { formatDenialForModel, type RunCappedToolOptions, runCappedTool } from './fetch/run-capped-tool.js';
+export {
+  formatDenialForModel,
+  formatDenialWentOn,
+  type RunCappedToolOptions,
+  runCappedTool,
+} from './fetch/run-capped-tool.js';
 export type { IssuedKey, IssueKeyOptions } from './keys/issue-key-options.js';
 export type { KeyRecord } from './keys/key-record.js';
 export type { CapStatus, KeyStatus } from './keys/key-status.js';

@@ -1,4 +1,4 @@
-import { findKeybrakeError, type KeybrakeError, keybrakeErrorFromJSON } from '@keybrake/core';
+import { findKeybrakeError, formatDenialWentOn, type KeybrakeError, keybrakeErrorFromJSON } from '@keybrake/core';
 import { jsonSchema, type Tool, tool } from 'ai';
 import { asToolError } from '../tools/as-tool-error.js';
 
@@ -105,7 +105,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // The member went on after the denial: not a failed delegation (the supervisor must not send
       // it again), but never hidden either — any later tool call, even a free one, counts as going on.
       if (last.wentOn) {
-        const note = `Keybrake denied a call of this member during the run (${denial.code}: ${denial.message}); the member went on afterwards.`;
+        const note = formatDenialWentOn(denial);
         return result.text ? `${result.text}\n\n${note}` : note;
       }
       // A copy, so the member's own tool error keeps the text its model read.

@@ -63,3 +63,19 @@ function isAbort(error: unknown): boolean {
 export function formatDenialForModel(error: KeybrakeError): string {
   return `${error.code}: ${error.message}\n${JSON.stringify(error.toJSON())}`;
 }
+
+/**
+ * The line a supervisor reads about a member Keybrake denied and that went on afterwards (another
+ * tool call followed): not a stop, so not a failed delegation, but never hidden either.
+ *
+ * @param error - The member's last denial.
+ * @param member - The member's name, if the line should say it.
+ * @example
+ * ```ts
+ * formatDenialWentOn(error, 'billing'); // 'Keybrake denied a call of member "billing" during the run (KEYBRAKE_CAP_EXCEEDED: …); the member went on afterwards.'
+ * ```
+ */
+export function formatDenialWentOn(error: KeybrakeError, member?: string): string {
+  const who = member === undefined ? 'this member' : `member ${JSON.stringify(member)}`;
+  return `Keybrake denied a call of ${who} during the run (${error.code}: ${error.message}); the member went on afterwards.`;
+}

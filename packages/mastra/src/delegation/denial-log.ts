@@ -1,4 +1,4 @@
-import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
+import { formatDenialForModel, formatDenialWentOn, type KeybrakeError } from '@keybrake/core';
 import type { RequestContext } from '@mastra/core/request-context';
 
 /**
@@ -137,5 +137,5 @@ export function describeMemberDenials(denials: readonly MemberDenial[]): string 
 export function describeDenialWentOn(denials: readonly MemberDenial[]): string {
   const last = denials.at(-1);
   if (!last) return '';
-  return `Keybrake denied a call of member "${last.member}" during the run (${last.error.code}: ${last.error.message}); the member went on afterwards.`;
+  return formatDenialWentOn(last.error, last.member);
 }
