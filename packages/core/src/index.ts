@@ -82,6 +82,7 @@ export {
 export { createMemoryLedger } from './ledger/create-memory-ledger.js';
 export {
   DAY_MS,
+  EXPIRED_KEY_RETENTION_MS,
   IDEMPOTENCY_WINDOW_MS,
   type Ledger,
   type LedgerBalance,

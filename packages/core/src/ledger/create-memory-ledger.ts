@@ -1,4 +1,4 @@
-import { IDEMPOTENCY_WINDOW_MS, type Ledger, type LedgerBalance, utcDay } from './ledger.js';
+import { EXPIRED_KEY_RETENTION_MS, IDEMPOTENCY_WINDOW_MS, type Ledger, type LedgerBalance, utcDay } from './ledger.js';
 
 /**
  * Reservations that expired into spend or await a late price are kept this long, so the real price
@@ -12,7 +12,12 @@ interface Totals {
   calls: number;
   /** UTC day → [spent, reserved]. Only days with reservations are kept. */
   days: Map<number, [number, number]>;
+  /** When these totals may be dropped (the key's expiry plus the retention); unset: never. */
+  forgetAt?: number | undefined;
 }
+
+/** A key nothing was reserved for yet. */
+const NO_TOTALS: Readonly<Totals> = Object.freeze({ spent: 0, reserved: 0, calls: 0, days: new Map() });
 
 interface Reservation {
   keyIds: string[];
@@ -79,6 +84,9 @@ export function createMemoryLedger(): Ledger {
     const oldest = utcDay(now) - SETTLED_RETENTION_DAYS;
     for (const [id, reservation] of reservations)
       if (reservation.final && reservation.day < oldest) reservations.delete(id);
+    // An expired key's caps are never checked again (no call can be made on it or its children).
+    for (const [keyId, entry] of totals)
+      if (entry.forgetAt !== undefined && entry.forgetAt <= now) totals.delete(keyId);
   };
 
   const finalize = (id: string, reservation: Reservation, micros: number) => {
@@ -86,7 +94,9 @@ export function createMemoryLedger(): Ledger {
     // A credit (a negative settlement) lowers lifetime spend but no day's: it must not reopen a daily cap.
     const dayMicros = Math.max(micros, 0);
     for (const keyId of reservation.keyIds) {
-      const entry = totalsOf(keyId);
+      // A key forgotten after its expiry is not brought back: nothing reads its totals again.
+      const entry = totals.get(keyId);
+      if (entry === undefined) continue;
       const bucket = dayOf(entry, reservation.day);
       if (reservation.final) {
         entry.spent += micros - reservation.micros;
@@ -119,7 +129,8 @@ export function createMemoryLedger(): Ledger {
       const day = utcDay(now);
       // Check every limit of the whole chain first, then write — no await in between.
       for (const limit of chain) {
-        const entry = totalsOf(limit.keyId);
+        // Read without creating: a refused call must not leave totals behind.
+        const entry = totals.get(limit.keyId) ?? NO_TOTALS;
         if (limit.maxCalls !== undefined && entry.calls + 1 > limit.maxCalls) {
           return {
             ok: false,
@@ -149,6 +160,7 @@ export function createMemoryLedger(): Ledger {
       }
       for (const limit of chain) {
         const entry = totalsOf(limit.keyId);
+        if (limit.expiresAt !== undefined) entry.forgetAt = limit.expiresAt + EXPIRED_KEY_RETENTION_MS;
         entry.calls += 1;
         entry.reserved += micros;
         dayOf(entry, day)[1] += micros;

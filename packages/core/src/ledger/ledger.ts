@@ -9,6 +9,12 @@ export interface LedgerLimit {
   dailyCapMicros?: MicroUsd | undefined;
   /** Maximum number of calls. */
   maxCalls?: number | undefined;
+  /**
+   * The key's expiry, epoch ms (on the clock of `now`). A ledger may forget the key's totals
+   * {@link EXPIRED_KEY_RETENTION_MS} after it: no call can be made on an expired key, nor on its
+   * children (who expire no later than it), so its caps are never checked again. Unset: kept forever.
+   */
+  expiresAt?: number | undefined;
 }
 
 /** A request to reserve a call's estimated cost against a whole key chain. */
@@ -116,6 +122,15 @@ export const DAY_MS = 86_400_000;
 
 /** How long an idempotency key is remembered, as Stripe does. */
 export const IDEMPOTENCY_WINDOW_MS = DAY_MS;
+
+/**
+ * How long key stores and ledgers keep an expired key (its record, revocation, children index and
+ * totals) before they may drop it: 8 days, longer than a late price (a Twilio SMS, up to 7 days)
+ * takes to arrive, so a late price still reaches every key of its chain, and a key's status can be
+ * read for a week after it expired. Without this, a long-running vault would keep every key it ever
+ * issued.
+ */
+export const EXPIRED_KEY_RETENTION_MS = 8 * DAY_MS;
 
 /** The UTC day number of an epoch-ms time. */
 export const utcDay = (now: number): number => Math.floor(now / DAY_MS);

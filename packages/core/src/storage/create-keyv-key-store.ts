@@ -2,6 +2,7 @@ import Keyv from 'keyv';
 import type { AuditRecord } from '../audit/audit-record.js';
 import { StorageError } from '../errors/storage-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import { EXPIRED_KEY_RETENTION_MS } from '../ledger/ledger.js';
 import type { KeyStore } from './key-store.js';
 
 /** Options of {@link createKeyvKeyStore}. */
@@ -17,10 +18,18 @@ export interface KeyvKeyStoreOptions {
 const recordKey = (id: string) => `key:${id}`;
 const childrenKey = (id: string) => `children:${id}`;
 const pendingKey = (ref: string) => `pending:${ref}`;
+/**
+ * How long, from `at` (the issuing vault's clock), an entry of a key expiring at `expiresAt` is kept:
+ * until {@link EXPIRED_KEY_RETENTION_MS} after its expiry. Relative, so a backend's clock need not
+ * match the vault's. At least 1 ms (Keyv reads 0 as "keep forever").
+ */
+const keepFor = (expiresAt: number, at: number) => Math.max(1, expiresAt + EXPIRED_KEY_RETENTION_MS - at);
 
 /**
  * Creates a {@link KeyStore} on Keyv. Writes that append to a parent's list of children are
- * serialised within this process.
+ * serialised within this process. Records and children lists are written with a Keyv TTL that ends
+ * {@link EXPIRED_KEY_RETENTION_MS} after the key expires; backends that expire entries (Redis,
+ * most Keyv adapters) then drop them, while a plain `Map` only forgets them when they are read.
  *
  * @example
  * ```ts
@@ -59,10 +68,15 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
     create: (record) =>
       guard('store a key', () =>
         serial(async () => {
-          await keyv.set(recordKey(record.id), record);
+          await keyv.set(recordKey(record.id), record, keepFor(record.expiresAt, record.createdAt));
           if (record.parentId) {
-            const siblings = (await keyv.get<string[]>(childrenKey(record.parentId))) ?? [];
-            await keyv.set(childrenKey(record.parentId), [...siblings, record.id]);
+            const [siblings, parent] = await Promise.all([
+              keyv.get<string[]>(childrenKey(record.parentId)),
+              keyv.get<KeyRecord>(recordKey(record.parentId)),
+            ]);
+            // Kept as long as the parent (a child never outlives it).
+            const ttl = keepFor(parent?.expiresAt ?? record.expiresAt, record.createdAt);
+            await keyv.set(childrenKey(record.parentId), [...(siblings ?? []), record.id], ttl);
           }
         }),
       ),
@@ -71,7 +85,8 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
         serial(async () => {
           for (const id of ids) {
             const record = await keyv.get<KeyRecord>(recordKey(id));
-            if (record && record.revokedAt === undefined) await keyv.set(recordKey(id), { ...record, revokedAt: at });
+            if (record && record.revokedAt === undefined)
+              await keyv.set(recordKey(id), { ...record, revokedAt: at }, keepFor(record.expiresAt, at));
           }
         }),
       ),

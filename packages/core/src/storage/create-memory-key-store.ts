@@ -1,5 +1,6 @@
 import type { AuditRecord } from '../audit/audit-record.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import { EXPIRED_KEY_RETENTION_MS } from '../ledger/ledger.js';
 import type { KeyStore } from './key-store.js';
 
 /** Options of {@link createMemoryKeyStore}. */
@@ -10,11 +11,18 @@ export interface MemoryKeyStoreOptions {
 
 /** Pending prices are swept of expired entries whenever this many more have been added. */
 const SWEEP_EVERY = 1024;
+/**
+ * Keys expired for longer than the retention are dropped, checked at most this often, when a key is
+ * created (on the clock of the vault that issues it: the new record's `createdAt`).
+ */
+const KEY_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Creates the default {@link KeyStore}: key records in this process's memory, kept as the objects
  * given (records are never mutated in place; revocation stores a new object), read without any
- * serialisation or backend round trip. For keys shared between processes use a Keyv backend
+ * serialisation or backend round trip. A key is dropped {@link EXPIRED_KEY_RETENTION_MS} after it
+ * expires (with its place in its parent's children), checked when keys are created, so a
+ * long-running vault does not keep every key it ever issued. For keys shared between processes use a Keyv backend
  * ({@link createKeyvKeyStore}) or `@keybrake/redis`.
  *
  * @example
@@ -25,9 +33,22 @@ const SWEEP_EVERY = 1024;
 export function createMemoryKeyStore(options: MemoryKeyStoreOptions = {}): KeyStore {
   const now = options.now ?? Date.now;
   const records = new Map<string, KeyRecord>();
-  const children = new Map<string, string[]>();
+  const children = new Map<string, Set<string>>();
   const pending = new Map<string, { record: AuditRecord; expiresAt: number }>();
   let addedSinceSweep = 0;
+  let nextKeySweep = 0;
+
+  /** Drops keys past their retention. A child never outlives its parent, so no chain is left without its ancestors. */
+  const sweepKeys = (at: number) => {
+    if (at < nextKeySweep) return;
+    nextKeySweep = at + KEY_SWEEP_INTERVAL_MS;
+    for (const [id, record] of records) {
+      if (record.expiresAt + EXPIRED_KEY_RETENTION_MS > at) continue;
+      records.delete(id);
+      children.delete(id);
+      if (record.parentId !== undefined) children.get(record.parentId)?.delete(id);
+    }
+  };
 
   const sweepPending = (at: number) => {
     for (const [ref, entry] of pending) if (entry.expiresAt <= at) pending.delete(ref);
@@ -44,11 +65,12 @@ export function createMemoryKeyStore(options: MemoryKeyStoreOptions = {}): KeySt
       return chain;
     },
     create: async (record) => {
+      sweepKeys(record.createdAt);
       records.set(record.id, record);
       if (record.parentId) {
         const siblings = children.get(record.parentId);
-        if (siblings) siblings.push(record.id);
-        else children.set(record.parentId, [record.id]);
+        if (siblings) siblings.add(record.id);
+        else children.set(record.parentId, new Set([record.id]));
       }
     },
     revoke: async (ids, at) => {

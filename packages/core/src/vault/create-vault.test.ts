@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
+import { EXPIRED_KEY_RETENTION_MS, type ReserveRequest } from '../ledger/ledger.js';
 import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
 import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
@@ -146,6 +147,45 @@ describe('createVault', () => {
       expect(response.status).toBe(401);
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('KEYBRAKE_KEY_EXPIRED');
       expect(upstream.received).toHaveLength(0);
+    });
+
+    it('should forget a key and its spend once it has been expired for longer than the retention, not before', async () => {
+      const inner = createMemoryLedger();
+      const reserved: ReserveRequest[] = [];
+      const vault = createAcmeVault({
+        baseUrl: 'https://api.acme.invalid',
+        prices: { 'POST /v1/charges': '3.00' },
+        upstreams: { acme: upstream.url },
+        now: () => now,
+        ledger: {
+          ...inner,
+          reserve: (request) => {
+            reserved.push(request);
+            return inner.reserve(request);
+          },
+        },
+      });
+      vaults.push(vault);
+      const session = await vault.issueKey({ capUsd: 100, expiresIn: '30d' });
+      const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 10, expiresIn: '30m' });
+      const memberFetch = vault.createFetch({ vaultKey: member.vaultKey });
+      expect((await memberFetch('http://x/v1/charges', { method: 'POST' })).status).toBe(200);
+      // The ledger is told each key's expiry, so it can forget the totals too.
+      expect(reserved[0]?.chain.map((limit) => limit.expiresAt)).toEqual([
+        now + 30 * 60_000,
+        now + 30 * 24 * 3_600_000,
+      ]);
+      now += 30 * 60_000 + EXPIRED_KEY_RETENTION_MS - 1;
+      await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 1, expiresIn: '1m' });
+      expect(await vault.getKeyStatus(member.id)).toMatchObject({ expired: true, spentUsd: 3 });
+      // The stores check at most once a minute and once an hour.
+      now += 3_600_000;
+      await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 1, expiresIn: '1m' });
+      await expect(vault.getKeyStatus(member.id)).rejects.toThrow(/not found|unknown|does not exist/i);
+      expect(await vault.getKeyStatus(session.id)).toMatchObject({ spentUsd: 3 });
+      const response = await memberFetch('http://x/v1/charges', { method: 'POST' });
+      expect(response.status).toBe(401);
+      expect(upstream.received).toHaveLength(1);
     });
 
     it('should refuse malformed and unknown keys', async () => {

@@ -266,6 +266,7 @@ async function allowOrDeny(
       capMicros: entry.capMicros,
       dailyCapMicros: entry.dailyCapMicros,
       maxCalls: entry.maxCalls,
+      expiresAt: entry.expiresAt,
     })),
     micros: estimatedMicros,
     now: context.now(),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EXPIRED_KEY_RETENTION_MS } from '@keybrake/core';
 import { describeLedgerConformance } from '@keybrake/testkit/conformance';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +197,63 @@ describe('createRedisLedger', () => {
         expect(() => createRedisLedger()).toThrow(/KEYBRAKE_REDIS_URL/);
       } finally {
         if (saved !== undefined) process.env.KEYBRAKE_REDIS_URL = saved;
+      }
+    });
+  });
+
+  describe('when keys have been expired for longer than the retention', () => {
+    it('should let Redis expire their totals, open reservations and reservation records then', async () => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        // The member's retention ends 300 ms after `now` (on the vault's clock); the session's a day later.
+        const expiresAt = NOW + 300 - EXPIRED_KEY_RETENTION_MS;
+        const chain = [
+          { keyId: 'member', capMicros: 1_000, expiresAt },
+          { keyId: 'session', capMicros: 5_000, expiresAt: expiresAt + 24 * HOUR },
+        ];
+        await ledger.reserve({ reservationId: 'settled', chain, micros: 100, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId: 'settled', micros: 100, now: NOW });
+        await ledger.reserve({ reservationId: 'crashed', chain, micros: 200, now: NOW, ttlMs: HOUR });
+        const ttl = (name: string) => admin.pTTL(`${prefix}ledger:${name}`);
+        const near = (value: number, expected: number) => Math.abs(value - expected) < 5_000;
+        expect(near(await ttl('key:session'), 24 * HOUR)).toBe(true);
+        expect(near(await ttl('open:session'), 24 * HOUR)).toBe(true);
+        expect(near(await ttl('reservation:crashed'), 24 * HOUR)).toBe(true);
+        expect(await ttl('key:member')).toBeLessThanOrEqual(300);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await admin.exists([`${prefix}ledger:key:member`, `${prefix}ledger:open:member`])).toBe(0);
+        expect(await ledger.balance('session', NOW)).toMatchObject({ spentMicros: 100, reservedMicros: 200 });
+
+        // The crashed call is swept into spend on the session; the forgotten member is not brought back.
+        expect(await ledger.balance('session', NOW + HOUR)).toMatchObject({ spentMicros: 300, reservedMicros: 0 });
+        expect(await admin.exists(`${prefix}ledger:key:member`)).toBe(0);
+      } finally {
+        await admin.quit();
+        await ledger.close?.();
+      }
+    });
+
+    it('should keep the totals of a key whose limit gives no expiry', async () => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        await ledger.reserve({
+          reservationId: 'r',
+          chain: [{ keyId: 'k', capMicros: 1_000 }],
+          micros: 1,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(await admin.pTTL(`${prefix}ledger:key:k`)).toBe(-1);
+        expect(await admin.pTTL(`${prefix}ledger:reservation:r`)).toBe(-1);
+      } finally {
+        await admin.quit();
+        await ledger.close?.();
       }
     });
   });

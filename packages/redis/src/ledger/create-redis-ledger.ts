@@ -1,4 +1,11 @@
-import { DAY_MS, type Ledger, type LedgerBalance, type ReserveResult, utcDay } from '@keybrake/core';
+import {
+  DAY_MS,
+  EXPIRED_KEY_RETENTION_MS,
+  type Ledger,
+  type LedgerBalance,
+  type ReserveResult,
+  utcDay,
+} from '@keybrake/core';
 import {
   openRedisConnection,
   type RedisConnection,
@@ -31,12 +38,24 @@ const LIMIT = (value: number | undefined) => {
 };
 
 /**
+ * How long from `now` a key's totals are kept, as the reserve script reads it: until
+ * `EXPIRED_KEY_RETENTION_MS` after the key's expiry ('' for a key without one). Relative to the
+ * vault's clock, so Redis's own clock does not matter; at least 1 ms.
+ */
+const keepFor = (expiresAt: number | undefined, now: number) => {
+  if (expiresAt === undefined) return '';
+  if (!Number.isSafeInteger(expiresAt)) throw new RangeError(`Invalid key expiry ${expiresAt}.`);
+  return String(Math.max(1, expiresAt + EXPIRED_KEY_RETENTION_MS - now));
+};
+
+/**
  * Creates the Redis {@link Ledger}: one spend truth for every replica of a vault. A reservation
  * across the whole key chain is one Lua script (checked and reserved everywhere, or nowhere);
  * settling is another. Open reservations are kept per key in a sorted set by expiry, and every
  * script first turns the expired ones of the keys it touches into spend, so a replica that crashed
  * mid-call never frees budget it may have used. Idempotency keys are shared across replicas for
- * 24 hours. Semantics match `createMemoryLedger` exactly (both pass the same conformance suite).
+ * 24 hours. A key's totals expire in Redis `EXPIRED_KEY_RETENTION_MS` after the key does (given
+ * `expiresAt` in its limit, as the vault does). Semantics match `createMemoryLedger` exactly (both pass the same conformance suite).
  *
  * @param options - The Redis connection and key prefix; see {@link RedisLedgerOptions}.
  * @returns The ledger. `close()` closes the connection it opened.
@@ -76,7 +95,13 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
         String(IDEMPOTENCY_WINDOW_MS),
       ];
       for (const limit of chain) {
-        args.push(limit.keyId, LIMIT(limit.capMicros), LIMIT(limit.dailyCapMicros), LIMIT(limit.maxCalls));
+        args.push(
+          limit.keyId,
+          LIMIT(limit.capMicros),
+          LIMIT(limit.dailyCapMicros),
+          LIMIT(limit.maxCalls),
+          keepFor(limit.expiresAt, now),
+        );
       }
       const reply = await connection.run('reserve a call', (client) => reserveScript.run(client, args));
       return toReserveResult(reservationId, reply);

@@ -8,7 +8,9 @@ import { createRedisScript } from '../connection/create-redis-script.js';
  * Layout: `ledger:key:{keyId}` hash (spent, reserved, calls, ds:{day}, dr:{day}),
  * `ledger:open:{keyId}` zset (reservation id → expiresAt), `ledger:reservation:{id}` hash
  * (keys as JSON, day, micros, final, expiresAt, idem: its idempotency hash's name),
- * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at).
+ * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at). A key's hash and zset expire
+ * (Redis TTL) once the key is past its retention (its expiry plus `EXPIRED_KEY_RETENTION_MS`), an
+ * open reservation once every key of its chain is.
  */
 const PRELUDE = `
 local P = ARGV[1]
@@ -33,19 +35,25 @@ local function finalize(rid, micros, keep, forget)
   -- A credit (a negative settlement) lowers lifetime spend but no day's: it must not reopen a daily cap.
   local dayNew, dayOld = math.max(micros, 0), math.max(old, 0)
   local ds, dr = 'ds:' .. r[2], 'dr:' .. r[2]
+  -- A key whose totals expired (past its retention: 'calls' is set from its first reservation on)
+  -- is not brought back without a TTL: nothing reads it again.
   for _, id in ipairs(cjson.decode(r[1])) do
     local t = totals(id)
     if r[4] == '1' then
       if micros ~= old then
-        local v = redis.call('HMGET', t, 'spent', ds)
-        redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + dayNew - dayOld))
+        local v = redis.call('HMGET', t, 'spent', ds, 'calls')
+        if v[3] then
+          redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + dayNew - dayOld))
+        end
       end
     else
-      local v = redis.call('HMGET', t, 'spent', 'reserved', ds, dr)
-      redis.call('HSET', t,
-        'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
-        ds, int((tonumber(v[3]) or 0) + dayNew), dr, int((tonumber(v[4]) or 0) - old))
-      redis.call('ZREM', open(id), rid)
+      local v = redis.call('HMGET', t, 'spent', 'reserved', ds, dr, 'calls')
+      if v[5] then
+        redis.call('HSET', t,
+          'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
+          ds, int((tonumber(v[3]) or 0) + dayNew), dr, int((tonumber(v[4]) or 0) - old))
+        redis.call('ZREM', open(id), rid)
+      end
     end
   end
   if keep then
@@ -71,15 +79,16 @@ end
 /**
  * Reserves against a whole key chain, or nothing: sweep, idempotency, check every limit, write.
  * ARGV: prefix, retain, reservation id, micros, now, expiresAt, day, idempotency key ('' for none),
- * idempotency window (ms), then per key of the chain: key id, cap, daily cap, max calls ('' for none).
+ * idempotency window (ms), then per key of the chain: key id, cap, daily cap, max calls, and how
+ * long from now its totals are kept (ms: the key's expiry plus the retention) ('' for none).
  * Reply: `{'reserved'}`, `{'replay', originalId, '1' if the original is still open else '0'}` or
  * `{'denied', keyId, cap, limit, spent, reserved}`.
  */
 export const reserveScript = createRedisScript(`${PRELUDE}
 local rid, micros, now, expiresAt, day, idem, window = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local chain = {}
-for i = 10, #ARGV, 4 do
-  chain[#chain + 1] = { id = ARGV[i], cap = tonumber(ARGV[i + 1]), daily = tonumber(ARGV[i + 2]), calls = tonumber(ARGV[i + 3]) }
+for i = 10, #ARGV, 5 do
+  chain[#chain + 1] = { id = ARGV[i], cap = tonumber(ARGV[i + 1]), daily = tonumber(ARGV[i + 2]), calls = tonumber(ARGV[i + 3]), keep = tonumber(ARGV[i + 4]) }
 end
 for _, limit in ipairs(chain) do sweep(limit.id, now) end
 
@@ -114,14 +123,25 @@ for _, limit in ipairs(chain) do
 end
 
 local ids = {}
+-- The reservation is kept as long as the longest-kept key of its chain (forever if one has no expiry).
+local keepAll = 0
 for _, limit in ipairs(chain) do
   local v = limit.v
   redis.call('HSET', totals(limit.id), 'calls', int((tonumber(v[3]) or 0) + 1),
     'reserved', int((tonumber(v[2]) or 0) + micros), dr, int((tonumber(v[5]) or 0) + micros))
   redis.call('ZADD', open(limit.id), expiresAt, rid)
+  if limit.keep then
+    -- Set once, when the totals are new (a key's expiry never changes); the zset may be new each time.
+    if not v[3] then redis.call('PEXPIRE', totals(limit.id), int(limit.keep)) end
+    redis.call('PEXPIRE', open(limit.id), int(limit.keep))
+    if keepAll and limit.keep > keepAll then keepAll = limit.keep end
+  else
+    keepAll = nil
+  end
   ids[#ids + 1] = limit.id
 end
 redis.call('HSET', reservation(rid), 'keys', cjson.encode(ids), 'day', day, 'micros', ARGV[4], 'final', '0', 'expiresAt', expiresAt)
+if keepAll then redis.call('PEXPIRE', reservation(rid), int(keepAll)) end
 if idemKey then
   redis.call('HSET', reservation(rid), 'idem', idemKey)
   redis.call('HSET', idemKey, 'reservation', rid, 'at', now)

@@ -4,6 +4,7 @@ import {
   createBearerVendor,
   createFixedPriceCostModel,
   createVault,
+  EXPIRED_KEY_RETENTION_MS,
   type KeyRecord,
 } from '@keybrake/core';
 import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
@@ -264,6 +265,49 @@ describe('createRedisKeyStore', () => {
         await expect(store.getMany(['kbk_a'])).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
         await expect(store.takePending('x')).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
       } finally {
+        await store.close?.();
+      }
+    });
+  });
+
+  describe('when a key has been expired for longer than the retention', () => {
+    it('should let Redis expire its record, revocation marker and children set then, relative to the issuing clock', async () => {
+      const prefix = uniquePrefix();
+      const store = createRedisKeyStore({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        const HOUR = 3_600_000;
+        // Issued by a vault whose clock is a year behind Redis's: the expiry is relative to it.
+        const issuedAt = NOW - 365 * 24 * HOUR;
+        await store.create(record('kbk_p', { createdAt: issuedAt, expiresAt: issuedAt + 2 * HOUR }));
+        await store.create(
+          record('kbk_c', {
+            parentId: 'kbk_p',
+            ancestorIds: ['kbk_p'],
+            rootId: 'kbk_p',
+            createdAt: issuedAt,
+            expiresAt: issuedAt + HOUR,
+          }),
+        );
+        await store.revoke(['kbk_c'], issuedAt);
+        const ttl = async (name: string) => admin.pTTL(`${prefix}${name}`);
+        const near = (value: number, expected: number) => Math.abs(value - expected) < 5_000;
+        expect(near(await ttl('key:kbk_p'), 2 * HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+        expect(near(await ttl('key:kbk_c'), HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+        expect(near(await ttl('revoked:kbk_c'), HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+        expect(near(await ttl('children:kbk_p'), 2 * HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+
+        // Issued already expired, with 100 ms of its retention left.
+        const createdAt = Date.now();
+        await store.create(record('kbk_old', { createdAt, expiresAt: createdAt + 100 - EXPIRED_KEY_RETENTION_MS }));
+        await store.revoke(['kbk_old'], createdAt);
+        expect(await store.get('kbk_old')).toMatchObject({ revokedAt: createdAt });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(await store.get('kbk_old')).toBeUndefined();
+        expect(await admin.exists([`${prefix}key:kbk_old`, `${prefix}revoked:kbk_old`])).toBe(0);
+      } finally {
+        await admin.quit();
         await store.close?.();
       }
     });

@@ -1,4 +1,4 @@
-import type { AuditRecord, KeyRecord, KeyStore } from '@keybrake/core';
+import { type AuditRecord, EXPIRED_KEY_RETENTION_MS, type KeyRecord, type KeyStore } from '@keybrake/core';
 import KeyvRedis from '@keyv/redis';
 import type { RedisClientType } from '@redis/client';
 import Keyv from 'keyv';
@@ -19,15 +19,31 @@ export interface RedisKeyStoreOptions extends RedisConnectionOptions {
 }
 
 /**
- * Marks records revoked, first time wins, only if they exist. ARGV: prefix, at, ids….
+ * Marks records revoked, first time wins, only if they exist; a marker expires with its record.
+ * ARGV: prefix, at, ids….
  */
 const revokeScript = createRedisScript(`
 local P = ARGV[1]
 for i = 3, #ARGV do
-  if redis.call('EXISTS', P .. 'key:' .. ARGV[i]) == 1 then
+  local ttl = redis.call('PTTL', P .. 'key:' .. ARGV[i])
+  if ttl > 0 then
+    redis.call('SET', P .. 'revoked:' .. ARGV[i], ARGV[2], 'NX', 'PX', ttl)
+  elseif ttl == -1 then
     redis.call('SET', P .. 'revoked:' .. ARGV[i], ARGV[2], 'NX')
   end
 end
+return 1
+`);
+
+/**
+ * Indexes a child under its parent; the index expires with the parent's record (a child never
+ * outlives its parent). ARGV: prefix, parent id, child id.
+ */
+const addChildScript = createRedisScript(`
+local index = ARGV[1] .. 'children:' .. ARGV[2]
+redis.call('SADD', index, ARGV[3])
+local ttl = redis.call('PTTL', ARGV[1] .. 'key:' .. ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', index, ttl) end
 return 1
 `);
 
@@ -81,7 +97,8 @@ return out
  * change once written, so `getChain` keeps the chains it has read (up to 10,000, for up to a
  * minute each) and reads a known chain again as one `MGET` of its revocation markers instead of a
  * script; a record deleted from Redis out of band can thus be served for up to that minute
- * (revoke keys instead: that is seen at once).
+ * (revoke keys instead: that is seen at once). A key's record, revocation marker and children set
+ * expire in Redis `EXPIRED_KEY_RETENTION_MS` after the key does.
  *
  * @param options - The Redis connection and key prefix; see {@link RedisKeyStoreOptions}.
  * @returns The key store. `close()` closes the connection it opened.
@@ -201,11 +218,15 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
     create: (record) =>
       connection.run('store a key', async (client) => {
         // Indexed under the parent first: a stored record is always reachable by a revocation cascade.
-        if (record.parentId) await client.sAdd(childrenKey(record.parentId), record.id);
+        if (record.parentId) await addChildScript.run(client, [prefix, record.parentId, record.id]);
         const { revokedAt: _revokedAt, ...rest } = record;
+        // Expired by Redis itself (not Keyv's TTL, which would mark the stored value and keep the
+        // chain out of the cache), relative to the issuing vault's clock.
+        const keep = Math.max(1, record.expiresAt + EXPIRED_KEY_RETENTION_MS - record.createdAt);
         await keyv.set(recordKey(record.id), rest);
+        await client.pExpire(recordKey(record.id), keep);
         if (record.revokedAt !== undefined)
-          await client.set(revokedKey(record.id), String(record.revokedAt), { NX: true });
+          await client.set(revokedKey(record.id), String(record.revokedAt), { NX: true, PX: keep });
       }),
 
     revoke: (ids, at) =>
