@@ -266,6 +266,23 @@ describe('createVault', () => {
       expect(records.map((record) => record.outcome).sort()).toEqual(['replayed', 'settled']);
     });
 
+    it('should count a retry as new when its Connection header keeps the Idempotency-Key from the vendor', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      expect((await chargeWithKey(vault, key.vaultKey, 'charge-42')).status).toBe(200);
+      // The vendor never sees the key (the Connection header names it), so it charges again: counted.
+      const retry = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: 'POST',
+        path: '/v1/charges',
+        headers: { 'idempotency-key': 'charge-42', connection: 'close, Idempotency-Key' },
+        body: 'amount=1',
+      });
+      expect(retry.status).toBe(200);
+      expect(upstream.received.map((request) => request.headers['idempotency-key'])).toEqual(['charge-42', undefined]);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 6, calls: 2 });
+    });
+
     it('should hold a retry back with a retryable 409 while its original is in flight, then replay it', async () => {
       const slow = await startRecordingUpstream(() => ({ delayMs: 200, body: { id: 'ch_slow' } }));
       const vault = createAcmeVault({ baseUrl: slow.url, prices: { 'POST /**': 3 }, honorsIdempotencyKey: true });

@@ -50,11 +50,17 @@ const HOP_BY_HOP = new Set([
   'x-keybrake-key',
   // undici refuses it (it would wait for a 100 Continue); the proxy has already read the body.
   'expect',
-  // A vendor, or a framework in front of one, may honour these: the allow-list checked the method sent.
+  // A vendor, or a framework in front of one, may honour these: the allow-list checked the method sent,
+  // and the path sent.
   'x-http-method-override',
   'x-http-method',
   'x-method-override',
+  'x-original-url',
+  'x-rewrite-url',
+  'max-forwards',
 ]);
+/** The methods a vendor call may use; TRACE (which reflects the request, credentials included), CONNECT and the rest are refused. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** Headers that carry the caller's credentials: a cost model never sees them. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-keybrake-key']);
 /** Hop-by-hop and framing headers of the vendor's answer, which are not passed on (RFC 9110 §7.6.1). */
@@ -100,6 +106,11 @@ interface CallState {
  */
 export async function handleVaultRequest(context: VaultContext, request: VaultRequest): Promise<VaultResponse> {
   const headers = toHeaderRecord(request.headers);
+  // What `Connection` nominates is never forwarded, so nothing reads it either: an Idempotency-Key or
+  // Stripe-Account the vendor never sees must not decide a replay or its scope. (Credentials stay:
+  // they are read to authenticate, and never forwarded anyway.)
+  const nominated = connectionTokens(headers.connection);
+  if (nominated) for (const name of nominated) if (!CREDENTIAL_HEADERS.has(name)) delete headers[name];
   const method = request.method.toUpperCase();
   const queryStart = request.path.indexOf('?');
   const rawPath = queryStart === -1 ? request.path : request.path.slice(0, queryStart);
@@ -207,6 +218,12 @@ async function allowOrDeny(
         'Keybrake denied this call: its query string holds a "#", which a vendor may read as the start of a fragment. The call was not sent; percent-encode it as %23.',
     });
   }
+  if (!METHODS.has(method)) {
+    throw new InvalidRequestError({
+      status: 405,
+      message: `Keybrake denied this call: the method ${JSON.stringify(method.slice(0, 20))} is not one a vendor call uses (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS). The call was not sent.`,
+    });
+  }
   for (const entry of chain) {
     const patterns = context.patterns(entry);
     if (patterns && !patterns.some((pattern) => matchesEndpoint(pattern, method, path))) {
@@ -310,10 +327,11 @@ async function allowOrDeny(
 
   // Allowed: forward with the real credentials.
   const forwardHeaders: Record<string, string> = {};
-  const nominated = connectionTokens(headers.connection);
-  // Keybrake's own headers (the vault key, the actor) are for Keybrake, never for the vendor.
+  // Keybrake's own headers (the vault key, the actor) are for Keybrake, never for the vendor. Names
+  // with `_` are dropped, as nginx does: a server that maps headers to CGI-style variables reads
+  // `Stripe_Account` as `Stripe-Account`, which Keybrake did not read.
   for (const name in headers)
-    if (!HOP_BY_HOP.has(name) && !nominated?.has(name) && !name.startsWith('x-keybrake-'))
+    if (!HOP_BY_HOP.has(name) && !name.startsWith('x-keybrake-') && !name.includes('_'))
       forwardHeaders[name] = headers[name] as string;
   forwardHeaders['accept-encoding'] = 'identity';
   const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);

@@ -280,6 +280,21 @@ describe('createProxyServer', () => {
       expect(upstream.received.length).toBe(before);
     });
 
+    it('should refuse TRACE and other methods no vendor call uses, whatever the key allows, and send nothing', async () => {
+      const key = await issue({ vendor: 'acme', cap_usd: 100, fallback_estimate_usd: 1 });
+      const before = upstream.received.length;
+      for (const method of ['TRACE', 'PROPFIND', 'LOCK']) {
+        const answer = await sendRaw(
+          url,
+          `${method} /v1/charges HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.vault_key}\r\nconnection: close\r\n\r\n`,
+        );
+        expect(answer).toMatch(/^HTTP\/1\.1 405 /);
+        expect(answer).toContain('is not one a vendor call uses');
+        expect(answer).not.toContain(ACME_SECRET);
+      }
+      expect(upstream.received.length).toBe(before);
+    });
+
     it('should pass on no Expect, method-override or Connection-named header, and refuse a compressed body', async () => {
       const key = await issue({ vendor: 'acme', cap_usd: 100, allowed_endpoints: ['POST /v1/charges'] });
       const head = `POST /v1/charges HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key.vault_key}\r\n`;
@@ -287,13 +302,18 @@ describe('createProxyServer', () => {
       // curl's default for bodies over 1 kB: undici refuses to send the header, so it must not be passed on.
       const continued = await sendRaw(
         url,
-        `${head}expect: 100-continue\r\nx-http-method-override: DELETE\r\nx-method-override: DELETE\r\nx-http-method: DELETE\r\nconnection: close, x-hop\r\nx-hop: 1\r\ncontent-length: 10\r\n\r\namount=100`,
+        `${head}expect: 100-continue\r\nx-http-method-override: DELETE\r\nx-method-override: DELETE\r\nx-http-method: DELETE\r\n` +
+          // Path overrides some frameworks honour, and a name a CGI-style server reads as `X-Under`.
+          'x-original-url: /v1/refunds\r\nx-rewrite-url: /v1/refunds\r\nmax-forwards: 0\r\nx_under: 1\r\n' +
+          'connection: close, x-hop\r\nx-hop: 1\r\ncontent-length: 10\r\n\r\namount=100',
       );
       expect(continued).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
       const forwarded = upstream.received.slice(before);
       expect(forwarded).toHaveLength(1);
       expect(
-        Object.keys(forwarded[0]?.headers ?? {}).filter((name) => /expect|override|method|hop/.test(name)),
+        Object.keys(forwarded[0]?.headers ?? {}).filter((name) =>
+          /expect|override|method|hop|url|forwards|under/.test(name),
+        ),
       ).toEqual([]);
 
       const gzipped = gzipSync('amount=100');

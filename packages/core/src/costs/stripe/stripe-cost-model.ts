@@ -78,6 +78,8 @@ function keepEstimate(estimate: CostEstimate, note?: string): CostSettlement {
  * one (`shipping_rates` on Checkout, `account_balance` on Customers…) is `unknown`.
  */
 const OLDEST_API_VERSION = '2022-08-01';
+/** A `Stripe-Version` value: a date, an optional release name, optional `; beta=v1` flags. */
+const STRIPE_VERSION = /^(\d{4}-\d{2}-\d{2})(?:\.[a-z]+)?(?:\s*;\s*[\w.-]+=[\w.-]+)*$/;
 
 /**
  * PaymentIntent statuses Stripe does not confirm again: the money was counted when it was first
@@ -142,7 +144,9 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
       const version = request.header('stripe-version')?.trim();
       if (match.route.handler.moneyMoving && version) {
-        const date = /^\d{4}-\d{2}-\d{2}/.exec(version)?.[0];
+        // The whole value, as Stripe writes them (`2025-03-31.basil`, `…; a_beta=v1`): two values
+        // joined by a comma, or a date followed by anything else, may be read otherwise.
+        const date = STRIPE_VERSION.exec(version)?.[1];
         if (date === undefined || date < OLDEST_API_VERSION) {
           return {
             kind: 'unknown',
@@ -182,16 +186,15 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
   };
 }
 
+/** The form each request's estimate read, for its settlement. */
+const readForms = new WeakMap<CostRequest, Record<string, string>>();
+
 /**
  * A write's parameters as {@link paramsOf} reads them, or why Stripe might read them otherwise:
  * a body that is not form-encoded (multipart, even behind a preamble; JSON), a raw `;` (an older
  * Rack splits parameters on it too), a parameter sent twice or in both the query and the body, or
- * a key wrapped in brackets (`[amount]`, `amount]`, which an older Rack reads as `amount`).
- * stripe-node sends none of these.
+ * a name not shaped `base[a][b]…` (see {@link oddName}). stripe-node sends none of these.
  */
-/** The form each request's estimate read, for its settlement. */
-const readForms = new WeakMap<CostRequest, Record<string, string>>();
-
 function readParams(request: CostRequest): Record<string, string> | string {
   const params = checkedParams(request);
   if (typeof params !== 'string') readForms.set(request, params);
@@ -226,13 +229,18 @@ function checkedParams(request: CostRequest): Record<string, string> | string {
 const SEMICOLON = 'a ";" in its parameters can be read as a separator';
 const twice = (name: string) => `the parameter ${JSON.stringify(name.slice(0, 40))} is sent twice`;
 
-/** A name an older Rack reads otherwise: starting with a bracket, or with `]` before any `[`. */
+/**
+ * A name shaped other than `base[a][b]…` (with `[]`), or starting with whitespace: an older Rack
+ * reads such names otherwise — `[amount]` and `amount]` as `amount`, `line_items[0]quantity` and
+ * `line_items[0][quantity]]` as `line_items[0][quantity]`, and it drops spaces after a separator
+ * (`& amount` is `amount`) — so a value this model never read could be the one Stripe uses.
+ */
+const PLAIN_NAME = /^[^[\]\s][^[\]]*(?:\[[^[\]]*\])*$/;
+
 function oddName(name: string): string | undefined {
-  const open = name.indexOf('[');
-  const close = name.indexOf(']');
-  return open === 0 || (close !== -1 && (open === -1 || close < open))
-    ? `the parameter name ${JSON.stringify(name.slice(0, 40))} can be read otherwise`
-    : undefined;
+  return PLAIN_NAME.test(name)
+    ? undefined
+    : `the parameter name ${JSON.stringify(name.slice(0, 40))} can be read otherwise`;
 }
 
 /**

@@ -58,6 +58,13 @@ describe('Stripe parameters outside a form-encoded body', () => {
         ['?amount=100000', form, 'amount=100&currency=usd&confirm=true', /"amount" is sent twice/],
         ['', form, '[amount]=100000&amount=100&currency=usd&confirm=true', /"\[amount\]" can be read otherwise/],
         ['', form, 'amount]=100000&currency=usd&confirm=true', /"amount\]" can be read otherwise/],
+        // An older Rack drops spaces after a separator: `& amount` is `amount`, the last one wins.
+        ['', form, 'amount=100&currency=usd&confirm=true& amount=100000', /" amount" can be read otherwise/],
+        // …and reads `a[0]b`, `a[0][b]]` and `a[0]][b]` all as `a[0][b]`.
+        ['', form, 'amount=100&currency=usd&confirm=true&metadata[0]x=1', /"metadata\[0\]x" can be read otherwise/],
+        ['', form, 'amount=100&currency=usd&metadata[a]]=1', /"metadata\[a\]\]" can be read otherwise/],
+        ['', form, 'amount=100&currency=usd&metadata[a]][b]=1', /"metadata\[a\]\]\[b\]" can be read otherwise/],
+        ['', form, 'amount=100&currency=usd&metadata[a=1', /"metadata\[a" can be read otherwise/],
       ];
       for (const [search, type, body, reason] of attempts) {
         const answer = await send(`https://api.stripe.com/v1/payment_intents${search}`, {
