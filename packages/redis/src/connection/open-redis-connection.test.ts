@@ -42,6 +42,15 @@ describe('openRedisConnection', () => {
   });
 
   describe('when Redis stops answering', () => {
+    it('should answer under a commandTimeout longer than a Node timer can hold', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: `test:${randomUUID()}:`, commandTimeout: '30d' });
+      try {
+        await expect(ledger.balance('k', Date.UTC(2026, 10, 27))).resolves.toMatchObject({ spentMicros: 0 });
+      } finally {
+        await ledger.close?.();
+      }
+    });
+
     it('should deny after commandTimeout instead of hanging, and work again once Redis answers', async () => {
       const ledger = createRedisLedger({ url: redis.url, prefix: `test:${randomUUID()}:`, commandTimeout: '200ms' });
       const admin = createClient({ url: redis.url });

@@ -54,6 +54,9 @@ const POLICY_RECHECK_MS = 60_000;
 /** Reconnect delays grow to this bound and stay there: Redis coming back is noticed within it. */
 const MAX_RECONNECT_DELAY_MS = 1000;
 
+/** The longest delay a Node timer keeps (2^31 − 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Opens (or adopts) the node-redis client behind a Redis-backed store. A client opened from a URL
  * has its offline queue disabled (commands fail at once while disconnected instead of waiting) and
@@ -70,8 +73,9 @@ const MAX_RECONNECT_DELAY_MS = 1000;
  * ```
  */
 export function openRedisConnection(options: RedisConnectionOptions): RedisConnection {
-  const commandTimeoutMs = parseDuration(options.commandTimeout ?? '5s');
-  const connectTimeoutMs = parseDuration(options.connectTimeout ?? '5s');
+  // Past what a timer can wait (about 24.8 days), Node fires it after 1 ms instead: wait that long at most.
+  const commandTimeoutMs = Math.min(parseDuration(options.commandTimeout ?? '5s'), MAX_TIMER_MS);
+  const connectTimeoutMs = Math.min(parseDuration(options.connectTimeout ?? '5s'), MAX_TIMER_MS);
   const owned = options.client === undefined;
   let client: RedisClientType;
   let where: string;

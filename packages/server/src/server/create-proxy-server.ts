@@ -105,7 +105,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new InvalidPolicyError({ message: `maxBodyBytes must be a positive integer, got ${maxBodyBytes}.` });
   }
-  const shutdownTimeoutMs = parseDuration(options.shutdownTimeout ?? '30s');
+  // Past what a timer can wait (2^31 − 1 ms, about 24.8 days), Node fires it after 1 ms instead.
+  const shutdownTimeoutMs = Math.min(parseDuration(options.shutdownTimeout ?? '30s'), 2 ** 31 - 1);
   const logger = (options.logger ?? createProxyLogger()).child(
     {},
     { redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' } },

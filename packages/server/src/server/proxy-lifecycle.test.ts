@@ -92,4 +92,23 @@ describe('the proxy', () => {
     expect(sum).toBeGreaterThan(0);
     expect(sum).toBeLessThan(0.3);
   });
+
+  it('should wait for a call in flight under a shutdownTimeout longer than a Node timer can hold', async () => {
+    const { upstream, vault, proxy, url } = await start({ shutdownTimeout: '30d' });
+    upstream.state.delayMs = 300;
+    const key = await vault.issueKey({ vendor: 'acme', capUsd: 100 });
+    const answer = new Promise<number | string>((resolve) => {
+      const request = httpRequest(`${url}/v1/charges`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.vaultKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      request.on('response', (response) => response.resume().on('end', () => resolve(response.statusCode ?? 0)));
+      request.on('error', (error) => resolve(error.message));
+      request.end('amount=1');
+    });
+    await sleep(100); // the call is at the vendor
+    const closing = proxy.close();
+    expect(await answer).toBe(200);
+    await closing;
+  });
 });
