@@ -7,7 +7,8 @@ import { spawnVaultWorker, type VaultWorker } from './spawn-vault-worker.js';
 import { type PricedUpstream, startPricedUpstream } from './start-priced-upstream.js';
 import type { WorkerCall, WorkerCallResult } from './worker-protocol.js';
 
-const RESERVATION_TTL_MS = 1000;
+/** As short as the workers' 2 s upstream timeout allows (2 × 2 s + 1 s). */
+const RESERVATION_TTL_MS = 5000;
 
 describe('createRedisStorage', () => {
   let redis: RedisServer;
@@ -30,6 +31,7 @@ describe('createRedisStorage', () => {
           prefix,
           upstreamUrl: upstream.url,
           reservationTtl: `${RESERVATION_TTL_MS}ms`,
+          upstreamTimeout: '2s',
         }),
       ),
     );

@@ -26,7 +26,7 @@ const WORKER = fileURLToPath(new URL('./vault-worker.ts', import.meta.url));
  *
  * @example
  * ```ts
- * const worker = await spawnVaultWorker({ index: 0, redisUrl, prefix, upstreamUrl, reservationTtl: '1s' });
+ * const worker = await spawnVaultWorker({ index: 0, redisUrl, prefix, upstreamUrl, reservationTtl: '5s', upstreamTimeout: '2s' });
  * const { results } = await worker.send({ type: 'run', calls });
  * ```
  */

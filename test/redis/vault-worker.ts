@@ -13,6 +13,9 @@ const vault = createVault({
   vendors: { acme: createAcmeVendor() },
   secrets: { acme: ACME_SECRET },
   upstreams: { acme: config.upstreamUrl },
+  // A reservation must outlast the longest call (2 × upstreamTimeout + 1s), so a short one for the
+  // crash test needs a short upstream timeout.
+  upstreamTimeout: config.upstreamTimeout,
   reservationTtl: config.reservationTtl,
 });
 

@@ -5,8 +5,10 @@ export interface WorkerConfig {
   redisUrl: string;
   prefix: string;
   upstreamUrl: string;
-  /** The vault's reservation TTL, e.g. `'1s'`. */
+  /** The vault's reservation TTL, e.g. `'5s'`: at least 2 × `upstreamTimeout` + 1s. */
   reservationTtl: string;
+  /** The vault's upstream timeout, e.g. `'2s'`. */
+  upstreamTimeout: string;
 }
 
 /** One vendor call a worker makes through its vault. */

@@ -759,6 +759,35 @@ describe('createVault', () => {
     });
   });
 
+  describe('when a reservation could expire before its call has ended', () => {
+    it('should refuse a reservationTtl shorter than the longest call, and raise the default to it', async () => {
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, reservationTtl: '100ms' })).toThrow(
+        /reservationTtl \(100 ms\) must outlast the longest call, 2 × upstreamTimeout \+ 1s = 121000 ms/,
+      );
+      expect(() =>
+        createAcmeVault({ baseUrl: upstream.url, prices: {}, reservationTtl: '61s', upstreamTimeout: '30s' }),
+      ).not.toThrow();
+      const inner = createMemoryLedger();
+      const ttls: number[] = [];
+      const vault = createAcmeVault({
+        baseUrl: upstream.url,
+        prices: { 'POST /**': 1 },
+        upstreamTimeout: '15m',
+        ledger: {
+          ...inner,
+          reserve: (request) => {
+            ttls.push(request.ttlMs);
+            return inner.reserve(request);
+          },
+        },
+      });
+      vaults.push(vault);
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      expect((await callWith(vault, key.vaultKey)).status).toBe(200);
+      expect(ttls).toEqual([2 * 15 * 60_000 + 1000]);
+    });
+  });
+
   describe('secrets', () => {
     it('should inject the real secret upstream and never show it or a vault key in audit records or errors', async () => {
       const vault = makeVault();

@@ -57,13 +57,23 @@ export interface VaultOptions {
   audit?: AuditSink;
   /** Prefix of issued keys: `kb_test_` or `kb_live_`. @default 'test' */
   mode?: KeyMode;
-  /** How long a reservation may stay open before it counts as spent. @default '10m' */
+  /**
+   * How long a reservation may stay open before it counts as spent (its caller is taken to have
+   * crashed). It must outlast the longest call — `2 × upstreamTimeout + 1s` (connecting, then the
+   * answer) — or a retry under the same `Idempotency-Key` could be sent while its original is still
+   * at the vendor: a shorter one throws.
+   * @default '10m', or that minimum if it is longer
+   */
   reservationTtl?: string | number;
   /** Timeout for an upstream answer (headers and body each); a timed-out call's cost stays counted. @default '60s' */
   upstreamTimeout?: string | number;
   /** Largest request body accepted, bytes. @default 1_048_576 */
   maxBodyBytes?: number;
-  /** The undici dispatcher used to reach vendors. @default a keep-alive `Agent` owned by the vault */
+  /**
+   * The undici dispatcher used to reach vendors; bound its connect timeout by `upstreamTimeout`, as
+   * the default does, so a call never outlasts its reservation.
+   * @default a keep-alive `Agent` owned by the vault
+   */
   dispatcher?: Dispatcher;
   /** Clock, epoch ms (tests). @default Date.now */
   now?: () => number;
@@ -107,7 +117,8 @@ export interface Vault {
  *
  * @param options - See {@link VaultOptions}; everything defaults to in-memory.
  * @returns The {@link Vault}.
- * @throws {InvalidPolicyError} if a secret, price, FX rate or upstream URL is malformed.
+ * @throws {InvalidPolicyError} if a secret, price, FX rate or upstream URL is malformed, or
+ *   `reservationTtl` is shorter than the longest call.
  * @example
  * ```ts
  * const vault = createVault({ secrets: { stripe: process.env.STRIPE_SECRET_KEY } });
@@ -142,6 +153,16 @@ export function createVault(options: VaultOptions = {}): Vault {
   }
   const ownsDispatcher = options.dispatcher === undefined;
   const upstreamTimeoutMs = parseDuration(options.upstreamTimeout ?? '60s');
+  // The longest a call can take once reserved: connecting (bounded below), then the whole answer
+  // (bounded by upstreamTimeout, checked each second).
+  const longestCallMs = 2 * upstreamTimeoutMs + 1000;
+  let reservationTtlMs = parseDuration(options.reservationTtl ?? '10m');
+  if (options.reservationTtl === undefined) reservationTtlMs = Math.max(reservationTtlMs, longestCallMs);
+  else if (reservationTtlMs < longestCallMs) {
+    throw new InvalidPolicyError({
+      message: `reservationTtl (${reservationTtlMs} ms) must outlast the longest call, 2 × upstreamTimeout + 1s = ${longestCallMs} ms: a reservation that expires while its call is still at the vendor lets a retry under the same Idempotency-Key be sent uncovered.`,
+    });
+  }
   const compiled = new Map<string, EndpointPattern[]>();
   const now = options.now ?? Date.now;
   const context: VaultContext = {
@@ -151,7 +172,7 @@ export function createVault(options: VaultOptions = {}): Vault {
     ledger: options.ledger ?? createMemoryLedger(),
     audit: options.audit ?? createMemoryAuditSink(),
     fx: createFxTable(options.fx),
-    reservationTtlMs: parseDuration(options.reservationTtl ?? '10m'),
+    reservationTtlMs,
     upstreamTimeoutMs,
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,
     dispatcher:
@@ -161,6 +182,7 @@ export function createVault(options: VaultOptions = {}): Vault {
         connections: 128,
         headersTimeout: upstreamTimeoutMs,
         bodyTimeout: upstreamTimeoutMs,
+        connectTimeout: Math.min(upstreamTimeoutMs, 10_000),
         // A vendor's answer is read whole: bound it.
         maxResponseSize: 32 * 1024 * 1024,
       }),
