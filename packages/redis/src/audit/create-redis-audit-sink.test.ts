@@ -150,6 +150,22 @@ describe('createRedisAuditSink', () => {
         await sink.close?.();
       }
     });
+
+    it('should remember the session as seen for at least 400 days, however short its index lives', async () => {
+      const stream = uniqueStream();
+      const sink = createRedisAuditSink({ url: redis.url, stream, sessionIndexTtl: 0.05 });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        sink.write(record());
+        await sink.flush();
+        // 12 × 50 ms would forget it before a quiet session calls again, and its older records with it.
+        expect(await admin.pTTL(`${stream}:root:kbk_session:seen`)).toBeGreaterThan(399 * 86_400_000);
+      } finally {
+        await admin.quit();
+        await sink.close?.();
+      }
+    });
   });
 
   describe('when the stream is long', () => {

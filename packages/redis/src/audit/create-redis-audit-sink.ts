@@ -84,8 +84,12 @@ end
 return (#ARGV - 5) / 3
 `);
 const PAGE_SIZE = 1000;
-/** How many index lifetimes a session is remembered as seen, so an index made anew is known partial. */
-const SEEN_TTL_FACTOR = 12;
+/**
+ * How long a session is remembered as seen after its last record, so an index made anew is known
+ * partial: 12 index lifetimes, and never less than 400 days (a short `sessionIndexTtl` must not
+ * make a session quiet for a few weeks look new).
+ */
+const seenTtlMs = (indexTtlMs: number) => Math.max(12 * indexTtlMs, 400 * 86_400_000);
 const RETRY_MS = 1000;
 
 /**
@@ -139,7 +143,7 @@ export function createAuditSinkOn(
   let sending = 0;
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
-    const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs), String(indexTtlMs * SEEN_TTL_FACTOR)];
+    const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs), String(seenTtlMs(indexTtlMs))];
     for (const record of batch) args.push(record.id, record.rootKeyId ?? '', JSON.stringify(record));
     return appendScript.run(client, args);
   };
