@@ -27,7 +27,8 @@ export interface IssueKeyOptions {
   expiresIn?: string | number | undefined;
   /**
    * For a child: cut an `expiresIn` past the parent's remaining life to the parent's, instead of
-   * refusing it (a key refreshed near the end of its session).
+   * refusing it (a key refreshed near the end of its session). Without it, up to a minute over is
+   * cut anyway (`'1h'` under a parent issued for `'1h'` a moment before); more is refused.
    * @default false
    */
   expiresWithParent?: boolean | undefined;

@@ -653,6 +653,26 @@ describe('createVault', () => {
       await expect(vault.issueKey({ vendor: 'nope', capUsd: 1 })).rejects.toThrow(/Unknown vendor/);
     });
 
+    it("should cut a child asked for its parent's own lifetime a moment later to the parent's expiry, not refuse it", async () => {
+      const vault = makeVault();
+      const parent = await vault.issueKey({ capUsd: 100, expiresIn: '1h' });
+      now += 5;
+      const child = await vault.issueKey({ parentId: parent.id, vendor: 'acme', capUsd: 10, expiresIn: '1h' });
+      expect(child.expiresAt).toBe(parent.expiresAt);
+      now += 60_000;
+      // A minute and more over is a real mistake: refused, unless asked to cut it.
+      await expect(vault.issueKey({ parentId: parent.id, vendor: 'acme', expiresIn: '1h' })).rejects.toThrow(
+        /cannot outlive its parent: asked for 3600s, the parent has 3540s left\. Ask for less, or set expiresWithParent/,
+      );
+      const cut = await vault.issueKey({
+        parentId: parent.id,
+        vendor: 'acme',
+        expiresIn: '1h',
+        expiresWithParent: true,
+      });
+      expect(cut.expiresAt).toBe(parent.expiresAt);
+    });
+
     it("should keep a child from loosening its parent's rule for calls of unknown cost", async () => {
       const vault = makeVault();
       // No fallback on the vendor key: unknown costs are denied, and a child cannot allow them.

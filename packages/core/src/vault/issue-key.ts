@@ -10,6 +10,8 @@ import { assertChainUsable } from './load-key-chain.js';
 import type { VaultContext } from './vault-context.js';
 
 const DEFAULT_ROOT_TTL_MS = 3_600_000;
+/** How far past its parent's expiry a child's `expiresIn` is cut rather than refused. */
+const CLOCK_SLACK_MS = 60_000;
 
 /**
  * Validates a policy, checks that it narrows its parent's, and stores a new key.
@@ -62,10 +64,13 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
     }
     const remainingLife = parent.expiresAt - now;
     let lifeMs = options.expiresIn === undefined ? remainingLife : parseDuration(options.expiresIn);
-    if (lifeMs > remainingLife && options.expiresWithParent) lifeMs = remainingLife;
+    // Asked for the parent's own lifetime a moment after it was issued ('1h' under '1h'), a child
+    // would outlive it by the milliseconds between the two: up to a minute over is cut, not refused.
+    if (lifeMs > remainingLife && (options.expiresWithParent || lifeMs - remainingLife <= CLOCK_SLACK_MS))
+      lifeMs = remainingLife;
     if (lifeMs > remainingLife) {
       throw new InvalidPolicyError({
-        message: `A child key cannot outlive its parent: asked for ${Math.round(lifeMs / 1000)}s, the parent has ${Math.round(remainingLife / 1000)}s left.`,
+        message: `A child key cannot outlive its parent: asked for ${Math.round(lifeMs / 1000)}s, the parent has ${Math.round(remainingLife / 1000)}s left. Ask for less, or set expiresWithParent to cut it to the parent's expiry.`,
       });
     }
     expiresAt = now + lifeMs;

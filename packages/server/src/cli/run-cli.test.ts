@@ -94,6 +94,25 @@ describe('runCli', () => {
       expect(read.status).toBe(200);
       expect(upstream.received.at(-1)?.headers.authorization).toBe('Bearer sk_test_fromTheConfigFile');
       expect((await fetch(`${url}/metrics`)).status).toBe(200);
+
+      // A child asked for more than its parent has left: refused, or cut to the parent's expiry when asked.
+      const env = { KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789', KEYBRAKE_URL: url };
+      const root = captureIo(env);
+      expect(await runCli({ argv: ['keys', 'issue', '--cap', '5', '--expires-in', '1h', '--json'], ...root.io })).toBe(
+        0,
+      );
+      const rootKey = JSON.parse(root.out.stdout) as { id: string; expires_at: string };
+      const child = (...flags: string[]) => {
+        const io = captureIo(env);
+        const argv = ['keys', 'issue', '--parent', rootKey.id, '--vendor', 'stripe', '--expires-in', '2h', '--json'];
+        return runCli({ argv: [...argv, ...flags], ...io.io }).then((exit) => ({ exit, out: io.out }));
+      };
+      const refused = await child();
+      expect(refused.exit).toBe(1);
+      expect(refused.out.stderr).toMatch(/cannot outlive its parent/);
+      const cut = await child('--expires-with-parent');
+      expect(cut.exit).toBe(0);
+      expect((JSON.parse(cut.out.stdout) as { expires_at: string }).expires_at).toBe(rootKey.expires_at);
       run.stop();
       expect(await exit).toBe(0);
     });

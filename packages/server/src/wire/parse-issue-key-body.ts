@@ -49,6 +49,7 @@ function issueKeyBodySchema(vendors: readonly string[]) {
         .max(500)
         .optional(),
       expires_in: duration.optional(),
+      expires_with_parent: z.boolean().optional(),
       agent_run_label: label.optional(),
       label: label.optional(),
       fallback_estimate_usd: usd.optional(),
@@ -118,6 +119,7 @@ export function parseIssueKeyBody({ body, vendors }: ParseIssueKeyBodyOptions): 
       perCallMaxUsd: data.per_call_max_usd,
       allowedEndpoints: data.allowed_endpoints,
       expiresIn: data.expires_in,
+      expiresWithParent: data.expires_with_parent,
       label: data.agent_run_label ?? data.label,
       fallbackEstimateUsd: data.fallback_estimate_usd,
       metadata: data.metadata,
