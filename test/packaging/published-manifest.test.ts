@@ -1,4 +1,4 @@
-// What `pnpm pack` publishes: every export target is in the tarball, and the workspace-only
+// What `pnpm pack` publishes: every export target and the licence are in the tarball, and the workspace-only
 // `@keybrake/source` condition (TypeScript sources, not shipped) never reaches a user.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -32,5 +32,7 @@ describe('the published packages', () => {
     expect(JSON.stringify(manifest.exports)).not.toContain('@keybrake/source');
     const missing = targets(manifest.exports).filter((target) => !files.includes(`package/${target.slice(2)}`));
     expect(missing).toEqual([]);
+    // MIT asks for the notice to ship with every copy.
+    expect(files).toContain('package/LICENSE');
   });
 });
