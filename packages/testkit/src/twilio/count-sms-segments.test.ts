@@ -38,5 +38,10 @@ describe('countSmsSegments', () => {
     it('should not split a surrogate pair across segments', () => {
       expect(countSmsSegments(`${'a'.repeat(66)}🙂${'a'.repeat(66)}`).segments).toBe(3);
     });
+
+    it('should not split an emoji with its joiners or a letter with its accents across segments', () => {
+      expect(countSmsSegments(`${'Привет 👨‍👩‍👧‍👦'.repeat(4)}${'ж'.repeat(57)}`).segments).toBe(3);
+      expect(countSmsSegments(`a${'\u0301'.repeat(33)}`.repeat(10)).segments).toBe(10);
+    });
   });
 });

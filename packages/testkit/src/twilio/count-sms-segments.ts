@@ -39,7 +39,7 @@ function split(costs: number[], single: number, multi: number): number {
  * Counts SMS segments the way carriers (and Twilio's billing) do: GSM-7 fits 160 septets in one segment or 153 per
  * segment of a multipart message, with extension characters (`^{}[]~|€\` and form feed) taking two septets and never
  * split across segments; any other character switches the whole body to UCS-2, 70 code units single or 67 per part,
- * never splitting a surrogate pair.
+ * filled by whole characters (never splitting a surrogate pair, an emoji with its joiners or a letter with its accents).
  *
  * @param body - The message body.
  * @returns The encoding, segment count and size in units.
@@ -58,7 +58,11 @@ export function countSmsSegments(body: string): SmsSegments {
     const units = costs.reduce((sum, cost) => sum + cost, 0);
     return { encoding: 'GSM-7', segments: split(costs, 160, 153), units };
   }
-  const costs = characters.map((character) => character.length);
+  // Filled by whole characters, as Twilio's segment calculator does: an emoji with its joiners or a
+  // letter with its accents stays in one segment; a CRLF is two characters.
+  const costs = [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(body)].flatMap(({ segment }) =>
+    segment === '\r\n' ? [1, 1] : [segment.length],
+  );
   const units = costs.reduce((sum, cost) => sum + cost, 0);
   return { encoding: 'UCS-2', segments: split(costs, 70, 67), units };
 }

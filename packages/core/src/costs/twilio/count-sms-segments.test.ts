@@ -61,6 +61,14 @@ describe('countSmsSegments', () => {
       expect(countSmsSegments('😀'.repeat(67))).toEqual({ encoding: 'UCS-2', segments: 3, units: 134 });
     });
 
+    it('should not split an emoji with its joiners or a letter with its accents, as Twilio does', () => {
+      // Twilio's segment calculator fills UCS-2 segments by whole characters: 👨‍👩‍👧‍👦 is 11 units.
+      expect(countSmsSegments(`${'Привет 👨‍👩‍👧‍👦'.repeat(4)}${'ж'.repeat(57)}`)).toMatchObject({ segments: 3 });
+      expect(countSmsSegments(`a${'\u0301'.repeat(33)}`.repeat(10))).toMatchObject({ segments: 10 });
+      // …but a CRLF is two characters there.
+      expect(countSmsSegments(`ж${'\r\n'.repeat(67)}`)).toMatchObject({ segments: 3, units: 135 });
+    });
+
     it('should count extension characters as one code unit once in UCS-2', () => {
       expect(countSmsSegments(`ж${'€'.repeat(69)}`)).toEqual({ encoding: 'UCS-2', segments: 1, units: 70 });
     });

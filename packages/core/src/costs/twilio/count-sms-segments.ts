@@ -20,12 +20,17 @@ const GSM_PART = 153;
 const UCS2_SINGLE = 70;
 const UCS2_PART = 67;
 
+/** Whole user-perceived characters (an emoji with its joiners, a letter with its accents). */
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
 /**
  * Counts the SMS segments of a message body the way carriers bill them. A body of GSM-7
  * characters fits 160 septets in one segment, or 153 per segment when split (extension characters
  * `^{}\[~]|€` take two septets and are never split across segments). A single character outside
  * GSM-7 switches the whole body to UCS-2: 70 UTF-16 code units in one segment, or 67 per segment
- * when split (a surrogate pair is never split). An empty body is one segment.
+ * when split, filled by whole characters as Twilio's segment calculator does (an emoji with its
+ * joiners or a letter with its accents is never split; `\r\n` counts as two). An empty body is one
+ * segment.
  *
  * @param body - The message text as sent in Twilio's `Body`.
  * @returns The encoding, segment count and size.
@@ -39,7 +44,9 @@ const UCS2_PART = 67;
 export function countSmsSegments(body: string): SmsSegments {
   const characters = [...body];
   const gsm = characters.every((character) => GSM_BASIC.has(character) || GSM_EXTENSION.has(character));
-  const sizes = characters.map((character) => (gsm ? (GSM_EXTENSION.has(character) ? 2 : 1) : character.length));
+  const sizes = gsm
+    ? characters.map((character) => (GSM_EXTENSION.has(character) ? 2 : 1))
+    : [...graphemes.segment(body)].flatMap(({ segment }) => (segment === '\r\n' ? [1, 1] : [segment.length]));
   const units = sizes.reduce((sum, size) => sum + size, 0);
   const single = gsm ? GSM_SINGLE : UCS2_SINGLE;
   const part = gsm ? GSM_PART : UCS2_PART;

@@ -150,6 +150,13 @@ describe('createTwilioCostModel', () => {
         ),
       ).toBeGreaterThanOrEqual(11 * 52_400);
       expect(micros({ path: MESSAGES, form: { To: '+15558675310', Body: 'hi', SendAsMms: 'true' } })).toBe(20_000);
+      // twilio-node passes a number or another truthy spelling through as it is: priced as MMS.
+      for (const flag of ['1', 'yes', 'on', ' true'])
+        expect([flag, micros({ path: MESSAGES, form: { To: '+15558675310', Body: 'hi', SendAsMms: flag } })]).toEqual([
+          flag,
+          20_000,
+        ]);
+      expect(micros({ path: MESSAGES, form: { To: '+15558675310', Body: 'hi', SendAsMms: 'False' } })).toBe(8_300);
     });
 
     it('should deny a ContentSid template even with a Body, and repeated parameters', () => {
@@ -157,6 +164,8 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: MESSAGES, form: template })).toBe('unknown');
       expect(micros({ path: MESSAGES, body: `To=%2B15558675310&Body=hi&Body=${'a'.repeat(1600)}` })).toBe('unknown');
       expect(micros({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe('unknown');
+      // Not trimmed: a strict reader may ignore it and run the call to its own 4-hour limit.
+      expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: ' 60\n' } })).toBe('unknown');
     });
 
     it('should deny parameters in the query string, which the model would not read, and a body not form-encoded', () => {

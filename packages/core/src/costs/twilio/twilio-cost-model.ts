@@ -146,7 +146,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     }
     const media = form.getAll('MediaUrl').filter((url) => url.trim() !== '');
     const body = form.get('Body') ?? '';
-    if (media.length > 0 || form.get('SendAsMms')?.trim().toLowerCase() === 'true') {
+    // Any value but `false` may be read as true (`1`, `yes`): the dearer reading is priced.
+    const sendAsMms = form.get('SendAsMms');
+    if (media.length > 0 || (sendAsMms !== null && sendAsMms.toLowerCase() !== 'false')) {
       // MMS is carried in the US and Canada; elsewhere Twilio sends an SMS with the media links.
       if (to.startsWith('+1') && !NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5))) {
         return known(mmsMicros, `MMS with ${media.length} media`);
@@ -177,10 +179,11 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
       };
     }
     const raw = form.get('TimeLimit');
-    if (raw !== null && !/^\d{1,9}$/.test(raw.trim()))
+    // Not trimmed: a strict reader may ignore ` 60` and run the call to its own limit.
+    if (raw !== null && !/^\d{1,9}$/.test(raw))
       return { kind: 'unknown', reason: '`TimeLimit` is not a whole number of seconds' };
     // No TimeLimit, or 0 (which Twilio may read as "none"), reserves Twilio's own limit.
-    const seconds = raw === null ? 0 : Number(raw.trim());
+    const seconds = raw === null ? 0 : Number(raw);
     const minutes = seconds === 0 ? defaultCallMinutes : Math.ceil(seconds / 60);
     return known(minutes * perMinute, `call reserved for ${minutes} minute${minutes === 1 ? '' : 's'}`);
   };
