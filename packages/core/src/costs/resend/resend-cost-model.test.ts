@@ -29,13 +29,17 @@ describe('countResendRecipients', () => {
       ).toBe(5);
     });
 
-    it('should count each part of a comma-separated string', () => {
+    it('should count each part of a comma- or semicolon-separated string', () => {
       expect(countResendRecipients(email('a@x.test, b@x.test'))).toBe(2);
+      expect(countResendRecipients(email('a@x.test; b@x.test;c@x.test'))).toBe(3);
     });
 
     it('should return 0 without a readable to', () => {
       expect(countResendRecipients({ cc: 'c@x.test' })).toBe(0);
       expect(countResendRecipients({ to: [1, 2] })).toBe(0);
+      // An unreadable cc or bcc is not counted as none: the whole email is unreadable.
+      expect(countResendRecipients(email('a@x.test', { bcc: ['b@x.test', null] }))).toBe(0);
+      expect(countResendRecipients(email('a@x.test', { cc: [['b@x.test', 'c@x.test']] }))).toBe(0);
       expect(countResendRecipients('not an email')).toBe(0);
     });
   });
@@ -76,6 +80,38 @@ describe('createResendCostModel', () => {
     it('should accept a batch of exactly 100 emails', () => {
       const batch = Array.from({ length: 100 }, () => email('a@x.test'));
       expect(estimate({ path: '/emails/batch', json: batch })).toMatchObject({ micros: 90_000 });
+    });
+
+    it('should return unknown for a body Resend might read otherwise than JSON.parse does', () => {
+      const fifty = JSON.stringify(Array.from({ length: 50 }, (_, index) => `r${index}@x.test`));
+      const head = '"from":"bot@acme.test","subject":"Hi","html":"<p>{\\"to\\": 1}</p>"';
+      const reasons = (path: string, body: string, headers?: Record<string, string>) => {
+        const result = estimate({ path, body, ...(headers && { headers }) });
+        return result.kind === 'unknown' ? result.reason : `priced at ${result.micros}`;
+      };
+      // A key sent twice in one object (JSON.parse keeps the last; another parser the first), also escaped.
+      expect(reasons('/emails', `{${head},"to":${fifty},"to":"a@x.test"}`)).toBe('the key "to" is sent twice');
+      expect(reasons('/emails', `{${head},"to":${fifty},"\\u0074o":"a@x.test"}`)).toBe('the key "to" is sent twice');
+      expect(reasons('/emails', `{${head},"to":"a@x.test","bcc":${fifty},"bcc":null}`)).toBe(
+        'the key "bcc" is sent twice',
+      );
+      expect(reasons('/emails/batch', `[{${head},"to":"a@x.test"},{${head},"to":${fifty},"to":"a@x.test"}]`)).toBe(
+        'the key "to" is sent twice',
+      );
+      expect(reasons('/broadcasts', '{"segment_id":"s","send":true,"send":false}')).toMatch(/sent twice/);
+      // A priced key in another case or with spaces.
+      expect(reasons('/emails', `{${head},"to":"a@x.test","Bcc":${fifty}}`)).toBe(
+        'the key "Bcc" can be read otherwise',
+      );
+      // A body typed as something else than JSON.
+      expect(
+        reasons('/emails', `{${head},"to":"a@x.test"}`, { 'content-type': 'application/x-www-form-urlencoded' }),
+      ).toBe('a application/x-www-form-urlencoded body cannot be priced; send it as application/json');
+      // The same key in two objects, a key inside a string, and JSON types are read as they are.
+      const fine = `[{${head},"to":"a@x.test","tags":[{"name":"to","value":"x"}]},{${head},"to":"b@x.test"}]`;
+      expect(reasons('/emails/batch', fine, { 'content-type': 'application/json; charset=utf-8' })).toBe(
+        'priced at 1800',
+      );
     });
 
     it('should return unknown for an email without recipients or a body that is not JSON', () => {

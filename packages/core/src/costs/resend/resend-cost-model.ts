@@ -45,10 +45,9 @@ const BUILTIN_ZERO_COST = [
   'DELETE /broadcasts/*',
 ];
 
-const addresses = z
-  .union([z.string(), z.array(z.string())])
-  .nullish()
-  .catch(undefined);
+// No `.catch`: an address field that is there but unreadable (`[null]`, `[[…]]`) fails the parse,
+// so the email is `unknown`, not counted without it.
+const addresses = z.union([z.string(), z.array(z.string())]).nullish();
 const emailSchema = z.object({ to: addresses, cc: addresses, bcc: addresses });
 const batchResponseSchema = z.object({
   data: z.array(z.unknown()).nullish().catch(undefined),
@@ -65,10 +64,10 @@ const known = (micros: MicroUsd, note?: string): CostEstimate & CostSettlement =
 
 /**
  * Counts the recipients of one Resend email body: every `to`, `cc` and `bcc` address (a string
- * with commas counts each part, so that nothing is undercounted).
+ * with commas or semicolons counts each part, so that nothing is undercounted).
  *
  * @param email - One parsed email object, as sent to `POST /emails`.
- * @returns The number of recipients; 0 when `to` is missing or unreadable.
+ * @returns The number of recipients; 0 when `to` is missing, or any of the three is unreadable.
  * @example
  * ```ts
  * countResendRecipients({ to: ['a@x.dev', 'b@x.dev'], cc: 'c@x.dev' }); // 3
@@ -79,7 +78,8 @@ export function countResendRecipients(email: unknown): number {
   if (!parsed.success) return 0;
   const count = (value: string | string[] | null | undefined): number =>
     (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value])
-      .flatMap((entry) => entry.split(','))
+      // Commas, and semicolons as some address parsers also split on: more is the safe side.
+      .flatMap((entry) => entry.split(/[,;]/))
       .filter((entry) => entry.trim() !== '').length;
   const to = count(parsed.data.to);
   return to === 0 ? 0 : to + count(parsed.data.cc) + count(parsed.data.bcc);
@@ -109,6 +109,8 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
   );
 
   const count = (request: CostRequest): Counted => {
+    const odd = oddJson(request);
+    if (odd) return { ok: false, reason: odd };
     const body = request.json();
     if (request.path === '/emails') {
       const recipients = countResendRecipients(body);
@@ -146,11 +148,15 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         return known(total * perEmail, note);
       }
       // Creating a broadcast is free, unless it is sent (or scheduled) at once to a whole segment.
-      if (method === 'POST' && request.path === '/broadcasts' && sendsBroadcast(request.json())) {
-        return {
-          kind: 'unknown',
-          reason: 'a broadcast sent at creation goes to a whole segment, which cannot be priced',
-        };
+      if (method === 'POST' && request.path === '/broadcasts') {
+        const odd = oddJson(request);
+        if (odd) return { kind: 'unknown', reason: odd };
+        if (sendsBroadcast(request.json())) {
+          return {
+            kind: 'unknown',
+            reason: 'a broadcast sent at creation goes to a whole segment, which cannot be priced',
+          };
+        }
       }
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
@@ -183,6 +189,44 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       return known(total * perEmail, `${note} (${refused.size} refused)`);
     },
   };
+}
+
+/** A JSON string (group 1), and the colon that makes it an object key (group 2); or a brace. */
+const JSON_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|[{}]/g;
+/** Keys whose value is priced: another spelling of one of them may be read as it. */
+const PRICED_KEYS = new Set(['to', 'cc', 'bcc', 'send', 'scheduled_at']);
+
+/**
+ * Why Resend might read a JSON body otherwise than `JSON.parse` does, or `undefined`: a
+ * `Content-Type` that is not JSON (resend-node always sends `application/json`; a missing one is
+ * read as JSON), a key sent twice in one object (`JSON.parse` keeps the last, other parsers the
+ * first; `"\u0074o"` is `to` too), or a priced key in another case or with spaces (`"Bcc"`).
+ */
+function oddJson(request: CostRequest): string | undefined {
+  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  if (media && media !== 'application/json' && !media.endsWith('+json')) {
+    return `a ${media.slice(0, 60)} body cannot be priced; send it as application/json`;
+  }
+  const objects: Array<Set<string>> = [];
+  for (const [token, string, colon] of request.bodyText.matchAll(JSON_TOKEN)) {
+    if (token === '{') objects.push(new Set());
+    else if (token === '}') objects.pop();
+    else if (colon !== undefined && string !== undefined) {
+      let key: string;
+      try {
+        key = JSON.parse(string) as string;
+      } catch {
+        return 'the body is not valid JSON';
+      }
+      const keys = objects.at(-1);
+      if (keys?.has(key)) return `the key ${JSON.stringify(key.slice(0, 40))} is sent twice`;
+      keys?.add(key);
+      const plain = key.trim().toLowerCase();
+      if (plain !== key && PRICED_KEYS.has(plain))
+        return `the key ${JSON.stringify(key.slice(0, 40))} can be read otherwise`;
+    }
+  }
+  return undefined;
 }
 
 /** Whether a broadcast's JSON body sends it (`send: true`) or schedules it (`scheduled_at`) at creation; unreadable counts as yes. */
