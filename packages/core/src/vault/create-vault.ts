@@ -61,7 +61,8 @@ export interface VaultOptions {
    * How long a reservation may stay open before it counts as spent (its caller is taken to have
    * crashed). It must outlast the longest call — `2 × upstreamTimeout + 1s` (connecting, then the
    * answer) — or a retry under the same `Idempotency-Key` could be sent while its original is still
-   * at the vendor: a shorter one throws.
+   * at the vendor: a shorter one throws. The bound counts no wait for a free connection: with more
+   * calls in flight to one vendor than the dispatcher has connections (128 by default), raise it.
    * @default '10m', or that minimum if it is longer
    */
   reservationTtl?: string | number;

@@ -47,18 +47,20 @@ const isDenialLog = (value: unknown): value is DenialLog =>
   typeof value === 'object' && value !== null && Array.isArray((value as Partial<DenialLog>).denials);
 
 /**
- * Starts a fresh denial log in `requestContext`. Mastra gives each delegated member a shallow copy
- * of the supervisor's request context, so the log object itself is shared with the member's tools.
+ * Puts a denial log in `requestContext`: a fresh one, or `log` to go on with (a delegation resumed
+ * after a pause, such as a tool approval, runs with a new request context). Mastra gives each
+ * delegated member a shallow copy of the supervisor's request context, so the log object itself is
+ * shared with the member's tools.
  *
  * @param requestContext - The request context the member will run with.
- * @returns The new, empty log.
+ * @param log - The log to go on with. @default a new, empty log
+ * @returns The log.
  * @example
  * ```ts
  * const log = openDenialLog(context.requestContext); // in onDelegationStart
  * ```
  */
-export function openDenialLog(requestContext: RequestContext): DenialLog {
-  const log: DenialLog = { denials: [] };
+export function openDenialLog(requestContext: RequestContext, log: DenialLog = { denials: [] }): DenialLog {
   requestContext.set(LOG_KEY, log);
   return log;
 }

@@ -7,6 +7,9 @@ import {
   openDenialLog,
 } from './denial-log.js';
 
+/** The most delegations whose logs are kept between their start and completion. */
+const MAX_OPEN_DELEGATIONS = 10_000;
+
 /**
  * Delegation hooks for a Mastra supervisor (`new Agent({ agents })`) that carry a member's
  * Keybrake denial to the supervisor's model. Mastra shows the supervisor only the member's final
@@ -54,7 +57,14 @@ export function keybrakeDelegation(delegation: DelegationConfig = {}): Delegatio
     async onDelegationStart(context) {
       const result = await delegation.onDelegationStart?.(context);
       if (result?.proceed !== false) {
-        logs.set(keyOf(context), { toolCallId: context.toolCallId, log: openDenialLog(context.requestContext) });
+        // A delegation resumed after a pause (a tool approval) starts again under the same run and
+        // tool call: it goes on with its log, so a denial from before the pause is still reported.
+        const key = keyOf(context);
+        const earlier = logs.get(key)?.log;
+        logs.delete(key);
+        // A delegation paused and never resumed leaves its log behind: keep the newest only.
+        if (logs.size >= MAX_OPEN_DELEGATIONS) logs.delete(logs.keys().next().value as string);
+        logs.set(key, { toolCallId: context.toolCallId, log: openDenialLog(context.requestContext, earlier) });
       }
       return result;
     },
