@@ -351,6 +351,10 @@ async function allowOrDeny(
       body,
       request.signal,
     );
+    // A vendor, or a gateway in front of it, that quotes the credential it received (an error page
+    // "Invalid Authorization header: Bearer sk_live_…") must not hand it to the caller, the cost
+    // model or the audit trail.
+    redactEchoedCredential(upstream, forwardHeaders.authorization);
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
@@ -464,9 +468,11 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
   record.outcome = replayed ? 'replayed' : 'settled';
   record.actualMicros = actualMicros;
   record.vendorStatus = upstream.status;
-  record.vendorRequestId = vendor.definition.requestIdHeader
+  // Kept only if it looks like an id: the audit trail is no place for whatever else a gateway put there.
+  const requestId = vendor.definition.requestIdHeader
     ? headerValue(upstream.headers, vendor.definition.requestIdHeader.toLowerCase())
     : undefined;
+  record.vendorRequestId = requestId !== undefined && REQUEST_ID.test(requestId) ? requestId : undefined;
   finish(context, state);
   if (pendingRef) await context.keyStore.putPending(pendingRef, record, PENDING_TTL_MS).catch(() => {});
 }
@@ -592,6 +598,60 @@ function redactActor(actor: AuditActor): AuditActor {
     tool: redactOptional(actor.tool),
     toolCallId: redactOptional(actor.toolCallId),
   };
+}
+
+/** What a vendor's request id looks like (`req_…`, `RQ…`, a UUID). */
+const REQUEST_ID = /^[\w.:-]{1,200}$/;
+
+/** Replaces an echoed credential. */
+const REDACTED = '[redacted by keybrake]';
+/** The forms of each credential header value a vendor may echo, computed once per value. */
+const credentialForms = new Map<string, string[]>();
+
+/**
+ * The forms in which an `Authorization` value could come back: its token (`sk_live_…`, or the
+ * base64 of `user:password`), for Basic also the password, and each as JSON (`\/`) or a URL
+ * (`%2F`) would escape it. Forms under 8 characters are left alone (too common to be the secret).
+ */
+function formsOf(authorization: string): string[] {
+  let forms = credentialForms.get(authorization);
+  if (forms !== undefined) return forms;
+  const space = authorization.indexOf(' ');
+  const token = space === -1 ? authorization : authorization.slice(space + 1).trim();
+  const found = [token];
+  if (authorization.slice(0, space).toLowerCase() === 'basic') {
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon !== -1) found.push(decoded.slice(colon + 1));
+  }
+  forms = [...new Set(found.flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]))].filter(
+    (form) => form.length >= 8,
+  );
+  if (credentialForms.size >= 64) credentialForms.clear();
+  credentialForms.set(authorization, forms);
+  return forms;
+}
+
+/** Redacts every form of the credential sent from the vendor's answer, body and headers, in place. */
+function redactEchoedCredential(upstream: UpstreamAnswer, authorization: string | undefined): void {
+  if (authorization === undefined) return;
+  const forms = formsOf(authorization);
+  if (forms.length === 0) return;
+  const body = Buffer.from(upstream.body.buffer, upstream.body.byteOffset, upstream.body.byteLength);
+  if (forms.some((form) => body.includes(form))) {
+    let text = body.toString('latin1');
+    for (const form of forms) text = text.replaceAll(Buffer.from(form).toString('latin1'), REDACTED);
+    upstream.body = Buffer.from(text, 'latin1');
+  }
+  const headers = upstream.headers;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    if (!values.some((entry) => forms.some((form) => entry.includes(form)))) continue;
+    const clean = values.map((entry) => forms.reduce((text, form) => text.replaceAll(form, REDACTED), entry));
+    headers[name] = Array.isArray(value) ? clean : (clean[0] as string);
+  }
 }
 
 function headerValue(headers: ResponseHeaderRecord, name: string): string | undefined {
