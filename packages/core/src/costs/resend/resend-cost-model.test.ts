@@ -107,6 +107,13 @@ describe('createResendCostModel', () => {
       expect(
         reasons('/emails', `{${head},"to":"a@x.test"}`, { 'content-type': 'application/x-www-form-urlencoded' }),
       ).toBe('a application/x-www-form-urlencoded body cannot be priced; send it as application/json');
+      // Nested keys are the sender's to name; a malformed body is refused in linear time.
+      const nested = `{${head},"to":"a@x.test","headers":{"Cc":"archive"},"template":{"id":"t","variables":{"To":"Bob"}}}`;
+      expect(reasons('/emails', nested)).toBe('priced at 900');
+      const unclosed = `{${head},"to":"a@x.test","html":"${'\\"'.repeat(100_000)}`;
+      // (Scanned before the parse, this 200 kB body took seconds: the test would time out.)
+      expect(reasons('/emails', unclosed)).toBe('the body is not valid JSON');
+      expect(reasons('/broadcasts', unclosed)).toBe('the body is not valid JSON');
       // The same key in two objects, a key inside a string, and JSON types are read as they are.
       const fine = `[{${head},"to":"a@x.test","tags":[{"name":"to","value":"x"}]},{${head},"to":"b@x.test"}]`;
       expect(reasons('/emails/batch', fine, { 'content-type': 'application/json; charset=utf-8' })).toBe(

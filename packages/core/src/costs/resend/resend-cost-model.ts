@@ -200,13 +200,16 @@ const PRICED_KEYS = new Set(['to', 'cc', 'bcc', 'send', 'scheduled_at']);
  * Why Resend might read a JSON body otherwise than `JSON.parse` does, or `undefined`: a
  * `Content-Type` that is not JSON (resend-node always sends `application/json`; a missing one is
  * read as JSON), a key sent twice in one object (`JSON.parse` keeps the last, other parsers the
- * first; `"\u0074o"` is `to` too), or a priced key in another case or with spaces (`"Bcc"`).
+ * first; `"\u0074o"` is `to` too), or an email's priced key in another case or with spaces (`"Bcc"`).
  */
 function oddJson(request: CostRequest): string | undefined {
   const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
   if (media && media !== 'application/json' && !media.endsWith('+json')) {
     return `a ${media.slice(0, 60)} body cannot be priced; send it as application/json`;
   }
+  // Only valid JSON is scanned: every string in it is closed, so the scan is linear (an unclosed
+  // string full of `\"` would make the pattern retry from every quote).
+  if (request.json() === undefined) return 'the body is not valid JSON';
   const objects: Array<Set<string>> = [];
   for (const [token, string, colon] of request.bodyText.matchAll(JSON_TOKEN)) {
     if (token === '{') objects.push(new Set());
@@ -221,8 +224,10 @@ function oddJson(request: CostRequest): string | undefined {
       const keys = objects.at(-1);
       if (keys?.has(key)) return `the key ${JSON.stringify(key.slice(0, 40))} is sent twice`;
       keys?.add(key);
+      // Only an email's own keys (the outermost object, or each of a batch's): nested ones are the
+      // sender's to name (`headers: { Cc: … }`, template variables).
       const plain = key.trim().toLowerCase();
-      if (plain !== key && PRICED_KEYS.has(plain))
+      if (objects.length === 1 && plain !== key && PRICED_KEYS.has(plain))
         return `the key ${JSON.stringify(key.slice(0, 40))} can be read otherwise`;
     }
   }
