@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countSmsSegments } from './count-sms-segments.js';
 
@@ -37,6 +38,35 @@ describe('countSmsSegments', () => {
 
     it('should not split a surrogate pair across segments', () => {
       expect(countSmsSegments(`${'a'.repeat(66)}🙂${'a'.repeat(66)}`).segments).toBe(3);
+    });
+
+    it.each([
+      // Twilio's calculator joins these to the character before (older grapheme rules): counted as it does.
+      ['a ZWJ and a pictograph after a letter', `中${'a'.repeat(64)}a\u200d❤${'a'.repeat(66)}`, 3],
+      ['U+1CF2 after a letter', `中${'a'.repeat(65)}a\u1cf2${'a'.repeat(66)}`, 3],
+      ['U+11720 after a letter', `中${'a'.repeat(65)}a\u{11720}${'a'.repeat(65)}`, 3],
+      ['a letter after U+11A3A', `中${'a'.repeat(64)}\u{11a3a}a${'a'.repeat(66)}`, 3],
+      ['a mark after U+13430', `中${'a'.repeat(64)}\u{13430}\u0301${'a'.repeat(66)}`, 3],
+      ['199 × U+1AC0 after a letter', `a${'\u1ac0'.repeat(199)}`, 3],
+      // A character longer than a segment can carry is sent over several, as it must be.
+      ['a letter with 199 accents (200 units)', `e${'\u0301'.repeat(199)}`, 3],
+      ['a letter with 69 accents, then text', `e${'\u0301'.repeat(69)}${'a'.repeat(60)}`, 3],
+      ['a flag with 100 tag characters (202 units)', `🏴${'\u{e0067}'.repeat(100)}`, 4],
+      ['a ZWJ chain of 533 thumbs', `👍${'\u200d👍'.repeat(532)}`, 24],
+    ])('should bill at least as many segments as Twilio's calculator for %s', (_, body, atLeast) => {
+      expect(countSmsSegments(body).segments).toBeGreaterThanOrEqual(atLeast);
+    });
+
+    it('should never bill fewer segments than a body needs at 67 code units (or 153 septets) each', () => {
+      const atoms = ['a', 'ж', '€', '\r\n', '😀', '👨‍👩‍👧‍👦', '\u0301', '\u200d', '🏽', '🇺🇸', '\u1ac0', '\u{e0067}', 'क्ष'];
+      fc.assert(
+        fc.property(fc.array(fc.constantFrom(...atoms), { maxLength: 400 }), (parts) => {
+          const { encoding, units, segments } = countSmsSegments(parts.join(''));
+          const [single, part] = encoding === 'GSM-7' ? [160, 153] : [70, 67];
+          expect(segments).toBeGreaterThanOrEqual(units <= single ? 1 : Math.ceil(units / part));
+        }),
+        { numRuns: 500 },
+      );
     });
 
     it('should not split an emoji with its joiners or a letter with its accents across segments', () => {

@@ -20,19 +20,61 @@ export interface SmsSegments {
   units: number;
 }
 
-function split(costs: number[], single: number, multi: number): number {
-  const units = costs.reduce((sum, cost) => sum + cost, 0);
-  if (units <= single) return 1;
+/** A unit of filling: its cost, and for a character longer than a segment, where it starts and ends. */
+interface Cost {
+  units: number;
+  startsSegment?: boolean;
+  endsSegment?: boolean;
+}
+
+function split(costs: Cost[], single: number, multi: number): number {
+  const total = costs.reduce((sum, cost) => sum + cost.units, 0);
+  if (total <= single) return 1;
   let segments = 1;
   let used = 0;
   for (const cost of costs) {
-    if (used + cost > multi) {
+    if (used + cost.units > multi || (cost.startsSegment && used > 0)) {
       segments += 1;
       used = 0;
     }
-    used += cost;
+    used = cost.endsSegment ? multi : used + cost.units;
   }
   return segments;
+}
+
+const graphemeSegmenter = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/**
+ * UCS-2 costs as Twilio's calculator fills segments: whole characters, joined at least as much as
+ * its older grapheme rules join them (a mark, a ZWJ and the pictograph after it, U+1CF2/3, after
+ * U+11A3A); CRLF as two; a character longer than a segment in segments of its own, by code point.
+ */
+function ucs2Costs(body: string): Cost[] {
+  const characters: string[] = [];
+  for (const { segment } of graphemeSegmenter.segment(body)) {
+    const last = characters[characters.length - 1];
+    const joins =
+      last !== undefined &&
+      !last.endsWith('\r') &&
+      !last.endsWith('\n') &&
+      (/^[\p{M}\u200d\u1cf2\u1cf3]/u.test(segment) ||
+        (last.endsWith('\u200d') && /^\p{Extended_Pictographic}/u.test(segment)) ||
+        last.endsWith('\u{11a3a}'));
+    if (joins) characters[characters.length - 1] = last + segment;
+    else characters.push(segment);
+  }
+  const costs: Cost[] = [];
+  for (const character of characters) {
+    if (character === '\r\n') costs.push({ units: 1 }, { units: 1 });
+    else if (character.length <= 67) costs.push({ units: character.length });
+    else {
+      const points = [...character];
+      points.forEach((point, index) =>
+        costs.push({ units: point.length, startsSegment: index === 0, endsSegment: index === points.length - 1 }),
+      );
+    }
+  }
+  return costs;
 }
 
 /**
@@ -54,15 +96,11 @@ export function countSmsSegments(body: string): SmsSegments {
   const characters = [...body];
   const gsm = characters.every((character) => gsmBasic.has(character) || gsmExtension.has(character));
   if (gsm) {
-    const costs = characters.map((character) => (gsmExtension.has(character) ? 2 : 1));
-    const units = costs.reduce((sum, cost) => sum + cost, 0);
+    const costs = characters.map((character) => ({ units: gsmExtension.has(character) ? 2 : 1 }));
+    const units = costs.reduce((sum, cost) => sum + cost.units, 0);
     return { encoding: 'GSM-7', segments: split(costs, 160, 153), units };
   }
-  // Filled by whole characters, as Twilio's segment calculator does: an emoji with its joiners or a
-  // letter with its accents stays in one segment; a CRLF is two characters.
-  const costs = [...new Intl.Segmenter('en', { granularity: 'grapheme' }).segment(body)].flatMap(({ segment }) =>
-    segment === '\r\n' ? [1, 1] : [segment.length],
-  );
-  const units = costs.reduce((sum, cost) => sum + cost, 0);
+  const costs = ucs2Costs(body);
+  const units = costs.reduce((sum, cost) => sum + cost.units, 0);
   return { encoding: 'UCS-2', segments: split(costs, 70, 67), units };
 }

@@ -69,6 +69,23 @@ describe('countSmsSegments', () => {
       expect(countSmsSegments(`ж${'\r\n'.repeat(67)}`)).toMatchObject({ segments: 3, units: 135 });
     });
 
+    it.each([
+      // Twilio's calculator joins these to the character before (older grapheme rules): counted as it does.
+      ['a ZWJ and a pictograph after a letter', `中${'a'.repeat(64)}a\u200d❤${'a'.repeat(66)}`, 3],
+      ['U+1CF2 after a letter', `中${'a'.repeat(65)}a\u1cf2${'a'.repeat(66)}`, 3],
+      ['U+11720 after a letter', `中${'a'.repeat(65)}a\u{11720}${'a'.repeat(65)}`, 3],
+      ['a letter after U+11A3A', `中${'a'.repeat(64)}\u{11a3a}a${'a'.repeat(66)}`, 3],
+      ['a mark after U+13430', `中${'a'.repeat(64)}\u{13430}\u0301${'a'.repeat(66)}`, 3],
+      ['199 × U+1AC0 after a letter', `a${'\u1ac0'.repeat(199)}`, 3],
+      // A character longer than a segment can carry is sent over several, as it must be.
+      ['a letter with 199 accents (200 units)', `e${'\u0301'.repeat(199)}`, 3],
+      ['a letter with 69 accents, then text', `e${'\u0301'.repeat(69)}${'a'.repeat(60)}`, 3],
+      ['a flag with 100 tag characters (202 units)', `🏴${'\u{e0067}'.repeat(100)}`, 4],
+      ['a ZWJ chain of 533 thumbs', `👍${'\u200d👍'.repeat(532)}`, 24],
+    ])('should count at least as many segments as Twilio for %s', (_, body, atLeast) => {
+      expect(countSmsSegments(body).segments).toBeGreaterThanOrEqual(atLeast);
+    });
+
     it('should count extension characters as one code unit once in UCS-2', () => {
       expect(countSmsSegments(`ж${'€'.repeat(69)}`)).toEqual({ encoding: 'UCS-2', segments: 1, units: 70 });
     });
