@@ -1,5 +1,5 @@
 import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
-import { AIMessage, type BaseMessage, RemoveMessage, ToolMessage } from '@langchain/core/messages';
+import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { budgetLine, type MemberRef, memberName } from './member-name.js';
 import { parseKeybrakeDenials } from './parse-keybrake-denials.js';
 
@@ -37,10 +37,8 @@ function reportText(member: string, denials: readonly KeybrakeError[], budget: s
 
 /**
  * The state update that appends a report of this run's Keybrake denials to the member's final
- * message, or `undefined` when there were none or the final message already carries them. The
- * final message is removed and written again with the report under a new id (`…-keybrake`):
- * LangGraph's `messages` stream sends each id once, so a message replaced under its own id
- * would never show the report there.
+ * message (replacing it by id), or `undefined` when there were none or the final message already
+ * carries them.
  *
  * @example
  * ```ts
@@ -65,9 +63,8 @@ export async function reportDenials(
       : [...last.content, { type: 'text' as const, text: `\n\n${report}` }];
   return {
     messages: [
-      new RemoveMessage({ id: last.id }),
       new AIMessage({
-        id: `${last.id}-keybrake`,
+        id: last.id,
         name: last.name,
         content,
         tool_calls: last.tool_calls,
