@@ -1,4 +1,4 @@
-import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
 import { createAgent, toolErrorMiddleware, toolRetryMiddleware } from 'langchain';
@@ -81,6 +81,35 @@ describe('keybrakeMiddleware', () => {
   });
 
   describe("when Twilio's SDK raises the denial", () => {
+    it("should stream the denial as an error tool message in streamMode 'messages', and the final answer once", async () => {
+      const billing = context.team.member('billing');
+      const [customer = ''] = context.customers;
+      const model = fakeModel()
+        .respond(repeatCall(4, 'charge_customer', { customer, amountUsd: 50 }))
+        .respond(new AIMessage('Charged what I could.'));
+      const agent = createAgent({
+        model,
+        name: 'billing',
+        tools: [chargeTool(billing)],
+        middleware: [keybrakeMiddleware({ member: billing })],
+      });
+      const streamed: BaseMessage[] = [];
+      let final: BaseMessage[] = [];
+      const stream = await agent.stream(
+        { messages: [{ role: 'user', content: 'go' }] },
+        { streamMode: ['messages', 'values'] },
+      );
+      for await (const [mode, chunk] of stream) {
+        if (mode === 'messages') streamed.push(chunk[0]);
+        else final = chunk.messages;
+      }
+      const errors = streamed.filter((message) => ToolMessage.isInstance(message) && message.status === 'error');
+      expect(parseKeybrakeDenials(errors).map((denial) => denial.code)).toEqual(['KEYBRAKE_CAP_EXCEEDED']);
+      expect(streamed.filter((message) => message.text.startsWith('Charged what I could.'))).toHaveLength(1);
+      // The report is in the state.
+      expect(final.at(-1)?.text).toMatch(/^Charged what I could\.\n\nKeybrake denied 1 call/);
+    });
+
     it('should turn its RestException into the tool error and keep the shared billing key working', async () => {
       const notifications = context.team.member('notifications');
       const [first = '', second = '', third = ''] = context.customers;

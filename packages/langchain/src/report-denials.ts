@@ -38,7 +38,9 @@ function reportText(member: string, denials: readonly KeybrakeError[], budget: s
 /**
  * The state update that appends a report of this run's Keybrake denials to the member's final
  * message (replacing it by id), or `undefined` when there were none or the final message already
- * carries them.
+ * carries them. Under its own id, the report is in the state (`values`, `updates`) but not in
+ * `streamMode: 'messages'`, which sends each id once: there, the denials are the error tool
+ * messages.
  *
  * @example
  * ```ts
