@@ -57,7 +57,7 @@ function ucs2Costs(body: string): Cost[] {
       last !== undefined &&
       !last.endsWith('\r') &&
       !last.endsWith('\n') &&
-      (/^[\p{M}\u200d\u1cf2\u1cf3]/u.test(segment) ||
+      (/^(?:\p{M}|\u200d|\u1cf2|\u1cf3)/u.test(segment) ||
         (last.endsWith('\u200d') && /^\p{Extended_Pictographic}/u.test(segment)) ||
         last.endsWith('\u{11a3a}'));
     if (joins) characters[characters.length - 1] = last + segment;
@@ -69,9 +69,8 @@ function ucs2Costs(body: string): Cost[] {
     else if (character.length <= 67) costs.push({ units: character.length });
     else {
       const points = [...character];
-      points.forEach((point, index) =>
-        costs.push({ units: point.length, startsSegment: index === 0, endsSegment: index === points.length - 1 }),
-      );
+      for (const [index, point] of points.entries())
+        costs.push({ units: point.length, startsSegment: index === 0, endsSegment: index === points.length - 1 });
     }
   }
   return costs;
