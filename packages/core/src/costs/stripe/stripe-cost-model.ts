@@ -494,8 +494,11 @@ function lineItemsHandler(label: string, prices: Readonly<Record<string, StripeP
       return estimateStripeLineItems({ form, prices, context });
     },
     settle: (input) => {
-      if (input.form.mode === 'setup') return known(0, `${label} in setup mode`);
       const { object, estimate, context } = input;
+      // Not priced (a fallback let it through): the form may not say what Stripe read, and
+      // `amount_total` is only the least the session can collect (quantities may still rise).
+      if (estimate.kind !== 'known') return estimate;
+      // A session in setup mode answers `amount_total: null`, and keeps its estimate of 0.
       if (object?.amountTotal === undefined || !object.currency) return keepEstimate(estimate);
       const total = settleAmount(context, object.amountTotal, object.currency, estimate, `${label} amount_total`);
       // Quantities may still rise at checkout: settle to the larger of the two.
@@ -524,10 +527,12 @@ function buildRoutes({
           isConfirming(form)
             ? formAmount(form, 'amount', 'PaymentIntent created and confirmed', context)
             : known(0, 'PaymentIntent created unconfirmed: counted when confirmed'),
+        // From Stripe's answer, not the form: a form the estimate could not read (a fallback let it
+        // through) may have confirmed it.
         settle: (input) =>
-          isConfirming(input.form)
-            ? settleConfirmedIntent(input, 'PaymentIntent created and confirmed')
-            : known(0, 'PaymentIntent created unconfirmed: counted when confirmed'),
+          input.object?.status === 'requires_payment_method' || input.object?.status === 'requires_confirmation'
+            ? known(0, 'PaymentIntent created unconfirmed: counted when confirmed')
+            : settleConfirmedIntent(input, 'PaymentIntent created and confirmed'),
       },
     ],
     [

@@ -1,0 +1,108 @@
+// A call the estimate could not price goes through only with a key's fallback estimate; its
+// settlement must then not trust the form the estimate could not read, nor settle below what
+// Stripe's answer shows committed.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { createVault } from '../../vault/create-vault.js';
+import { costContext, estimateThenSettle } from '../__fixtures__/cost-request.js';
+import { loadStripeFixtures } from './__fixtures__/stripe-openapi-fixtures.js';
+import { createStripeCostModel } from './stripe-cost-model.js';
+
+const SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
+const fixtures = loadStripeFixtures();
+const model = createStripeCostModel();
+
+describe('Stripe settlement of a call priced by a fallback estimate', () => {
+  it('should settle a PaymentIntent Stripe shows succeeded at what it received, whatever the form seemed to say', async () => {
+    const succeeded = { ...fixtures.payment_intent, status: 'succeeded', amount: 50_000, amount_received: 50_000 };
+    for (const body of [
+      'amount=50000&currency=usd&confirm]=true&payment_method=pm_card_visa',
+      'amount=50000&currency=usd; confirm=true&payment_method=pm_card_visa',
+      'amount=50000&currency=usd& confirm=true&payment_method=pm_card_visa',
+    ]) {
+      const { estimate, settlement } = await estimateThenSettle(
+        model,
+        { path: '/v1/payment_intents', body },
+        { json: succeeded },
+      );
+      expect(estimate.kind).toBe('unknown');
+      expect(settlement).toMatchObject({ kind: 'known', micros: 500_000_000 });
+    }
+    // A PaymentIntent created unconfirmed is still 0.
+    const created = { ...fixtures.payment_intent, status: 'requires_payment_method' };
+    const unconfirmed = await estimateThenSettle(
+      model,
+      { path: '/v1/payment_intents', form: { amount: '50000', currency: 'usd' } },
+      { json: created },
+    );
+    expect(unconfirmed.settlement).toMatchObject({ kind: 'known', micros: 0 });
+  });
+
+  it('should keep the fallback of a Checkout Session it could not price, not its opening amount_total', async () => {
+    const tiered = {
+      ...fixtures.price,
+      billing_scheme: 'tiered',
+      tiers_mode: 'volume',
+      unit_amount: null,
+      unit_amount_decimal: null,
+    };
+    const price = String(fixtures.price?.id);
+    const session = { ...fixtures['checkout.session'], mode: 'payment', amount_total: 2000, currency: 'usd' };
+    const adjustable = await estimateThenSettle(
+      model,
+      {
+        path: '/v1/checkout/sessions',
+        form: {
+          mode: 'payment',
+          'line_items[0][price]': price,
+          'line_items[0][quantity]': '1',
+          'line_items[0][adjustable_quantity][enabled]': 'true',
+        },
+      },
+      { json: session },
+      costContext({ lookups: { [`/v1/prices/${price}`]: tiered } }),
+    );
+    expect(adjustable.estimate.kind).toBe('unknown');
+    expect(adjustable.settlement.kind).toBe('unknown');
+    // A form read otherwise (`mode]`) no longer settles a session Stripe answers in payment mode at 0.
+    const odd = await estimateThenSettle(
+      model,
+      {
+        path: '/v1/checkout/sessions',
+        body: 'mode=setup&mode]=payment&line_items[0][price]=price_1&line_items[0][quantity]=1',
+      },
+      { json: { ...session, amount_total: 200_000 } },
+    );
+    expect(odd.estimate.kind).toBe('unknown');
+    expect(odd.settlement.kind).toBe('unknown');
+  });
+
+  it('should count a fallback-priced PaymentIntent Stripe confirmed at what Stripe received, through the vault', async () => {
+    const succeeded = { ...fixtures.payment_intent, status: 'succeeded', amount: 50_000, amount_received: 50_000 };
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_1' });
+        response.end(JSON.stringify(succeeded));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: `http://127.0.0.1:${port}` } });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 50 });
+      const answer = await vault.createFetch({ vaultKey: key.vaultKey })('https://api.stripe.com/v1/payment_intents', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'amount=50000&currency=usd&confirm]=true&payment_method=pm_card_visa',
+      });
+      expect(answer.status).toBe(200);
+      await answer.arrayBuffer();
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(500_000_000);
+    } finally {
+      await vault.close();
+      server.close();
+    }
+  });
+});
