@@ -1,10 +1,15 @@
 // A vendor, or a gateway in front of one, that quotes the credential it received: the real secret
 // must not reach the caller (nor, through an SDK's error, the model), the cost model or the audit.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import zlib from 'node:zlib';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import { createTwilioHttpClient } from '../sdks/create-twilio-http-client.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
 import { createVault } from './create-vault.js';
 
 const STRIPE_SECRET = 'sk_live_51EchoedSecretMustNeverReachTheAgent0123';
@@ -94,6 +99,102 @@ describe('an upstream that echoes the credential it received', () => {
       const key = await vault.issueKey({ vendor: 'stripe', capUsd: 5 });
       await vault.createFetch({ vaultKey: key.vaultKey })('https://api.stripe.com/v1/customers/cus_1');
       expect((await vault.queryAudit({ keyId: key.id })).records[0]?.vendorRequestId).toBe('req_1');
+    } finally {
+      await vault.close();
+      await plain.close();
+    }
+  });
+
+  it('should redact a Basic credential echoed without its padding or with it escaped in lower case', async () => {
+    const server = await startRecordingUpstream((request) => {
+      const auth = String(request.headers.authorization);
+      const lower = encodeURIComponent(auth).replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase());
+      return { status: 401, body: { unpadded: auth.replace(/=+$/, ''), query: `Authorization=${lower}` } };
+    });
+    const vault = createVault({
+      secrets: { twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+      upstreams: { twilio: server.url },
+    });
+    try {
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 5 });
+      const answer = await vault.createFetch({ vaultKey: key.vaultKey })(
+        `https://api.twilio.com/2010-04-01/Accounts/${TWILIO_SID}/Messages/SM1.json`,
+      );
+      const text = await answer.text();
+      const encoded = [...text.matchAll(/QUMx[A-Za-z0-9+/]+/g)].map(([match]) =>
+        Buffer.from(match, 'base64').toString(),
+      );
+      expect(encoded.filter((decoded) => decoded.includes(TWILIO_TOKEN))).toEqual([]);
+      expect(text.match(/\[redacted by keybrake\]/g)).toHaveLength(2);
+    } finally {
+      await vault.close();
+      await server.close();
+    }
+  });
+
+  it('should redact a secret a custom vendor sends in another header, and a compressed echo', async () => {
+    const KEY = 'custom_live_key_0123456789abcdef';
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        const echo = Buffer.from(
+          JSON.stringify({ error: `invalid x-api-key ${String(request.headers['x-api-key'])}` }),
+        );
+        const [encoding, bytes] =
+          request.url === '/zstd'
+            ? ['zstd', zlib.zstdCompressSync(echo)]
+            : request.url === '/compress'
+              ? ['compress', echo]
+              : [undefined, echo];
+        response.writeHead(401, {
+          'content-type': 'application/json',
+          ...(encoding && { 'content-encoding': encoding }),
+        });
+        response.end(bytes);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = createBearerVendor({
+      name: 'acme',
+      baseUrl: url,
+      costModel: createFixedPriceCostModel({ prices: { 'GET /**': 0 } }),
+    });
+    const vault = createVault({
+      vendors: {
+        acme: {
+          ...base,
+          authorize(request, secret: string) {
+            request.headers['x-api-key'] = secret;
+            return { path: request.path };
+          },
+        },
+      },
+      secrets: { acme: KEY },
+    });
+    try {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      expect(await (await send(`${url}/plain`)).text()).toBe('{"error":"invalid x-api-key [redacted by keybrake]"}');
+      expect(await (await send(`${url}/zstd`)).text()).toBe('{"error":"invalid x-api-key [redacted by keybrake]"}');
+      // An encoding Keybrake cannot decode cannot be edited: a body holding the secret is dropped.
+      const undecodable = await send(`${url}/compress`);
+      expect(undecodable.headers.get('content-encoding')).toBeNull();
+      expect(await undecodable.text()).toBe('');
+    } finally {
+      await vault.close();
+      server.close();
+    }
+  });
+
+  it('should audit a base64 request id', async () => {
+    const id = 'u3sbXAmPLE9dq0GgG8nQ4rrm0v7H3HyqJYOdX3pvmd4x-ifyHjjY3A==';
+    const plain = await startRecordingUpstream(() => ({ headers: { 'request-id': id } }));
+    const vault = createVault({ secrets: { stripe: STRIPE_SECRET }, upstreams: { stripe: plain.url } });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 5 });
+      await vault.createFetch({ vaultKey: key.vaultKey })('https://api.stripe.com/v1/customers/cus_1');
+      expect((await vault.queryAudit({ keyId: key.id })).records[0]?.vendorRequestId).toBe(id);
     } finally {
       await vault.close();
       await plain.close();

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import zlib, { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { errors as undiciErrors } from 'undici';
 import type { AuditActor, AuditRecord } from '../audit/audit-record.js';
 import type {
@@ -354,7 +354,7 @@ async function allowOrDeny(
     // A vendor, or a gateway in front of it, that quotes the credential it received (an error page
     // "Invalid Authorization header: Bearer sk_live_…") must not hand it to the caller, the cost
     // model or the audit trail.
-    redactEchoedCredential(upstream, forwardHeaders.authorization);
+    redactEchoedCredential(upstream, vendor, forwardHeaders.authorization);
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
@@ -600,50 +600,73 @@ function redactActor(actor: AuditActor): AuditActor {
   };
 }
 
-/** What a vendor's request id looks like (`req_…`, `RQ…`, a UUID). */
-const REQUEST_ID = /^[\w.:-]{1,200}$/;
+/** What a vendor's request id looks like (`req_…`, `RQ…`, a UUID, base64). */
+const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 
 /** Replaces an echoed credential. */
 const REDACTED = '[redacted by keybrake]';
-/** The forms of each credential header value a vendor may echo, computed once per value. */
-const credentialForms = new Map<string, string[]>();
+/** The forms of each vendor's credential that are looked for in its answers, computed on its first call. */
+const credentialForms = new WeakMap<ConfiguredVendor, string[]>();
+/** Names of secret fields that identify an account rather than prove it (Twilio's `accountSid`). */
+const IDENTIFIER = /(?:sid|id)$/i;
 
 /**
- * The forms in which an `Authorization` value could come back: its token (`sk_live_…`, or the
- * base64 of `user:password`), for Basic also the password, and each as JSON (`\/`) or a URL
- * (`%2F`) would escape it. Forms under 8 characters are left alone (too common to be the secret).
+ * The forms in which a vendor's credential could come back: each secret string of its
+ * configuration (but identifiers such as an account SID), the token of the `Authorization` value
+ * sent (`sk_live_…`, or the base64 of `user:password`) and for Basic its password — each without
+ * base64 padding (which covers `=`, `%3D` and `\u003d` after it), and as JSON (`\/`) or a URL
+ * (`%2F`) would escape it. Forms under 8 characters are left alone (too common to be a secret).
  */
-function formsOf(authorization: string): string[] {
-  let forms = credentialForms.get(authorization);
+function formsOf(vendor: ConfiguredVendor, authorization: string | undefined): string[] {
+  let forms = credentialForms.get(vendor);
   if (forms !== undefined) return forms;
-  const space = authorization.indexOf(' ');
-  const token = space === -1 ? authorization : authorization.slice(space + 1).trim();
-  const found = [token];
-  if (authorization.slice(0, space).toLowerCase() === 'basic') {
-    const decoded = Buffer.from(token, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon !== -1) found.push(decoded.slice(colon + 1));
+  const found: string[] = [];
+  const secret = vendor.secret;
+  if (typeof secret === 'string') found.push(secret);
+  else if (typeof secret === 'object' && secret !== null)
+    for (const [name, value] of Object.entries(secret))
+      if (typeof value === 'string' && !IDENTIFIER.test(name)) found.push(value);
+  if (authorization !== undefined) {
+    const space = authorization.indexOf(' ');
+    const token = space === -1 ? authorization : authorization.slice(space + 1).trim();
+    found.push(token);
+    if (authorization.slice(0, space).toLowerCase() === 'basic') {
+      const decoded = Buffer.from(token, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon !== -1) found.push(decoded.slice(colon + 1));
+    }
   }
-  forms = [...new Set(found.flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]))].filter(
-    (form) => form.length >= 8,
-  );
-  if (credentialForms.size >= 64) credentialForms.clear();
-  credentialForms.set(authorization, forms);
+  forms = [
+    ...new Set(
+      found
+        .map((form) => form.replace(/=+$/, ''))
+        .flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]),
+    ),
+  ].filter((form) => form.length >= 8);
+  credentialForms.set(vendor, forms);
   return forms;
 }
 
-/** Redacts every form of the credential sent from the vendor's answer, body and headers, in place. */
-function redactEchoedCredential(upstream: UpstreamAnswer, authorization: string | undefined): void {
-  if (authorization === undefined) return;
-  const forms = formsOf(authorization);
+/**
+ * Redacts every form of the vendor's credential from its answer, body and headers, in place. A
+ * body left in an encoding Keybrake cannot decode cannot be edited safely: if it holds one, it is
+ * dropped.
+ */
+function redactEchoedCredential(upstream: UpstreamAnswer, vendor: ConfiguredVendor, authorization?: string): void {
+  const forms = formsOf(vendor, authorization);
   if (forms.length === 0) return;
+  const headers = upstream.headers;
   const body = Buffer.from(upstream.body.buffer, upstream.body.byteOffset, upstream.body.byteLength);
   if (forms.some((form) => body.includes(form))) {
-    let text = body.toString('latin1');
-    for (const form of forms) text = text.replaceAll(Buffer.from(form).toString('latin1'), REDACTED);
-    upstream.body = Buffer.from(text, 'latin1');
+    if (headers['content-encoding'] !== undefined) {
+      upstream.body = new Uint8Array();
+      delete headers['content-encoding'];
+    } else {
+      let text = body.toString('latin1');
+      for (const form of forms) text = text.replaceAll(Buffer.from(form).toString('latin1'), REDACTED);
+      upstream.body = Buffer.from(text, 'latin1');
+    }
   }
-  const headers = upstream.headers;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
@@ -1024,6 +1047,9 @@ function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
     if (name === 'gzip' || name === 'x-gzip') return gunzipSync(bytes, options);
     if (name === 'deflate') return inflateSync(bytes, options);
     if (name === 'br') return brotliDecompressSync(bytes, options);
+    // Node 22.15 and later.
+    if (name === 'zstd' && typeof zlib.zstdDecompressSync === 'function')
+      return zlib.zstdDecompressSync(bytes, options);
   } catch {
     return undefined;
   }
