@@ -65,6 +65,11 @@ export type CostSettlement =
        * {@link CostModel.reconcile} result naming it replaces this settlement.
        */
       pendingRef?: string;
+      /**
+       * `micros` is only the least the call costs (a Checkout Session's opening total, which
+       * quantities may still raise): the vault counts the larger of it and the estimate.
+       */
+      atLeast?: boolean;
     }
   | { kind: 'unknown'; reason: string };
 

@@ -1,5 +1,6 @@
 // A vendor, or a gateway in front of one, that quotes the credential it received: the real secret
 // must not reach the caller (nor, through an SDK's error, the model), the cost model or the audit.
+import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
@@ -10,6 +11,7 @@ import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-mode
 import { createTwilioHttpClient } from '../sdks/create-twilio-http-client.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
+import type { VendorDefinition } from '../vendors/vendor-definition.js';
 import { createVault } from './create-vault.js';
 
 const STRIPE_SECRET = 'sk_live_51EchoedSecretMustNeverReachTheAgent0123';
@@ -199,5 +201,82 @@ describe('an upstream that echoes the credential it received', () => {
       await vault.close();
       await plain.close();
     }
+  });
+
+  describe('with a custom vendor', () => {
+    let server: Awaited<ReturnType<typeof startRecordingUpstream>>;
+    beforeAll(async () => {
+      server = await startRecordingUpstream((request) => ({
+        status: request.url.startsWith('/echo') ? 401 : 200,
+        body: request.url.startsWith('/echo')
+          ? { error: `bad credential: ${String(request.headers.authorization)}` }
+          : { url: 'https://acme-support.helpdesk.example/tickets/1', email: 'agent@acme-support.example' },
+      }));
+    });
+    afterAll(() => server.close());
+    const vendor = <S>(authorize: VendorDefinition<S>['authorize']): VendorDefinition<S> => ({
+      ...createBearerVendor({
+        name: 'custom',
+        baseUrl: server.url,
+        costModel: createFixedPriceCostModel({ prices: { 'GET /**': 0 } }),
+      }),
+      parseSecret: (secret) => secret as S,
+      authorize,
+    });
+
+    it('should leave the fields of its configuration that are not sent as a credential alone', async () => {
+      type Secret = { subdomain: string; email: string; apiToken: string };
+      const vault = createVault({
+        vendors: {
+          custom: vendor<Secret>((request, secret) => {
+            request.headers.authorization = `Basic ${Buffer.from(`${secret.email}/token:${secret.apiToken}`).toString('base64')}`;
+            return { path: request.path };
+          }),
+        },
+        secrets: {
+          custom: {
+            subdomain: 'acme-support',
+            email: 'agent@acme-support.example',
+            apiToken: 'zdTokenAbcdef0123456789',
+          },
+        },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'custom', capUsd: 5 });
+        const answer = await vault.createFetch({ vaultKey: key.vaultKey })(`${server.url}/tickets/1`);
+        expect(await answer.json()).toEqual({
+          url: 'https://acme-support.helpdesk.example/tickets/1',
+          email: 'agent@acme-support.example',
+        });
+      } finally {
+        await vault.close();
+      }
+    });
+
+    it('should redact a credential made per call, and one first sent after a call without any', async () => {
+      let calls = 0;
+      const vault = createVault({
+        vendors: {
+          custom: vendor<string>((request, secret) => {
+            calls += 1;
+            if (!request.path.startsWith('/public'))
+              request.headers.authorization = `Bearer tok_${createHmac('sha256', secret).update(String(calls)).digest('base64url')}`;
+            return { path: request.path };
+          }),
+        },
+        secrets: { custom: 'signing_secret_0123456789abcdef' },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'custom', capUsd: 5 });
+        const send = vault.createFetch({ vaultKey: key.vaultKey });
+        await (await send(`${server.url}/public/status`)).text();
+        for (const path of ['/echo/1', '/echo/2']) {
+          const text = await (await send(`${server.url}${path}`)).text();
+          expect(text).toBe('{"error":"bad credential: Bearer [redacted by keybrake]"}');
+        }
+      } finally {
+        await vault.close();
+      }
+    });
   });
 });

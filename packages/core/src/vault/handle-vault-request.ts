@@ -354,7 +354,7 @@ async function allowOrDeny(
     // A vendor, or a gateway in front of it, that quotes the credential it received (an error page
     // "Invalid Authorization header: Bearer sk_live_…") must not hand it to the caller, the cost
     // model or the audit trail.
-    redactEchoedCredential(upstream, vendor, forwardHeaders.authorization);
+    redactEchoedCredential(upstream, sentCredentials(forwardHeaders, headers));
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
@@ -403,7 +403,13 @@ async function allowOrDeny(
       record.note = `cost not read (${error instanceof Error ? error.message : 'cost model error'}); the estimate stays counted`;
     }
     // A successful money call whose cost cannot be read keeps its estimate: never undercount.
-    actualMicros = settlement.kind === 'known' ? settlement.micros : estimatedMicros;
+    // A settlement that is only the least the call costs never lowers the estimate (a fallback).
+    actualMicros =
+      settlement.kind !== 'known'
+        ? estimatedMicros
+        : settlement.atLeast
+          ? Math.max(settlement.micros, estimatedMicros)
+          : settlement.micros;
     if (settlement.kind === 'known' && settlement.note) record.note = settlement.note;
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
@@ -605,45 +611,50 @@ const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 
 /** Replaces an echoed credential. */
 const REDACTED = '[redacted by keybrake]';
-/** The forms of each vendor's credential that are looked for in its answers, computed on its first call. */
-const credentialForms = new WeakMap<ConfiguredVendor, string[]>();
-/** Names of secret fields that identify an account rather than prove it (Twilio's `accountSid`). */
-const IDENTIFIER = /(?:sid|id)$/i;
+/** The forms of each credential header value, computed once per value (a few per vendor). */
+const credentialForms = new Map<string, string[]>();
+/** Names of headers that carry a credential when the vendor's `authorize` sets them. */
+const CREDENTIAL_HEADER = /authorization|key|token|secret|signature|password|auth/i;
 
 /**
- * The forms in which a vendor's credential could come back: each secret string of its
- * configuration (but identifiers such as an account SID), the token of the `Authorization` value
- * sent (`sk_live_…`, or the base64 of `user:password`) and for Basic its password — each without
- * base64 padding (which covers `=`, `%3D` and `\u003d` after it), and as JSON (`\/`) or a URL
- * (`%2F`) would escape it. Forms under 8 characters are left alone (too common to be a secret).
+ * The credentials the vendor's `authorize` put on the wire: every header it set or changed whose
+ * name says it carries one (`Authorization`, `X-Api-Key`; not `Anthropic-Version`).
  */
-function formsOf(vendor: ConfiguredVendor, authorization: string | undefined): string[] {
-  let forms = credentialForms.get(vendor);
+function sentCredentials(sent: Record<string, string>, received: Record<string, string>): string[] {
+  const values: string[] = [];
+  for (const name in sent)
+    if (sent[name] !== received[name] && CREDENTIAL_HEADER.test(name)) values.push(sent[name] as string);
+  return values;
+}
+
+/**
+ * The forms in which a credential header value could come back: its token (`sk_live_…`, or the
+ * base64 of `user:password`; the whole value if it has no scheme) and for Basic the password —
+ * never the user name (an account SID) — each without base64 padding (which covers `=`, `%3D` and
+ * `\u003d` after it), and as JSON (`\/`) or a URL (`%2F`) would escape it. Forms under 8
+ * characters are left alone (too common to be a secret).
+ */
+function formsOf(value: string): string[] {
+  let forms = credentialForms.get(value);
   if (forms !== undefined) return forms;
-  const found: string[] = [];
-  const secret = vendor.secret;
-  if (typeof secret === 'string') found.push(secret);
-  else if (typeof secret === 'object' && secret !== null)
-    for (const [name, value] of Object.entries(secret))
-      if (typeof value === 'string' && !IDENTIFIER.test(name)) found.push(value);
-  if (authorization !== undefined) {
-    const space = authorization.indexOf(' ');
-    const token = space === -1 ? authorization : authorization.slice(space + 1).trim();
-    found.push(token);
-    if (authorization.slice(0, space).toLowerCase() === 'basic') {
-      const decoded = Buffer.from(token, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon !== -1) found.push(decoded.slice(colon + 1));
-    }
+  const space = value.indexOf(' ');
+  const token = space === -1 ? value : value.slice(space + 1).trim();
+  const found = [token];
+  if (space !== -1 && value.slice(0, space).toLowerCase() === 'basic') {
+    const decoded = Buffer.from(token, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon !== -1) found.push(decoded.slice(colon + 1));
   }
   forms = [
     ...new Set(
       found
-        .map((form) => form.replace(/=+$/, ''))
+        .map((form) => (form === token ? form.replace(/=+$/, '') : form))
         .flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]),
     ),
   ].filter((form) => form.length >= 8);
-  credentialForms.set(vendor, forms);
+  // Signed per-call credentials would make it grow: it is a cache, not a record.
+  if (credentialForms.size >= 256) credentialForms.clear();
+  credentialForms.set(value, forms);
   return forms;
 }
 
@@ -652,8 +663,10 @@ function formsOf(vendor: ConfiguredVendor, authorization: string | undefined): s
  * body left in an encoding Keybrake cannot decode cannot be edited safely: if it holds one, it is
  * dropped.
  */
-function redactEchoedCredential(upstream: UpstreamAnswer, vendor: ConfiguredVendor, authorization?: string): void {
-  const forms = formsOf(vendor, authorization);
+function redactEchoedCredential(upstream: UpstreamAnswer, credentials: readonly string[]): void {
+  if (credentials.length === 0) return;
+  const forms =
+    credentials.length === 1 ? formsOf(credentials[0] as string) : [...new Set(credentials.flatMap(formsOf))];
   if (forms.length === 0) return;
   const headers = upstream.headers;
   const body = Buffer.from(upstream.body.buffer, upstream.body.byteOffset, upstream.body.byteLength);

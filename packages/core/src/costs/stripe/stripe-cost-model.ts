@@ -495,12 +495,12 @@ function lineItemsHandler(label: string, prices: Readonly<Record<string, StripeP
     },
     settle: (input) => {
       const { object, estimate, context } = input;
-      // Not priced (a fallback let it through): the form may not say what Stripe read, and
-      // `amount_total` is only the least the session can collect (quantities may still rise).
-      if (estimate.kind !== 'known') return estimate;
-      // A session in setup mode answers `amount_total: null`, and keeps its estimate of 0.
+      // A session in setup mode answers `amount_total: null`, and keeps its estimate (0, or a fallback).
       if (object?.amountTotal === undefined || !object.currency) return keepEstimate(estimate);
       const total = settleAmount(context, object.amountTotal, object.currency, estimate, `${label} amount_total`);
+      // Not priced (a fallback let it through): `amount_total` is only the least the session can
+      // collect (quantities may still rise), so the vault counts the larger of it and the fallback.
+      if (estimate.kind !== 'known') return total.kind === 'known' ? { ...total, atLeast: true } : estimate;
       // Quantities may still rise at checkout: settle to the larger of the two.
       if (estimate.kind === 'known' && total.kind === 'known' && estimate.micros >= total.micros)
         return keepEstimate(estimate);

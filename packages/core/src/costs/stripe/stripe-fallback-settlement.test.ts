@@ -39,7 +39,7 @@ describe('Stripe settlement of a call priced by a fallback estimate', () => {
     expect(unconfirmed.settlement).toMatchObject({ kind: 'known', micros: 0 });
   });
 
-  it('should keep the fallback of a Checkout Session it could not price, not its opening amount_total', async () => {
+  it('should settle a Checkout Session it could not price at no less than its opening amount_total', async () => {
     const tiered = {
       ...fixtures.price,
       billing_scheme: 'tiered',
@@ -64,7 +64,8 @@ describe('Stripe settlement of a call priced by a fallback estimate', () => {
       costContext({ lookups: { [`/v1/prices/${price}`]: tiered } }),
     );
     expect(adjustable.estimate.kind).toBe('unknown');
-    expect(adjustable.settlement.kind).toBe('unknown');
+    // Only the least it will collect: the vault counts the larger of it and the fallback.
+    expect(adjustable.settlement).toMatchObject({ kind: 'known', micros: 20_000_000, atLeast: true });
     // A form read otherwise (`mode]`) no longer settles a session Stripe answers in payment mode at 0.
     const odd = await estimateThenSettle(
       model,
@@ -75,7 +76,55 @@ describe('Stripe settlement of a call priced by a fallback estimate', () => {
       { json: { ...session, amount_total: 200_000 } },
     );
     expect(odd.estimate.kind).toBe('unknown');
-    expect(odd.settlement.kind).toBe('unknown');
+    expect(odd.settlement).toMatchObject({ kind: 'known', micros: 2_000_000_000, atLeast: true });
+  });
+
+  it('should count the larger of the fallback and the amount_total Stripe answered, through the vault', async () => {
+    const tiered = {
+      ...fixtures.price,
+      id: 'price_tiered',
+      billing_scheme: 'tiered',
+      unit_amount: null,
+      unit_amount_decimal: null,
+    };
+    let amountTotal = 50_000;
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        const session = {
+          ...fixtures['checkout.session'],
+          mode: 'payment',
+          amount_total: amountTotal,
+          currency: 'usd',
+        };
+        response.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_1' });
+        response.end(JSON.stringify(request.method === 'GET' ? tiered : session));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: `http://127.0.0.1:${port}` } });
+    try {
+      const create = async (fallbackEstimateUsd: number) => {
+        const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd });
+        const answer = await vault.createFetch({ vaultKey: key.vaultKey })(
+          'https://api.stripe.com/v1/checkout/sessions',
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'mode=payment&line_items[0][price]=price_tiered&line_items[0][quantity]=1',
+          },
+        );
+        await answer.arrayBuffer();
+        return (await vault.getKeyStatus(key.id)).spentUsd;
+      };
+      expect(await create(1)).toBe(500);
+      amountTotal = 2000;
+      expect(await create(100)).toBe(100);
+    } finally {
+      await vault.close();
+      server.close();
+    }
   });
 
   it('should count a fallback-priced PaymentIntent Stripe confirmed at what Stripe received, through the vault', async () => {
