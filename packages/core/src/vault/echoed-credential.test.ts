@@ -278,5 +278,49 @@ describe('an upstream that echoes the credential it received', () => {
         await vault.close();
       }
     });
+
+    it('should redact a secret put in the path or a cookie, and leave an identifying header value alone', async () => {
+      const TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+      const echo = await startRecordingUpstream((request) => ({
+        status: request.url.startsWith('/bot') ? 404 : 200,
+        body: request.url.startsWith('/bot')
+          ? { error: `Cannot GET ${request.url}`, cookie: `got ${String(request.headers.cookie)}` }
+          : { email: 'ops@acme-corp.example', key: String(request.headers['x-auth-key']) },
+      }));
+      type Secret = { email: string; token: string };
+      const vault = createVault({
+        vendors: {
+          custom: {
+            ...vendor<Secret>((request, secret) => {
+              request.headers['x-auth-email'] = secret.email;
+              if (request.path.startsWith('/user')) {
+                request.headers['x-auth-key'] = secret.token;
+                return { path: request.path };
+              }
+              request.headers.cookie = `session=${secret.token}`;
+              return { path: `/bot${secret.token}${request.path}` };
+            }),
+            baseUrl: echo.url,
+          },
+        },
+        secrets: { custom: { email: 'ops@acme-corp.example', token: TOKEN } },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'custom', capUsd: 5 });
+        const send = vault.createFetch({ vaultKey: key.vaultKey });
+        const text = await (await send(`${echo.url}/getMe`)).text();
+        expect(echo.received.at(-1)?.url).toBe(`/bot${TOKEN}/getMe`);
+        expect(text).toBe(
+          '{"error":"Cannot GET /bot[redacted by keybrake]/getMe","cookie":"got [redacted by keybrake]"}',
+        );
+        expect(await (await send(`${echo.url}/user`)).json()).toEqual({
+          email: 'ops@acme-corp.example',
+          key: '[redacted by keybrake]',
+        });
+      } finally {
+        await vault.close();
+        await echo.close();
+      }
+    });
   });
 });

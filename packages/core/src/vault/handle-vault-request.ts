@@ -354,7 +354,7 @@ async function allowOrDeny(
     // A vendor, or a gateway in front of it, that quotes the credential it received (an error page
     // "Invalid Authorization header: Bearer sk_live_…") must not hand it to the caller, the cost
     // model or the audit trail.
-    redactEchoedCredential(upstream, sentCredentials(forwardHeaders, headers));
+    redactEchoedCredential(upstream, sentCredentials(vendor, forwardHeaders, headers, authorized.path));
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
@@ -613,17 +613,44 @@ const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 const REDACTED = '[redacted by keybrake]';
 /** The forms of each credential header value, computed once per value (a few per vendor). */
 const credentialForms = new Map<string, string[]>();
-/** Names of headers that carry a credential when the vendor's `authorize` sets them. */
-const CREDENTIAL_HEADER = /authorization|key|token|secret|signature|password|auth/i;
+/** Names of headers `authorize` may set that identify rather than prove (`X-Auth-Email`, `Anthropic-Version`). */
+const NOT_A_CREDENTIAL = /(?:^|-)(?:email|user|username|id|sid|account|version)$|^accept-encoding$/i;
+/** Object fields of a vendor's secret that identify an account rather than prove it (Twilio's `accountSid`). */
+const IDENTIFIER_FIELD = /(?:sid|id|email|user|username)$/i;
+/** The strings of each vendor's configured secret that may be a credential. */
+const secretStrings = new WeakMap<ConfiguredVendor, string[]>();
 
 /**
- * The credentials the vendor's `authorize` put on the wire: every header it set or changed whose
- * name says it carries one (`Authorization`, `X-Api-Key`; not `Anthropic-Version`).
+ * The credentials the vendor's `authorize` put on the wire: every header it set or changed (but
+ * identifiers such as `X-Auth-Email`), and each string of the vendor's configured secret that it
+ * put into the path or a header (`/bot<token>/…`, `Cookie: session=<secret>`).
  */
-function sentCredentials(sent: Record<string, string>, received: Record<string, string>): string[] {
+function sentCredentials(
+  vendor: ConfiguredVendor,
+  sent: Record<string, string>,
+  received: Record<string, string>,
+  path: string,
+): string[] {
   const values: string[] = [];
   for (const name in sent)
-    if (sent[name] !== received[name] && CREDENTIAL_HEADER.test(name)) values.push(sent[name] as string);
+    if (sent[name] !== received[name] && !NOT_A_CREDENTIAL.test(name)) values.push(sent[name] as string);
+  let strings = secretStrings.get(vendor);
+  if (strings === undefined) {
+    const secret = vendor.secret;
+    strings =
+      typeof secret === 'string'
+        ? [secret]
+        : typeof secret === 'object' && secret !== null
+          ? Object.entries(secret).flatMap(([name, value]) =>
+              typeof value === 'string' && !IDENTIFIER_FIELD.test(name) ? [value] : [],
+            )
+          : [];
+    strings = strings.filter((value) => value.length >= 8);
+    secretStrings.set(vendor, strings);
+  }
+  for (const value of strings)
+    if (path.includes(value) || values.some((sentValue) => sentValue !== value && sentValue.includes(value)))
+      values.push(value);
   return values;
 }
 
@@ -1051,7 +1078,7 @@ function cutOffLateBodies(): void {
   }
 }
 
-/** Decodes a single `gzip`, `deflate` or `br` body (up to {@link MAX_DECODED_BYTES}); `undefined` if it cannot. */
+/** Decodes a single `gzip`, `deflate`, `br` or (on Node 22.15 and later) `zstd` body (up to {@link MAX_DECODED_BYTES}); `undefined` if it cannot. */
 function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
   const name = encoding.trim().toLowerCase();
   if (name === 'identity') return bytes;

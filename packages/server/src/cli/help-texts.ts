@@ -82,6 +82,7 @@ Options:
   --allow <"METHOD /path">    An allowed endpoint; repeatable (* one segment, ** any depth)
   --expires-in <duration>     Lifetime: 30m, 1h, 7d (default 1h; a child: its parent's)
   --expires-with-parent       A child: cut --expires-in to the parent's expiry instead of refusing
+                              (up to a minute over is cut anyway)
   --label <text>              The agent run or member, e.g. billing-team/sess_42/billing
   --fallback-estimate <usd>   USD reserved for a call whose cost cannot be determined
   --metadata <json>           Free JSON object stored with the key
