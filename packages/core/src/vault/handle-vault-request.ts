@@ -611,8 +611,8 @@ const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 
 /** Replaces an echoed credential. */
 const REDACTED = '[redacted by keybrake]';
-/** The forms of each credential header value, computed once per value (a few per vendor). */
-const credentialForms = new Map<string, string[]>();
+/** The forms of each list of credentials sent, computed once per list (a few per vendor). */
+const credentialForms = new Map<string, CredentialForms>();
 /** Names of headers `authorize` may set that identify rather than prove (`X-Auth-Email`, `Anthropic-Version`). */
 const NOT_A_CREDENTIAL = /(?:^|-)(?:email|user|username|id|sid|account|version)$|^accept-encoding$/i;
 /** Object fields of a vendor's secret that identify an account rather than prove it (Twilio's `accountSid`). */
@@ -662,26 +662,33 @@ function sentCredentials(
  * characters are left alone (too common to be a secret).
  */
 function formsOf(value: string): string[] {
-  let forms = credentialForms.get(value);
-  if (forms !== undefined) return forms;
   const space = value.indexOf(' ');
   const token = space === -1 ? value : value.slice(space + 1).trim();
-  const found = [token];
+  const found = [token.replace(/=+$/, '')];
   if (space !== -1 && value.slice(0, space).toLowerCase() === 'basic') {
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon !== -1) found.push(decoded.slice(colon + 1));
   }
-  forms = [
-    ...new Set(
-      found
-        .map((form) => (form === token ? form.replace(/=+$/, '') : form))
-        .flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]),
-    ),
-  ].filter((form) => form.length >= 8);
+  return found.flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]);
+}
+
+/** The forms of a call's credentials, as strings and as bytes (the body is searched as bytes). */
+interface CredentialForms {
+  strings: string[];
+  bytes: Buffer[];
+}
+
+/** The forms of a list of credentials, computed once per list (the same few each call). */
+function formsFor(credentials: readonly string[]): CredentialForms {
+  const key = credentials.length === 1 ? (credentials[0] as string) : credentials.join('\u0000');
+  let forms = credentialForms.get(key);
+  if (forms !== undefined) return forms;
+  const strings = [...new Set(credentials.flatMap(formsOf))].filter((form) => form.length >= 8);
+  forms = { strings, bytes: strings.map((form) => Buffer.from(form)) };
   // Signed per-call credentials would make it grow: it is a cache, not a record.
   if (credentialForms.size >= 256) credentialForms.clear();
-  credentialForms.set(value, forms);
+  credentialForms.set(key, forms);
   return forms;
 }
 
@@ -692,28 +699,29 @@ function formsOf(value: string): string[] {
  */
 function redactEchoedCredential(upstream: UpstreamAnswer, credentials: readonly string[]): void {
   if (credentials.length === 0) return;
-  const forms =
-    credentials.length === 1 ? formsOf(credentials[0] as string) : [...new Set(credentials.flatMap(formsOf))];
-  if (forms.length === 0) return;
+  const { strings, bytes } = formsFor(credentials);
+  if (strings.length === 0) return;
   const headers = upstream.headers;
   const body = Buffer.from(upstream.body.buffer, upstream.body.byteOffset, upstream.body.byteLength);
-  if (forms.some((form) => body.includes(form))) {
+  if (bytes.some((form) => body.includes(form))) {
     if (headers['content-encoding'] !== undefined) {
       upstream.body = new Uint8Array();
       delete headers['content-encoding'];
     } else {
       let text = body.toString('latin1');
-      for (const form of forms) text = text.replaceAll(Buffer.from(form).toString('latin1'), REDACTED);
+      for (const form of bytes) text = text.replaceAll(form.toString('latin1'), REDACTED);
       upstream.body = Buffer.from(text, 'latin1');
     }
   }
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    if (!values.some((entry) => forms.some((form) => entry.includes(form)))) continue;
-    const clean = values.map((entry) => forms.reduce((text, form) => text.replaceAll(form, REDACTED), entry));
-    headers[name] = Array.isArray(value) ? clean : (clean[0] as string);
+    if (typeof value === 'string') {
+      if (strings.some((form) => value.includes(form)))
+        headers[name] = strings.reduce((text, form) => text.replaceAll(form, REDACTED), value);
+    } else if (value.some((entry) => strings.some((form) => entry.includes(form)))) {
+      headers[name] = value.map((entry) => strings.reduce((text, form) => text.replaceAll(form, REDACTED), entry));
+    }
   }
 }
 
