@@ -648,8 +648,12 @@ function sentCredentials(
     strings = strings.filter((value) => value.length >= 8);
     secretStrings.set(vendor, strings);
   }
+  // A secret sent as a header's token (`Bearer <secret>`) is already covered by that header's forms.
   for (const value of strings)
-    if (path.includes(value) || values.some((sentValue) => sentValue !== value && sentValue.includes(value)))
+    if (
+      path.includes(value) ||
+      values.some((sent) => sent !== value && !sent.endsWith(` ${value}`) && sent.includes(value))
+    )
       values.push(value);
   return values;
 }
