@@ -735,11 +735,6 @@ function headerValue(headers: ResponseHeaderRecord, name: string): string | unde
 }
 
 /**
- * The real prices a successful answer reports for earlier calls settled at their estimate (a GET
- * of a Twilio message, or a list page of them). A cost model that throws here reconciles nothing:
- * the answer still reaches the caller, and the record says why.
- */
-/**
  * A cost model's settlement, checked: anything but `{ kind: 'known', micros: <safe integer> }` or
  * `{ kind: 'unknown' }` throws, and the caller keeps the estimate (the vendor has answered).
  */
@@ -751,6 +746,11 @@ function wellFormed(settlement: CostSettlement): CostSettlement {
   throw new TypeError('the cost model returned a malformed settlement');
 }
 
+/**
+ * The real prices a successful answer reports for earlier calls settled at their estimate (a GET
+ * of a Twilio message, or a list page of them). A cost model that throws here reconciles nothing:
+ * the answer still reaches the caller, and the record says why.
+ */
 function latePrices(
   vendor: ConfiguredVendor,
   request: CostRequest,
