@@ -322,5 +322,45 @@ describe('an upstream that echoes the credential it received', () => {
         await echo.close();
       }
     });
+
+    it('should redact a secret escaped in lower case, at the end of a longer token, or in an identifier-named header', async () => {
+      const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+abc';
+      const echo = await startRecordingUpstream((request) => {
+        const auth = String(request.headers.authorization);
+        return {
+          status: 401,
+          body: {
+            lower: encodeURIComponent(SECRET).replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase()),
+            last: auth.split(' ').at(-1),
+            session: String(request.headers['x-session-id']),
+          },
+        };
+      });
+      const vault = createVault({
+        vendors: {
+          custom: {
+            ...vendor<string>((request, secret) => {
+              request.headers.authorization = `Bearer acct_42 ${secret}`;
+              request.headers['x-session-id'] = secret;
+              return { path: request.path };
+            }),
+            baseUrl: echo.url,
+          },
+        },
+        secrets: { custom: SECRET },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'custom', capUsd: 5 });
+        const answer = await vault.createFetch({ vaultKey: key.vaultKey })(`${echo.url}/x`);
+        expect(await answer.json()).toEqual({
+          lower: '[redacted by keybrake]',
+          last: '[redacted by keybrake]',
+          session: '[redacted by keybrake]',
+        });
+      } finally {
+        await vault.close();
+        await echo.close();
+      }
+    });
   });
 });

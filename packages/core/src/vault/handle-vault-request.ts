@@ -632,8 +632,14 @@ function sentCredentials(
   path: string,
 ): string[] {
   const values: string[] = [];
+  /** Every header value it set or changed, and whether its name says it is a credential. */
+  const changed: Array<[value: string, credential: boolean]> = [];
   for (const name in sent)
-    if (sent[name] !== received[name] && !NOT_A_CREDENTIAL.test(name)) values.push(sent[name] as string);
+    if (sent[name] !== received[name]) {
+      const credential = !NOT_A_CREDENTIAL.test(name);
+      changed.push([sent[name] as string, credential]);
+      if (credential) values.push(sent[name] as string);
+    }
   let strings = secretStrings.get(vendor);
   if (strings === undefined) {
     const secret = vendor.secret;
@@ -648,11 +654,14 @@ function sentCredentials(
     strings = strings.filter((value) => value.length >= 8);
     secretStrings.set(vendor, strings);
   }
-  // A secret sent as a header's token (`Bearer <secret>`) is already covered by that header's forms.
+  // A secret sent as a credential header's whole token (`Bearer <secret>`) is already covered by
+  // that header's forms; anywhere else (a cookie, an identifier-named header, the path) it is added.
   for (const value of strings)
     if (
       path.includes(value) ||
-      values.some((sent) => sent !== value && !sent.endsWith(` ${value}`) && sent.includes(value))
+      changed.some(
+        ([sentValue, credential]) => sentValue.includes(value) && !(credential && tokenOf(sentValue) === value),
+      )
     )
       values.push(value);
   return values;
@@ -662,19 +671,28 @@ function sentCredentials(
  * The forms in which a credential header value could come back: its token (`sk_live_…`, or the
  * base64 of `user:password`; the whole value if it has no scheme) and for Basic the password —
  * never the user name (an account SID) — each without base64 padding (which covers `=`, `%3D` and
- * `\u003d` after it), and as JSON (`\/`) or a URL (`%2F`) would escape it. Forms under 8
+ * `\u003d` after it), and as JSON (`\/`) or a URL (`%2F`, `%2f`) would escape it. Forms under 8
  * characters are left alone (too common to be a secret).
  */
 function formsOf(value: string): string[] {
   const space = value.indexOf(' ');
-  const token = space === -1 ? value : value.slice(space + 1).trim();
+  const token = tokenOf(value);
   const found = [token.replace(/=+$/, '')];
   if (space !== -1 && value.slice(0, space).toLowerCase() === 'basic') {
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon !== -1) found.push(decoded.slice(colon + 1));
   }
-  return found.flatMap((form) => [form, form.replaceAll('/', '\\/'), encodeURIComponent(form)]);
+  return found.flatMap((form) => {
+    const encoded = encodeURIComponent(form);
+    return [form, form.replaceAll('/', '\\/'), encoded, encoded.replace(/%[0-9A-F]{2}/g, (code) => code.toLowerCase())];
+  });
+}
+
+/** A header value's token: what follows its scheme (`Bearer <token>`), or the whole value. */
+function tokenOf(value: string): string {
+  const space = value.indexOf(' ');
+  return space === -1 ? value : value.slice(space + 1).trim();
 }
 
 /** The forms of a call's credentials, as strings and as bytes (the body is searched as bytes). */
