@@ -11,8 +11,13 @@ import type { CostRequest } from './cost-model.js';
  * ```
  */
 export function notFormEncoded(request: CostRequest): string | undefined {
-  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  const media = mediaTypeOf(request);
   return media && media !== 'application/x-www-form-urlencoded'
     ? `a ${media.slice(0, 60)} body cannot be priced; send it form-encoded`
     : undefined;
+}
+
+/** A request's media type, lower-cased, without parameters (`application/json`), if it has one. */
+export function mediaTypeOf(request: CostRequest): string | undefined {
+  return request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase() || undefined;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type MicroUsd, toMicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
 import type { CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
+import { mediaTypeOf } from '../not-form-encoded.js';
 
 /** Options of {@link createResendCostModel}. */
 export interface ResendCostOptions {
@@ -203,7 +204,7 @@ const PRICED_KEYS = new Set(['to', 'cc', 'bcc', 'send', 'scheduled_at']);
  * first; `"\u0074o"` is `to` too), or an email's priced key in another case or with spaces (`"Bcc"`).
  */
 function oddJson(request: CostRequest): string | undefined {
-  const media = request.header('content-type')?.split(';', 1)[0]?.trim().toLowerCase();
+  const media = mediaTypeOf(request);
   if (media && media !== 'application/json' && !media.endsWith('+json')) {
     return `a ${media.slice(0, 60)} body cannot be priced; send it as application/json`;
   }
