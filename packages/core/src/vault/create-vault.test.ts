@@ -1096,4 +1096,18 @@ describe('createVault', () => {
       expect(upstream.received).toHaveLength(1);
     });
   });
+
+  describe('audit times', () => {
+    it("should stamp each record with the vault clock's time of its own call", async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 100 });
+      const times = [now, now, now + 1, now + 86_400_000, now + 86_400_000 + 999];
+      for (const time of times) {
+        now = time;
+        await callWith(vault, key.vaultKey);
+      }
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records.map((record) => record.time).sort()).toEqual(times.map((time) => new Date(time).toISOString()));
+    });
+  });
 });

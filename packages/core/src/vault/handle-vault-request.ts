@@ -120,7 +120,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
     started: performance.now(),
     record: {
       id: '',
-      time: new Date(context.now()).toISOString(),
+      time: isoTime(context.now()),
       labelChain: [],
       vendor: request.vendor,
       method,
@@ -591,6 +591,19 @@ class LazyCostRequest implements CostRequest {
     }
     return this.#json.value;
   }
+}
+
+/** The last time formatted by {@link isoTime}, and its text. */
+let lastTime = Number.NaN;
+let lastIso = '';
+
+/** `new Date(ms).toISOString()`, reused while the clock reads the same millisecond (calls under load do). */
+function isoTime(ms: number): string {
+  if (ms !== lastTime) {
+    lastIso = new Date(ms).toISOString();
+    lastTime = ms;
+  }
+  return lastIso;
 }
 
 function redactOptional(text: string | undefined): string | undefined {
