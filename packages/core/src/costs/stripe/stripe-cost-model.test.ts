@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { UnknownCurrencyError } from '../../errors/unknown-currency-error.js';
-import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
+import {
+  costContext,
+  costRequest,
+  costResponse,
+  estimateThenSettle,
+  type TestRequestInit,
+} from '../__fixtures__/cost-request.js';
 import type { CostContext, CostEstimate, CostSettlement } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
 
@@ -555,6 +561,46 @@ describe('createStripeCostModel', () => {
 
   describe('settlement safety', () => {
     const charge = { path: '/v1/charges', form: { amount: '2000', currency: 'usd' } };
+
+    it('should settle a request by its own form and route, never by those read for another request', async () => {
+      const model = createStripeCostModel({ creditRefunds: true });
+      const context = costContext();
+      const refunded = {
+        id: 'ch_1',
+        object: 'charge',
+        amount: 10_000,
+        amount_refunded: 800,
+        currency: 'usd',
+        status: 'succeeded',
+      };
+      const first = costRequest({ path: '/v1/charges/ch_1/refund', form: { amount: '500' } });
+      const second = costRequest({ path: '/v1/charges/ch_1/refund', form: { amount: '100' } });
+      const firstEstimate = await model.estimate(first, context);
+      // The estimate carries what it read privately: not in its JSON or equality.
+      expect(firstEstimate).toEqual({ kind: 'known', micros: 0, note: 'refund: credited when it succeeds' });
+      expect(JSON.parse(JSON.stringify(firstEstimate))).toEqual(firstEstimate);
+      expect(model.settle(first, costResponse(200, refunded), firstEstimate, context)).toMatchObject({
+        micros: -5_000_000,
+      });
+      expect(model.settle(second, costResponse(200, refunded), firstEstimate, context)).toMatchObject({
+        micros: -1_000_000,
+      });
+      // A Charge create settled with the refund's estimate is read as a Charge.
+      const create = costRequest({ path: '/v1/charges', form: { amount: '2000', currency: 'usd' } });
+      expect(
+        model.settle(
+          create,
+          costResponse(200, { ...refunded, amount: 2000 }),
+          { kind: 'known', micros: 20_000_000 },
+          context,
+        ),
+      ).toMatchObject({ micros: 20_000_000 });
+      expect(
+        model.settle(create, costResponse(200, { ...refunded, amount: 2000 }), firstEstimate, context),
+      ).toMatchObject({
+        micros: 20_000_000,
+      });
+    });
 
     it('should settle a 4xx answer at 0', async () => {
       const { settlement } = await run(charge, { status: 402, json: { error: { type: 'card_error' } } });

@@ -138,7 +138,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       }
       // A call whose parameters Stripe might read otherwise than this model is not priced: a guard
       // on a zero-cost route reads them too (a customer's balance, a Payment Link's line items).
-      const form = readParams(request);
+      const form = checkedParams(request);
       if (typeof form === 'string') return { kind: 'unknown', reason: form };
       // Parameters and fields were renamed or removed over the years, and the caller's
       // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
@@ -154,7 +154,8 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           };
         }
       }
-      return match.route.handler.estimate({ request, form, context, ids: match.ids });
+      const estimate = await match.route.handler.estimate({ request, form, context, ids: match.ids });
+      return new ReadEstimate(estimate, { request, form, match }) as unknown as CostEstimate;
     },
 
     settle(request, response, estimate, context) {
@@ -163,9 +164,14 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (response.header('idempotent-replayed') === 'true') {
         return known(0, 'idempotent replay: counted when first sent');
       }
-      const match = zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path))
-        ? undefined
-        : matchRoute(routes, method, request.path);
+      // The route and form the estimate read, not a second lookup and parse of the same request.
+      const read = ReadEstimate.readOf(estimate);
+      const ours = read?.request === request ? read : undefined;
+      const match = ours
+        ? ours.match
+        : zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path))
+          ? undefined
+          : matchRoute(routes, method, request.path);
       const moneyMoving = match?.route.handler.moneyMoving ?? true;
       if (response.status >= 500 && moneyMoving) {
         return keepEstimate(estimate, `Stripe answered ${response.status}: outcome unknown, estimate kept`);
@@ -175,8 +181,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (!match) return keepEstimate(estimate);
       return match.route.handler.settle({
         request,
-        // The form the estimate read, not a second parse of the same body.
-        form: readForms.get(request) ?? paramsOf(request),
+        form: ours?.form ?? paramsOf(request),
         context,
         ids: match.ids,
         object: parseStripeObject(response.json),
@@ -186,8 +191,30 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
   };
 }
 
-/** The form each request's estimate read, for its settlement. */
-const readForms = new WeakMap<CostRequest, Record<string, string>>();
+/** What an estimate read: the request (settled only with it), its checked form and its route. */
+interface EstimateRead {
+  request: CostRequest;
+  form: Record<string, string>;
+  match: NonNullable<ReturnType<typeof matchRoute>>;
+}
+
+/**
+ * An estimate of this model (a copy of the handler's, which may be shared) that carries what it
+ * read to the settlement, so the settlement neither looks the route up nor parses the form again.
+ * The field is private: not in the estimate's JSON, logs or equality.
+ */
+class ReadEstimate {
+  readonly #read: EstimateRead;
+  constructor(estimate: CostEstimate, read: EstimateRead) {
+    Object.assign(this, estimate);
+    this.#read = read;
+  }
+  static readOf(estimate: CostEstimate): EstimateRead | undefined {
+    return typeof estimate === 'object' && estimate !== null && #read in estimate
+      ? (estimate as ReadEstimate).#read
+      : undefined;
+  }
+}
 
 /**
  * A write's parameters as {@link paramsOf} reads them, or why Stripe might read them otherwise:
@@ -195,12 +222,6 @@ const readForms = new WeakMap<CostRequest, Record<string, string>>();
  * Rack splits parameters on it too), a parameter sent twice or in both the query and the body, or
  * a name not shaped `base[a][b]…` (see {@link oddName}). stripe-node sends none of these.
  */
-function readParams(request: CostRequest): Record<string, string> | string {
-  const params = checkedParams(request);
-  if (typeof params !== 'string') readForms.set(request, params);
-  return params;
-}
-
 function checkedParams(request: CostRequest): Record<string, string> | string {
   const notForm = notFormEncoded(request);
   if (notForm) return notForm;
@@ -246,7 +267,7 @@ function oddName(name: string): string | undefined {
 /**
  * A write's parameters as Stripe reads them: from the body and, like Rack, from the query string
  * too, so `POST /v1/payment_intents?confirm=true` is priced as confirming. Used for settling, once
- * `readParams` has let the call through (a name in both places made it `unknown`).
+ * `checkedParams` has let the call through (a name in both places made it `unknown`).
  */
 function paramsOf(request: CostRequest): Record<string, string> {
   const form = request.form();
