@@ -1,4 +1,5 @@
 // pnpm bench [--json] [--duration 2] [--runs 3] [--warmup 5]: what a cap costs per call, against a direct call, in one run.
+// `pnpm bench` builds the packages and runs them as users do (dist); `pnpm bench:source` runs their TypeScript source.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,8 @@ import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
 const USAGE = `Usage: pnpm bench [--json] [--duration 2] [--runs 3] [--warmup 5] [--sequential 1000]
 
 Measures what a Keybrake cap costs per call against a direct call, in one run (see BENCHMARKS.md).
+\`pnpm bench\` builds the packages first and measures their dist, as users install them;
+\`pnpm bench:source\` measures their TypeScript source instead, without building.
   --json            print one JSON object instead of the table
   --duration <s>    seconds per throughput point (default 2)
   --runs <n>        runs per point; the median is kept (default 3)
@@ -50,6 +53,11 @@ const SEQUENTIAL = Number(args.sequential);
 const WARMUP_MS = Number(args.warmup) * 1000;
 const CONCURRENCY = [1, 16, 64] as const;
 const children: ChildProcess[] = [];
+/**
+ * How the packages run: built (`dist`, what users install; `pnpm bench` builds them first) or, with
+ * `pnpm bench:source`, from their TypeScript source. Every process of one run runs the same way.
+ */
+const SOURCE_CONDITION = process.execArgv.filter((flag) => flag === '--conditions=@keybrake/source');
 const log = (line: string) => {
   if (!args.json) process.stderr.write(`${line}\n`);
 };
@@ -92,7 +100,7 @@ function startChild(
 ): Promise<{ url: string; pid?: number }> {
   const child = fork(new URL(file, import.meta.url).pathname, mode ? [mode] : [], {
     env: { ...process.env, ...env },
-    execArgv: [...nodeFlags, '--conditions=@keybrake/source', '--import', 'tsx'],
+    execArgv: [...nodeFlags, ...SOURCE_CONDITION, '--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   children.push(child);
@@ -351,6 +359,7 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
       sequentialCalls: SEQUENTIAL,
       keyChain: 3,
       liveKeys: 10_000,
+      packages: SOURCE_CONDITION.length > 0 ? 'source' : 'dist',
     },
     modes: Object.fromEntries(
       results.map((result) => [
@@ -396,7 +405,7 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
     `\nKeybrake benchmark — Node ${machine.node}, ${machine.platform}, ${machine.cpus}× ${machine.cpu}, ${machine.memoryGiB} GiB`,
   );
   console.log(
-    `${RUNS} runs of ${DURATION_MS / 1000}s per point (median) after ${WARMUP_MS / 1000}s of warm-up, ${SEQUENTIAL} sequential calls, 3-level key chain, 10,000 live keys\n`,
+    `${RUNS} runs of ${DURATION_MS / 1000}s per point (median) after ${WARMUP_MS / 1000}s of warm-up, ${SEQUENTIAL} sequential calls, 3-level key chain, 10,000 live keys, packages from ${SOURCE_CONDITION.length > 0 ? 'their TypeScript source' : 'dist'}\n`,
   );
   console.log(
     `${'mode'.padEnd(12)}${pad('p50 µs', 9)}${pad('+p50', 8)}${pad('p99 µs', 9)}${pad('+p99', 8)}${pad('req/s@1', 10)}${pad('req/s@16', 10)}${pad('req/s@64', 10)}${pad('×direct@16', 12)}  CPU µs/call@16 (client + proxy + redis)`,
