@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { UnknownCurrencyError } from '../../errors/unknown-currency-error.js';
 import {
@@ -561,6 +562,26 @@ describe('createStripeCostModel', () => {
 
   describe('settlement safety', () => {
     const charge = { path: '/v1/charges', form: { amount: '2000', currency: 'usd' } };
+
+    it('should settle with the options of the model that settles, never those of the model that estimated', async () => {
+      // A vendor whose Stripe model is rebuilt when its configuration changes (refunds no longer credited).
+      const context = costContext();
+      const request = costRequest({ path: '/v1/refunds', form: { charge: 'ch_1', amount: '5000' } });
+      const estimate = await createStripeCostModel({ creditRefunds: true }).estimate(request, context);
+      const refund = { id: 're_1', object: 'refund', amount: 5000, currency: 'usd', status: 'succeeded' };
+      expect(
+        createStripeCostModel({ creditRefunds: false }).settle(request, costResponse(200, refund), estimate, context),
+      ).toEqual({ kind: 'known', micros: 0, note: 'refund: not credited' });
+    });
+
+    it('should estimate with a plain object, as printed and strictly compared', async () => {
+      const estimate = await createStripeCostModel().estimate(
+        costRequest({ path: '/v1/charges', form: { amount: '100', currency: 'usd' } }),
+        costContext(),
+      );
+      expect(inspect(estimate)).toBe("{ kind: 'known', micros: 1000000, note: 'charge' }");
+      expect(estimate).toStrictEqual({ kind: 'known', micros: 1_000_000, note: 'charge' });
+    });
 
     it('should settle a request by its own form and route, never by those read for another request', async () => {
       const model = createStripeCostModel({ creditRefunds: true });

@@ -122,6 +122,9 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
   const creditRefunds = options.creditRefunds ?? false;
   const zeroCost: EndpointPattern[] = (options.zeroCostEndpoints ?? []).map((source) => parseEndpointPattern(source));
   const routes = buildRoutes({ prices, creditRefunds });
+  /** Where this model's estimates carry what they read (see `estimate`). */
+  const READ = Symbol('keybrake.stripe.read');
+  type Carrying = { [READ]?: EstimateRead };
 
   return {
     async estimate(request, context) {
@@ -155,7 +158,11 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         }
       }
       const estimate = await match.route.handler.estimate({ request, form, context, ids: match.ids });
-      return new ReadEstimate(estimate, { request, form, match }) as unknown as CostEstimate;
+      // A plain copy (a handler's result may be shared) carrying what it read under this model's own
+      // symbol, not enumerable: not in the estimate's JSON, logs or equality, and never read by
+      // another model (whose routes and options may differ).
+      const read: EstimateRead = { request, form, match };
+      return Object.defineProperty({ ...estimate }, READ, { value: read });
     },
 
     settle(request, response, estimate, context) {
@@ -165,7 +172,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         return known(0, 'idempotent replay: counted when first sent');
       }
       // The route and form the estimate read, not a second lookup and parse of the same request.
-      const read = ReadEstimate.readOf(estimate);
+      const read = typeof estimate === 'object' && estimate !== null ? (estimate as Carrying)[READ] : undefined;
       const ours = read?.request === request ? read : undefined;
       const match = ours
         ? ours.match
@@ -196,24 +203,6 @@ interface EstimateRead {
   request: CostRequest;
   form: Record<string, string>;
   match: NonNullable<ReturnType<typeof matchRoute>>;
-}
-
-/**
- * An estimate of this model (a copy of the handler's, which may be shared) that carries what it
- * read to the settlement, so the settlement neither looks the route up nor parses the form again.
- * The field is private: not in the estimate's JSON, logs or equality.
- */
-class ReadEstimate {
-  readonly #read: EstimateRead;
-  constructor(estimate: CostEstimate, read: EstimateRead) {
-    Object.assign(this, estimate);
-    this.#read = read;
-  }
-  static readOf(estimate: CostEstimate): EstimateRead | undefined {
-    return typeof estimate === 'object' && estimate !== null && #read in estimate
-      ? (estimate as ReadEstimate).#read
-      : undefined;
-  }
 }
 
 /**
