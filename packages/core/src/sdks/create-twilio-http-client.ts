@@ -108,6 +108,9 @@ function fetchRequest(options: TwilioHttpClientOptions): TwilioHttpClient['reque
       method: request.method.toUpperCase(),
       headers,
       body,
+      // A redirect is the SDK's to see, as with the capped fetch (which never follows one): a plain
+      // fetch to a proxy would send a 307'd message again, through the proxy, with the vault key.
+      redirect: 'manual',
       signal: request.timeout ? AbortSignal.timeout(request.timeout) : undefined,
     });
     const text = await response.text();
