@@ -243,16 +243,17 @@ async function allowOrDeny(
   }
 
   if (request.bodyOverLimit) {
-    throw new InvalidRequestError({
-      status: 413,
-      message: `Keybrake denied this call: the request body is over the ${request.bodyOverLimit.limitBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
-    });
+    const { limitBytes, declaredBytes } = request.bodyOverLimit;
+    throw tooLarge(Number.isSafeInteger(declaredBytes) ? `${declaredBytes} bytes, over` : 'over', limitBytes);
   }
   const body = toBytes(request.body);
-  if (body.byteLength > context.maxBodyBytes) {
+  if (body.byteLength > context.maxBodyBytes) throw tooLarge(`${body.byteLength} bytes, over`, context.maxBodyBytes);
+  if (body.byteLength > 0 && (method === 'GET' || method === 'HEAD')) {
+    // Priced as a free read, but a vendor may read a body's parameters on a GET as well: refused, as
+    // `fetch` (and so the capped fetch) refuses to send one.
     throw new InvalidRequestError({
-      status: 413,
-      message: `Keybrake denied this call: the request body is ${body.byteLength} bytes, over the ${context.maxBodyBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
+      status: 400,
+      message: `Keybrake denied this call: a ${method} request with a body. The call was not sent; send its parameters in the query string.`,
     });
   }
   const encoding = headers['content-encoding'];
@@ -831,6 +832,14 @@ async function applyLatePrices(
       });
     }),
   );
+}
+
+/** The 413 denial of a body over the limit; the proxy and the capped fetch word it alike. */
+function tooLarge(size: string, limitBytes: number): InvalidRequestError {
+  return new InvalidRequestError({
+    status: 413,
+    message: `Keybrake denied this call: the request body is ${size} the ${limitBytes}-byte limit. The call was not sent. Retrying will not help; send a smaller body.`,
+  });
 }
 
 function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {

@@ -22,7 +22,13 @@ export interface VaultRequest {
    * (`KEYBRAKE_INVALID_REQUEST`) and audited under its key like any other denial, and `body` is
    * ignored. Nothing is sent.
    */
-  bodyOverLimit?: { limitBytes: number } | undefined;
+  bodyOverLimit?:
+    | {
+        limitBytes: number;
+        /** The body's size, if known (its `Content-Length`), for the denial's message. */
+        declaredBytes?: number | undefined;
+      }
+    | undefined;
   /** Who is calling, for the audit record (set by the adapters). */
   actor?: AuditActor | undefined;
   /** Aborts the upstream call. */

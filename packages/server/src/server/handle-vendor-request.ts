@@ -57,7 +57,7 @@ export async function handleVendorRequest(
       path: `${path}${search}`,
       headers,
       body: overLimit ? undefined : body.bytes,
-      bodyOverLimit: overLimit ? { limitBytes: context.maxBodyBytes } : undefined,
+      bodyOverLimit: overLimit ? { limitBytes: context.maxBodyBytes, declaredBytes: body.declaredBytes } : undefined,
       actor,
     });
   } finally {

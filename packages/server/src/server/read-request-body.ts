@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 
 /** A request body read by {@link readRequestBody}: complete, or over the limit (and not read further). */
-export type RequestBody = { kind: 'complete'; bytes: Uint8Array } | { kind: 'too-large' };
+export type RequestBody =
+  | { kind: 'complete'; bytes: Uint8Array }
+  /** `declaredBytes`: the size its `Content-Length` gave, if it gave one past the limit. */
+  | { kind: 'too-large'; declaredBytes?: number };
 
 /**
  * Reads a request body into memory up to `maxBytes`. A body declared (`Content-Length`) or found
@@ -22,7 +25,7 @@ export function readRequestBody(request: IncomingMessage, maxBytes: number): Pro
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     request.pause();
-    return Promise.resolve({ kind: 'too-large' });
+    return Promise.resolve({ kind: 'too-large', declaredBytes: Number.isSafeInteger(declared) ? declared : undefined });
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
