@@ -1,11 +1,22 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeAuditSinkConformance } from '@keybrake/testkit/conformance';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeAuditRecord } from '../test-utils/make-audit-record.js';
 import { createJsonlAuditSink, readJsonlAuditRecords } from './create-jsonl-audit-sink.js';
 
 const record = makeAuditRecord;
+
+const conformanceDirs: string[] = [];
+afterAll(() => Promise.all(conformanceDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+describeAuditSinkConformance('createJsonlAuditSink', {
+  create: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-conformance-'));
+    conformanceDirs.push(dir);
+    return createJsonlAuditSink({ path: join(dir, 'audit.jsonl') });
+  },
+});
 
 describe('createJsonlAuditSink', () => {
   const dirs: string[] = [];

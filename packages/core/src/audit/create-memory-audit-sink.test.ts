@@ -1,3 +1,4 @@
+import { describeAuditSinkConformance } from '@keybrake/testkit/conformance';
 import { describe, expect, it } from 'vitest';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { makeAuditRecord } from '../test-utils/make-audit-record.js';
@@ -5,6 +6,8 @@ import { createMemoryAuditSink } from './create-memory-audit-sink.js';
 
 const ids = async (sink: ReturnType<typeof createMemoryAuditSink>) =>
   (await sink.query({ limit: 1_000 })).records.map((record) => record.id);
+
+describeAuditSinkConformance('createMemoryAuditSink', { create: () => createMemoryAuditSink() });
 
 describe('createMemoryAuditSink', () => {
   describe('when more records arrive than it keeps', () => {

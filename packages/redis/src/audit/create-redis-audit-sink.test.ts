@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditRecord, StorageError } from '@keybrake/core';
+import { describeAuditSinkConformance } from '@keybrake/testkit/conformance';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
@@ -14,6 +15,13 @@ beforeAll(async () => {
 afterAll(() => redis.close());
 
 const uniqueStream = () => `test:${randomUUID()}:audit`;
+
+// Two sinks of one test are two replicas on one stream (the suite's sessions are unique to each test).
+const conformanceStream = uniqueStream();
+describeAuditSinkConformance('createRedisAuditSink', {
+  create: () => createRedisAuditSink({ url: redis.url, stream: conformanceStream }),
+  shared: true,
+});
 let counter = 0;
 const record = (extra: Partial<AuditRecord> = {}): AuditRecord => {
   counter += 1;

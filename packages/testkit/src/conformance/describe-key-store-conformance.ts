@@ -1,4 +1,4 @@
-import type { AuditRecord, KeyRecord, KeyStore } from '@keybrake/core';
+import { type AuditRecord, EXPIRED_KEY_RETENTION_MS, type KeyRecord, type KeyStore } from '@keybrake/core';
 import { afterEach, describe, expect, it } from 'vitest';
 
 /** Options of {@link describeKeyStoreConformance}. */
@@ -166,6 +166,46 @@ export function describeKeyStoreConformance(name: string, options: KeyStoreConfo
         await writer.revoke([child.id], NOW + 2000);
         expect((await readChain(reader, child.id))?.[0]?.revokedAt).toBe(NOW + 2000);
         expect(await reader.get(id('unknown'))).toBeUndefined();
+      });
+    });
+
+    describe('revoke, through every read', () => {
+      it('should never serve a revoked key as valid from get or getMany, even one read before', async () => {
+        const [writer, reader] = await pair();
+        const root = record(id('root'));
+        const child = record(id('child'), root);
+        await writer.create(root);
+        await writer.create(child);
+        expect(await reader.getMany([root.id, child.id])).toEqual([root, child]);
+        expect(await reader.get(child.id)).toEqual(child);
+        await writer.revoke([root.id, child.id], NOW + 1000);
+        const revoked = [
+          { ...root, revokedAt: NOW + 1000 },
+          { ...child, revokedAt: NOW + 1000 },
+        ];
+        expect(await reader.getMany([root.id, child.id])).toEqual(revoked);
+        expect(await reader.get(child.id)).toEqual(revoked[1]);
+      });
+    });
+
+    describe('expired keys', () => {
+      it('should keep an expired key for the retention, and a live key among its parent’s children', async () => {
+        const [writer, reader] = await pair();
+        const t = Date.now();
+        const hour = 3_600_000;
+        const root = record(id('root'), undefined, { createdAt: t, expiresAt: t + hour });
+        const live = record(id('live'), root, { createdAt: t, expiresAt: t + hour });
+        const recent = record(id('recent'), root, { createdAt: t, expiresAt: t - 1000 });
+        // Its retention ends in 50 ms: a store may drop it, but not its siblings' place under the parent.
+        const gone = record(id('gone'), root, { createdAt: t, expiresAt: t + 50 - EXPIRED_KEY_RETENTION_MS });
+        for (const entry of [root, live, recent, gone]) await writer.create(entry);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        // A key issued two minutes later (on the issuing vault's clock), which stores that sweep on create see.
+        const later = record(id('later'), root, { createdAt: t + 2 * 60_000, expiresAt: t + hour });
+        await writer.create(later);
+        expect(await readChain(reader, live.id)).toEqual([live, root]);
+        expect(await readChain(reader, recent.id)).toEqual([recent, root]);
+        expect(await reader.children(root.id)).toEqual(expect.arrayContaining([live.id, recent.id, later.id]));
       });
     });
 

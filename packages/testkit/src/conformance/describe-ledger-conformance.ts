@@ -1,4 +1,4 @@
-import type { Ledger, LedgerLimit } from '@keybrake/core';
+import { DAY_MS, EXPIRED_KEY_RETENTION_MS, type Ledger, type LedgerLimit } from '@keybrake/core';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -231,6 +231,44 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         expect(other.ok && other.replayOf).toBe(undefined);
         expect((await ledger.balance(b, NOW)).reservedMicros).toBe(5);
       });
+
+      it('should hold the daily cap and maxCalls of every key of the chain, not only the calling key’s', async () => {
+        const ledger = await create();
+        const [a, b, root] = [id('a'), id('b'), id('root')];
+        const session = { keyId: root, dailyCapMicros: 100, maxCalls: 3 };
+        const reserve = (keyId: string, micros: number) =>
+          ledger.reserve({ reservationId: id('r'), chain: [{ keyId }, session], micros, now: NOW, ttlMs: HOUR });
+        expect((await reserve(a, 60)).ok).toBe(true);
+        expect(await reserve(b, 41)).toEqual({
+          ok: false,
+          keyId: root,
+          cap: 'daily',
+          limit: 100,
+          spent: 0,
+          reserved: 60,
+        });
+        expect((await reserve(b, 40)).ok).toBe(true);
+        expect((await reserve(a, 0)).ok).toBe(true);
+        expect(await reserve(b, 0)).toMatchObject({ ok: false, keyId: root, cap: 'calls', limit: 3, spent: 3 });
+      });
+
+      it('should not take a sibling’s call under the same session for a replay', async () => {
+        const ledger = await create();
+        const [a, b, root] = [id('a'), id('b'), id('root')];
+        const reserve = (keyId: string) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId }, { keyId: root }],
+            micros: 5,
+            now: NOW,
+            ttlMs: HOUR,
+            idempotencyKey: 'same',
+          });
+        await reserve(a);
+        const sibling = await reserve(b);
+        expect(sibling.ok && sibling.replayOf).toBe(undefined);
+        expect(await ledger.balance(root, NOW)).toMatchObject({ reservedMicros: 10, calls: 2 });
+      });
     });
 
     describe('settle', () => {
@@ -339,6 +377,45 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         expect(await ledger.balance(key, NOW + 6_000)).toMatchObject({ spentMicros: 2_000, reservedMicros: 0 });
       });
 
+      it('should count a reservation settled twice at once only once', async () => {
+        const ledger = await create();
+        const [child, root] = [id('child'), id('root')];
+        const reservationId = id('r');
+        const chain = [{ keyId: child }, { keyId: root }];
+        await ledger.reserve({ reservationId, chain, micros: 500, now: NOW, ttlMs: HOUR });
+        await Promise.all([
+          ledger.settle({ reservationId, micros: 300, now: NOW + 1 }),
+          ledger.settle({ reservationId, micros: 300, now: NOW + 1 }),
+        ]);
+        for (const key of [child, root]) {
+          expect(await ledger.balance(key, NOW + 1)).toMatchObject({
+            spentMicros: 300,
+            reservedMicros: 0,
+            dailySpentMicros: 300,
+          });
+        }
+      });
+
+      it('should apply a late price to every key of the chain, and to the day of the call', async () => {
+        const ledger = await create();
+        const [child, root] = [id('child'), id('root')];
+        const chain = [{ keyId: child }, { keyId: root, capMicros: 100_000, dailyCapMicros: 20_000 }];
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain, micros: 8_300, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 8_300, now: NOW, awaitsLatePrice: true });
+        await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 });
+        for (const key of [child, root]) {
+          expect(await ledger.balance(key, NOW + 10)).toMatchObject({
+            spentMicros: 16_600,
+            reservedMicros: 0,
+            dailySpentMicros: 16_600,
+          });
+        }
+        expect(
+          await ledger.reserve({ reservationId: id('r'), chain, micros: 3_401, now: NOW + 20, ttlMs: HOUR }),
+        ).toMatchObject({ ok: false, keyId: root, cap: 'daily', spent: 16_600 });
+      });
+
       it('should ignore an unknown reservation id', async () => {
         const ledger = await create();
         await expect(ledger.settle({ reservationId: id('nope'), micros: 5, now: NOW })).resolves.toBeUndefined();
@@ -429,6 +506,57 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
           dailySpentMicros: 0,
           spentMicros: 100,
         });
+      });
+    });
+
+    describe('daily caps, in any time zone', () => {
+      it('should key the daily window by the UTC day whatever the process time zone', async ({ skip }) => {
+        const saved = process.env.TZ;
+        process.env.TZ = 'America/Los_Angeles';
+        try {
+          // Worker threads (vitest --pool=threads) do not apply a TZ set at run time.
+          if (new Date(Date.UTC(2026, 10, 27, 0, 30)).getDate() !== 26) skip('TZ cannot be changed in this worker');
+          const ledger = await create();
+          const chain = [{ keyId: id('k'), dailyCapMicros: 100 }];
+          const reserve = (now: number) =>
+            ledger.reserve({ reservationId: id('r'), chain, micros: 100, now, ttlMs: HOUR });
+          // 23:30 and 00:30 UTC: two UTC days, one Los Angeles afternoon.
+          expect((await reserve(Date.UTC(2026, 10, 26, 23, 30))).ok).toBe(true);
+          expect((await reserve(Date.UTC(2026, 10, 27, 0, 30))).ok).toBe(true);
+          // 06:00 and 10:00 UTC: one UTC day, either side of Los Angeles midnight.
+          expect((await reserve(Date.UTC(2026, 10, 28, 6))).ok).toBe(true);
+          expect(await reserve(Date.UTC(2026, 10, 28, 10))).toMatchObject({ ok: false, cap: 'daily' });
+        } finally {
+          if (saved === undefined) delete process.env.TZ;
+          else process.env.TZ = saved;
+        }
+      });
+    });
+
+    describe('expired keys', () => {
+      it('should keep a key’s totals for the retention after it expires, and its parent’s while that lives', async () => {
+        const ledger = await create();
+        const [member, session] = [id('member'), id('session')];
+        const expiresAt = NOW + HOUR;
+        const parent = { keyId: session, capMicros: 1_000, expiresAt: NOW + 30 * DAY_MS };
+        const reservationId = id('r');
+        const chain = [{ keyId: member, capMicros: 1_000, expiresAt }, parent];
+        await ledger.reserve({ reservationId, chain, micros: 400, now: NOW, ttlMs: 60_000 });
+        await ledger.settle({ reservationId, micros: 400, now: NOW });
+        const lastDay = expiresAt + EXPIRED_KEY_RETENTION_MS - 1;
+        expect(await ledger.balance(member, lastDay)).toMatchObject({ spentMicros: 400, calls: 1 });
+        // Past the member's retention (plus time for hourly clean-ups), the live session still has its spend.
+        const later = expiresAt + EXPIRED_KEY_RETENTION_MS + 2 * HOUR;
+        expect(await ledger.balance(session, later)).toMatchObject({ spentMicros: 400, calls: 1 });
+        expect(
+          await ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: id('m2') }, parent],
+            micros: 601,
+            now: later,
+            ttlMs: HOUR,
+          }),
+        ).toMatchObject({ ok: false, keyId: session, cap: 'total', spent: 400 });
       });
     });
 
