@@ -6,6 +6,9 @@ import { EXPIRED_KEY_RETENTION_MS, IDEMPOTENCY_WINDOW_MS, type Ledger, type Ledg
  */
 const SETTLED_RETENTION_DAYS = 8;
 
+/** No limit, or a whole, non-negative one. */
+const isLimit = (value: number | undefined) => value === undefined || (Number.isSafeInteger(value) && value >= 0);
+
 interface Totals {
   spent: number;
   reserved: number;
@@ -116,6 +119,12 @@ export function createMemoryLedger(): Ledger {
     async reserve({ reservationId, chain, micros, now, ttlMs, idempotencyKey }) {
       if (!Number.isSafeInteger(micros) || micros < 0) throw new RangeError(`Invalid reservation amount ${micros}.`);
       if (chain.length === 0) throw new RangeError('A reservation needs at least one key.');
+      // A NaN, fractional or negative limit compares false and would let every call through: refused.
+      for (const limit of chain)
+        if (!isLimit(limit.capMicros) || !isLimit(limit.dailyCapMicros) || !isLimit(limit.maxCalls))
+          throw new RangeError(
+            `Invalid limit on key ${limit.keyId}: ${limit.capMicros}, ${limit.dailyCapMicros}, ${limit.maxCalls}.`,
+          );
       sweep(now);
       const idemKey = idempotencyKey === undefined ? undefined : `${chain[0]?.keyId}\u0000${idempotencyKey}`;
       if (idemKey !== undefined) {

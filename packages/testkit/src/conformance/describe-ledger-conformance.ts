@@ -422,6 +422,115 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
       });
     });
 
+    describe('malformed limits', () => {
+      it('should refuse a limit that is not a whole number of micro-dollars or calls, and reserve nothing', async () => {
+        const ledger = await create();
+        const key = id('k');
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5])
+          for (const limit of [{ capMicros: bad }, { dailyCapMicros: bad }, { maxCalls: bad }])
+            await expect(
+              ledger.reserve({
+                reservationId: id('r'),
+                chain: [{ keyId: key }, { keyId: id('root'), ...limit }],
+                micros: 5,
+                now: NOW,
+                ttlMs: HOUR,
+              }),
+            ).rejects.toThrow(RangeError);
+        expect(await ledger.balance(key, NOW)).toMatchObject({ reservedMicros: 0, calls: 0 });
+      });
+    });
+
+    describe('settlement edges', () => {
+      it("should move a late price into the day's spend as well as the lifetime spend", async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, dailyCapMicros: 20_000 }];
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain, micros: 8_300, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 8_300, now: NOW, awaitsLatePrice: true });
+        await ledger.settle({ reservationId, micros: 12_000, now: NOW + 10 });
+        expect(await ledger.balance(key, NOW + 10)).toMatchObject({ spentMicros: 12_000, dailySpentMicros: 12_000 });
+        expect(
+          await ledger.reserve({ reservationId: id('r'), chain, micros: 8_001, now: NOW + 20, ttlMs: HOUR }),
+        ).toMatchObject({ ok: false, cap: 'daily', spent: 12_000 });
+      });
+
+      it("should count a re-settled credit's new amount only once in the day", async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 0, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: -100, now: NOW, awaitsLatePrice: true });
+        await ledger.settle({ reservationId, micros: 50, now: NOW + 1 });
+        expect(await ledger.balance(key, NOW + 1)).toMatchObject({ spentMicros: 50, dailySpentMicros: 50 });
+      });
+
+      it("should release the day's reservation when a call settles, so the daily cap counts it once", async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, dailyCapMicros: 1_000 }];
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain, micros: 400, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 100, now: NOW });
+        expect(await ledger.balance(key, NOW)).toMatchObject({ dailySpentMicros: 100, dailyReservedMicros: 0 });
+        expect((await ledger.reserve({ reservationId: id('r'), chain, micros: 900, now: NOW, ttlMs: HOUR })).ok).toBe(
+          true,
+        );
+      });
+
+      it('should refuse a negative reservation', async () => {
+        const ledger = await create();
+        await expect(
+          ledger.reserve({ reservationId: id('r'), chain: [{ keyId: id('k') }], micros: -1, now: NOW, ttlMs: HOUR }),
+        ).rejects.toThrow(RangeError);
+      });
+
+      it('should not tell a retry its original is open once the original has expired, however soon', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reserve = (now: number, ttlMs: number) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: key }],
+            micros: 5,
+            now,
+            ttlMs,
+            idempotencyKey: 'soon',
+          });
+        const original = await reserve(NOW, 500);
+        expect(await reserve(NOW + 600, 500)).toMatchObject({
+          ok: true,
+          replayOf: original.ok ? original.reservationId : '',
+          originalOpen: false,
+        });
+      });
+
+      it("should not forget another reservation's idempotency key when an old one is settled at 0 again", async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reserve = (now: number) =>
+          ledger.reserve({
+            reservationId: id('r'),
+            chain: [{ keyId: key }],
+            micros: 600,
+            now,
+            ttlMs: HOUR,
+            idempotencyKey: 'sms-1',
+          });
+        const first = await reserve(NOW);
+        const firstId = first.ok ? first.reservationId : '';
+        // A queued SMS settled at its estimate, whose real price comes back 0: its key is forgotten.
+        await ledger.settle({ reservationId: firstId, micros: 0, now: NOW + 1, awaitsLatePrice: true });
+        const second = await reserve(NOW + 2);
+        expect(second.ok && second.replayOf).toBe(undefined);
+        // The same late price is delivered twice: the second must not free the key the new call holds.
+        await ledger.settle({ reservationId: firstId, micros: 0, now: NOW + 3 });
+        expect(await reserve(NOW + 4)).toMatchObject({ ok: true, replayOf: second.ok ? second.reservationId : '' });
+        expect((await ledger.balance(key, NOW + 4)).calls).toBe(2);
+      });
+    });
+
     describe('expiry', () => {
       it('should count an unsettled reservation as spent once it expires', async () => {
         const ledger = await create();
