@@ -1,5 +1,6 @@
 import type { AuditRecord, AuditSink } from '@keybrake/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { smsAuditRecord } from './sms-audit-record.js';
 
 /** Options of {@link describeAuditSinkConformance}. */
 export interface AuditSinkConformanceOptions {
@@ -13,22 +14,15 @@ const NOW = Date.UTC(2026, 10, 26, 12, 0, 0);
 let counter = 0;
 const id = (name: string) => `${name}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`;
 const at = (second: number) => new Date(NOW + second * 1000).toISOString();
-const call = (rootKeyId: string, second: number, extra: Partial<AuditRecord> = {}): AuditRecord => ({
-  id: id('audit'),
-  time: at(second),
-  keyId: rootKeyId,
-  rootKeyId,
-  labelChain: ['team/sess'],
-  vendor: 'twilio',
-  method: 'POST',
-  path: '/2010-04-01/Accounts/AC1/Messages.json',
-  decision: 'allowed',
-  outcome: 'settled',
-  estimatedMicros: 8_300,
-  actualMicros: 8_300,
-  latencyMs: 12,
-  ...extra,
-});
+const call = (rootKeyId: string, second: number, extra: Partial<AuditRecord> = {}): AuditRecord =>
+  smsAuditRecord({
+    id: id('audit'),
+    time: at(second),
+    keyId: rootKeyId,
+    rootKeyId,
+    labelChain: ['team/sess'],
+    ...extra,
+  });
 
 /**
  * The conformance suite every {@link AuditSink} must pass: a record written again with a late

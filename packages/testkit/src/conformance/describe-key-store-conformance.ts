@@ -1,5 +1,6 @@
 import { type AuditRecord, EXPIRED_KEY_RETENTION_MS, type KeyRecord, type KeyStore } from '@keybrake/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { smsAuditRecord } from './sms-audit-record.js';
 
 /** Options of {@link describeKeyStoreConformance}. */
 export interface KeyStoreConformanceOptions {
@@ -39,20 +40,8 @@ const readChain = async (store: KeyStore, keyId: string) => {
   return key ? [key, ...(await store.getMany(key.ancestorIds))] : undefined;
 };
 
-const pendingRecord = (auditId: string): AuditRecord => ({
-  id: auditId,
-  time: new Date(NOW).toISOString(),
-  keyId: 'kbk_sms',
-  labelChain: ['team/sess/sms', 'team/sess'],
-  vendor: 'twilio',
-  method: 'POST',
-  path: '/2010-04-01/Accounts/AC1/Messages.json',
-  decision: 'allowed',
-  outcome: 'settled',
-  estimatedMicros: 8_300,
-  actualMicros: 8_300,
-  latencyMs: 12,
-});
+const pendingRecord = (auditId: string): AuditRecord =>
+  smsAuditRecord({ id: auditId, time: new Date(NOW).toISOString(), keyId: 'kbk_sms' });
 
 /**
  * The conformance suite every {@link KeyStore} must pass (in memory, Keyv, Redis, your own):
