@@ -17,8 +17,12 @@ type Execute = (input: unknown, options: ToolExecutionOptions<unknown>) => unkno
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
+/**
+ * A denial as the model reads it. One already worded for the model (a member stopped, from
+ * `memberAsTool`, with its last report) is kept as it is: a supervisor's own capped tool set may hold it.
+ */
 const toToolError = (error: unknown): never => {
-  throw KeybrakeError.isInstance(error) ? asToolError(error) : error;
+  throw KeybrakeError.isInstance(error) && !Object.hasOwn(error, 'toString') ? asToolError(error) : error;
 };
 
 /** Runs each step of a streaming tool (preliminary results) as one capped execution. */
