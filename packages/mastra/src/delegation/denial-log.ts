@@ -41,7 +41,6 @@ export interface DenialLog {
 }
 
 const LOG_KEY = 'keybrake__denials';
-const recorded = new WeakSet<KeybrakeError>();
 
 const isDenialLog = (value: unknown): value is DenialLog =>
   typeof value === 'object' && value !== null && Array.isArray((value as Partial<DenialLog>).denials);
@@ -77,10 +76,11 @@ export function openDenialLog(requestContext: RequestContext, log: DenialLog = {
  * ```
  */
 export function recordMemberDenial(requestContext: RequestContext | undefined, denial: MemberDenial): void {
-  if (recorded.has(denial.error)) return;
-  recorded.add(denial.error);
   const log = requestContext?.get(LOG_KEY);
   if (!isDenialLog(log)) return;
+  // Once per log: the same denial reported by two wrappers (`withKeybrake` and `keybrakeHooks`) is
+  // one denial, but each member up a chain of delegations logs it in its own log.
+  if (log.denials.some((entry) => entry.error === denial.error)) return;
   log.denials.push(denial);
   log.lastDenialAt = performance.now();
   log.recovered = false;

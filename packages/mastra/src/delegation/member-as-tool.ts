@@ -1,3 +1,4 @@
+import type { KeybrakeError } from '@keybrake/core';
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { requestContextOf } from '../tools/to-tool-error.js';
@@ -73,7 +74,22 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       if (!memberWasStopped(log)) return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
-      throw new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error });
+      throw markMemberStopped(new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error }));
     },
   });
+}
+
+const MEMBER_STOPPED = Symbol.for('keybrake.mastra.memberStopped');
+
+function markMemberStopped(error: Error): Error {
+  Object.defineProperty(error, MEMBER_STOPPED, { value: true });
+  return error;
+}
+
+/**
+ * Whether `error` is the one {@link memberAsTool} throws for a member Keybrake stopped, already worded
+ * for the supervisor's model (its `cause` is the member's last denial).
+ */
+export function isMemberStopped(error: unknown): error is Error & { cause: KeybrakeError } {
+  return error instanceof Error && (error as unknown as Record<symbol, unknown>)[MEMBER_STOPPED] === true;
 }

@@ -1,5 +1,6 @@
 import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
 import { recordMemberSuccess } from '../delegation/denial-log.js';
+import { isMemberStopped } from '../delegation/member-as-tool.js';
 import { requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Any tool with an `execute` Mastra can run: `createTool(...)`, a Vercel AI SDK tool, a plain object. */
@@ -58,11 +59,25 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
     const cappedExecute: Execute = async (input, context) => {
       const actor = { member, tool: name, toolCallId: toolCallIdOf(context) };
       const started = performance.now();
+      /** A member this tool delegated to (`memberAsTool`) that Keybrake stopped: its error is kept as worded. */
+      let memberStopped: (Error & { cause: KeybrakeError }) | undefined;
       try {
-        const output = await runCappedTool(actor, () => execute.call(tool, input, context));
+        const output = await runCappedTool(actor, async () => {
+          try {
+            return await execute.call(tool, input, context);
+          } catch (error) {
+            if (isMemberStopped(error)) memberStopped = error;
+            throw error;
+          }
+        });
         recordMemberSuccess(requestContextOf(context), started);
         return output;
       } catch (error) {
+        if (memberStopped) {
+          // This member's own log records it too, for whoever delegated to this member.
+          toToolError(memberStopped.cause, { ...actor, context });
+          throw memberStopped;
+        }
         throw KeybrakeError.isInstance(error) ? toToolError(error, { ...actor, context }) : error;
       }
     };
