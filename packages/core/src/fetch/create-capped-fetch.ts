@@ -100,6 +100,18 @@ function isPlainObject(value: unknown): value is Record<string, string> {
 }
 
 /** A record as `HeadersInit` as it is; through {@link toHeaders} only when a header repeats (`set-cookie`). */
+/**
+ * Who is calling: this fetch's actor over the one of the scope it runs in ({@link runWithActor}).
+ * A fetch of another member (a member run by a supervisor's tool, whose own tools set no actor)
+ * takes nothing of the supervisor's tool or tool call: its calls are not the supervisor's.
+ */
+function actorOf(own: AuditActor | undefined, scope: AuditActor | undefined): AuditActor | undefined {
+  if (!own) return scope && { ...scope };
+  if (!scope) return { ...own };
+  if (own.member !== undefined && scope.member !== undefined && own.member !== scope.member) return { ...own };
+  return { ...scope, ...own };
+}
+
 function toHeadersInit(record: Readonly<ResponseHeaderRecord>): Headers | Record<string, string> {
   for (const name in record) if (Array.isArray(record[name])) return toHeaders(record);
   return record as Record<string, string>;
@@ -124,7 +136,7 @@ export function createCappedFetch(
   options: CappedFetchOptions = {},
 ): typeof fetch {
   return async (input, init) => {
-    const actor = options.actor || currentActor() ? { ...currentActor(), ...options.actor } : undefined;
+    const actor = actorOf(options.actor, currentActor());
     const request = await toVaultRequest(input, init);
     const result = await vault.handle({ ...request, vaultKey: options.vaultKey, actor });
     const responseInit = { status: result.status, headers: toHeadersInit(result.headerRecord) };
