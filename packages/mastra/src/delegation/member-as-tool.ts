@@ -93,3 +93,13 @@ function markMemberStopped(error: Error): Error {
 export function isMemberStopped(error: unknown): error is Error & { cause: KeybrakeError } {
   return error instanceof Error && (error as unknown as Record<symbol, unknown>)[MEMBER_STOPPED] === true;
 }
+
+/** The {@link memberAsTool} "member stopped" error in `error` or its causes (a framework may wrap it). */
+export function findMemberStopped(error: unknown): (Error & { cause: KeybrakeError }) | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 8 && current instanceof Error; depth++) {
+    if (isMemberStopped(current)) return current;
+    current = current.cause;
+  }
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { findKeybrakeError } from '@keybrake/core';
 import type { ToolHooks } from '@mastra/core/tools';
+import { findMemberStopped } from '../delegation/member-as-tool.js';
 import { toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Options of {@link keybrakeHooks}. */
@@ -37,7 +38,15 @@ export function keybrakeHooks(options: KeybrakeHooksOptions = {}): ToolHooks {
       if (!denial) return;
       const agentName = metadata?.agentName ?? metadata?.agentId;
       const member = options.member ?? (typeof agentName === 'string' ? agentName : 'unknown');
-      throw toToolError(denial, { member, tool: toolName, toolCallId: toolCallIdOf(context), context });
+      const call = { member, tool: toolName, toolCallId: toolCallIdOf(context), context };
+      // A member stopped (`memberAsTool`) is already worded for the model: passed on as it is, and
+      // its denial recorded in this member's log too.
+      const stopped = findMemberStopped(error);
+      if (stopped) {
+        toToolError(stopped.cause, call);
+        throw stopped;
+      }
+      throw toToolError(denial, call);
     },
   };
 }
