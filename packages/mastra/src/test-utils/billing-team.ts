@@ -7,6 +7,7 @@ import { createTool } from '@mastra/core/tools';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 import { z } from 'zod';
+import { keybrakeHooks } from '../tools/keybrake-hooks.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { type ScriptStep, scriptModel } from './script-model.js';
 
@@ -91,14 +92,20 @@ export function createSmsTool(member: TeamMember) {
   });
 }
 
-/** The billing member as a Mastra agent whose model follows `steps`, its charge tool wrapped with `withKeybrake`. */
-export function createBillingAgent(member: TeamMember, steps: ScriptStep[]): Agent {
+/** A member as a Mastra agent whose model follows `steps`, its charge tool wrapped with `withKeybrake` (or, `hooksOnly`, under `keybrakeHooks`). */
+export function createBillingAgent(
+  member: TeamMember,
+  steps: ScriptStep[],
+  options: { hooksOnly?: boolean } = {},
+): Agent {
+  const tools = { chargeCustomer: createChargeTool(stripeFor(member)) };
   return new Agent({
-    id: 'billing',
-    name: 'billing',
-    description: 'Charges customers with Stripe.',
+    id: member.name,
+    name: member.name,
+    description: `Charges customers with Stripe (${member.name}).`,
     instructions: 'Charge the customers you are given.',
     model: scriptModel(steps).model,
-    tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
+    // Hook-only: the tools as they are, capped by `keybrakeHooks` (which cannot set the actor).
+    ...(options.hooksOnly ? { tools, hooks: keybrakeHooks() } : { tools: withKeybrake(tools, { member }) }),
   });
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { keybrakeDelegation } from '../delegation/keybrake-delegation.js';
 import { memberAsTool } from '../delegation/member-as-tool.js';
-import { createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
+import { createBillingAgent, createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
 import { type ModelPrompt, type ScriptStep, scriptModel } from '../test-utils/script-model.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 
@@ -101,15 +101,7 @@ describe('parallel tool calls and delegations', () => {
     expect(running.fakeStripe.moneyMoved().reduce((s, m) => s + m.amount, 0)).toBeLessThanOrEqual(15_000);
   });
 
-  const memberAgent = (member: TeamMember, steps: ScriptStep[]) =>
-    new Agent({
-      id: member.name,
-      name: member.name,
-      description: `Charges (${member.name}).`,
-      instructions: 'x',
-      model: scriptModel(steps).model,
-      tools: withKeybrake({ chargeCustomer: createChargeTool(stripeFor(member)) }, { member }),
-    });
+  const memberAgent = (member: TeamMember, steps: ScriptStep[]) => createBillingAgent(member, steps);
   const charges = (n: number, cents: number) => ({
     toolCalls: Array.from({ length: n }, (_, i) => ({
       toolName: 'chargeCustomer',
