@@ -1,6 +1,6 @@
 import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
 import { recordMemberSuccess } from '../delegation/denial-log.js';
-import { isMemberStopped } from '../delegation/member-as-tool.js';
+import { findMemberStopped } from '../delegation/member-as-tool.js';
 import { requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Any tool with an `execute` Mastra can run: `createTool(...)`, a Vercel AI SDK tool, a plain object. */
@@ -66,7 +66,7 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
           try {
             return await execute.call(tool, input, context);
           } catch (error) {
-            if (isMemberStopped(error)) memberStopped = error;
+            memberStopped = findMemberStopped(error);
             throw error;
           }
         });
