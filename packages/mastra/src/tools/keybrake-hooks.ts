@@ -1,7 +1,7 @@
 import { findKeybrakeError } from '@keybrake/core';
 import type { ToolHooks } from '@mastra/core/tools';
 import { findMemberStopped } from '../delegation/member-as-tool.js';
-import { toolCallIdOf, toToolError } from './to-tool-error.js';
+import { recordToolDenial, toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Options of {@link keybrakeHooks}. */
 export interface KeybrakeHooksOptions {
@@ -43,7 +43,7 @@ export function keybrakeHooks(options: KeybrakeHooksOptions = {}): ToolHooks {
       // its denial recorded in this member's log too.
       const stopped = findMemberStopped(error);
       if (stopped) {
-        toToolError(stopped.cause, call);
+        recordToolDenial(stopped.cause, call);
         throw stopped;
       }
       throw toToolError(denial, call);

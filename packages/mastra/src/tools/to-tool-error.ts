@@ -45,17 +45,31 @@ export function requestContextOf(context: unknown): RequestContext | undefined {
  * throw toToolError(denial, { member: 'billing', tool: 'charge', toolCallId, context });
  * ```
  */
-export function toToolError(
-  denial: KeybrakeError,
-  call: { member: string; tool: string; toolCallId?: string | undefined; context: unknown },
-): Error {
+export function toToolError(denial: KeybrakeError, call: ToolCall): Error {
+  recordToolDenial(denial, call);
+  const error = new Error(formatDenialForModel(denial), { cause: denial });
+  error.name = denial.name;
+  return error;
+}
+
+/** The member, tool, tool call id and execution context of a denied tool call. */
+export interface ToolCall {
+  member: string;
+  tool: string;
+  toolCallId?: string | undefined;
+  context: unknown;
+}
+
+/**
+ * Records a denial in the denial log of the tool's run (if a supervisor opened one), for the
+ * supervisor's report: what {@link toToolError} does before wording the error, and all a tool does
+ * with an error already worded (a member stopped, from `memberAsTool`).
+ */
+export function recordToolDenial(denial: KeybrakeError, call: ToolCall): void {
   recordMemberDenial(requestContextOf(call.context), {
     member: call.member,
     tool: call.tool,
     toolCallId: call.toolCallId,
     error: denial,
   });
-  const error = new Error(formatDenialForModel(denial), { cause: denial });
-  error.name = denial.name;
-  return error;
 }

@@ -1,7 +1,7 @@
 import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
 import { recordMemberSuccess } from '../delegation/denial-log.js';
 import { findMemberStopped } from '../delegation/member-as-tool.js';
-import { requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
+import { recordToolDenial, requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
 
 /** Any tool with an `execute` Mastra can run: `createTool(...)`, a Vercel AI SDK tool, a plain object. */
 export interface KeybrakeTool {
@@ -75,7 +75,7 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
       } catch (error) {
         if (memberStopped) {
           // This member's own log records it too, for whoever delegated to this member.
-          toToolError(memberStopped.cause, { ...actor, context });
+          recordToolDenial(memberStopped.cause, { ...actor, context });
           throw memberStopped;
         }
         throw KeybrakeError.isInstance(error) ? toToolError(error, { ...actor, context }) : error;
