@@ -2,7 +2,7 @@
 import { createFakeStripe, createFakeTwilio } from '@keybrake/testkit';
 import Stripe from 'stripe';
 import twilio from 'twilio';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openTeamSession } from '../team/open-team-session.js';
 import { createVault } from '../vault/create-vault.js';
 import { createTwilioHttpClient } from './create-twilio-http-client.js';
@@ -73,6 +73,31 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         true,
       );
       await vault.close();
+    });
+    it('should not confirm a PaymentIntent whose key is revoked while Keybrake reads it to price the call', async () => {
+      const slowStripe = await createFakeStripe({ secret: STRIPE_SECRET, latencyMs: 500 });
+      const vault = createVault({ secrets: { stripe: STRIPE_SECRET }, upstreams: { stripe: slowStripe.url } });
+      try {
+        const stripeWith = (vaultKey: string) =>
+          new Stripe(vaultKey, { httpClient: Stripe.createFetchHttpClient(vault.createFetch()), maxNetworkRetries: 0 });
+        const setup = await vault.issueKey({ vendor: 'stripe', capUsd: 100 });
+        const agent = await vault.issueKey({ vendor: 'stripe', capUsd: 100, label: 'billing-agent/run-43' });
+        const intent = await stripeWith(setup.vaultKey).paymentIntents.create({ amount: 2000, currency: 'usd' });
+        const confirming = stripeWith(agent.vaultKey)
+          .paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' })
+          .catch((error: unknown) => error);
+        // The estimate reads the PaymentIntent (its amount) before the confirmation is priced.
+        await vi.waitFor(() => expect(slowStripe.requests.map((request) => request.method)).toEqual(['POST', 'GET']));
+        await vault.revokeKey(agent.id);
+        const denial = await confirming;
+        expect(denial).toBeInstanceOf(Stripe.errors.StripeAuthenticationError);
+        expect(denial).toMatchObject({ code: 'KEYBRAKE_KEY_REVOKED' });
+        expect(slowStripe.requests.map((request) => request.method)).toEqual(['POST', 'GET']);
+        expect(slowStripe.moneyMoved()).toEqual([]);
+      } finally {
+        await vault.close();
+        await slowStripe.close();
+      }
     });
     it('should never forward ephemeral keys or the Apps secret store, whatever the allow-list or fallback', async () => {
       fakeStripe.reset();

@@ -149,6 +149,45 @@ describe('createVault', () => {
       expect(upstream.received).toHaveLength(0);
     });
 
+    it.each(['revoked', 'expired'] as const)(
+      'should not send a call whose key was %s while its estimate read the vendor',
+      async (change) => {
+        const vault = createVault({
+          vendors: {
+            custom: createBearerVendor({
+              name: 'custom',
+              baseUrl: upstream.url,
+              costModel: {
+                // As Stripe's estimate of a confirmation reads the PaymentIntent first: the read may wait.
+                async estimate(_request, context) {
+                  await context.lookup('/v1/charges/ch_1');
+                  if (change === 'revoked') await vault.revokeKey(key.id);
+                  else now += 31 * 60_000;
+                  return { kind: 'known', micros: 3_000_000 };
+                },
+                settle: () => ({ kind: 'known', micros: 3_000_000 }),
+              },
+            }),
+          },
+          secrets: { custom: 'sk_custom_secret' },
+          now: () => now,
+        });
+        vaults.push(vault);
+        const key = await vault.issueKey({ vendor: 'custom', capUsd: 10, expiresIn: '30m' });
+        const response = await vault.handle({
+          vaultKey: key.vaultKey,
+          method: 'POST',
+          path: '/v1/charges',
+          headers: {},
+        });
+        expect(response.keybrake.error?.code).toBe(
+          change === 'revoked' ? 'KEYBRAKE_KEY_REVOKED' : 'KEYBRAKE_KEY_EXPIRED',
+        );
+        expect(upstream.received.map((request) => request.method)).toEqual(['GET']);
+        expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(0);
+      },
+    );
+
     it('should forget a key and its spend once it has been expired for longer than the retention, not before', async () => {
       const inner = createMemoryLedger();
       const reserved: ReserveRequest[] = [];

@@ -168,7 +168,8 @@ async function allowOrDeny(
   if (context.closed) {
     throw new StorageError({ message: 'Keybrake denied this call: the vault is closed.' });
   }
-  const chain = await loadKeyChain(context, request.vaultKey ?? readVaultKey(headers));
+  const vaultKey = request.vaultKey ?? readVaultKey(headers);
+  const chain = await loadKeyChain(context, vaultKey);
   const key = chain[0] as KeyRecord;
   state.chain = chain;
   const record = state.record;
@@ -271,6 +272,11 @@ async function allowOrDeny(
   const estimatedMicros = resolveEstimate(estimate, chain, method, path);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
+  // An estimate that read the vendor may have waited up to upstreamTimeout: a key revoked meanwhile
+  // is read again, and one that expired meanwhile is caught at the time of the reservation.
+  if (costContext.lookedUp) assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
+  const reservedAt = context.now();
+  assertChainUsable(chain, reservedAt);
   for (const entry of chain) {
     if (entry.perCallMaxMicros !== undefined && estimatedMicros > entry.perCallMaxMicros) {
       throw capError(key, entry, 'per_call', entry.perCallMaxMicros, 0, 0, estimatedMicros);
@@ -287,7 +293,7 @@ async function allowOrDeny(
       expiresAt: entry.expiresAt,
     })),
     micros: estimatedMicros,
-    now: context.now(),
+    now: reservedAt,
     ttlMs: context.reservationTtlMs,
     idempotencyKey:
       method === 'POST' &&
@@ -976,6 +982,8 @@ class VaultCostContext implements CostContext {
   readonly #context: VaultContext;
   readonly #vendor: ConfiguredVendor;
   readonly #signal: AbortSignal | undefined;
+  /** Whether the cost model read the vendor. */
+  lookedUp = false;
   constructor(context: VaultContext, vendor: ConfiguredVendor, signal: AbortSignal | undefined) {
     this.#context = context;
     this.#vendor = vendor;
@@ -983,6 +991,7 @@ class VaultCostContext implements CostContext {
     this.fx = context.fx;
   }
   async lookup(path: string): Promise<unknown> {
+    this.lookedUp = true;
     const headers: Record<string, string> = { accept: 'application/json' };
     const vendor = this.#vendor;
     const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
