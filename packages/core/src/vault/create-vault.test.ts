@@ -848,6 +848,19 @@ describe('createVault', () => {
   });
 
   describe('secrets', () => {
+    it('should refuse a secret or an upstream for a vendor it does not know, so a typo never leaves a vendor on its real host', () => {
+      expect(() => createVault({ secrets: { strpe: 'sk_test_x' } })).toThrow(
+        /secret was given for unknown vendor "strpe"/,
+      );
+      for (const name of ['strpe', 'Stripe']) {
+        expect(() =>
+          createVault({ secrets: { stripe: 'sk_test_x' }, upstreams: { [name]: 'http://127.0.0.1:12111' } }),
+        ).toThrow(new RegExp(`upstream was given for unknown vendor "${name}" \\(known: stripe, twilio, resend\\)`));
+      }
+      // Unset entries (an optional environment variable) are ignored, as for secrets.
+      expect(() => createVault({ upstreams: { strpe: undefined } })).not.toThrow();
+    });
+
     it('should inject the real secret upstream and never show it or a vault key in audit records or errors', async () => {
       const vault = makeVault();
       const { session, billing } = await team(vault);

@@ -40,6 +40,7 @@ export interface VaultOptions {
   secrets?: VaultSecrets;
   /**
    * Override vendors' base URLs (tests, the demo, a regional endpoint). Agents can never choose the host.
+   * A name that is not a vendor of this vault throws `InvalidPolicyError`, as for `secrets`.
    * @example { stripe: 'http://127.0.0.1:12111' }
    */
   upstreams?: Record<string, string | undefined>;
@@ -144,6 +145,14 @@ export function createVault(options: VaultOptions = {}): Vault {
       secret: rawSecret === undefined ? undefined : definition.parseSecret(rawSecret),
       baseUrl,
     });
+  }
+  for (const name of Object.keys(options.upstreams ?? {})) {
+    // A misspelt name would leave that vendor on its real host, with the real secret.
+    if (!vendors.has(name) && options.upstreams?.[name] !== undefined) {
+      throw new InvalidPolicyError({
+        message: `An upstream was given for unknown vendor "${name}" (known: ${[...vendors.keys()].join(', ')}); define it in \`vendors\`.`,
+      });
+    }
   }
   for (const name of Object.keys(options.secrets ?? {})) {
     if (!vendors.has(name) && options.secrets?.[name] !== undefined) {
