@@ -92,6 +92,9 @@ describe('openRedisConnection', () => {
         expect(() => openRedisConnection({ url: 'http://user:hunter2@host:1' })).toThrow(
           /^Keybrake cannot use the Redis URL http:\/\/host:1: it is malformed\.$/,
         );
+        expect(() => openRedisConnection({ url: 'not a url :hunter2' })).toThrow(
+          /^Keybrake cannot use the Redis URL: it cannot be parsed as a URL\.$/,
+        );
       } finally {
         await Promise.all([wrong.close?.(), right.close?.()]);
         await guarded.close();

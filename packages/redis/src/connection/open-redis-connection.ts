@@ -108,7 +108,11 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       });
     } catch {
       // No `cause`: a URL parser's error carries the input, password included.
-      throw new StorageError({ message: `Keybrake cannot use the Redis URL ${where}: it is malformed.` });
+      throw new StorageError({
+        message: URL.canParse(url)
+          ? `Keybrake cannot use the Redis URL ${where}: it is malformed.`
+          : 'Keybrake cannot use the Redis URL: it cannot be parsed as a URL.',
+      });
     }
   }
   // node-redis emits every socket error; without a listener an 'error' event would crash the process.

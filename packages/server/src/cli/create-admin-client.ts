@@ -9,6 +9,8 @@ export interface AdminClientOptions {
   adminToken: string;
   /** @default globalThis.fetch */
   fetch?: typeof fetch | undefined;
+  /** How long one admin call may take, answer included, before it is given up. @default 30_000 */
+  timeoutMs?: number | undefined;
 }
 
 /** The answer of an admin call: the body, or the error the server (or the network) gave. */
@@ -41,8 +43,21 @@ export interface AdminClient {
  */
 export function createAdminClient(options: AdminClientOptions): AdminClient {
   const send = options.fetch ?? globalThis.fetch;
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<AdminResult<T>> => {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const unreachable = (reason: string): AdminFailure => ({
+    ok: false,
+    status: 0,
+    code: 'KEYBRAKE_UNREACHABLE',
+    message: `Could not reach the Keybrake proxy at ${options.url} (${reason}). Is \`keybrake serve\` running? Set --url or KEYBRAKE_URL.`,
+  });
+  const call = async <T>(
+    method: string,
+    path: string,
+    isAnswer: (json: Record<string, unknown>) => boolean,
+    body?: unknown,
+  ): Promise<AdminResult<T>> => {
     let response: Response;
+    let text: string;
     try {
       response = await send(new URL(path, options.url), {
         method,
@@ -51,17 +66,19 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
       });
+      text = await response.text();
     } catch (error) {
-      const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
-      return {
-        ok: false,
-        status: 0,
-        code: 'KEYBRAKE_UNREACHABLE',
-        message: `Could not reach the Keybrake proxy at ${options.url} (${cause}). Is \`keybrake serve\` running? Set --url or KEYBRAKE_URL.`,
-      };
+      if (error instanceof Error && error.name === 'TimeoutError') {
+        return unreachable(`no answer within ${timeoutMs / 1000} s`);
+      }
+      // Only a network error's cause (ECONNREFUSED, ENOTFOUND): an error building the request
+      // quotes its headers, the admin token among them.
+      return unreachable(
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : 'the request could not be sent',
+      );
     }
-    const text = await response.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -69,13 +86,15 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
       json = undefined;
     }
     if (response.ok) {
-      if (typeof json === 'object' && json !== null) return { ok: true, status: response.status, body: json as T };
+      if (typeof json === 'object' && json !== null && isAnswer(json as Record<string, unknown>)) {
+        return { ok: true, status: response.status, body: json as T };
+      }
       // Something else answered at that URL (a dev server, a login page): say so, never crash on it.
       return {
         ok: false,
         status: response.status,
         code: 'KEYBRAKE_BAD_RESPONSE',
-        message: `The server at ${options.url} answered ${response.status} without a JSON object: it is not a Keybrake proxy. Set --url or KEYBRAKE_URL.`,
+        message: `The server at ${options.url} answered ${response.status} without the admin API's answer: it is not a Keybrake proxy. Set --url or KEYBRAKE_URL.`,
       };
     }
     const error = (json as { error?: { code?: unknown; message?: unknown; fields?: unknown } } | undefined)?.error;
@@ -92,14 +111,19 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
   };
   const keyPath = (id: string) => `/vault/keys/${encodeURIComponent(id)}`;
   return {
-    issueKey: (body) => call('POST', '/vault/keys', body),
-    getKey: (id) => call('GET', keyPath(id)),
-    revokeKey: (id) => call('DELETE', keyPath(id)),
+    issueKey: (body) =>
+      call('POST', '/vault/keys', (json) => typeof json.id === 'string' && typeof json.vault_key === 'string', body),
+    getKey: (id) => call('GET', keyPath(id), (json) => typeof json.id === 'string' && Array.isArray(json.caps)),
+    revokeKey: (id) => call('DELETE', keyPath(id), (json) => Array.isArray(json.revoked)),
     queryAudit: (query) => {
       const search = new URLSearchParams();
       for (const [name, value] of Object.entries(query)) if (value !== undefined) search.set(name, value);
       const text = search.toString();
-      return call('GET', `/vault/audit${text ? `?${text}` : ''}`);
+      return call(
+        'GET',
+        `/vault/audit${text ? `?${text}` : ''}`,
+        (json) => Array.isArray(json.records) && Array.isArray(json.totals),
+      );
     },
   };
 }

@@ -32,9 +32,22 @@ export function openAdminClient(url: string | undefined, io: CliIo): AdminClient
     io.stderr('keybrake: KEYBRAKE_ADMIN_TOKEN is not set: export the admin token of the proxy.\n');
     return EXIT.usage;
   }
-  const base = url ?? io.env.KEYBRAKE_URL ?? 'http://127.0.0.1:8787';
-  if (!/^https?:\/\/[^/]/.test(base)) {
-    io.stderr(`keybrake: invalid --url ${JSON.stringify(base)}: expected http(s)://host:port.\n`);
+  if (!/^[\x21-\x7e]+$/.test(adminToken)) {
+    // Never echoed: it is the admin credential.
+    io.stderr(
+      'keybrake: KEYBRAKE_ADMIN_TOKEN must be printable ASCII without spaces (check for a trailing newline or \\r from an env file).\n',
+    );
+    return EXIT.usage;
+  }
+  const base = url ?? (io.env.KEYBRAKE_URL || 'http://127.0.0.1:8787');
+  if (!/^https?:\/\/[^/]/.test(base) || !URL.canParse(base)) {
+    const shown = base.replace(/^([^@/]*\/\/)?[^@/]*@/, '$1…@');
+    io.stderr(`keybrake: invalid --url ${JSON.stringify(shown)}: expected http(s)://host:port.\n`);
+    return EXIT.usage;
+  }
+  const parsed = new URL(base);
+  if (parsed.username !== '' || parsed.password !== '') {
+    io.stderr('keybrake: --url must not carry a user name or password: the admin token is the credential.\n');
     return EXIT.usage;
   }
   return createAdminClient({ url: base, adminToken });

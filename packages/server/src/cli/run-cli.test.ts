@@ -22,6 +22,15 @@ describe('runCli', () => {
         expect(await runCli({ argv: args, ...run.io })).toBe(0);
         expect(run.out.stdout).toMatch(/^Usage: keybrake /);
       }
+      for (const [args, usage] of [
+        [['help', 'serve'], /^Usage: keybrake serve/],
+        [['help', 'keys', 'issue'], /^Usage: keybrake keys issue/],
+        [['help'], /^Usage: keybrake <command>/],
+      ] as const) {
+        const run = captureIo();
+        expect(await runCli({ argv: [...args], ...run.io })).toBe(0);
+        expect(run.out.stdout).toMatch(usage);
+      }
       const version = captureIo();
       expect(await runCli({ argv: ['--version'], ...version.io })).toBe(0);
       expect(version.out.stdout).toMatch(/^keybrake \d+\.\d+\.\d+/);
@@ -42,6 +51,8 @@ describe('runCli', () => {
         [['audit', '--limit', 'all'], /--limit must be a whole number/],
         [['keys', 'show', 'kbk_1', '--url', 'localhost:8787'], /invalid --url/],
         [['serve', '--price', 'twilio'], /Invalid --price "twilio"/],
+        [['serve', '--upstream', 'strpe=http://127.0.0.1:12111'], /upstream was given for unknown vendor "strpe"/],
+        [['serve', '--host='], /--host must not be empty/],
         [['serve', '--config', '/nonexistent/keybrake.json'], /cannot read the config file/],
       ];
       for (const [args, message] of cases) {

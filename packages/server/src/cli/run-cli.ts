@@ -36,9 +36,13 @@ export async function runCli({ argv, ...io }: RunCliOptions): Promise<number> {
       return runKeysCommand(rest, io);
     case 'audit':
       return runAuditCommand(rest, io);
+    case 'help':
+      // `keybrake help keys issue` is `keybrake keys issue --help`.
+      if (rest.length > 0) return runCli({ argv: [...rest, '--help'], ...io });
+      io.stdout(helpText('main'));
+      return EXIT.ok;
     case '-h':
     case '--help':
-    case 'help':
       io.stdout(helpText('main'));
       return EXIT.ok;
     case '-v':

@@ -64,6 +64,34 @@ describe('resolveServeConfig', () => {
         auditFile: 'audit.jsonl',
       });
     });
+
+    it('should take an empty variable as unset, so it never overrides the file, and refuse an empty flag', () => {
+      const file = {
+        host: '127.0.0.3',
+        port: 9100,
+        mode: 'live',
+        logLevel: 'warn',
+        fx: { gbp: '1.27' },
+        auditFile: 'audit.jsonl',
+        redisUrl: 'redis://127.0.0.1:6390',
+        redisPrefix: 'kb:',
+      };
+      const empty = Object.fromEntries(
+        ['HOST', 'PORT', 'MODE', 'LOG_LEVEL', 'FX', 'AUDIT_FILE', 'REDIS_URL', 'REDIS_PREFIX'].map((name) => [
+          `KEYBRAKE_${name}`,
+          '',
+        ]),
+      );
+      expect(resolveServeConfig({ flags: {}, env: { ...env, ...empty }, file })).toMatchObject({
+        ...file,
+        fx: { gbp: '1.27' },
+      });
+      // Without the file an empty host still means loopback, not every interface.
+      expect(resolveServeConfig({ flags: {}, env: { ...env, KEYBRAKE_HOST: '' } }).host).toBe('127.0.0.1');
+      for (const flag of ['host', 'auditFile', 'redisUrl'] as const) {
+        expect(() => resolveServeConfig({ flags: { [flag]: '' }, env, file })).toThrow(/must not be empty/);
+      }
+    });
   });
 
   describe('when Twilio credentials come from the environment', () => {

@@ -82,6 +82,16 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 export function resolveServeConfig(options: ResolveServeConfigOptions): ServeConfig {
   const { flags, env } = options;
   const file = parseConfigFile(options.file);
+  // An empty variable counts as unset: compose files and systemd units set `NAME=` for an absent
+  // value, which must not override the config file (an empty host would listen on every interface).
+  const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
+  for (const [flag, value] of [
+    ['--host', flags.host],
+    ['--audit-file', flags.auditFile],
+    ['--redis-url', flags.redisUrl],
+  ] as const) {
+    if (value === '') throw new InvalidPolicyError({ message: `${flag} must not be empty.` });
+  }
 
   const adminToken = env.KEYBRAKE_ADMIN_TOKEN ?? '';
   if (adminToken === '') {
@@ -100,36 +110,36 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
     });
   }
 
-  const port = toInteger('--port', flags.port ?? env.KEYBRAKE_PORT, file.port ?? 8787);
+  const port = toInteger('--port', flags.port ?? fromEnv('KEYBRAKE_PORT'), file.port ?? 8787);
   if (port > 65_535) throw new InvalidPolicyError({ message: `--port must be 0–65535, got ${port}.` });
   const maxBodyBytes = toInteger('--max-body-bytes', flags.maxBodyBytes, file.maxBodyBytes ?? 1_048_576);
   if (maxBodyBytes < 1) throw new InvalidPolicyError({ message: '--max-body-bytes must be positive.' });
 
-  const mode = flags.mode ?? env.KEYBRAKE_MODE ?? file.mode ?? 'test';
+  const mode = flags.mode ?? fromEnv('KEYBRAKE_MODE') ?? file.mode ?? 'test';
   if (mode !== 'test' && mode !== 'live') {
     throw new InvalidPolicyError({ message: `--mode must be test or live, got ${JSON.stringify(mode)}.` });
   }
-  const redisPrefix = flags.redisPrefix ?? env.KEYBRAKE_REDIS_PREFIX ?? file.redisPrefix ?? `keybrake:${mode}:`;
+  const redisPrefix = flags.redisPrefix ?? fromEnv('KEYBRAKE_REDIS_PREFIX') ?? file.redisPrefix ?? `keybrake:${mode}:`;
   if (redisPrefix === '') throw new InvalidPolicyError({ message: '--redis-prefix must not be empty.' });
-  const logLevel = flags.logLevel ?? env.KEYBRAKE_LOG_LEVEL ?? file.logLevel ?? 'info';
+  const logLevel = flags.logLevel ?? fromEnv('KEYBRAKE_LOG_LEVEL') ?? file.logLevel ?? 'info';
   if (!(LEVELS as readonly string[]).includes(logLevel)) {
     throw new InvalidPolicyError({ message: `--log-level must be one of ${LEVELS.join(', ')}.` });
   }
 
-  const fxText = flags.fx ?? env.KEYBRAKE_FX;
+  const fxText = flags.fx ?? fromEnv('KEYBRAKE_FX');
   const fx =
     fxText !== undefined ? parseFxRates(fxText) : typeof file.fx === 'string' ? parseFxRates(file.fx) : file.fx;
 
   return {
-    host: flags.host ?? env.KEYBRAKE_HOST ?? file.host ?? '127.0.0.1',
+    host: flags.host ?? fromEnv('KEYBRAKE_HOST') ?? file.host ?? '127.0.0.1',
     port,
     adminToken,
     secrets: resolveSecrets(env, file),
     upstreams: { ...file.upstreams, ...parseUpstreams(flags.upstream ?? []) },
     fx: fx ?? {},
     prices: resolvePrices(file.prices, flags.price ?? []),
-    auditFile: flags.auditFile ?? env.KEYBRAKE_AUDIT_FILE ?? file.auditFile,
-    redisUrl: flags.redisUrl ?? env.KEYBRAKE_REDIS_URL ?? file.redisUrl,
+    auditFile: flags.auditFile ?? fromEnv('KEYBRAKE_AUDIT_FILE') ?? file.auditFile,
+    redisUrl: flags.redisUrl ?? fromEnv('KEYBRAKE_REDIS_URL') ?? file.redisUrl,
     redisPrefix,
     maxBodyBytes,
     upstreamTimeout: flags.upstreamTimeout ?? file.upstreamTimeout ?? '60s',

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdminClient } from '../cli/create-admin-client.js';
 import { runCli } from '../cli/run-cli.js';
 import { resolveServeConfig } from '../config/resolve-serve-config.js';
 import { createProxyLogger } from '../logging/create-proxy-logger.js';
@@ -122,8 +123,9 @@ describe('the admin API and the CLI on hostile input', () => {
   });
 
   it('should exit 1 with a message when the URL answers 200 with something that is not the admin API', async () => {
+    let answer = { type: 'text/html', body: '<html>dev server</html>' };
     const other = createServer((_request, response) => {
-      response.writeHead(200, { 'content-type': 'text/html' }).end('<html>dev server</html>');
+      response.writeHead(200, { 'content-type': answer.type }).end(answer.body);
     });
     await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
     const env = {
@@ -131,13 +133,60 @@ describe('the admin API and the CLI on hostile input', () => {
       KEYBRAKE_URL: `http://127.0.0.1:${(other.address() as AddressInfo).port}`,
     };
     try {
-      for (const argv of [['keys', 'issue', '--cap', '1'], ['keys', 'show', 'kbk_1'], ['audit']]) {
-        const run = captureIo(env);
-        expect(await runCli({ argv, ...run.io }), argv.join(' ')).toBe(1);
-        expect(run.out.stderr).toMatch(/is not a Keybrake proxy/);
+      // A page, then another service's JSON (a health check): neither may crash a command.
+      for (const body of ['<html>dev server</html>', '{"status":"ok","id":"svc"}']) {
+        answer = { type: body.startsWith('{') ? 'application/json' : 'text/html', body };
+        for (const argv of [
+          ['keys', 'issue', '--cap', '1'],
+          ['keys', 'show', 'kbk_1'],
+          ['keys', 'revoke', 'kbk_1'],
+          ['audit'],
+        ]) {
+          const run = captureIo(env);
+          expect(await runCli({ argv, ...run.io }), `${argv.join(' ')} on ${body}`).toBe(1);
+          expect(run.out.stderr).toMatch(/is not a Keybrake proxy/);
+        }
       }
     } finally {
       other.close();
+    }
+  });
+
+  it('should give an admin call up when the server never answers, as unreachable', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const admin = createAdminClient({
+        url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        adminToken: ADMIN_TOKEN,
+        timeoutMs: 300,
+      });
+      expect(await admin.getKey('kbk_1')).toMatchObject({
+        ok: false,
+        code: 'KEYBRAKE_UNREACHABLE',
+        message: expect.stringContaining('no answer within 0.3 s'),
+      });
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
+  it('should never print the admin token or a password in --url, and say what is wrong with them', async () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [
+        { KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123\nSECRET-PART-456789' },
+        /KEYBRAKE_ADMIN_TOKEN must be printable ASCII/,
+      ],
+      [{ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123-SECRET-PART-\u00e9' }, /KEYBRAKE_ADMIN_TOKEN must be printable ASCII/],
+      [{ KEYBRAKE_URL: 'http://admin:SECRET-PART@127.0.0.1:9' }, /--url must not carry a user name or password/],
+      [{ KEYBRAKE_URL: 'admin:SECRET-PART@127.0.0.1:9' }, /invalid --url "…@127.0.0.1:9"/],
+    ];
+    for (const [env, message] of cases) {
+      const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_URL: 'http://127.0.0.1:9', ...env });
+      expect(await runCli({ argv: ['keys', 'show', 'kbk_1'], ...run.io }), JSON.stringify(env)).toBe(2);
+      expect(run.out.stderr).toMatch(message);
+      expect(run.out.stderr).not.toContain('SECRET-PART');
     }
   });
 });
