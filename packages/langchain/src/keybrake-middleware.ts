@@ -1,6 +1,6 @@
 import { KeybrakeError, runCappedTool } from '@keybrake/core';
 import type { ClientTool } from '@langchain/core/tools';
-import { createMiddleware } from 'langchain';
+import { type AgentMiddleware, createMiddleware } from 'langchain';
 import { isGraphSignal } from './is-graph-signal.js';
 import { type MemberRef, memberName } from './member-name.js';
 import { reportDenials } from './report-denials.js';
@@ -70,7 +70,9 @@ function isClientTool(tool: unknown): tool is ClientTool {
  * });
  * ```
  */
-export function keybrakeMiddleware(options: KeybrakeMiddlewareOptions) {
+// Typed as plain `AgentMiddleware`: the inferred type names langchain 1.5's five type parameters,
+// which the published `.d.ts` would then ask of every langchain in the peer range.
+export function keybrakeMiddleware(options: KeybrakeMiddlewareOptions): AgentMiddleware {
   const member = memberName(options.member);
   const report = options.reportDenials ?? true;
   return createMiddleware({
