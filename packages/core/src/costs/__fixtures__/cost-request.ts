@@ -64,7 +64,26 @@ export interface TestCostContext extends CostContext {
 }
 
 /**
- * Builds a {@link CostContext} with FX rates and canned lookups (a missing path resolves to `undefined`).
+ * An object as Stripe answers a read of it: the fields Stripe includes only when expanded
+ * (`currency_options` of a Price, `fixed_amount.currency_options` of a shipping rate) are left out
+ * unless the query's `expand[]` names them.
+ */
+function asStripeAnswers(found: unknown, expand: readonly string[]): unknown {
+  if (typeof found !== 'object' || found === null) return found;
+  const object = { ...(found as Record<string, unknown>) };
+  if (!expand.includes('currency_options')) delete object.currency_options;
+  const fixed = object.fixed_amount;
+  if (typeof fixed === 'object' && fixed !== null && !expand.includes('fixed_amount.currency_options')) {
+    const { currency_options: _, ...rest } = fixed as Record<string, unknown>;
+    object.fixed_amount = rest;
+  }
+  return object;
+}
+
+/**
+ * Builds a {@link CostContext} with FX rates and canned lookups, keyed by path without the query (a
+ * missing path resolves to `undefined`). Fields Stripe includes only when expanded are left out
+ * unless the lookup expands them.
  *
  * @example
  * ```ts
@@ -78,7 +97,8 @@ export function costContext(options: { fx?: FxRates; lookups?: Record<string, un
     lookedUp,
     async lookup(path) {
       lookedUp.push(path);
-      return options.lookups?.[path];
+      const [pathname = '', query = ''] = path.split('?');
+      return asStripeAnswers(options.lookups?.[pathname], new URLSearchParams(query).getAll('expand[]'));
     },
   };
 }

@@ -2,7 +2,11 @@ import { z } from 'zod';
 import type { MicroUsd } from '../../money/micro-usd.js';
 import type { CostContext, CostEstimate } from '../cost-model.js';
 
-/** A Stripe Price known ahead of time, so that line items naming it are priced without a lookup. */
+/**
+ * A Stripe Price known ahead of time, so that line items naming it are priced without a lookup. It
+ * is taken as is: leave a Price with prices in other currencies (`currency_options`) unconfigured,
+ * so that it is read from Stripe and priced in the currency the customer pays.
+ */
 export interface StripePrice {
   /** Price of one unit in the currency's minor unit (cents, yen, fils): `2000` is $20.00. */
   unitAmount: number;
@@ -19,6 +23,11 @@ export interface StripeLineItemsInput {
   /** FX and lookups. */
   context: CostContext;
 }
+
+// Stripe leaves a Price's and a shipping rate's prices in other currencies out of its answer unless
+// they are expanded: read without them, a session charged in yen would be priced at the base price.
+const EXPAND_PRICE = 'expand%5B%5D=currency_options';
+const EXPAND_SHIPPING_RATE = 'expand%5B%5D=fixed_amount.currency_options';
 
 /** What a Stripe object id looks like; anything else is never put into a lookup path. */
 const OBJECT_ID = /^[A-Za-z0-9_]{1,255}$/;
@@ -64,9 +73,10 @@ interface UnitPrice {
  * adjustable quantities at their maximum (Stripe's default maximum is 99), plus the most expensive
  * `shipping_options[n]`. A unit price comes from `price_data[unit_amount]` (or
  * `[unit_amount_decimal]`), from a configured {@link StripePrice}, or from a lookup of the Price
- * (`unit_amount`, else a pay-what-you-want `custom_unit_amount[maximum]`). Discounts are ignored
- * and tax is not added (Stripe computes it at checkout; the response's `amount_total` can raise
- * the settlement).
+ * (`unit_amount`, else a pay-what-you-want `custom_unit_amount[maximum]`; read with its
+ * `currency_options`, priced in the session's currency, else the dearest). Discounts are ignored
+ * and tax is not added: automatic tax and `dynamic_tax_rates` are computed at checkout, and fixed
+ * `tax_rates` show only in the response's `amount_total`, which can raise the settlement.
  *
  * @param input - The form, known prices and cost context.
  * @returns A known estimate, or `unknown` with the reason when a price cannot be determined.
@@ -190,7 +200,7 @@ async function unitPrice(
       value: { unit: { digits: BigInt(configured.unitAmount), scale: 0 }, currency: configured.currency.toLowerCase() },
     };
   }
-  const parsed = priceSchema.safeParse(await lookup(`/v1/prices/${encodeURIComponent(priceId)}`));
+  const parsed = priceSchema.safeParse(await lookup(`/v1/prices/${encodeURIComponent(priceId)}?${EXPAND_PRICE}`));
   if (!parsed.success)
     return { ok: false, reason: `price ${priceId} is not configured and could not be read from Stripe` };
   const price = parsed.data;
@@ -253,7 +263,9 @@ async function maxShipping(
     const rateId = form[`${prefix}[shipping_rate]`];
     if (rateId !== undefined) {
       if (!OBJECT_ID.test(rateId)) return { ok: false, reason: `${prefix}[shipping_rate] is not a Stripe id` };
-      const parsed = shippingRateSchema.safeParse(await lookup(`/v1/shipping_rates/${encodeURIComponent(rateId)}`));
+      const parsed = shippingRateSchema.safeParse(
+        await lookup(`/v1/shipping_rates/${encodeURIComponent(rateId)}?${EXPAND_SHIPPING_RATE}`),
+      );
       const base = parsed.success ? parsed.data.fixed_amount?.currency?.toLowerCase() : undefined;
       const byCurrency = parsed.success ? Object.keys(parsed.data.fixed_amount?.currency_options ?? {}) : [];
       if (byCurrency.some((code) => code.toLowerCase() !== base)) {

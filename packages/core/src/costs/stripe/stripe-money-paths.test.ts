@@ -1,6 +1,8 @@
 // Stripe calls that can move money although they look like bookkeeping: each must be priced at no
 // less than it can move, or be unknown (denied). Amounts and parameters follow Stripe's API.
 import { describe, expect, it } from 'vitest';
+import { startRecordingUpstream } from '../../test-utils/start-recording-upstream.js';
+import { createVault } from '../../vault/create-vault.js';
 import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
@@ -87,6 +89,48 @@ describe('Stripe calls that can move money', () => {
       context: costContext({ lookups: { '/v1/prices/price_multi': price } }),
     });
     expect(noRate.estimate.kind).toBe('unknown');
+  });
+
+  it('should read a Price with its prices by currency, so a $20 cap stops a session charged in yen', async () => {
+    // As Stripe answers: `currency_options` only when the read expands it.
+    const price = {
+      id: 'price_multi',
+      object: 'price',
+      currency: 'usd',
+      unit_amount: 1000,
+      currency_options: { jpy: { unit_amount: 5000 } },
+    };
+    const upstream = await startRecordingUpstream((request) => {
+      const url = new URL(request.url, 'http://stripe.test');
+      if (url.pathname !== '/v1/prices/price_multi') {
+        return { body: { id: 'cs_1', object: 'checkout.session', currency: 'jpy', amount_total: 5000 } };
+      }
+      const expanded = url.searchParams.getAll('expand[]').includes('currency_options');
+      return { body: expanded ? price : { ...price, currency_options: undefined } };
+    });
+    const vault = createVault({
+      secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
+      upstreams: { stripe: upstream.url },
+      fx: { jpy: '0.0067' },
+    });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 20 });
+      const response = await vault.createFetch({ vaultKey: key.vaultKey })(
+        'https://api.stripe.com/v1/checkout/sessions',
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'mode=payment&currency=jpy&line_items[0][price]=price_multi&line_items[0][quantity]=1',
+        },
+      );
+      // ¥5,000 × 0.0067 = $33.50 over a $20 cap: denied before the session is created.
+      expect(response.status).toBe(429);
+      expect(upstream.received.map((request) => request.method)).toEqual(['GET']);
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
+    } finally {
+      await vault.close();
+      await upstream.close();
+    }
   });
 
   it('should settle an invoice payment at what the answer says was paid when the invoice grew', async () => {
