@@ -46,6 +46,13 @@ describe('createFxTable', () => {
   it('should parse the CLI format', () => {
     expect(parseFxRates('jpy=0.0067, EUR=1.08')).toEqual({ jpy: '0.0067', eur: '1.08' });
   });
+
+  it('should refuse an entry with a second "=" and a USD rate other than 1', () => {
+    expect(() => parseFxRates('jpy=0.0067=5')).toThrow(/Invalid FX entry "jpy=0.0067=5"/);
+    // usd=0.01 would count a $20 charge as $0.20.
+    expect(() => createFxTable(parseFxRates('usd=0.01'))).toThrow(/USD is always 1/);
+    expect(createFxTable({ USD: '1.000', jpy: '0.0067' }).toMicroUsd(2000, 'usd')).toBe(20_000_000);
+  });
 });
 
 describe('toMicroUsd', () => {

@@ -39,8 +39,9 @@ export function parseFxRates(text: string): FxRates {
     .split(',')
     .map((part) => part.trim())
     .filter(Boolean)) {
-    const [code, rate] = entry.split('=').map((part) => part.trim());
-    if (!code || !rate || !/^[a-z]{3}$/i.test(code)) {
+    const parts = entry.split('=').map((part) => part.trim());
+    const [code, rate] = parts;
+    if (parts.length !== 2 || !code || !rate || !/^[a-z]{3}$/i.test(code)) {
       throw new InvalidPolicyError({
         message: `Invalid FX entry "${entry}": expected code=usdPerUnit, e.g. jpy=0.0067.`,
       });
@@ -57,7 +58,7 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
  * there, never down); conversion uses integer arithmetic and rounds up to the next micro-dollar.
  *
  * @param rates - USD per unit of each currency; USD is always 1.
- * @throws {InvalidPolicyError} on a negative or malformed rate.
+ * @throws {InvalidPolicyError} on a negative or malformed rate, or a USD rate other than 1.
  * @example
  * ```ts
  * const fx = createFxTable({ jpy: '0.0067' });
@@ -79,6 +80,12 @@ export function createFxTable(rates: FxRates = {}): FxTable {
     const roundUp = /[1-9]/.test(digits.slice(RATE_SCALE_DIGITS)) ? 1n : 0n;
     const value = BigInt(match[1] ?? '0') * 10n ** BigInt(RATE_SCALE_DIGITS) + BigInt(fraction) + roundUp;
     if (value <= 0n) throw new InvalidPolicyError({ message: `Invalid FX rate for ${code}: must be positive.` });
+    // USD is always 1: any other rate would scale every dollar amount, every cap check with it.
+    if (code.toLowerCase() === 'usd' && value !== 10n ** BigInt(RATE_SCALE_DIGITS)) {
+      throw new InvalidPolicyError({
+        message: `Invalid FX rate for ${code}: USD is always 1, got ${JSON.stringify(rate)}.`,
+      });
+    }
     scaled.set(code.toLowerCase(), value);
   }
   // Cents to micro-dollars is an exact ×10,000 while it stays a safe integer: no BigInt on the common path.

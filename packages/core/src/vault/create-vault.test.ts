@@ -188,6 +188,24 @@ describe('createVault', () => {
       },
     );
 
+    it('should not send a call whose key was revoked while a custom estimate waited on its own price service', async () => {
+      let revoke = async () => {};
+      const vault = customVault({
+        async estimate() {
+          // No lookup: the model waits on something of its own.
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          await revoke();
+          return { kind: 'known', micros: 3_000_000 };
+        },
+        settle: () => ({ kind: 'known', micros: 3_000_000 }),
+      });
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 10 });
+      revoke = async () => void (await vault.revokeKey(key.id));
+      const response = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+      expect(response.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+      expect(upstream.received).toHaveLength(0);
+    });
+
     it('should forget a key and its spend once it has been expired for longer than the retention, not before', async () => {
       const inner = createMemoryLedger();
       const reserved: ReserveRequest[] = [];
@@ -859,6 +877,10 @@ describe('createVault', () => {
       }
       // Unset entries (an optional environment variable) are ignored, as for secrets.
       expect(() => createVault({ upstreams: { strpe: undefined } })).not.toThrow();
+      // Nor prices: a typo would leave Twilio on its default prices.
+      expect(() => createVault({ prices: { Twilio: { smsSegmentUsd: '0.05' } } as never })).toThrow(
+        /Prices were given for unknown vendor "Twilio" \(built-in: stripe, twilio, resend\)/,
+      );
     });
 
     it('should inject the real secret upstream and never show it or a vault key in audit records or errors', async () => {

@@ -23,6 +23,10 @@ import { revokeKey } from './revoke-key.js';
 import type { ConfiguredVendor, VaultContext } from './vault-context.js';
 import type { VaultRequest, VaultResponse } from './vault-request.js';
 
+const BUILTIN_VENDOR_NAMES: ReadonlySet<string> = new Set(['stripe', 'twilio', 'resend'] satisfies Array<
+  keyof BuiltinVendorOptions
+>);
+
 /** The real vendor secrets a vault holds. They are never returned, logged or put in errors. */
 export interface VaultSecrets {
   /** Stripe secret key, `sk_test_…` / `sk_live_…` / restricted `rk_…`. */
@@ -145,6 +149,14 @@ export function createVault(options: VaultOptions = {}): Vault {
       secret: rawSecret === undefined ? undefined : definition.parseSecret(rawSecret),
       baseUrl,
     });
+  }
+  for (const name of Object.keys(options.prices ?? {})) {
+    // A misspelt name would leave that vendor on its default prices, unnoticed.
+    if (!BUILTIN_VENDOR_NAMES.has(name) && options.prices?.[name as keyof BuiltinVendorOptions] !== undefined) {
+      throw new InvalidPolicyError({
+        message: `Prices were given for unknown vendor "${name}" (built-in: ${[...BUILTIN_VENDOR_NAMES].join(', ')}).`,
+      });
+    }
   }
   for (const name of Object.keys(options.upstreams ?? {})) {
     // A misspelt name would leave that vendor on its real host, with the real secret.

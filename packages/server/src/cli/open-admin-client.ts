@@ -41,7 +41,8 @@ export function openAdminClient(url: string | undefined, io: CliIo): AdminClient
   }
   const base = url ?? (io.env.KEYBRAKE_URL || 'http://127.0.0.1:8787');
   if (!/^https?:\/\/[^/]/.test(base) || !URL.canParse(base)) {
-    const shown = base.replace(/^([^@/]*\/\/)?[^@/]*@/, '$1…@');
+    // Never the part before an `@`: it may be a password, with any character in it.
+    const shown = base.includes('@') ? `…@${base.slice(base.lastIndexOf('@') + 1)}` : base;
     io.stderr(`keybrake: invalid --url ${JSON.stringify(shown)}: expected http(s)://host:port.\n`);
     return EXIT.usage;
   }

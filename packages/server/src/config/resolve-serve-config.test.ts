@@ -88,9 +88,11 @@ describe('resolveServeConfig', () => {
       });
       // Without the file an empty host still means loopback, not every interface.
       expect(resolveServeConfig({ flags: {}, env: { ...env, KEYBRAKE_HOST: '' } }).host).toBe('127.0.0.1');
-      for (const flag of ['host', 'auditFile', 'redisUrl'] as const) {
-        expect(() => resolveServeConfig({ flags: { [flag]: '' }, env, file })).toThrow(/must not be empty/);
+      for (const flag of ['host', 'auditFile', 'redisUrl', 'fx'] as const) {
+        expect(() => resolveServeConfig({ flags: { [flag]: ' ' }, env, file })).toThrow(/must not be empty/);
       }
+      // Blank counts as empty: an empty FX table would deny every charge not in dollars.
+      expect(resolveServeConfig({ flags: {}, env: { ...env, KEYBRAKE_FX: ' ' }, file }).fx).toEqual({ gbp: '1.27' });
     });
   });
 

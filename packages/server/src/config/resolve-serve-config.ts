@@ -84,13 +84,14 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
   const file = parseConfigFile(options.file);
   // An empty variable counts as unset: compose files and systemd units set `NAME=` for an absent
   // value, which must not override the config file (an empty host would listen on every interface).
-  const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const fromEnv = (name: string) => (env[name]?.trim() === '' ? undefined : env[name]);
   for (const [flag, value] of [
     ['--host', flags.host],
     ['--audit-file', flags.auditFile],
     ['--redis-url', flags.redisUrl],
+    ['--fx', flags.fx],
   ] as const) {
-    if (value === '') throw new InvalidPolicyError({ message: `${flag} must not be empty.` });
+    if (value?.trim() === '') throw new InvalidPolicyError({ message: `${flag} must not be empty.` });
   }
 
   const adminToken = env.KEYBRAKE_ADMIN_TOKEN ?? '';

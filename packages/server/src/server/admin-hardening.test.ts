@@ -181,6 +181,7 @@ describe('the admin API and the CLI on hostile input', () => {
       [{ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123-SECRET-PART-\u00e9' }, /KEYBRAKE_ADMIN_TOKEN must be printable ASCII/],
       [{ KEYBRAKE_URL: 'http://admin:SECRET-PART@127.0.0.1:9' }, /--url must not carry a user name or password/],
       [{ KEYBRAKE_URL: 'admin:SECRET-PART@127.0.0.1:9' }, /invalid --url "…@127.0.0.1:9"/],
+      [{ KEYBRAKE_URL: 'http://admin:SECRET-PART/x@127.0.0.1:9' }, /invalid --url "…@127.0.0.1:9"/],
     ];
     for (const [env, message] of cases) {
       const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_URL: 'http://127.0.0.1:9', ...env });
