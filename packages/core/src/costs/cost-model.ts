@@ -48,11 +48,17 @@ export interface CostContext {
 
 /**
  * An estimate before sending. `unknown` on a money-moving call is denied (fail closed) unless
- * the key's policy sets a fallback estimate.
+ * the key's policy sets a fallback estimate — or the estimate says `fallback: false`, for a call
+ * no fixed amount can stand for (it changes what a later, priced call charges).
  */
 export type CostEstimate =
   | { kind: 'known'; micros: MicroUsd /** Short human note for the audit record. */; note?: string }
-  | { kind: 'unknown'; reason: string };
+  | {
+      kind: 'unknown';
+      reason: string;
+      /** `false`: denied even on a key with a fallback estimate. @default true */
+      fallback?: boolean;
+    };
 
 /** The cost after the response, used to settle the reservation. */
 export type CostSettlement =

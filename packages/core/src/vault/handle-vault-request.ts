@@ -857,6 +857,11 @@ function tooLarge(size: string, limitBytes: number): InvalidRequestError {
 
 function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {
   if (estimate.kind === 'known') return estimate.micros;
+  if (estimate.fallback === false) {
+    throw new UnknownCostError({
+      message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), and no fallback estimate can stand for it. The call was not sent. Retrying will not help.`,
+    });
+  }
   // The largest fallback of the chain: a child cannot reserve less than an ancestor asks.
   let fallback: MicroUsd | undefined;
   for (const entry of chain) {

@@ -387,11 +387,12 @@ const zeroHandler = (note: string): RouteHandler => ({
 const guardedZeroHandler = (
   note: string,
   risky: (form: Readonly<Record<string, string>>) => string | undefined,
+  { fallback = true }: { fallback?: boolean } = {},
 ): RouteHandler => ({
   moneyMoving: true,
   estimate: ({ form }) => {
     const reason = risky(form);
-    return reason === undefined ? known(0, note) : { kind: 'unknown', reason };
+    return reason === undefined ? known(0, note) : { kind: 'unknown', reason, ...(fallback ? {} : { fallback }) };
   },
   settle: ({ estimate }) => keepEstimate(estimate),
 });
@@ -617,13 +618,18 @@ function buildRoutes({
       '/v1/payment_intents/:id',
       // A confirmation is priced from the PaymentIntent as looked up just before it is sent: an
       // amount changed by an update racing it would be charged past the cap. Set the amount at
-      // creation, or confirm with `amount_to_confirm`.
-      guardedZeroHandler('PaymentIntent updated', (form) => {
-        const key = Object.keys(form).find((name) => /^(amount|currency)(\[|$)/.test(name));
-        return key === undefined
-          ? undefined
-          : `a PaymentIntent update setting \`${key}\` changes what its confirmation charges, so it cannot be priced`;
-      }),
+      // creation, or confirm with `amount_to_confirm`. Not even a fallback estimate lets it through:
+      // what the update costs is what the confirmation then charges, whatever the fallback says.
+      guardedZeroHandler(
+        'PaymentIntent updated',
+        (form) => {
+          const key = Object.keys(form).find((name) => /^(amount|currency)(\[|$)/.test(name));
+          return key === undefined
+            ? undefined
+            : `a PaymentIntent update setting \`${key}\` changes what its confirmation charges, so it cannot be priced`;
+        },
+        { fallback: false },
+      ),
     ],
     ['POST', '/v1/payment_intents/:id/cancel', zeroHandler('PaymentIntent canceled')],
 

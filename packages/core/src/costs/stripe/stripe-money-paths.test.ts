@@ -91,6 +91,39 @@ describe('Stripe calls that can move money', () => {
     expect(noRate.estimate.kind).toBe('unknown');
   });
 
+  it('should deny a PaymentIntent amount update even on a key with a fallback estimate', async () => {
+    // A fallback would let the update through at $1, and a confirmation priced a moment before
+    // (at the old amount) would then charge the new one past the cap.
+    const upstream = await startRecordingUpstream(() => ({ body: { id: 'pi_1', object: 'payment_intent' } }));
+    const vault = createVault({
+      secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
+      upstreams: { stripe: upstream.url },
+    });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 50, fallbackEstimateUsd: 1 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const update = (body: string) =>
+        send('https://api.stripe.com/v1/payment_intents/pi_1', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+      const raised = await update('amount=100000');
+      expect(raised.status).toBe(403);
+      expect(((await raised.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'KEYBRAKE_UNKNOWN_COST',
+        message: expect.stringContaining('no fallback estimate can stand for it'),
+      });
+      // Other updates still pass, free.
+      expect((await update('description=Order%2042')).status).toBe(200);
+      expect(upstream.received.map((request) => request.body)).toEqual(['description=Order%2042']);
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
+    } finally {
+      await vault.close();
+      await upstream.close();
+    }
+  });
+
   it('should read a Price with its prices by currency, so a $20 cap stops a session charged in yen', async () => {
     // As Stripe answers: `currency_options` only when the read expands it.
     const price = {
