@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
@@ -9,12 +9,15 @@ import { openTeamSession } from './open-team-session.js';
 describe('openTeamSession', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   beforeAll(async () => {
-    upstream = await startRecordingUpstream();
+    // A charge to /slow-charge is answered after 300 ms: a call still at the vendor.
+    upstream = await startRecordingUpstream((request) => (request.url.startsWith('/slow') ? { delayMs: 300 } : {}));
   });
   afterAll(() => upstream.close());
 
   const makeVault = (options: Pick<Parameters<typeof createVault>[0] & {}, 'now' | 'keyStore'> = {}) => {
-    const costModel = createFixedPriceCostModel({ prices: { 'POST /charge': 10, 'POST /sms': 1, 'GET /**': 0 } });
+    const costModel = createFixedPriceCostModel({
+      prices: { 'POST /charge': 10, 'POST /slow-charge': 10, 'POST /sms': 1, 'GET /**': 0 },
+    });
     return createVault({
       vendors: {
         pay: createBearerVendor({ name: 'pay', baseUrl: upstream.url, costModel }),
@@ -75,6 +78,31 @@ describe('openTeamSession', () => {
     });
   });
 
+  describe('when a member holds keys for several vendors', () => {
+    it('should ask for the vendor instead of picking one, and default to its own beside shared keys', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/multi',
+        capUsd: 100,
+        members: {
+          ops: { vendor: ['sms', 'pay'], capUsd: 50 },
+          notify: { vendor: 'sms', shareKeysOf: ['billing'] },
+          billing: { vendor: 'pay' },
+        },
+      });
+      const ops = team.member('ops');
+      const before = upstream.received.length;
+      expect(() => ops.key()).toThrow(/holds keys for several vendors \(sms, pay\): name one/);
+      await expect(ops.fetch()('http://x/sms', { method: 'POST' })).rejects.toThrow(/name one/);
+      expect(ops.key('pay').keyId).toBe(ops.keys.pay?.keyId);
+      // Its own vendor, not the shared one.
+      expect(team.member('notify').key().keyId).toBe(team.member('notify').keys.sms?.keyId);
+      expect(upstream.received).toHaveLength(before);
+      await team.close();
+      await vault.close();
+    });
+  });
+
   describe('when a member key is refreshed', () => {
     it('should keep its budget across the refresh and keep existing fetches working', async () => {
       const vault = makeVault();
@@ -97,6 +125,59 @@ describe('openTeamSession', () => {
       expect(results.filter((response) => response.status === 200)).toHaveLength(4);
       expect((await vault.getKeyStatus(oldKey)).revoked).toBe(true);
       await team.close();
+      await vault.close();
+    });
+  });
+
+  describe('when a member is refreshed while one of its calls is still being checked', () => {
+    it('should let that call through on the old key, then revoke the old key', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/refresh-in-flight',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50 } },
+      });
+      const billing = team.member('billing');
+      const oldKey = billing.key().keyId;
+      // A body still streaming: the vault has not checked the key yet when the refresh lands.
+      let finish = () => {};
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          finish = () => {
+            controller.enqueue(new TextEncoder().encode('amount=1'));
+            controller.close();
+          };
+        },
+      });
+      const call = billing.fetch()('http://x/charge', { method: 'POST', body, duplex: 'half' } as RequestInit);
+      const refreshing = billing.refresh();
+      await vi.waitFor(() => expect(billing.key().keyId).not.toBe(oldKey));
+      finish();
+      expect((await call).status).toBe(200);
+      await refreshing;
+      expect((await vault.getKeyStatus(oldKey)).revoked).toBe(true);
+      expect((await billing.fetch()('http://x/charge', { method: 'POST' })).status).toBe(200);
+      expect(await billing.status()).toMatchObject({ spentUsd: 20 });
+      await team.close();
+      await vault.close();
+    });
+  });
+
+  describe('when a team is closed while a member call is at the vendor', () => {
+    it('should count that call in the status and audit read once close() resolves', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/close-in-flight',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50 } },
+      });
+      const inFlight = team.member('billing').fetch()('http://x/slow-charge', { method: 'POST' });
+      await vi.waitFor(() => expect(upstream.received.some((request) => request.url === '/slow-charge')).toBe(true));
+      await team.close();
+      const [status, audit] = await Promise.all([team.status(), team.audit()]);
+      expect(status).toMatchObject({ spentUsd: 10, reservedUsd: 0 });
+      expect(audit.records.map((record) => [record.path, record.decision])).toEqual([['/slow-charge', 'allowed']]);
+      expect((await inFlight).status).toBe(200);
       await vault.close();
     });
   });
@@ -195,6 +276,14 @@ describe('openTeamSession', () => {
         [{ a: { vendor: 'pay', shareKeysOf: ['toString'] } }, /unknown member "toString"/],
         [{ a: { vendor: 'pay' }, b: { vendor: 'strpe' } }, /member "b" names unknown vendor "strpe"/],
         [{ a: { vendor: ['pay', 'pay'] } }, /member "a" names vendor "pay" twice/],
+        [
+          { a: { vendor: 'pay' }, b: { vendor: 'pay', shareKeysOf: ['a'] } },
+          /member "b" would hold two pay keys, its own and "a"'s/,
+        ],
+        [
+          { a: { vendor: 'pay' }, b: { vendor: 'pay' }, c: { vendor: 'sms', shareKeysOf: ['a', 'b'] } },
+          /member "c" would hold two pay keys, "a"'s and "b"'s/,
+        ],
         [{ a: { vendor: 'pay', allowedEndpoints: { Pay: ['GET /customers/*'] } } }, /name "Pay", which is not one of/],
         [{ a: { vendor: ['pay', 'sms'], allowedEndpoints: { pay: ['POST /charge'] } } }, /give no list for "sms"/],
         [{ a: { vendor: 'pay', keyTtl: '2h' } }, /keyTtl \(2h\) is longer than the session's ttl \(1h\)/],

@@ -28,19 +28,24 @@ export interface TeamMember {
   label: string;
   /** The member's budget key: its caps, under the session key, above its vendor keys. */
   keyId: string;
-  /** Keys by vendor: the member's own, then those shared with it. */
+  /** Keys by vendor: the member's own and those shared with it (one per vendor). */
   keys: Readonly<Record<string, MemberKey>>;
-  /** The member's key for a vendor. @throws {InvalidPolicyError} if it has none. */
+  /**
+   * The member's key for a vendor; omitted, its own vendor's (a member of several vendors must
+   * name one). @throws {InvalidPolicyError} if it has none.
+   */
   key(vendor?: string): MemberKey;
-  /** A capped fetch bound to the member's key for a vendor (the only vendor if omitted). */
+  /** A capped fetch bound to the member's key for a vendor, chosen as {@link TeamMember.key} does. */
   fetch(vendor?: string): typeof fetch;
   /** Status of the member's budget key. */
   status(): Promise<KeyStatus>;
   /**
    * Replaces the member's vendor keys with new ones under the same budget key, with a fresh
-   * lifetime (bounded by the session's), then revokes the old ones. The caps stay on the budget
-   * key, so calls in flight and calls after the refresh count against the same budget. Handles
-   * and fetches made from this member keep working. Use it for long sessions with short member
+   * lifetime (bounded by the session's), then revokes the old ones once the calls this member's
+   * fetches started on them have been answered. The caps stay on the budget key, so calls in
+   * flight and calls after the refresh count against the same budget. Handles and fetches made
+   * from this member keep working; a client built with the vault key string itself (`key().vaultKey`
+   * to an SDK through the proxy) must be rebuilt. Use it for long sessions with short member
    * keys; a session key itself cannot be refreshed — give it the TTL of the whole run.
    */
   refresh(options?: { expiresIn?: string | number }): Promise<void>;
@@ -59,7 +64,11 @@ export interface TeamSession {
   status(): Promise<KeyStatus>;
   /** The session's audit records and per-member totals. */
   audit(limit?: number): Promise<AuditQueryResult>;
-  /** Revokes the session key and with it every member key. */
+  /**
+   * Revokes the session key and with it every member key, then waits for the calls members'
+   * fetches had already sent, so `status()` and `audit()` read afterwards count them. Calls made
+   * with a key string elsewhere (through the proxy) are not waited for.
+   */
   close(): Promise<void>;
 }
 
@@ -101,8 +110,19 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
       }
       if (vendors.indexOf(vendor) !== index) fail(`member "${name}" names vendor "${vendor}" twice.`);
     }
+    // Vendor → whose key the member holds for it: two keys for one vendor could not both be reached.
+    const holders = new Map<string, string>(vendors.map((vendor) => [vendor, 'its own']));
     for (const other of member.shareKeysOf ?? []) {
       if (!Object.hasOwn(plan.members, other)) fail(`member "${name}" shares keys of unknown member "${other}".`);
+      for (const vendor of asList(plan.members[other]?.vendor)) {
+        const holder = holders.get(vendor);
+        if (holder !== undefined) {
+          fail(
+            `member "${name}" would hold two ${vendor} keys, ${holder} and "${other}"'s, and could use only one; share keys of another vendor.`,
+          );
+        }
+        holders.set(vendor, `"${other}"'s`);
+      }
     }
     const endpoints = member.allowedEndpoints;
     if (endpoints !== undefined && !Array.isArray(endpoints)) {
@@ -201,9 +221,10 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
     for (const [name, member] of Object.entries(plan.members)) {
       own.set(name, await issueMemberKeys(vault, session.id, `${plan.label}/${name}`, name, member));
     }
+    const inFlight = new CallsInFlight();
     const members: Record<string, TeamMember> = Object.create(null);
     for (const [name, member] of Object.entries(plan.members)) {
-      members[name] = createMember(vault, `${plan.label}/${name}`, name, member, own, plan.members);
+      members[name] = createMember(vault, `${plan.label}/${name}`, name, member, own, plan.members, inFlight);
     }
     return {
       label: plan.label,
@@ -219,6 +240,9 @@ export async function openTeamSession(vault: Vault, plan: TeamPlan): Promise<Tea
       audit: (limit = 1000) => vault.queryAudit({ rootKeyId: session.id, limit }),
       async close() {
         await vault.revokeKey(session.id);
+        // Calls already past their checks still reach the vendor: wait for their answers, so a
+        // status or audit read after close() counts them.
+        await inFlight.drain();
       },
     };
   } catch (error) {
@@ -280,6 +304,29 @@ async function issueVendorKeys(
   return keys;
 }
 
+/** The calls made through members' fetches that have not been answered yet, by vendor key id. */
+class CallsInFlight {
+  readonly #byKey = new Map<string, Set<Promise<unknown>>>();
+  /** Tracks `call` under `keyId` until it settles; returns it. */
+  track<T>(keyId: string, call: Promise<T>): Promise<T> {
+    const set = this.#byKey.get(keyId) ?? new Set<Promise<unknown>>();
+    this.#byKey.set(keyId, set);
+    set.add(call);
+    const done = () => {
+      set.delete(call);
+      if (set.size === 0 && this.#byKey.get(keyId) === set) this.#byKey.delete(keyId);
+    };
+    call.then(done, done);
+    return call;
+  }
+  /** Resolves once the calls in flight on these keys (all keys if none given) have been answered. */
+  async drain(keyIds?: readonly string[]): Promise<void> {
+    const sets = keyIds === undefined ? [...this.#byKey.values()] : keyIds.map((id) => this.#byKey.get(id));
+    const calls = sets.flatMap((set) => (set ? [...set] : []));
+    if (calls.length > 0) await Promise.allSettled(calls);
+  }
+}
+
 function createMember(
   vault: Vault,
   label: string,
@@ -287,6 +334,7 @@ function createMember(
   plan: TeamMemberPlan,
   own: Map<string, { budgetKeyId: string; keys: Record<string, MemberKey> }>,
   allPlans: Readonly<Record<string, TeamMemberPlan>>,
+  inFlight: CallsInFlight,
 ): TeamMember {
   const current = () => own.get(name) as { budgetKeyId: string; keys: Record<string, MemberKey> };
   let refreshing: Promise<void> = Promise.resolve();
@@ -301,12 +349,18 @@ function createMember(
   const key = (vendor?: string): MemberKey => {
     const all = keys();
     const names = Object.keys(all);
-    const chosen = vendor ?? (names.length === 1 ? names[0] : asList(plan.vendor)[0]);
+    // Omitted: the member's own vendor, or its only key; a member of several vendors must name one.
+    const ownVendors = asList(plan.vendor);
+    const chosen = vendor ?? (ownVendors.length === 1 ? ownVendors[0] : names.length === 1 ? names[0] : undefined);
     const found = chosen !== undefined && Object.hasOwn(all, chosen) ? all[chosen] : undefined;
-    if (!found)
+    if (!found) {
       throw new InvalidPolicyError({
-        message: `Member "${name}" holds no ${vendor ?? 'default'} key (it has: ${names.join(', ')}).`,
+        message:
+          vendor === undefined && chosen === undefined
+            ? `Member "${name}" holds keys for several vendors (${names.join(', ')}): name one, e.g. key('${names[0]}').`
+            : `Member "${name}" holds no ${vendor ?? 'default'} key (it has: ${names.join(', ')}).`,
       });
+    }
     return found;
   };
   return {
@@ -322,8 +376,10 @@ function createMember(
     fetch(vendor) {
       // Resolve the key on every call, so a refreshed key is used without re-creating clients.
       // Async, so a vendor the member holds no key for rejects as fetch would, never throws.
-      return async (input, init) =>
-        createCappedFetch(vault, { vaultKey: key(vendor).vaultKey, actor: { member: name } })(input, init);
+      return async (input, init) => {
+        const { keyId, vaultKey } = key(vendor);
+        return inFlight.track(keyId, createCappedFetch(vault, { vaultKey, actor: { member: name } })(input, init));
+      };
     },
     status: () => vault.getKeyStatus(current().budgetKeyId),
     refresh(options = {}) {
@@ -340,7 +396,12 @@ function createMember(
           options.expiresIn ?? plan.keyTtl,
         );
         own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
-        await Promise.all(Object.values(previous.keys).map((key) => vault.revokeKey(key.keyId)));
+        // New calls take the new keys from here on; calls this member's fetches started on the old
+        // ones (a Stripe estimate reading a PaymentIntent, a body still streaming) are let finish,
+        // or they would be denied as revoked.
+        const replaced = Object.values(previous.keys).map((key) => key.keyId);
+        await inFlight.drain(replaced);
+        await Promise.all(replaced.map((keyId) => vault.revokeKey(keyId)));
       };
       const next = refreshing.then(run, run);
       refreshing = next.catch(() => {});
