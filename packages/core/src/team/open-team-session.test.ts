@@ -125,6 +125,7 @@ describe('openTeamSession', () => {
       expect(results.filter((response) => response.status === 200)).toHaveLength(4);
       expect((await vault.getKeyStatus(oldKey)).revoked).toBe(true);
       await team.close();
+      await expect(billing.refresh()).rejects.toThrow(/cannot be refreshed: its team session is closed/);
       await vault.close();
     });
   });
@@ -272,6 +273,7 @@ describe('openTeamSession', () => {
       });
       const refused: Array<[Parameters<typeof openTeamSession>[1]['members'], RegExp, Partial<{ ttl: string }>?]> = [
         [{ a: { vendor: 'pay', capUsd: 20 } }, /member "a"'s cap \(\$20\) is above the session's \(\$10\)/],
+        [{}, /it names no members/],
         [{ a: { vendor: 'pay', shareKeysOf: ['zz'] } }, /member "a" shares keys of unknown member "zz"/],
         [{ a: { vendor: 'pay', shareKeysOf: ['toString'] } }, /unknown member "toString"/],
         [{ a: { vendor: 'pay' }, b: { vendor: 'strpe' } }, /member "b" names unknown vendor "strpe"/],
@@ -331,7 +333,13 @@ describe('openTeamSession', () => {
       await expect(billing.fetch('toString')('http://x/charge', { method: 'POST' })).rejects.toThrow(
         /holds no toString key/,
       );
+      // Past the session's end, or once it is closed: said of the session, not as a call's denial.
+      now += 6 * 60_000;
+      await expect(billing.refresh()).rejects.toThrow(
+        /^Member "billing" cannot be refreshed: its team session is expired/,
+      );
       await team.close();
+      await expect(billing.refresh()).rejects.toThrow(/cannot be refreshed: its team session is (closed|expired)/);
       await vault.close();
     });
   });

@@ -1,5 +1,7 @@
 import type { AuditQueryResult } from '../audit/audit-record.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { KeyExpiredError } from '../errors/key-expired-error.js';
+import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
@@ -97,6 +99,7 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
   const sessionMicros = toOptionalMicroUsd(plan.capUsd);
   const sessionDailyMicros = toOptionalMicroUsd(plan.dailyCapUsd);
   const sessionMs = parseDuration(plan.ttl ?? '1h');
+  if (Object.keys(plan.members ?? {}).length === 0) fail('it names no members.');
   for (const [name, member] of Object.entries(plan.members)) {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) fail(`invalid member name "${name}".`);
     if (`${plan.label}/${name}/`.length + Math.max(0, ...asList(member.vendor).map((v) => v.length)) > 200) {
@@ -188,11 +191,15 @@ function toMemberKey(issued: IssuedKey, owner: string): MemberKey {
 /**
  * Opens a team session from a plan: issues the session key and one sub-capped child key per
  * member (per vendor), and returns handles with capped fetches bound to each member's keys.
- * Closing the session revokes everything.
+ * Closing the session revokes everything. Each member's cap is at most the session's, but the
+ * members' caps may add up to more: the session cap bounds what they spend together. Vault keys
+ * are stored as hashes, so a session cannot be reopened after a restart; issue children of its
+ * budget keys by id (`vault.issueKey({ parentId })`), or open a new session.
  *
  * @param vault - The vault holding the real secrets.
  * @param plan - Session cap, TTL, label and per-member sub-caps, vendors and endpoints.
- * @throws {InvalidPolicyError} if the plan is inconsistent (e.g. member caps above the session's remaining budget).
+ * @throws {InvalidPolicyError} if the plan is inconsistent (no members, a member cap or TTL above
+ *   the session's, a vendor the vault does not front, two keys for one vendor).
  * @example
  * ```ts
  * const team = await openTeamSession(vault, {
@@ -304,6 +311,9 @@ async function issueVendorKeys(
   return keys;
 }
 
+/** The longest `refresh()` and `close()` wait for calls in flight: a call takes at most about 2 × upstreamTimeout. */
+const DRAIN_TIMEOUT_MS = 150_000;
+
 /** The calls made through members' fetches that have not been answered yet, by vendor key id. */
 class CallsInFlight {
   readonly #byKey = new Map<string, Set<Promise<unknown>>>();
@@ -319,11 +329,20 @@ class CallsInFlight {
     call.then(done, done);
     return call;
   }
-  /** Resolves once the calls in flight on these keys (all keys if none given) have been answered. */
-  async drain(keyIds?: readonly string[]): Promise<void> {
+  /**
+   * Resolves once the calls in flight on these keys (all keys if none given) have been answered,
+   * or after `timeoutMs` (a request body its caller never ends would otherwise hold it forever).
+   */
+  async drain(keyIds?: readonly string[], timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
     const sets = keyIds === undefined ? [...this.#byKey.values()] : keyIds.map((id) => this.#byKey.get(id));
     const calls = sets.flatMap((set) => (set ? [...set] : []));
-    if (calls.length > 0) await Promise.allSettled(calls);
+    if (calls.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs).unref();
+    });
+    await Promise.race([Promise.allSettled(calls), late]);
+    clearTimeout(timer);
   }
 }
 
@@ -394,7 +413,17 @@ function createMember(
           name,
           allPlans[name] ?? plan,
           options.expiresIn ?? plan.keyTtl,
-        );
+        ).catch((error: unknown) => {
+          // Said of the session, not as the denial of a call an agent should report.
+          if (error instanceof KeyRevokedError || error instanceof KeyExpiredError) {
+            const state = error instanceof KeyRevokedError ? 'closed (its key revoked)' : 'expired';
+            throw new InvalidPolicyError({
+              message: `Member "${name}" cannot be refreshed: its team session is ${state}. Open a new session.`,
+              cause: error,
+            });
+          }
+          throw error;
+        });
         own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
         // New calls take the new keys from here on; calls this member's fetches started on the old
         // ones (a Stripe estimate reading a PaymentIntent, a body still streaming) are let finish,
