@@ -167,7 +167,9 @@ function itemQuantity(form: Readonly<Record<string, string>>, prefix: string): R
   const raw = form[`${prefix}[quantity]`];
   const quantity = raw === undefined ? 1 : parseMinorInteger(raw);
   if (quantity === undefined) return { ok: false, reason: `${prefix}[quantity] is not an integer` };
-  if (form[`${prefix}[adjustable_quantity][enabled]`] !== 'true') return { ok: true, value: quantity };
+  // Off only when absent or "false": any other spelling Stripe might read as true counts as on.
+  const enabled = form[`${prefix}[adjustable_quantity][enabled]`];
+  if (enabled === undefined || enabled === 'false') return { ok: true, value: quantity };
   const rawMaximum = form[`${prefix}[adjustable_quantity][maximum]`];
   const maximum = rawMaximum === undefined ? ADJUSTABLE_QUANTITY_DEFAULT_MAXIMUM : parseMinorInteger(rawMaximum);
   if (maximum === undefined) return { ok: false, reason: `${prefix}[adjustable_quantity][maximum] is not an integer` };

@@ -435,6 +435,20 @@ describe('createStripeCostModel', () => {
         { model: { prices: { price_opt: { unitAmount: 250, currency: 'usd' } } } },
       );
       expect(micros(estimate)).toBe(99_000_000 + 7_500_000);
+      // Only an explicit "false" turns it off: a spelling Stripe may also read as true counts as on.
+      for (const [enabled, expected] of [
+        ['True', 99_000_000],
+        ['1', 99_000_000],
+        ['false', 10_000_000],
+      ] as const) {
+        const form = {
+          'line_items[0][price_data][currency]': 'usd',
+          'line_items[0][price_data][unit_amount]': '100',
+          'line_items[0][quantity]': '10',
+          'line_items[0][adjustable_quantity][enabled]': enabled,
+        };
+        expect(micros((await run({ path: '/v1/checkout/sessions', form }, {})).estimate), enabled).toBe(expected);
+      }
     });
 
     it('should add the dearest shipping option and round unit_amount_decimal up', async () => {
