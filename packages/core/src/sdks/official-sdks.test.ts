@@ -99,6 +99,34 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         await slowStripe.close();
       }
     });
+    it("should confirm a member's PaymentIntent when the member's key is refreshed while Keybrake prices it", async () => {
+      const slowStripe = await createFakeStripe({ secret: STRIPE_SECRET, latencyMs: 300 });
+      const vault = createVault({ secrets: { stripe: STRIPE_SECRET }, upstreams: { stripe: slowStripe.url } });
+      try {
+        const team = await openTeamSession(vault, {
+          label: 'billing-team/refresh-race',
+          capUsd: 100,
+          members: { billing: { vendor: 'stripe', capUsd: 50, keyTtl: '10m' } },
+        });
+        const billing = team.member('billing');
+        const stripe = new Stripe(billing.key('stripe').vaultKey, {
+          httpClient: Stripe.createFetchHttpClient(billing.fetch('stripe')),
+          maxNetworkRetries: 0,
+        });
+        const intent = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd' });
+        const confirming = stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
+        await vi.waitFor(() => expect(slowStripe.requests.map((request) => request.method)).toEqual(['POST', 'GET']));
+        await billing.refresh();
+        // Denied as revoked at the first check, nothing sent: sent again with the new key.
+        expect(await confirming).toMatchObject({ status: 'succeeded' });
+        expect(slowStripe.moneyMoved()).toHaveLength(1);
+        expect(await billing.status()).toMatchObject({ spentUsd: 20 });
+        await team.close();
+      } finally {
+        await vault.close();
+        await slowStripe.close();
+      }
+    });
     it('should never forward ephemeral keys or the Apps secret store, whatever the allow-list or fallback', async () => {
       fakeStripe.reset();
       const vault = makeVault();

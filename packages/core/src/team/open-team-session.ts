@@ -43,12 +43,13 @@ export interface TeamMember {
   status(): Promise<KeyStatus>;
   /**
    * Replaces the member's vendor keys with new ones under the same budget key, with a fresh
-   * lifetime (bounded by the session's), then revokes the old ones once the calls this member's
-   * fetches started on them have been answered. The caps stay on the budget key, so calls in
-   * flight and calls after the refresh count against the same budget. Handles and fetches made
-   * from this member keep working; a client built with the vault key string itself (`key().vaultKey`
-   * to an SDK through the proxy) must be rebuilt. Use it for long sessions with short member
-   * keys; a session key itself cannot be refreshed — give it the TTL of the whole run.
+   * lifetime (bounded by the session's), then revokes the old ones. The caps stay on the budget
+   * key, so calls in flight and calls after the refresh count against the same budget. Handles
+   * and fetches made from this member keep working: a call of its fetches that the revocation
+   * catches while the vault is still checking it (nothing sent yet) is sent again with the new key.
+   * A client built with the vault key string itself (`key().vaultKey` to an SDK through the
+   * proxy) must be rebuilt. Use it for long sessions with short member keys; a session key
+   * itself cannot be refreshed — give it the TTL of the whole run.
    */
   refresh(options?: { expiresIn?: string | number }): Promise<void>;
 }
@@ -311,31 +312,49 @@ async function issueVendorKeys(
   return keys;
 }
 
-/** The longest `refresh()` and `close()` wait for calls in flight: a call takes at most about 2 × upstreamTimeout. */
+/** The longest `close()` waits for calls in flight: a call takes at most about 2 × upstreamTimeout. */
 const DRAIN_TIMEOUT_MS = 150_000;
 
-/** The calls made through members' fetches that have not been answered yet, by vendor key id. */
+/** Whether the capped fetch can be given these arguments twice: a stream or a Request is read once. */
+function isReplayable(input: Parameters<typeof fetch>[0], init: RequestInit | undefined): boolean {
+  if (input instanceof Request) return false;
+  const body = init?.body;
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer ||
+    body instanceof URLSearchParams
+  );
+}
+
+/** The same call with its body read into bytes, so it can be sent twice. */
+async function readOnce(
+  input: Parameters<typeof fetch>[0],
+  init: RequestInit | undefined,
+): Promise<[string, RequestInit]> {
+  const request = new Request(input, init);
+  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+  return [request.url, { method: request.method, headers: request.headers, body, signal: request.signal }];
+}
+
+/** The calls made through members' fetches that have not been answered yet. */
 class CallsInFlight {
-  readonly #byKey = new Map<string, Set<Promise<unknown>>>();
-  /** Tracks `call` under `keyId` until it settles; returns it. */
-  track<T>(keyId: string, call: Promise<T>): Promise<T> {
-    const set = this.#byKey.get(keyId) ?? new Set<Promise<unknown>>();
-    this.#byKey.set(keyId, set);
-    set.add(call);
-    const done = () => {
-      set.delete(call);
-      if (set.size === 0 && this.#byKey.get(keyId) === set) this.#byKey.delete(keyId);
-    };
+  readonly #calls = new Set<Promise<unknown>>();
+  /** Tracks `call` until it settles; returns it. */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.#calls.add(call);
+    const done = () => this.#calls.delete(call);
     call.then(done, done);
     return call;
   }
   /**
-   * Resolves once the calls in flight on these keys (all keys if none given) have been answered,
-   * or after `timeoutMs` (a request body its caller never ends would otherwise hold it forever).
+   * Resolves once the calls in flight have been answered, or after `timeoutMs` (a request body its
+   * caller never ends would otherwise hold it forever).
    */
-  async drain(keyIds?: readonly string[], timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
-    const sets = keyIds === undefined ? [...this.#byKey.values()] : keyIds.map((id) => this.#byKey.get(id));
-    const calls = sets.flatMap((set) => (set ? [...set] : []));
+  async drain(timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+    const calls = [...this.#calls];
     if (calls.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
@@ -396,8 +415,22 @@ function createMember(
       // Resolve the key on every call, so a refreshed key is used without re-creating clients.
       // Async, so a vendor the member holds no key for rejects as fetch would, never throws.
       return async (input, init) => {
-        const { keyId, vaultKey } = key(vendor);
-        return inFlight.track(keyId, createCappedFetch(vault, { vaultKey, actor: { member: name } })(input, init));
+        // A body that can be read only once (a stream, a Request) is read first, so the call can be
+        // sent again after a refresh; the capped fetch reads it whole anyway.
+        const [target, options] = isReplayable(input, init) ? [input, init] : await readOnce(input, init);
+        const send = (memberKey: MemberKey) =>
+          inFlight.track(
+            createCappedFetch(vault, { vaultKey: memberKey.vaultKey, actor: { member: name } })(target, options),
+          );
+        const first = key(vendor);
+        const response = await send(first);
+        // A refresh revoked the key while the vault was still checking the call (a Stripe estimate
+        // reading a PaymentIntent): nothing was sent, so send it once more with the new key.
+        if (response.status === 401 && response.headers.get('x-keybrake-code') === 'KEYBRAKE_KEY_REVOKED') {
+          const now = key(vendor);
+          if (now.keyId !== first.keyId) return send(now);
+        }
+        return response;
       };
     },
     status: () => vault.getKeyStatus(current().budgetKeyId),
@@ -425,12 +458,9 @@ function createMember(
           throw error;
         });
         own.set(name, { budgetKeyId: previous.budgetKeyId, keys });
-        // New calls take the new keys from here on; calls this member's fetches started on the old
-        // ones (a Stripe estimate reading a PaymentIntent, a body still streaming) are let finish,
-        // or they would be denied as revoked.
-        const replaced = Object.values(previous.keys).map((key) => key.keyId);
-        await inFlight.drain(replaced);
-        await Promise.all(replaced.map((keyId) => vault.revokeKey(keyId)));
+        // New calls take the new keys from here on. A call of this member's fetches still being
+        // checked on an old key is denied as revoked, and sent again with the new key by the fetch.
+        await Promise.all(Object.values(previous.keys).map((key) => vault.revokeKey(key.keyId)));
       };
       const next = refreshing.then(run, run);
       refreshing = next.catch(() => {});

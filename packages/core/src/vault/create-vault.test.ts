@@ -192,8 +192,7 @@ describe('createVault', () => {
       let revoke = async () => {};
       const vault = customVault({
         async estimate() {
-          // No lookup: the model waits on something of its own.
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          // No lookup: the model waits on something of its own, however briefly.
           await revoke();
           return { kind: 'known', micros: 3_000_000 };
         },

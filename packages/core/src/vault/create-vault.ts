@@ -133,7 +133,8 @@ export interface Vault {
  * ```
  */
 export function createVault(options: VaultOptions = {}): Vault {
-  const definitions: Record<string, VendorDefinition> = { ...builtinVendors(options.prices), ...options.vendors };
+  const builtins = builtinVendors(options.prices);
+  const definitions: Record<string, VendorDefinition> = { ...builtins, ...options.vendors };
   const vendors = new Map<string, ConfiguredVendor>();
   for (const [name, definition] of Object.entries(definitions)) {
     const rawSecret = options.secrets?.[name];
@@ -148,6 +149,7 @@ export function createVault(options: VaultOptions = {}): Vault {
       definition,
       secret: rawSecret === undefined ? undefined : definition.parseSecret(rawSecret),
       baseUrl,
+      builtin: Object.hasOwn(builtins, name) && builtins[name] === definition,
     });
   }
   for (const name of Object.keys(options.prices ?? {})) {

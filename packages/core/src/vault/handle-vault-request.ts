@@ -156,9 +156,6 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
   }
 }
 
-/** An estimate that took longer than this waited on something: the key chain is read again after it. */
-const SLOW_ESTIMATE_MS = 2;
-
 async function allowOrDeny(
   context: VaultContext,
   request: VaultRequest,
@@ -271,15 +268,17 @@ async function allowOrDeny(
   const costRequest = new LazyCostRequest(method, path, search, headers, bodyText);
   const costContext = new VaultCostContext(context, vendor, request.signal);
 
-  const estimateStarted = performance.now();
-  const estimate = await vendor.definition.costModel.estimate(costRequest, costContext);
+  const pending = vendor.definition.costModel.estimate(costRequest, costContext);
+  // A custom model that returned a promise may have waited on anything (its own price service).
+  const waited = !vendor.builtin && typeof (pending as Partial<PromiseLike<unknown>>).then === 'function';
+  const estimate = await pending;
   const estimatedMicros = resolveEstimate(estimate, chain, method, path);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
-  // An estimate that read the vendor (or waited on anything else: a custom model's price service)
-  // may have taken up to upstreamTimeout: a key revoked meanwhile is read again, and one that
-  // expired meanwhile is caught at the time of the reservation.
-  if (costContext.lookedUp || performance.now() - estimateStarted > SLOW_ESTIMATE_MS) {
+  // An estimate that read the vendor (or a custom model's that waited on anything else) may have
+  // taken up to upstreamTimeout: a key revoked meanwhile is read again, and one that expired
+  // meanwhile is caught at the time of the reservation.
+  if (costContext.lookedUp || waited) {
     assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
   }
   const reservedAt = context.now();

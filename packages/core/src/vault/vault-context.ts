@@ -14,6 +14,8 @@ export interface ConfiguredVendor {
   /** Parsed real secret; `undefined` when none was configured (calls are then refused). */
   secret: unknown;
   baseUrl: URL;
+  /** Whether its definition is Keybrake's own (its estimates wait only on `lookup`). */
+  builtin: boolean;
 }
 
 /** The resolved internals shared by the vault's key management and its request engine. */

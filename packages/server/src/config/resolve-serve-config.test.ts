@@ -91,6 +91,12 @@ describe('resolveServeConfig', () => {
       for (const flag of ['host', 'auditFile', 'redisUrl', 'fx'] as const) {
         expect(() => resolveServeConfig({ flags: { [flag]: ' ' }, env, file })).toThrow(/must not be empty/);
       }
+      expect(() => resolveServeConfig({ flags: { fx: ',' }, env, file })).toThrow(
+        /--fx \(or KEYBRAKE_FX\) names no rate/,
+      );
+      expect(() => resolveServeConfig({ flags: {}, env: { ...env, KEYBRAKE_FX: ' , ' }, file })).toThrow(
+        /names no rate/,
+      );
       // Blank counts as empty: an empty FX table would deny every charge not in dollars.
       expect(resolveServeConfig({ flags: {}, env: { ...env, KEYBRAKE_FX: ' ' }, file }).fx).toEqual({ gbp: '1.27' });
     });

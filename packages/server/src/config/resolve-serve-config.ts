@@ -128,6 +128,10 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
   }
 
   const fxText = flags.fx ?? fromEnv('KEYBRAKE_FX');
+  if (fxText !== undefined && Object.keys(parseFxRates(fxText)).length === 0) {
+    // `,` would replace the file's rates with none, and deny every charge not in dollars.
+    throw new InvalidPolicyError({ message: `--fx (or KEYBRAKE_FX) names no rate: ${JSON.stringify(fxText)}.` });
+  }
   const fx =
     fxText !== undefined ? parseFxRates(fxText) : typeof file.fx === 'string' ? parseFxRates(file.fx) : file.fx;
 
