@@ -68,8 +68,8 @@ export interface TeamSession {
   /** The session's audit records and per-member totals. */
   audit(limit?: number): Promise<AuditQueryResult>;
   /**
-   * Revokes the session key and with it every member key, then waits for the calls members'
-   * fetches had already sent, so `status()` and `audit()` read afterwards count them. Calls made
+   * Revokes the session key and with it every member key, then waits (up to 150 s) for the calls members'
+   * fetches had started, so `status()` and `audit()` read afterwards count them. Calls made
    * with a key string elsewhere (through the proxy) are not waited for.
    */
   close(): Promise<void>;

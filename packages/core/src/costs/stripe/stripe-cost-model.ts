@@ -685,11 +685,14 @@ function buildRoutes({
         moneyMoving: false,
         estimate: ({ form }) => {
           const priced = Object.keys(form).find((key) => /^(line_items|optional_items|shipping_options)\[/.test(key));
+          // Not even with a fallback: the link was priced when created, and every later payment
+          // would be charged at the new items.
           return priced === undefined
             ? known(0, 'Payment Link updated')
             : {
                 kind: 'unknown',
                 reason: `a Payment Link update that changes ${priced.split('[')[0]} cannot be priced`,
+                fallback: false,
               };
         },
         settle: ({ estimate }) => keepEstimate(estimate),
@@ -739,10 +742,14 @@ function buildRoutes({
     [
       'POST',
       '/v1/prices/:id',
-      guardedZeroHandler('price updated', (form) =>
-        Object.keys(form).some((key) => key.startsWith('currency_options'))
-          ? 'a price update that changes currency_options changes what existing Checkout Sessions and Payment Links charge'
-          : undefined,
+      // Not even with a fallback: what it costs is what existing sessions and links then charge.
+      guardedZeroHandler(
+        'price updated',
+        (form) =>
+          Object.keys(form).some((key) => key.startsWith('currency_options'))
+            ? 'a price update that changes currency_options changes what existing Checkout Sessions and Payment Links charge'
+            : undefined,
+        { fallback: false },
       ),
     ],
     ['POST', '/v1/coupons', zeroHandler('coupon created')],

@@ -91,7 +91,7 @@ describe('Stripe calls that can move money', () => {
     expect(noRate.estimate.kind).toBe('unknown');
   });
 
-  it('should deny a PaymentIntent amount update even on a key with a fallback estimate', async () => {
+  it('should deny updates that change what an earlier priced call charges, even on a key with a fallback estimate', async () => {
     // A fallback would let the update through at $1, and a confirmation priced a moment before
     // (at the old amount) would then charge the new one past the cap.
     const upstream = await startRecordingUpstream(() => ({ body: { id: 'pi_1', object: 'payment_intent' } }));
@@ -114,6 +114,18 @@ describe('Stripe calls that can move money', () => {
         code: 'KEYBRAKE_UNKNOWN_COST',
         message: expect.stringContaining('no fallback estimate can stand for it'),
       });
+      // A Price's other currencies, and a Payment Link's items: existing sessions and links charge them.
+      for (const [path, body] of [
+        ['/v1/prices/price_1', 'currency_options[jpy][unit_amount]=5000000'],
+        ['/v1/payment_links/plink_1', 'line_items[0][id]=li_1&line_items[0][quantity]=99'],
+      ]) {
+        const response = await send(`https://api.stripe.com${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+        expect(response.status, path).toBe(403);
+      }
       // Other updates still pass, free.
       expect((await update('description=Order%2042')).status).toBe(200);
       expect(upstream.received.map((request) => request.body)).toEqual(['description=Order%2042']);
