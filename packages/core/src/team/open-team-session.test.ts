@@ -10,13 +10,20 @@ describe('openTeamSession', () => {
   let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
   beforeAll(async () => {
     // A charge to /slow-charge is answered after 300 ms: a call still at the vendor.
-    upstream = await startRecordingUpstream((request) => (request.url.startsWith('/slow') ? { delayMs: 300 } : {}));
+    // A vendor answering 401 with Keybrake's own header, as a Keybrake proxy used as the upstream would.
+    upstream = await startRecordingUpstream((request) => {
+      if (request.url.startsWith('/slow')) return { delayMs: 300 };
+      if (request.url.startsWith('/echo-revoked')) {
+        return { status: 401, delayMs: 300, headers: { 'x-keybrake-code': 'KEYBRAKE_KEY_REVOKED' } };
+      }
+      return {};
+    });
   });
   afterAll(() => upstream.close());
 
   const makeVault = (options: Pick<Parameters<typeof createVault>[0] & {}, 'now' | 'keyStore'> = {}) => {
     const costModel = createFixedPriceCostModel({
-      prices: { 'POST /charge': 10, 'POST /slow-charge': 10, 'POST /sms': 1, 'GET /**': 0 },
+      prices: { 'POST /charge': 10, 'POST /slow-charge': 10, 'POST /echo-revoked': 10, 'POST /sms': 1, 'GET /**': 0 },
     });
     return createVault({
       vendors: {
@@ -159,6 +166,89 @@ describe('openTeamSession', () => {
       expect(await billing.status()).toMatchObject({ spentUsd: 10 });
       const { records } = await team.audit();
       expect(records.map((record) => [record.keyId, record.decision])).toEqual([[billing.key().keyId, 'allowed']]);
+      await team.close();
+      await vault.close();
+    });
+  });
+
+  describe("when a member's call is sent again after a refresh", () => {
+    it("should not send again a call the vendor answered, whatever Keybrake headers the vendor's answer carries", async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/echo',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50 } },
+      });
+      const billing = team.member('billing');
+      const before = upstream.received.length;
+      const call = billing.fetch()('http://x/echo-revoked', { method: 'POST', body: 'amount=1' });
+      await vi.waitFor(() => expect(upstream.received).toHaveLength(before + 1)); // at the vendor
+      await billing.refresh();
+      const response = await call;
+      expect(response.status).toBe(401);
+      expect(response.headers.get('x-keybrake-code')).toBeNull();
+      expect(upstream.received).toHaveLength(before + 1);
+      expect((await team.audit()).records.filter((record) => record.decision === 'allowed')).toHaveLength(1);
+      await team.close();
+      await vault.close();
+    });
+
+    it('should give up a stalled body when the caller aborts, as the capped fetch does', async () => {
+      const vault = makeVault();
+      const team = await openTeamSession(vault, {
+        label: 'team/abort',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50 } },
+      });
+      const controller = new AbortController();
+      const body = new ReadableStream<Uint8Array>({ start() {} }); // never ends
+      const call = team.member('billing').fetch()('http://x/charge', {
+        method: 'POST',
+        body,
+        duplex: 'half',
+        signal: controller.signal,
+      } as RequestInit);
+      setTimeout(() => controller.abort(), 20);
+      await expect(call).rejects.toMatchObject({ name: 'AbortError' });
+      await team.close();
+      await vault.close();
+    });
+
+    it('should send the bytes the caller gave, not what its buffer holds later', async () => {
+      let release = () => {};
+      let gated = true;
+      const vault = createVault({
+        vendors: {
+          pay: createBearerVendor({
+            name: 'pay',
+            baseUrl: upstream.url,
+            costModel: {
+              // Its own price service, slow the first time: the refresh lands meanwhile.
+              async estimate() {
+                if (gated) await new Promise<void>((resolve) => (release = resolve));
+                return { kind: 'known', micros: 1_000_000 };
+              },
+              settle: () => ({ kind: 'known', micros: 1_000_000 }),
+            },
+          }),
+        },
+        secrets: { pay: 'sk_pay_secret' },
+      });
+      const team = await openTeamSession(vault, {
+        label: 'team/buffer',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50 } },
+      });
+      const billing = team.member('billing');
+      const before = upstream.received.length;
+      const bytes = new TextEncoder().encode('amount=100');
+      const call = billing.fetch()('http://x/buffered', { method: 'POST', body: bytes });
+      bytes.set(new TextEncoder().encode('amount=999')); // fetch copied it when called
+      await billing.refresh();
+      gated = false;
+      release();
+      expect((await call).status).toBe(200);
+      expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=100']);
       await team.close();
       await vault.close();
     });

@@ -69,7 +69,7 @@ export interface TeamSession {
   audit(limit?: number): Promise<AuditQueryResult>;
   /**
    * Revokes the session key and with it every member key, then waits (up to 150 s) for the calls members'
-   * fetches had started, so `status()` and `audit()` read afterwards count them. Calls made
+   * fetches have at the vault, so `status()` and `audit()` read afterwards count them. Calls made
    * with a key string elsewhere (through the proxy) are not waited for.
    */
   close(): Promise<void>;
@@ -335,8 +335,38 @@ async function readOnce(
   init: RequestInit | undefined,
 ): Promise<[string, RequestInit]> {
   const request = new Request(input, init);
-  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+  const { signal } = request;
+  signal.throwIfAborted();
+  let body: Uint8Array | undefined;
+  if (request.body) {
+    // A stalled stream is given up as soon as the caller aborts, as the capped fetch does.
+    let onAbort = () => {};
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const reading = request.arrayBuffer();
+    reading.catch(() => {});
+    try {
+      body = new Uint8Array(await Promise.race([reading, aborted]));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
   return [request.url, { method: request.method, headers: request.headers, body, signal: request.signal }];
+}
+
+/** `init` with its body as it is now: bytes copied, params as text. */
+function snapshot(init: RequestInit | undefined): RequestInit | undefined {
+  const body = init?.body;
+  if (body instanceof Uint8Array || body instanceof ArrayBuffer)
+    return { ...init, body: new Uint8Array(body.slice(0)) };
+  if (body instanceof URLSearchParams) {
+    const headers = new Headers(init?.headers);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+    return { ...init, headers, body: body.toString() };
+  }
+  return init;
 }
 
 /** The calls made through members' fetches that have not been answered yet. */
@@ -417,7 +447,8 @@ function createMember(
       return async (input, init) => {
         // A body that can be read only once (a stream, a Request) is read first, so the call can be
         // sent again after a refresh; the capped fetch reads it whole anyway.
-        const [target, options] = isReplayable(input, init) ? [input, init] : await readOnce(input, init);
+        // A byte or params body is copied now, as fetch does: the caller may reuse it at once.
+        const [target, options] = isReplayable(input, init) ? [input, snapshot(init)] : await readOnce(input, init);
         const send = (memberKey: MemberKey) =>
           inFlight.track(
             createCappedFetch(vault, { vaultKey: memberKey.vaultKey, actor: { member: name } })(target, options),

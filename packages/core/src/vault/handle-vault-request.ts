@@ -969,7 +969,9 @@ async function forward(
   const responseHeaders: ResponseHeaderRecord = {};
   for (const name in response.headers) {
     const value = response.headers[name];
-    if (value !== undefined && !RESPONSE_DROP.has(name) && !dropAlso?.has(name)) responseHeaders[name] = value;
+    // Keybrake's own headers (`x-keybrake-code`) are said only by Keybrake, never by the vendor.
+    if (value !== undefined && !RESPONSE_DROP.has(name) && !dropAlso?.has(name) && !name.startsWith('x-keybrake-'))
+      responseHeaders[name] = value;
   }
   // Asked for identity; a vendor (or a CDN) that compressed anyway is decoded here, so the cost
   // model and the caller read plain bytes. An encoding that cannot be decoded is passed on as is.
