@@ -51,12 +51,27 @@ describe('createTwilioCostModel', () => {
           path: MESSAGES,
           form: [
             ['To', '+15558675310'],
-            ['Body', 'a'.repeat(500)],
+            ['Body', 'a'.repeat(100)],
             ['MediaUrl', 'https://x.test/1.png'],
             ['MediaUrl', 'https://x.test/2.png'],
           ],
         }),
       ).toEqual({ kind: 'known', micros: 20_000, note: 'MMS with 2 media' });
+    });
+
+    it('should price a long MMS to the US at no less than the SMS the MMS Converter may send instead', () => {
+      // To a carrier without MMS, Twilio sends the body and the media links as SMS, charged as SMS:
+      // 1,500 + 21 characters → 10 GSM-7 segments of 153.
+      expect(
+        estimate({
+          path: MESSAGES,
+          form: [
+            ['To', '+15558675310'],
+            ['Body', 'a'.repeat(1500)],
+            ['MediaUrl', 'https://x.test/1.png'],
+          ],
+        }),
+      ).toEqual({ kind: 'known', micros: 10 * 8_300, note: 'MMS with 1 media, or its SMS with links' });
     });
 
     it('should use configured prices, the longest destination prefix winning', () => {

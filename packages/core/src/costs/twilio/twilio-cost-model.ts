@@ -149,11 +149,12 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     // Any value but `false` may be read as true (`1`, `yes`): the dearer reading is priced.
     const sendAsMms = form.get('SendAsMms');
     if (media.length > 0 || (sendAsMms !== null && sendAsMms.toLowerCase() !== 'false')) {
-      // MMS is carried in the US and Canada; elsewhere Twilio sends an SMS with the media links.
-      if (to.startsWith('+1') && !NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5))) {
+      // Outside the US and Canada Twilio sends an SMS with the media links; inside, its MMS
+      // Converter (on by default) does so for a carrier without MMS, charged as that SMS.
+      const asSms = countSmsSegments([body, ...media].join('\n')).segments * perSegment;
+      if (to.startsWith('+1') && !NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5)) && asSms <= mmsMicros) {
         return known(mmsMicros, `MMS with ${media.length} media`);
       }
-      const asSms = countSmsSegments([body, ...media].join('\n')).segments * perSegment;
       return known(Math.max(mmsMicros, asSms), `MMS with ${media.length} media, or its SMS with links`);
     }
     const { encoding, segments } = countSmsSegments(body);
