@@ -2,10 +2,29 @@
 // less than it can move, or be unknown (denied). Amounts and parameters follow Stripe's API.
 import { describe, expect, it } from 'vitest';
 import { startRecordingUpstream } from '../../test-utils/start-recording-upstream.js';
-import { createVault } from '../../vault/create-vault.js';
+import { createVault, type Vault } from '../../vault/create-vault.js';
 import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
+
+/** Runs `use` with a vault fronting Stripe at a loopback upstream answering with `reply`; closes both after. */
+async function withStripeVault(
+  reply: Parameters<typeof startRecordingUpstream>[0],
+  use: (vault: Vault, upstream: Awaited<ReturnType<typeof startRecordingUpstream>>) => Promise<void>,
+): Promise<void> {
+  const upstream = await startRecordingUpstream(reply);
+  const vault = createVault({
+    secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
+    upstreams: { stripe: upstream.url },
+    fx: { jpy: '0.0067' },
+  });
+  try {
+    await use(vault, upstream);
+  } finally {
+    await vault.close();
+    await upstream.close();
+  }
+}
 
 const run = (
   init: TestRequestInit,
@@ -94,46 +113,41 @@ describe('Stripe calls that can move money', () => {
   it('should deny updates that change what an earlier priced call charges, even on a key with a fallback estimate', async () => {
     // A fallback would let the update through at $1, and a confirmation priced a moment before
     // (at the old amount) would then charge the new one past the cap.
-    const upstream = await startRecordingUpstream(() => ({ body: { id: 'pi_1', object: 'payment_intent' } }));
-    const vault = createVault({
-      secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
-      upstreams: { stripe: upstream.url },
-    });
-    try {
-      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 50, fallbackEstimateUsd: 1 });
-      const send = vault.createFetch({ vaultKey: key.vaultKey });
-      const update = (body: string) =>
-        send('https://api.stripe.com/v1/payment_intents/pi_1', {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body,
+    await withStripeVault(
+      () => ({ body: { id: 'pi_1', object: 'payment_intent' } }),
+      async (vault, upstream) => {
+        const key = await vault.issueKey({ vendor: 'stripe', capUsd: 50, fallbackEstimateUsd: 1 });
+        const send = vault.createFetch({ vaultKey: key.vaultKey });
+        const update = (body: string) =>
+          send('https://api.stripe.com/v1/payment_intents/pi_1', {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body,
+          });
+        const raised = await update('amount=100000');
+        expect(raised.status).toBe(403);
+        expect(((await raised.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+          code: 'KEYBRAKE_UNKNOWN_COST',
+          message: expect.stringContaining('no fallback estimate can stand for it'),
         });
-      const raised = await update('amount=100000');
-      expect(raised.status).toBe(403);
-      expect(((await raised.json()) as { error: { code: string; message: string } }).error).toMatchObject({
-        code: 'KEYBRAKE_UNKNOWN_COST',
-        message: expect.stringContaining('no fallback estimate can stand for it'),
-      });
-      // A Price's other currencies, and a Payment Link's items: existing sessions and links charge them.
-      for (const [path, body] of [
-        ['/v1/prices/price_1', 'currency_options[jpy][unit_amount]=5000000'],
-        ['/v1/payment_links/plink_1', 'line_items[0][id]=li_1&line_items[0][quantity]=99'],
-      ]) {
-        const response = await send(`https://api.stripe.com${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body,
-        });
-        expect(response.status, path).toBe(403);
-      }
-      // Other updates still pass, free.
-      expect((await update('description=Order%2042')).status).toBe(200);
-      expect(upstream.received.map((request) => request.body)).toEqual(['description=Order%2042']);
-      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
-    } finally {
-      await vault.close();
-      await upstream.close();
-    }
+        // A Price's other currencies, and a Payment Link's items: existing sessions and links charge them.
+        for (const [path, body] of [
+          ['/v1/prices/price_1', 'currency_options[jpy][unit_amount]=5000000'],
+          ['/v1/payment_links/plink_1', 'line_items[0][id]=li_1&line_items[0][quantity]=99'],
+        ]) {
+          const response = await send(`https://api.stripe.com${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body,
+          });
+          expect(response.status, path).toBe(403);
+        }
+        // Other updates still pass, free.
+        expect((await update('description=Order%2042')).status).toBe(200);
+        expect(upstream.received.map((request) => request.body)).toEqual(['description=Order%2042']);
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
+      },
+    );
   });
 
   it('should read a Price with its prices by currency, so a $20 cap stops a session charged in yen', async () => {
@@ -145,20 +159,15 @@ describe('Stripe calls that can move money', () => {
       unit_amount: 1000,
       currency_options: { jpy: { unit_amount: 5000 } },
     };
-    const upstream = await startRecordingUpstream((request) => {
+    const reply = (request: { url: string }) => {
       const url = new URL(request.url, 'http://stripe.test');
       if (url.pathname !== '/v1/prices/price_multi') {
         return { body: { id: 'cs_1', object: 'checkout.session', currency: 'jpy', amount_total: 5000 } };
       }
       const expanded = url.searchParams.getAll('expand[]').includes('currency_options');
       return { body: expanded ? price : { ...price, currency_options: undefined } };
-    });
-    const vault = createVault({
-      secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
-      upstreams: { stripe: upstream.url },
-      fx: { jpy: '0.0067' },
-    });
-    try {
+    };
+    await withStripeVault(reply, async (vault, upstream) => {
       const key = await vault.issueKey({ vendor: 'stripe', capUsd: 20 });
       const response = await vault.createFetch({ vaultKey: key.vaultKey })(
         'https://api.stripe.com/v1/checkout/sessions',
@@ -172,10 +181,7 @@ describe('Stripe calls that can move money', () => {
       expect(response.status).toBe(429);
       expect(upstream.received.map((request) => request.method)).toEqual(['GET']);
       expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
-    } finally {
-      await vault.close();
-      await upstream.close();
-    }
+    });
   });
 
   it('should settle an invoice payment at what the answer says was paid when the invoice grew', async () => {
