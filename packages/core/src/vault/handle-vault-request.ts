@@ -995,16 +995,19 @@ class VaultCostContext implements CostContext {
   readonly #context: VaultContext;
   readonly #vendor: ConfiguredVendor;
   readonly #signal: AbortSignal | undefined;
-  /** Whether the cost model read the vendor. */
-  lookedUp = false;
+  #lookedUp = false;
   constructor(context: VaultContext, vendor: ConfiguredVendor, signal: AbortSignal | undefined) {
     this.#context = context;
     this.#vendor = vendor;
     this.#signal = signal;
     this.fx = context.fx;
   }
+  /** Whether the cost model read the vendor. */
+  get lookedUp(): boolean {
+    return this.#lookedUp;
+  }
   async lookup(path: string): Promise<unknown> {
-    this.lookedUp = true;
+    this.#lookedUp = true;
     const headers: Record<string, string> = { accept: 'application/json' };
     const vendor = this.#vendor;
     const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
