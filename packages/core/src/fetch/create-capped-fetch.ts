@@ -69,7 +69,7 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
 }
 
 /** A request's whole body, or the abort reason as soon as its signal aborts (a stream may stall). */
-async function readBody(request: Request): Promise<Uint8Array> {
+export async function readBody(request: Request): Promise<Uint8Array> {
   const { signal } = request;
   signal.throwIfAborted();
   let onAbort: (() => void) | undefined;
@@ -99,7 +99,6 @@ function isPlainObject(value: unknown): value is Record<string, string> {
   return prototype === Object.prototype || prototype === null;
 }
 
-/** A record as `HeadersInit` as it is; through {@link toHeaders} only when a header repeats (`set-cookie`). */
 /**
  * Who is calling: this fetch's actor over the one of the scope it runs in ({@link runWithActor}).
  * A fetch of another member (a member run by a supervisor's tool, whose own tools set no actor)
@@ -112,6 +111,7 @@ function actorOf(own: AuditActor | undefined, scope: AuditActor | undefined): Au
   return { ...scope, ...own };
 }
 
+/** A record as `HeadersInit` as it is; through {@link toHeaders} only when a header repeats (`set-cookie`). */
 function toHeadersInit(record: Readonly<ResponseHeaderRecord>): Headers | Record<string, string> {
   for (const name in record) if (Array.isArray(record[name])) return toHeaders(record);
   return record as Record<string, string>;

@@ -2,7 +2,7 @@ import type { AuditQueryResult } from '../audit/audit-record.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
-import { createCappedFetch } from '../fetch/create-capped-fetch.js';
+import { createCappedFetch, readBody } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
 import { parseDuration } from '../keys/parse-duration.js';
@@ -335,24 +335,8 @@ async function readOnce(
   init: RequestInit | undefined,
 ): Promise<[string, RequestInit]> {
   const request = new Request(input, init);
-  const { signal } = request;
-  signal.throwIfAborted();
-  let body: Uint8Array | undefined;
-  if (request.body) {
-    // A stalled stream is given up as soon as the caller aborts, as the capped fetch does.
-    let onAbort = () => {};
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    const reading = request.arrayBuffer();
-    reading.catch(() => {});
-    try {
-      body = new Uint8Array(await Promise.race([reading, aborted]));
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
+  // Given up as soon as the caller aborts, as the capped fetch does: a stream may stall.
+  const body = request.body ? await readBody(request) : undefined;
   return [request.url, { method: request.method, headers: request.headers, body, signal: request.signal }];
 }
 
