@@ -278,11 +278,9 @@ async function allowOrDeny(
   // An estimate that read the vendor (or a custom model's that waited on anything else) may have
   // taken up to upstreamTimeout: a key revoked meanwhile is read again, and one that expired
   // meanwhile is caught at the time of the reservation.
-  if (costContext.lookedUp || waited) {
-    assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
-  }
+  const current = costContext.lookedUp || waited ? await loadKeyChain(context, vaultKey) : chain;
   const reservedAt = context.now();
-  assertChainUsable(chain, reservedAt);
+  assertChainUsable(current, reservedAt);
   for (const entry of chain) {
     if (entry.perCallMaxMicros !== undefined && estimatedMicros > entry.perCallMaxMicros) {
       throw capError(key, entry, 'per_call', entry.perCallMaxMicros, 0, 0, estimatedMicros);
