@@ -1,5 +1,6 @@
 import { CapExceededError } from '@keybrake/core';
 import { generateText, isStepCount, ToolLoopAgent } from 'ai';
+import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createScriptedModel, lastToolResults, type ModelCall } from '../test-utils/create-scripted-model.js';
 import { billingTools, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
@@ -130,6 +131,59 @@ describe('memberAsTool', () => {
         type: 'text',
         value: 'Charged 2 of 2 customers.',
       });
+    });
+  });
+
+  describe("when the member's run fails after it was denied", () => {
+    it('should still give the supervisor the denial, from an agent and from a function', async () => {
+      const { team, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      /** Charges $500 (past the member's cap), then its provider fails. */
+      const failingModel = () => {
+        const scripted = chargingModel('billing', 1, 500);
+        let calls = 0;
+        return new MockLanguageModelV4({
+          doGenerate: async (options) => {
+            if (calls++ === 0) return scripted.doGenerate(options);
+            throw new Error('the model provider is overloaded');
+          },
+        });
+      };
+      const tools = withKeybrake(billingTools(stripeFor(billing)), { member: billing });
+      const agent = new ToolLoopAgent({ model: failingModel(), tools, stopWhen: isStepCount(5), maxRetries: 0 });
+      const model = supervisorModel([
+        { toolName: 'delegate_agent', input: { task: 'Charge cus_1 $500.' } },
+        { toolName: 'delegate_function', input: { task: 'Charge cus_2 $500.' } },
+      ]);
+
+      await generateText({
+        model,
+        tools: {
+          delegate_agent: memberAsTool(agent, { description: 'Charges customers.' }),
+          delegate_function: memberAsTool(
+            (task, options) =>
+              generateText({
+                model: failingModel(),
+                tools,
+                stopWhen: isStepCount(5),
+                maxRetries: 0,
+                prompt: task,
+                ...options,
+              }),
+            { description: 'Charges customers.' },
+          ),
+        },
+        stopWhen: isStepCount(3),
+        prompt: 'Collect.',
+      });
+
+      const read = lastToolResults(model.doGenerateCalls[1]);
+      expect(read.map((result) => result.output.type)).toEqual(['error-text', 'error-text']);
+      for (const result of read) {
+        expect(result.output.value).toMatch(/^KEYBRAKE_CAP_EXCEEDED: /);
+        expect(result.output.value).toContain("The member's run then failed: the model provider is overloaded");
+      }
     });
   });
 

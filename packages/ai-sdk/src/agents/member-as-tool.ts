@@ -10,10 +10,29 @@ export interface MemberRunResult {
   steps: ReadonlyArray<{ readonly content: ReadonlyArray<{ readonly type: string; readonly error?: unknown }> }>;
 }
 
-/** Runs a member on one task: an agent (e.g. a `ToolLoopAgent`) or a function calling `generateText`. */
+/** What `onToolExecutionEnd` is given (the AI SDK's `ToolExecutionEndEvent`, the part a delegation reads). */
+export interface MemberToolExecutionEnd {
+  readonly toolOutput: { readonly type: string; readonly error?: unknown };
+}
+
+/**
+ * How a delegation runs a member: its abort signal, and `onToolExecutionEnd`, through which it sees
+ * the member's denials as they happen — so a denial is still reported when the member's run later
+ * throws (its model provider fails, say) and its steps are lost.
+ */
+export interface MemberRunOptions {
+  abortSignal?: AbortSignal | undefined;
+  onToolExecutionEnd: (event: MemberToolExecutionEnd) => void;
+}
+
+/**
+ * Runs a member on one task: an agent (e.g. a `ToolLoopAgent`, which merges the delegation's
+ * `onToolExecutionEnd` with its own) or a function calling `generateText`, which should pass both
+ * options on.
+ */
 export type MemberRunner =
-  | { generate(options: { prompt: string; abortSignal?: AbortSignal }): PromiseLike<MemberRunResult> }
-  | ((task: string, options: { abortSignal?: AbortSignal | undefined }) => PromiseLike<MemberRunResult>);
+  | { generate(options: { prompt: string } & MemberRunOptions): PromiseLike<MemberRunResult> }
+  | ((task: string, options: MemberRunOptions) => PromiseLike<MemberRunResult>);
 
 /** Options of {@link memberAsTool}. */
 export interface MemberAsToolOptions {
@@ -76,8 +95,8 @@ function lastDenial(result: MemberRunResult): { denial: KeybrakeError; wentOn: b
  * ```
  */
 export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions): Tool<MemberTask, string> {
-  const run = (task: string, abortSignal: AbortSignal | undefined) =>
-    typeof member === 'function' ? member(task, { abortSignal }) : member.generate({ prompt: task, abortSignal });
+  const run = (task: string, options: MemberRunOptions) =>
+    typeof member === 'function' ? member(task, options) : member.generate({ prompt: task, ...options });
   return tool({
     description: options.description,
     inputSchema: jsonSchema<MemberTask>({
@@ -93,11 +112,19 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
     }),
     execute: async ({ task }, { abortSignal }) => {
       let result: MemberRunResult;
+      let seen: KeybrakeError | undefined;
+      const onToolExecutionEnd = ({ toolOutput }: MemberToolExecutionEnd) => {
+        if (toolOutput.type === 'tool-error') seen = findKeybrakeError(toolOutput.error) ?? seen;
+      };
       try {
-        result = await run(task, abortSignal);
+        result = await run(task, { abortSignal, onToolExecutionEnd });
       } catch (error) {
-        const denial = findKeybrakeError(error);
-        throw denial ? asToolError(denial) : error;
+        // The run failed (its model provider, say) after the member was denied: the supervisor
+        // must still read the denial, or it may send the delegation again.
+        const denial = findKeybrakeError(error) ?? seen;
+        if (!denial) throw error;
+        if (denial === error) throw asToolError(denial);
+        throw asToolError(copyOf(denial), `The member's run then failed: ${errorMessage(error)}`);
       }
       const last = lastDenial(result);
       if (!last) return result.text;
@@ -108,10 +135,18 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         const note = formatDenialWentOn(denial);
         return result.text ? `${result.text}\n\n${note}` : note;
       }
-      // A copy, so the member's own tool error keeps the text its model read.
-      const copy = keybrakeErrorFromJSON(denial.toJSON()) ?? denial;
-      if (copy !== denial) Object.defineProperty(copy, 'cause', { value: denial, enumerable: false });
-      throw asToolError(copy, result.text ? `The member's last report: ${result.text}` : undefined);
+      throw asToolError(copyOf(denial), result.text ? `The member's last report: ${result.text}` : undefined);
     },
   });
+}
+
+/** A copy of a member's denial (the original as its `cause`), so the member's own tool error keeps the text its model read. */
+function copyOf(denial: KeybrakeError): KeybrakeError {
+  const copy = keybrakeErrorFromJSON(denial.toJSON()) ?? denial;
+  if (copy !== denial) Object.defineProperty(copy, 'cause', { value: denial, enumerable: false });
+  return copy;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

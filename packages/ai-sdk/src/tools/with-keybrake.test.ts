@@ -184,17 +184,21 @@ describe('withKeybrake', () => {
   });
 
   describe('when a tool is an object whose execute uses this', () => {
-    it('should call execute on the tool, as the AI SDK does, and keep non-enumerable properties', async () => {
+    it('should call execute on the tool, as the AI SDK does, and keep private fields and non-enumerable properties', async () => {
       const { team, fakeStripe, close: closeTeam } = await openTestTeam();
       close = closeTeam;
       const billing = team.member('billing');
       const stripe = stripeFor(billing);
       class ChargeTool {
-        readonly description = 'Charge a customer in the tool set currency.';
+        readonly #description = 'Charge a customer in the tool set currency.';
+        readonly #stripe = stripe;
+        get description() {
+          return this.#description;
+        }
         readonly inputSchema = z.object({ customer: z.string() });
         readonly currency = 'usd';
         async execute({ customer }: { customer: string }) {
-          const intent = await stripe.paymentIntents.create({
+          const intent = await this.#stripe.paymentIntents.create({
             amount: 500,
             currency: this.currency,
             customer,
@@ -219,6 +223,29 @@ describe('withKeybrake', () => {
       });
       expect(result.steps[0]?.content.filter((part) => part.type === 'tool-error')).toEqual([]);
       expect(fakeStripe.moneyMoved()).toHaveLength(1);
+    });
+
+    it('should wrap a frozen tool, and never change the tool it was given', async () => {
+      const { team, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const execute = async () => 'ok';
+      const frozen = Object.freeze(tool({ description: 'Frozen.', inputSchema: z.object({}), execute }));
+      const open = tool({ description: 'Open.', inputSchema: z.object({}), execute });
+      const tools = withKeybrake({ frozen, open }, { member: billing });
+      for (const name of ['frozen', 'open'] as const) {
+        expect(tools[name].execute).not.toBe(execute);
+        expect({ ...tools[name] }.execute).toBe(tools[name].execute);
+        expect(tools[name].description).toBe(name === 'frozen' ? 'Frozen.' : 'Open.');
+      }
+      expect(open.execute).toBe(execute);
+      const result = await generateText({
+        model: createScriptedModel('billing', [{ toolCalls: [{ toolName: 'frozen', input: {} }] }, { text: 'done' }]),
+        tools,
+        stopWhen: isStepCount(3),
+        prompt: 'Go.',
+      });
+      expect(result.steps[0]?.content.find((part) => part.type === 'tool-result')).toMatchObject({ output: 'ok' });
     });
   });
 
@@ -311,6 +338,44 @@ describe('withKeybrake', () => {
         'batch_1:allowed',
         'batch_2:denied',
       ]);
+    });
+
+    it('should read a denial in one step and the error the tool throws in a later step as one denial', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const stripe = stripeFor(billing);
+      const tools = withKeybrake(
+        {
+          charge: tool({
+            inputSchema: z.object({ amountUsd: z.number() }),
+            async *execute({ amountUsd }) {
+              yield { status: 'charging' };
+              let failure: unknown;
+              try {
+                await stripe.paymentIntents.create({ amount: amountUsd * 100, currency: 'usd', confirm: true });
+              } catch (error) {
+                failure = error;
+              }
+              // The usual streaming pattern: show the failure, then fail.
+              yield { status: failure ? 'failed' : 'charged' };
+              if (failure) throw new Error('the charge failed');
+            },
+          }),
+        },
+        { member: billing },
+      );
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { amountUsd: 500 }, toolCallId: 'call_1' }] },
+        { text: 'Stopped.' },
+      ]);
+
+      const result = await generateText({ model, tools, stopWhen: isStepCount(3), prompt: 'Charge $500.' });
+
+      const failed = result.steps[0]?.content.find((part) => part.type === 'tool-error');
+      expect(failed && CapExceededError.isInstance(failed.error)).toBe(true);
+      expect(lastToolResults(model.doGenerateCalls[1])[0]?.output.value).toMatch(/^KEYBRAKE_CAP_EXCEEDED: /);
+      expect(fakeStripe.moneyMoved()).toHaveLength(0);
     });
   });
 

@@ -25,12 +25,19 @@ const toToolError = (error: unknown): never => {
   throw KeybrakeError.isInstance(error) && !Object.hasOwn(error, 'toString') ? asToolError(error) : error;
 };
 
-/** Runs each step of a streaming tool (preliminary results) as one capped execution. */
-async function* cappedSteps(actor: AuditActor, output: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+/**
+ * Runs each step of a streaming tool (preliminary results) as a capped run of the same execution:
+ * they share `denials`, so a denial in one step and the error thrown in a later one are one denial.
+ */
+async function* cappedSteps(
+  actor: AuditActor,
+  output: AsyncIterable<unknown>,
+  denials: KeybrakeError[],
+): AsyncGenerator<unknown> {
   const iterator = output[Symbol.asyncIterator]();
   try {
     while (true) {
-      const step = await runCappedTool(actor, () => iterator.next()).catch(toToolError);
+      const step = await runCappedTool(actor, () => iterator.next(), { denials }).catch(toToolError);
       if (step.done) return;
       yield step.value;
     }
@@ -42,20 +49,50 @@ async function* cappedSteps(actor: AuditActor, output: AsyncIterable<unknown>): 
 function capExecute(owner: object, execute: Execute, tool: { member: string; tool: string }): Execute {
   return (input, options) => {
     const actor: AuditActor = { ...tool, toolCallId: options.toolCallId };
+    const denials: KeybrakeError[] = [];
     let output: unknown;
     // runCappedTool calls its task synchronously, so `output` is known here: the AI SDK tells a
     // streaming tool by its return value, so an async iterable must be returned as one.
-    const settled = runCappedTool(actor, () => {
-      // Called on the tool, as the AI SDK calls `tool.execute(…)`: a tool's `this` stays the tool.
-      output = execute.call(owner, input, options);
-      return output;
-    });
+    const settled = runCappedTool(
+      actor,
+      () => {
+        // Called on the tool itself, as the AI SDK calls `tool.execute(…)`: its `this`, private
+        // fields included, stays the tool.
+        output = execute.call(owner, input, options);
+        return output;
+      },
+      { denials },
+    );
     if (isAsyncIterable(output)) {
       settled.catch(() => {});
-      return cappedSteps(actor, output);
+      return cappedSteps(actor, output, denials);
     }
     return settled.catch(toToolError);
   };
+}
+
+/**
+ * The tool with only `execute` replaced. A view of the tool itself (a `Proxy`), so its getters and
+ * methods run on it, private (`#`) fields included, and every property it has — non-enumerable
+ * ones (`experimental_toolCaller` marks a tool that way), symbol-keyed ones, its prototype's
+ * (class-based tools) — reads as before. A tool that cannot take a new `execute` (frozen, sealed,
+ * `execute` not configurable) gets a copy with the same prototype and properties instead.
+ */
+function replaceExecute(tool: object, execute: Execute): object {
+  const own = Object.getOwnPropertyDescriptor(tool, 'execute');
+  const replaced = { value: execute, enumerable: true, writable: true, configurable: true };
+  if (!Object.isExtensible(tool) || own?.configurable === false)
+    return Object.create(Object.getPrototypeOf(tool), { ...Object.getOwnPropertyDescriptors(tool), execute: replaced });
+  return new Proxy(tool, {
+    get: (target, key) => (key === 'execute' ? execute : Reflect.get(target, key, target)),
+    getOwnPropertyDescriptor: (target, key) =>
+      key === 'execute' ? replaced : Reflect.getOwnPropertyDescriptor(target, key),
+    ownKeys: (target) => {
+      const keys = Reflect.ownKeys(target);
+      return keys.includes('execute') ? keys : [...keys, 'execute'];
+    },
+    has: (target, key) => key === 'execute' || Reflect.has(target, key),
+  });
 }
 
 /**
@@ -93,16 +130,7 @@ export function withKeybrake<TOOLS extends ToolSet>(tools: TOOLS, options: WithK
       wrapped[name] = tool;
       continue;
     }
-    // A copy with every own property, non-enumerable ones included (`experimental_toolCaller`
-    // marks a tool that way), and its prototype (class-based tools), with only `execute` replaced.
-    const capped = Object.create(Object.getPrototypeOf(tool), Object.getOwnPropertyDescriptors(tool)) as object;
-    Object.defineProperty(capped, 'execute', {
-      value: capExecute(capped, execute, { member, tool: name }),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-    wrapped[name] = capped;
+    wrapped[name] = replaceExecute(tool, capExecute(tool, execute, { member, tool: name }));
   }
   return wrapped as TOOLS;
 }

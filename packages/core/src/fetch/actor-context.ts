@@ -23,13 +23,16 @@ const storage: AsyncLocalStorage<ActorScope> = registry[STORAGE_KEY];
  * Runs `task` with an actor (member, tool, tool call) that every capped call made inside it —
  * including calls an official SDK makes — records in its audit record.
  *
+ * @param denials - Where the vault notes the denials it answers inside `task`: a new list by
+ * default; pass one list to several runs that are parts of one tool execution.
+ *
  * @example
  * ```ts
  * await runWithActor({ member: 'billing', tool: 'charge', toolCallId: 'call_1' }, () => stripe.paymentIntents.create(...));
  * ```
  */
-export function runWithActor<T>(actor: AuditActor, task: () => T): T {
-  return storage.run({ actor: { ...storage.getStore()?.actor, ...actor }, denials: [] }, task);
+export function runWithActor<T>(actor: AuditActor, task: () => T, denials: KeybrakeError[] = []): T {
+  return storage.run({ actor: { ...storage.getStore()?.actor, ...actor }, denials }, task);
 }
 
 /** The actor of the current async context, if any. */

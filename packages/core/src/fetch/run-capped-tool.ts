@@ -11,6 +11,12 @@ export interface RunCappedToolOptions {
    * Abort errors (`name === 'AbortError'`) always pass through.
    */
   passThrough?: ((error: unknown) => boolean) | undefined;
+  /**
+   * The denials of the execution, for several runs that are parts of one execution: a streaming
+   * tool's steps, each run on its own, where a denial in one step and the error thrown in a later
+   * step must still be read as one. A new list by default.
+   */
+  denials?: KeybrakeError[] | undefined;
 }
 
 /**
@@ -32,19 +38,23 @@ export async function runCappedTool<T>(
   task: () => T | Promise<T>,
   options: RunCappedToolOptions = {},
 ): Promise<T> {
-  return runWithActor(actor, async () => {
-    try {
-      return await task();
-    } catch (error) {
-      const direct = findKeybrakeError(error);
-      if (!direct && (isAbort(error) || options.passThrough?.(error))) throw error;
-      const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1);
-      if (!denial) throw error;
-      if (denial !== error && denial.cause === undefined)
-        Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
-      throw denial;
-    }
-  });
+  return runWithActor(
+    actor,
+    async () => {
+      try {
+        return await task();
+      } catch (error) {
+        const direct = findKeybrakeError(error);
+        if (!direct && (isAbort(error) || options.passThrough?.(error))) throw error;
+        const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1);
+        if (!denial) throw error;
+        if (denial !== error && denial.cause === undefined)
+          Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
+        throw denial;
+      }
+    },
+    options.denials,
+  );
 }
 
 function isAbort(error: unknown): boolean {
