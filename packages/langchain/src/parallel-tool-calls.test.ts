@@ -164,8 +164,10 @@ describe('parallel tool calls in one step', () => {
       parseKeybrakeDenials([east as BaseMessage]).every((d) => d.toJSON().label === 'billing-team/sess_test/east'),
     ).toBe(true);
     expect(west?.text).toBe('west finished.');
-    // the supervisor's own final message: nothing denied the supervisor's own calls
-    expect(result.messages.at(-1)?.text).toBe('Supervisor done.');
+    // the supervisor's own final message: nothing denied its own calls; it carries east's report up
+    const final = result.messages.at(-1);
+    expect(final?.text).toBe(`Supervisor done.\n\n${east?.text.slice('east finished.\n\n'.length)}`);
+    expect(final?.text).not.toContain('of member "supervisor"');
     expect(ctx.fakeStripe.moneyMoved()).toHaveLength(6);
   });
 });

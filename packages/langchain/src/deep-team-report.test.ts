@@ -1,0 +1,75 @@
+// A supervisor of supervisors: top agent → "operations" (an agent whose tools are members) →
+// "billing" (a member stopped by its cap). The top agent must learn of billing's stop even when
+// the middle agent's model says nothing about it.
+import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { fakeModel } from '@langchain/core/testing';
+import { tool } from '@langchain/core/tools';
+import { createAgent } from 'langchain';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { keybrakeMiddleware } from './keybrake-middleware.js';
+import { parseKeybrakeDenials } from './parse-keybrake-denials.js';
+import { callTools, repeatCall } from './test-utils/call-tools.js';
+import { chargeTool, openTestTeam, type TestTeam } from './test-utils/open-test-team.js';
+
+type Agent = {
+  invoke: (input: { messages: { role: string; content: string }[] }) => Promise<{ messages: { text: string }[] }>;
+};
+const asTool = (agent: Agent, name: string) =>
+  tool(
+    async ({ task }) => {
+      const result = await agent.invoke({ messages: [{ role: 'user', content: task }] });
+      return result.messages.at(-1)?.text ?? '';
+    },
+    { name: `ask_${name}`, description: `Give ${name} a task.`, schema: z.object({ task: z.string() }) },
+  );
+
+describe('keybrakeMiddleware in a team three levels deep', () => {
+  let context: TestTeam | undefined;
+  afterEach(() => context?.close());
+
+  it('should carry a stopped member’s report through a middle agent that says nothing of it', async () => {
+    context = await openTestTeam();
+    const billing = context.team.member('billing');
+    const [customer = ''] = context.customers;
+    const billingAgent = createAgent({
+      model: fakeModel()
+        .respond(repeatCall(4, 'charge_customer', { customer, amountUsd: 50 }))
+        .respond(new AIMessage('Charged 3 customers.')),
+      name: 'billing',
+      tools: [chargeTool(billing)],
+      middleware: [keybrakeMiddleware({ member: billing })],
+    });
+    const operations = createAgent({
+      model: fakeModel()
+        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge 4 × $50.' } }]))
+        .respond(new AIMessage('All done.')),
+      name: 'operations',
+      tools: [asTool(billingAgent, 'billing')],
+      middleware: [keybrakeMiddleware({ member: 'operations' })],
+    });
+    const topModel = fakeModel()
+      .respond(callTools([{ name: 'ask_operations', args: { task: 'Run billing.' } }]))
+      .respond(new AIMessage('ok'));
+    const top = createAgent({
+      model: topModel,
+      name: 'top',
+      tools: [asTool(operations, 'operations')],
+      middleware: [keybrakeMiddleware({ member: 'top' })],
+    });
+
+    const result = await top.invoke({ messages: [{ role: 'user', content: 'Run the month.' }] });
+
+    const answer = topModel.calls[1]?.messages.at(-1);
+    expect(ToolMessage.isInstance(answer) && answer.name).toBe('ask_operations');
+    expect(answer?.text).toMatch(/^All done\.\n\n/);
+    expect(answer?.text).toContain('Keybrake denied 1 call of member "billing":');
+    expect(answer?.text).toContain('Budget of billing-team/sess_test/billing now: spent $150.00 of $150.00');
+    expect(parseKeybrakeDenials(answer ? [answer] : []).map((d) => [d.code, d.toJSON().label])).toEqual([
+      ['KEYBRAKE_CAP_EXCEEDED', 'billing-team/sess_test/billing'],
+    ]);
+    // and the top agent's own final message carries it one level further
+    expect(result.messages.at(-1)?.text).toBe(`ok\n\n${answer?.text.slice('All done.\n\n'.length)}`);
+    expect(context.fakeStripe.moneyMoved()).toHaveLength(3);
+  });
+});
