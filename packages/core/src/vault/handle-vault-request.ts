@@ -268,11 +268,20 @@ async function allowOrDeny(
   const costRequest = new LazyCostRequest(method, path, search, headers, bodyText);
   const costContext = new VaultCostContext(context, vendor, request.signal);
 
-  const pending = vendor.definition.costModel.estimate(costRequest, costContext);
-  // A custom model that returned a promise may have waited on anything (its own price service).
-  const waited = !vendor.builtin && typeof (pending as Partial<PromiseLike<unknown>>).then === 'function';
-  const estimate = await pending;
-  const estimatedMicros = resolveEstimate(estimate, chain, method, path);
+  let estimate: CostEstimate;
+  let waited = false;
+  try {
+    const pending = vendor.definition.costModel.estimate(costRequest, costContext);
+    // A custom model that returned a promise may have waited on anything (its own price service).
+    waited = !vendor.builtin && typeof (pending as Partial<PromiseLike<unknown>>).then === 'function';
+    estimate = await pending;
+  } catch (error) {
+    // A typed denial (an unknown currency) is the model's answer; an abort is the caller's.
+    if (KeybrakeError.isInstance(error) || request.signal?.aborted) throw error;
+    record.note = `the cost model failed (${errorName(error)})`;
+    throw costModelError(vendor, method, path, 'failed');
+  }
+  const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
   // An estimate that read the vendor (or a custom model's that waited on anything else) may have
@@ -679,16 +688,27 @@ function sentCredentials(
     secretStrings.set(vendor, strings);
   }
   // A secret sent as a credential header's whole token (`Bearer <secret>`) is already covered by
-  // that header's forms; anywhere else (a cookie, an identifier-named header, the path) it is added.
+  // that header's forms; anywhere else (a cookie, an identifier-named header, the path, or as a
+  // Basic header's whole user name: `-u sk_live_…:`) it is added.
   for (const value of strings)
     if (
       path.includes(value) ||
       changed.some(
-        ([sentValue, credential]) => sentValue.includes(value) && !(credential && tokenOf(sentValue) === value),
+        ([sentValue, credential]) =>
+          (sentValue.includes(value) || basicUserName(sentValue) === value) &&
+          !(credential && tokenOf(sentValue) === value),
       )
     )
       values.push(value);
   return values;
+}
+
+/** The user name of a Basic header value (`Basic base64(user:password)`), if it is one. */
+function basicUserName(value: string): string | undefined {
+  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  const decoded = Buffer.from(tokenOf(value), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon === -1 ? undefined : decoded.slice(0, colon);
 }
 
 /**
@@ -852,8 +872,20 @@ function tooLarge(size: string, limitBytes: number): InvalidRequestError {
   });
 }
 
-function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], method: string, path: string): MicroUsd {
-  if (estimate.kind === 'known') return estimate.micros;
+function resolveEstimate(
+  estimate: CostEstimate,
+  chain: readonly KeyRecord[],
+  method: string,
+  path: string,
+  vendor: ConfiguredVendor,
+  record: AuditRecord,
+): MicroUsd {
+  if (estimate?.kind === 'known' && Number.isSafeInteger(estimate.micros) && estimate.micros >= 0)
+    return estimate.micros;
+  if (estimate?.kind !== 'unknown') {
+    record.note = 'the cost model returned a malformed estimate';
+    throw costModelError(vendor, method, path, 'returned a malformed estimate for');
+  }
   if (estimate.fallback === false) {
     throw new UnknownCostError({
       message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), and no fallback estimate can stand for it. The call was not sent. Retrying will not help.`,
@@ -869,6 +901,22 @@ function resolveEstimate(estimate: CostEstimate, chain: readonly KeyRecord[], me
   throw new UnknownCostError({
     message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), so it cannot be capped. Retrying will not help; set a fallbackEstimateUsd on the key to allow it.`,
   });
+}
+
+/**
+ * A custom cost model that threw, or answered with anything but a known non-negative whole number
+ * of micro-dollars or `unknown`: a bug in the model, not the vendor's or the storage's fault, so
+ * denied for good (no fallback estimate stands for it) and not as a retryable outage.
+ */
+function costModelError(vendor: ConfiguredVendor, method: string, path: string, what: string): UnknownCostError {
+  return new UnknownCostError({
+    message: `Keybrake denied this call: the cost model of vendor "${vendor.definition.name}" ${what} ${method} ${path}, so it cannot be capped. The call was not sent. Retrying will not help; fix the cost model.`,
+  });
+}
+
+function errorName(error: unknown): string {
+  const name = (error as { name?: unknown } | null | undefined)?.name;
+  return typeof name === 'string' ? name.slice(0, 40) : typeof error;
 }
 
 function capError(
@@ -985,6 +1033,9 @@ async function forward(
   return { status: response.statusCode, headers: responseHeaders, body: bytes };
 }
 
+/** The headers of a cost model's lookup, before the vendor's `authorize` adds its credentials. */
+const LOOKUP_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json' };
+
 /** What a cost model may use besides the request: FX, and uncounted reads with the real credentials. */
 class VaultCostContext implements CostContext {
   readonly fx: CostContext['fx'];
@@ -1006,7 +1057,7 @@ class VaultCostContext implements CostContext {
   }
   async lookup(path: string): Promise<unknown> {
     this.#lookedUp = true;
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...LOOKUP_HEADERS };
     const vendor = this.#vendor;
     const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);
     try {
@@ -1019,7 +1070,10 @@ class VaultCostContext implements CostContext {
         new Uint8Array(),
         this.#signal,
       );
-      return response.status >= 200 && response.status < 300 ? parseJson(response.body, response.headers) : undefined;
+      if (response.status < 200 || response.status >= 300) return undefined;
+      // The model (and through its notes, the audit) must not read an echoed credential either.
+      redactEchoedCredential(response, sentCredentials(vendor, headers, LOOKUP_HEADERS, authorized.path));
+      return parseJson(response.body, response.headers);
     } catch {
       return undefined;
     }
@@ -1082,7 +1136,11 @@ function scopeOf(definition: VendorDefinition, headers: Record<string, string>):
   const names = definition.idempotencyScopeHeaders;
   if (names === undefined) return '';
   let scope = '';
-  for (const name of names) scope += `${name}=${JSON.stringify(headers[name] ?? null)}\u0000`;
+  // Request header names are lower case here; a definition may spell them as HTTP does (`Acme-Account`).
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    scope += `${lower}=${JSON.stringify(headers[lower] ?? null)}\u0000`;
+  }
   return scope;
 }
 

@@ -7,7 +7,12 @@ import type { VendorDefinition } from './vendor-definition.js';
 export interface BearerVendorOptions {
   /** Vendor name used in policies and routes. */
   name: string;
-  /** The real API base URL. */
+  /**
+   * The real API's origin, `https://api.acme.test`: the paths the allow-list and the cost model
+   * see are the vendor's own, as its SDK sends them (`/v1/charges`). A path here is put before
+   * them when forwarding (a gateway in front of the vendor), so do not repeat the part of the path
+   * the SDK sends itself (`https://api.openai.com`, not `https://api.openai.com/v1`).
+   */
   baseUrl: string;
   costModel: CostModel;
   /** Response header with the vendor's request id. */
@@ -18,8 +23,8 @@ export interface BearerVendorOptions {
 
 /**
  * Defines a vendor that authenticates with `Authorization: Bearer <secret>` and answers errors as
- * `{ "error": { "code", "message", "type": "keybrake_error" } }` — a starting point for adding
- * your own vendors.
+ * `{ "error": { "code", "message", "type": "keybrake_error" } }`, with `x-should-retry` saying
+ * whether a retry can help — a starting point for adding your own vendors.
  *
  * @example
  * ```ts
@@ -38,6 +43,12 @@ export function createBearerVendor(options: BearerVendorOptions): VendorDefiniti
       if (typeof secret !== 'string' || secret.length === 0) {
         throw new InvalidPolicyError({ message: `The ${options.name} secret must be a non-empty string.` });
       }
+      // A trailing newline from an env file would fail every call as "the vendor could not be reached".
+      if (!/^[\x21-\x7e]+$/.test(secret)) {
+        throw new InvalidPolicyError({
+          message: `The ${options.name} secret must be printable ASCII without spaces (a trailing newline from an env file?).`,
+        });
+      }
       return secret;
     },
     authorize(request, secret) {
@@ -46,7 +57,8 @@ export function createBearerVendor(options: BearerVendorOptions): VendorDefiniti
     },
     errorResponse: (error: KeybrakeError) => ({
       status: error.status,
-      headers: { 'content-type': 'application/json' },
+      // Stainless-generated SDKs (OpenAI's, Anthropic's) retry a 429 unless told not to.
+      headers: { 'content-type': 'application/json', 'x-should-retry': String(error.retryable) },
       body: JSON.stringify({ error: { type: 'keybrake_error', ...error.toJSON() } }),
     }),
   };

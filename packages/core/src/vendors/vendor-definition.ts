@@ -15,7 +15,13 @@ export interface VendorErrorResponse {
 export interface VendorDefinition<Secret = unknown> {
   /** Vendor name as used in policies and routes: `stripe`. */
   name: string;
-  /** The vendor's real API base URL: `https://api.stripe.com`. Overridable per vault for tests. */
+  /**
+   * The vendor's real API origin: `https://api.stripe.com`. Overridable per vault for tests. The
+   * paths the allow-list, the cost model and the audit see are the vendor's own, as its SDK sends
+   * them (`/v1/charges`), in both modes; a path here is put before them when forwarding (a gateway
+   * in front of the vendor), so it must not repeat what the SDK sends (`https://api.openai.com`,
+   * not `https://api.openai.com/v1`).
+   */
   baseUrl: string;
   /** The cost model pricing this vendor's calls. */
   costModel: CostModel;
@@ -28,7 +34,7 @@ export interface VendorDefinition<Secret = unknown> {
    */
   honorsIdempotencyKey?: boolean | ((method: string, path: string) => boolean);
   /**
-   * Request headers (lowercase) under which the vendor keeps idempotency keys apart, such as
+   * Request headers (any case) under which the vendor keeps idempotency keys apart, such as
    * Stripe's `stripe-account`: the same key sent for another account is a new call there, so it is
    * counted again here.
    */
