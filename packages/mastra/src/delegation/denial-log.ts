@@ -64,6 +64,12 @@ export function openDenialLog(requestContext: RequestContext, log: DenialLog = {
   return log;
 }
 
+/** The denial log in `requestContext`, if one was opened. */
+export function readDenialLog(requestContext: RequestContext | undefined): DenialLog | undefined {
+  const log = requestContext?.get(LOG_KEY);
+  return isDenialLog(log) ? log : undefined;
+}
+
 /**
  * Notes a member's denial in the run's denial log, if there is one (once per denial, so a tool
  * wrapped with `withKeybrake` and covered by `keybrakeHooks` is reported once).

@@ -1,6 +1,7 @@
 import type { KeybrakeError } from '@keybrake/core';
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
+import { nonRetryableError } from '../tools/non-retryable-error.js';
 import { requestContextOf } from '../tools/to-tool-error.js';
 import { describeDenialWentOn, describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
 
@@ -74,7 +75,7 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       if (!memberWasStopped(log)) return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
-      throw markMemberStopped(new Error([`${headline}${said}`, ...denial].join('\n'), { cause: last.error }));
+      throw markMemberStopped(nonRetryableError([`${headline}${said}`, ...denial].join('\n'), last.error));
     },
   });
 }

@@ -1,6 +1,7 @@
 import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
 import type { RequestContext } from '@mastra/core/request-context';
 import { recordMemberDenial } from '../delegation/denial-log.js';
+import { nonRetryableError } from './non-retryable-error.js';
 
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null;
@@ -33,9 +34,10 @@ export function requestContextOf(context: unknown): RequestContext | undefined {
 }
 
 /**
- * Turns a Keybrake denial into the error a Mastra tool throws: a plain `Error` whose message is
+ * Turns a Keybrake denial into the error a Mastra tool throws: an `Error` whose message is
  * {@link formatDenialForModel} (Mastra hands the member's model only the message, as `error-text`),
- * with the typed denial as `cause`. Also notes the denial in the run's denial log for the supervisor.
+ * with the typed denial as `cause` — a `MastraNonRetryableError`, so a workflow step does not run
+ * the tool again. Also notes the denial in the run's denial log for the supervisor.
  *
  * @param denial - The typed Keybrake denial.
  * @param call - The member, tool, tool call id and the tool's execution context.
@@ -47,9 +49,7 @@ export function requestContextOf(context: unknown): RequestContext | undefined {
  */
 export function toToolError(denial: KeybrakeError, call: ToolCall): Error {
   recordToolDenial(denial, call);
-  const error = new Error(formatDenialForModel(denial), { cause: denial });
-  error.name = denial.name;
-  return error;
+  return nonRetryableError(formatDenialForModel(denial), denial, denial.name);
 }
 
 /** The member, tool, tool call id and execution context of a denied tool call. */

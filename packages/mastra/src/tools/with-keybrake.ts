@@ -1,4 +1,4 @@
-import { KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
+import { formatDenialForModel, KeybrakeError, runCappedTool, type TeamMember } from '@keybrake/core';
 import { recordMemberSuccess } from '../delegation/denial-log.js';
 import { findMemberStopped } from '../delegation/member-as-tool.js';
 import { recordToolDenial, requestContextOf, toolCallIdOf, toToolError } from './to-tool-error.js';
@@ -76,13 +76,32 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
         if (memberStopped) {
           // This member's own log records it too, for whoever delegated to this member.
           recordToolDenial(memberStopped.cause, { ...actor, context });
+          if (isNetworkToolCall(context)) return { error: true, message: memberStopped.message };
           throw memberStopped;
         }
-        throw KeybrakeError.isInstance(error) ? toToolError(error, { ...actor, context }) : error;
+        if (!KeybrakeError.isInstance(error)) throw error;
+        const toolError = toToolError(error, { ...actor, context });
+        // An agent network runs its own tools without catching their errors (a thrown denial would
+        // fail the whole network run): the denial is the tool's result, which the routing agent reads.
+        if (isNetworkToolCall(context)) return { error: true, message: formatDenialForModel(error) };
+        throw toolError;
       }
     };
     copy.execute = cappedExecute;
     capped[name] = copy;
   }
   return capped as TTools;
+}
+
+/**
+ * Whether a tool runs as an agent network's own tool (`agent.network()`'s tool step): its context
+ * has an `agent` without `messages`, a `runId` and a `memory`. The agent loop always gives
+ * `agent.messages`; a workflow step gives `workflow`, not `agent`.
+ */
+function isNetworkToolCall(context: unknown): boolean {
+  if (typeof context !== 'object' || context === null) return false;
+  const { agent } = context as { agent?: unknown };
+  return (
+    typeof agent === 'object' && agent !== null && !('messages' in agent) && 'runId' in context && 'memory' in context
+  );
 }
