@@ -73,6 +73,9 @@ describe('runCappedTool', () => {
       const actor = { member: 'billing', tool: 'charge' };
       await expect(runCappedTool(actor, afterDenial(signal), { passThrough })).rejects.toBe(signal);
       await expect(runCappedTool(actor, afterDenial(abort))).rejects.toBe(abort);
+      // A run cancelled by `AbortSignal.timeout()` rejects with a TimeoutError: an abort too.
+      const timeout = new DOMException('The operation timed out.', 'TimeoutError');
+      await expect(runCappedTool(actor, afterDenial(timeout))).rejects.toBe(timeout);
       // Without the predicate, an error after a denial is still the denial.
       await expect(runCappedTool(actor, afterDenial(signal))).rejects.toBeInstanceOf(CapExceededError);
     });

@@ -8,7 +8,7 @@ export interface RunCappedToolOptions {
   /**
    * Errors the framework uses for control flow, which must reach it unchanged even after a
    * denial in the same execution: LangGraph's `interrupt()` and `Command` bubble-ups, say.
-   * Abort errors (`name === 'AbortError'`) always pass through.
+   * Abort errors (`name` `'AbortError'`, or `'TimeoutError'` from `AbortSignal.timeout()`) always pass through.
    */
   passThrough?: ((error: unknown) => boolean) | undefined;
   /**
@@ -57,8 +57,10 @@ export async function runCappedTool<T>(
   );
 }
 
+/** An abort: `AbortError`, or the `TimeoutError` of a signal from `AbortSignal.timeout()`. */
 function isAbort(error: unknown): boolean {
-  return (error as { name?: unknown } | undefined)?.name === 'AbortError';
+  const name = (error as { name?: unknown } | undefined)?.name;
+  return name === 'AbortError' || name === 'TimeoutError';
 }
 
 /**
