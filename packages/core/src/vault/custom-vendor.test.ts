@@ -44,17 +44,20 @@ describe('a custom vendor', () => {
   };
 
   describe('whose secret is sent as the Basic user name (`curl -u sk_live_…:`)', () => {
-    it('should redact it when the vendor quotes it back decoded', async () => {
+    it.each([
+      ['an empty password', ''],
+      ['a dummy password (`-u <key>:X`)', 'X'],
+    ])('should redact it beside %s when the vendor quotes it back decoded', async (_, password) => {
       const { vault, key, send } = await open(
         acme(free, {
           authorize(request, secret) {
-            request.headers.authorization = `Basic ${Buffer.from(`${secret}:`).toString('base64')}`;
+            request.headers.authorization = `Basic ${Buffer.from(`${secret}:${password}`).toString('base64')}`;
             return { path: request.path };
           },
         }),
       );
       const text = await (await send(`${upstream.url}/v1/me`)).text();
-      expect(text).toContain('Invalid API key provided: [redacted by keybrake]:');
+      expect(text).toContain(`Invalid API key provided: [redacted by keybrake]:${password}`);
       expect(text).not.toContain(SECRET);
       expect(JSON.stringify(await vault.queryAudit({ keyId: key.id }))).not.toContain(SECRET);
     });

@@ -276,11 +276,15 @@ async function allowOrDeny(
     waited = !vendor.builtin && typeof (pending as Partial<PromiseLike<unknown>>).then === 'function';
     estimate = await pending;
   } catch (error) {
-    // A typed denial (an unknown currency) is the model's answer; an abort is the caller's.
-    if (KeybrakeError.isInstance(error) || request.signal?.aborted) throw error;
+    // An abort is the caller's (whatever the model made of it); a typed denial (an unknown
+    // currency) is the model's answer.
+    request.signal?.throwIfAborted();
+    if (KeybrakeError.isInstance(error)) throw error;
     record.note = `the cost model failed (${errorName(error)})`;
     throw costModelError(vendor, method, path, 'failed');
   }
+  // A lookup aborted by the caller reads as `unknown` to the model: the abort, not a denial.
+  request.signal?.throwIfAborted();
   const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
@@ -646,8 +650,9 @@ const REQUEST_ID = /^[\w.:+/=-]{1,200}$/;
 const REDACTED = '[redacted by keybrake]';
 /** The forms of each list of credentials sent, computed once per list (a few per vendor). */
 const credentialForms = new Map<string, CredentialForms>();
-/** Names of headers `authorize` may set that identify rather than prove (`X-Auth-Email`, `Anthropic-Version`). */
-const NOT_A_CREDENTIAL = /(?:^|-)(?:email|user|username|id|sid|account|version)$|^accept-encoding$/i;
+/** Names of headers `authorize` may set that identify or describe rather than prove (`X-Auth-Email`, `Anthropic-Version`, `Accept`). */
+const NOT_A_CREDENTIAL =
+  /(?:^|-)(?:email|user|username|id|sid|account|version)$|^(?:accept|accept-encoding|accept-language|content-type|user-agent)$/i;
 /** Object fields of a vendor's secret that identify an account rather than prove it (Twilio's `accountSid`). */
 const IDENTIFIER_FIELD = /(?:sid|id|email|user|username)$/i;
 /** The strings of each vendor's configured secret that may be a credential. */
@@ -689,7 +694,7 @@ function sentCredentials(
   }
   // A secret sent as a credential header's whole token (`Bearer <secret>`) is already covered by
   // that header's forms; anywhere else (a cookie, an identifier-named header, the path, or as a
-  // Basic header's whole user name: `-u sk_live_…:`) it is added.
+  // Basic header's user name beside an empty or dummy password: `-u sk_live_…:`) it is added.
   for (const value of strings)
     if (
       path.includes(value) ||
@@ -703,12 +708,16 @@ function sentCredentials(
   return values;
 }
 
-/** The user name of a Basic header value (`Basic base64(user:password)`), if it is one. */
+/**
+ * The user name of a Basic header value (`Basic base64(user:password)`) when it is the credential:
+ * the password is empty or too short to be one (`-u sk_live_…:`, `-u <key>:X`). Beside a real
+ * password, a user name identifies (an account SID, a public API key).
+ */
 function basicUserName(value: string): string | undefined {
   if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
   const decoded = Buffer.from(tokenOf(value), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  return colon === -1 ? undefined : decoded.slice(0, colon);
+  return colon === -1 || decoded.length - colon - 1 >= 8 ? undefined : decoded.slice(0, colon);
 }
 
 /**
@@ -909,8 +918,9 @@ function resolveEstimate(
  * denied for good (no fallback estimate stands for it) and not as a retryable outage.
  */
 function costModelError(vendor: ConfiguredVendor, method: string, path: string, what: string): UnknownCostError {
+  const fix = vendor.builtin ? 'this is a Keybrake bug, please report it' : 'fix the cost model';
   return new UnknownCostError({
-    message: `Keybrake denied this call: the cost model of vendor "${vendor.definition.name}" ${what} ${method} ${path}, so it cannot be capped. The call was not sent. Retrying will not help; fix the cost model.`,
+    message: `Keybrake denied this call: the cost model of vendor "${vendor.definition.name}" ${what} ${method} ${path}, so it cannot be capped. The call was not sent. Retrying will not help; ${fix}.`,
   });
 }
 
@@ -1074,7 +1084,9 @@ class VaultCostContext implements CostContext {
       // The model (and through its notes, the audit) must not read an echoed credential either.
       redactEchoedCredential(response, sentCredentials(vendor, headers, LOOKUP_HEADERS, authorized.path));
       return parseJson(response.body, response.headers);
-    } catch {
+    } catch (error) {
+      // The caller gave up: not a vendor that could not be read.
+      if (this.#signal?.aborted) throw error;
       return undefined;
     }
   }

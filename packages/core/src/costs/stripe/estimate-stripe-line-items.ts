@@ -140,6 +140,7 @@ export async function estimateStripeLineItems({ form, prices, context }: StripeL
   const shipping = await maxShipping(form, context, lookupOnce);
   if (!shipping.ok) return { kind: 'unknown', reason: shipping.reason };
   micros += shipping.value;
+  if (!Number.isSafeInteger(micros)) return { kind: 'unknown', reason: 'line item total too large' };
   const count = items.length;
   return {
     kind: 'known',
