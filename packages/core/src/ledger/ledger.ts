@@ -115,6 +115,8 @@ export interface Ledger {
   balance(keyId: string, now: number): Promise<LedgerBalance>;
   /** Releases connections and timers. */
   close?(): Promise<void>;
+  /** `true` for a ledger that other processes count in too (Redis); see {@link KeyStore.shared}. */
+  readonly shared?: boolean;
 }
 
 /** Milliseconds in a day; days are UTC because epoch ms are. */

@@ -25,6 +25,12 @@ const decimalPattern = /^(\d+)(?:\.(\d+))?$/;
  * ```
  */
 export function toMicroUsd(usd: number | string): MicroUsd {
+  // A policy read from JSON or a database may hold anything (`null`, `true`).
+  if (typeof usd !== 'number' && typeof usd !== 'string') {
+    throw new InvalidPolicyError({
+      message: `Invalid USD amount ${usd === null ? 'null' : typeof usd}: expected a number or a decimal string (omit the field to leave it unset).`,
+    });
+  }
   const text = typeof usd === 'number' ? numberToPlainString(usd) : usd.trim();
   const match = decimalPattern.exec(text);
   if (!match)

@@ -32,6 +32,12 @@ export function parseEndpointPattern(source: string): EndpointPattern {
     });
   }
   const rawPath = match[2] ?? '/';
+  // The allow-list matches paths only; an entry with a query would be stored encoded and never match.
+  if (/[?#]/.test(rawPath)) {
+    throw new InvalidPolicyError({
+      message: `Invalid allowed endpoint ${JSON.stringify(source)}: a path only, without a query string or "#".`,
+    });
+  }
   // A wildcard is a written `*`; an encoded one would decode to a wildcard and widen the entry.
   if (/%2a/i.test(rawPath)) {
     throw new InvalidPolicyError({

@@ -32,4 +32,10 @@ export interface KeyStore {
   takePending(ref: string): Promise<AuditRecord | undefined>;
   /** Releases connections. */
   close?(): Promise<void>;
+  /**
+   * `true` for a store that other processes read too (Redis): every vault on it must count spend
+   * in one ledger they share, or each would enforce every cap on its own. `createVault` refuses
+   * such a store with a ledger that is not {@link Ledger.shared}.
+   */
+  readonly shared?: boolean;
 }

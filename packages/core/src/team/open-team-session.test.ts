@@ -388,6 +388,13 @@ describe('openTeamSession', () => {
         [{ a: { vendor: 'pay', maxCalls: 1.5 } }, /member "a"'s maxCalls must be a whole number/],
         [{ a: { vendor: 'pay', perCallMaxUsd: '1e3' } }, /member "a"'s perCallMaxUsd: Invalid USD amount/],
         [{ a: { vendor: 'pay', keyTtl: 'soon' } }, /member "a"'s keyTtl: Invalid duration/],
+        // Loose values from JSON: never a TypeError, never "every endpoint".
+        [{ a: { vendor: 'pay', allowedEndpoints: null as never } }, /member "a"'s allowedEndpoints must be a list/],
+        [
+          { a: { vendor: ['pay', 'sms'], allowedEndpoints: { pay: ['POST /charge'], sms: undefined as never } } },
+          /member "a"'s allowedEndpoints must hold a list for each vendor/,
+        ],
+        [{ a: { vendor: 'pay', capUsd: null as never } }, /member "a"'s capUsd: Invalid USD amount null/],
       ];
       for (const [members, message] of refused) {
         const label = members[`m${'x'.repeat(60)}`] ? 'l'.repeat(140) : 't';

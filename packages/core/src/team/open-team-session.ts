@@ -129,6 +129,11 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
       }
     }
     const endpoints = member.allowedEndpoints;
+    if (endpoints === null || (endpoints !== undefined && typeof endpoints !== 'object')) {
+      fail(
+        `member "${name}"'s allowedEndpoints must be a list, or one list per vendor; omit it to allow every endpoint.`,
+      );
+    }
     if (endpoints !== undefined && !Array.isArray(endpoints)) {
       const listed = Object.keys(endpoints);
       for (const vendor of listed) {
@@ -153,8 +158,10 @@ function assertPlan(vault: Vault, plan: TeamPlan): void {
       }
     };
     const lists = endpoints === undefined ? [] : Array.isArray(endpoints) ? [endpoints] : Object.values(endpoints);
-    for (const list of lists)
+    for (const list of lists) {
+      if (!Array.isArray(list)) fail(`member "${name}"'s allowedEndpoints must hold a list for each vendor.`);
       for (const entry of list as readonly string[]) named('allowedEndpoints', () => parseEndpointPattern(entry));
+    }
     named('perCallMaxUsd', () => toOptionalMicroUsd(member.perCallMaxUsd));
     named('fallbackEstimateUsd', () => toOptionalMicroUsd(member.fallbackEstimateUsd));
     if (member.maxCalls !== undefined && !(Number.isSafeInteger(member.maxCalls) && member.maxCalls >= 0)) {

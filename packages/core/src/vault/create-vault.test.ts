@@ -549,6 +549,30 @@ describe('createVault', () => {
     });
   });
 
+  describe('when vaults share a key store', () => {
+    it('should refuse to count its keys in a second ledger, which would enforce every cap again', () => {
+      const keyStore = createMemoryKeyStore();
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore }));
+      // Another default memory ledger on the same key store: a $50 key could spend $50 in each.
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore })).toThrow(
+        /already used by a vault with another ledger/,
+      );
+      // A key store other processes read (Redis) needs a ledger they count in too.
+      const shared: KeyStore = { ...createMemoryKeyStore(), shared: true };
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: shared })).toThrow(
+        InvalidPolicyError,
+      );
+      expect(() =>
+        createAcmeVault({
+          baseUrl: upstream.url,
+          prices: {},
+          keyStore: shared,
+          ledger: { ...createMemoryLedger(), shared: true },
+        }),
+      ).not.toThrow();
+    });
+  });
+
   describe('when settling is slow', () => {
     /** A vault charging `usd` per POST whose memory ledger settles only once `delay` resolves. */
     const slowlySettlingVault = (usd: number, delay: (reservationId: string) => Promise<void>) => {
@@ -772,8 +796,9 @@ describe('createVault', () => {
           costModel: { estimate: () => ({ kind: 'known', micros: 1 }), settle: () => ({ kind: 'known', micros: 1 }) },
         }),
       };
-      const staging = createVault({ vendors, secrets: { custom: 'sk_test_x' }, keyStore, mode: 'test' });
-      const production = createVault({ vendors, secrets: { custom: 'sk_live_REAL' }, keyStore, mode: 'live' });
+      const ledger = createMemoryLedger(); // one key store, one ledger
+      const staging = createVault({ vendors, secrets: { custom: 'sk_test_x' }, keyStore, ledger, mode: 'test' });
+      const production = createVault({ vendors, secrets: { custom: 'sk_live_REAL' }, keyStore, ledger, mode: 'live' });
       vaults.push(staging, production);
       const testKey = await staging.issueKey({ vendor: 'custom', capUsd: 5 });
       const answer = await production.handle({
@@ -811,6 +836,25 @@ describe('createVault', () => {
       (await vault.getKeyStatus(root.id)).children.length = 0;
       expect((await vault.getKeyStatus(root.id)).children).toEqual([child.id]);
       expect((await vault.revokeKey(root.id)).revoked).toEqual([root.id, child.id]);
+    });
+
+    it('should refuse loose policy values (from JSON or a database) with InvalidPolicyError, never widen the key', async () => {
+      const vault = makeVault();
+      const refused = async (options: Record<string, unknown>) => {
+        const error = await vault
+          .issueKey({ vendor: 'acme', capUsd: 5, ...options } as never)
+          .catch((caught) => caught);
+        expect(error).toBeInstanceOf(InvalidPolicyError);
+        return (error as Error).message;
+      };
+      // `null` is not "omitted": it would allow every endpoint.
+      expect(await refused({ allowedEndpoints: null })).toMatch(/must be an array/);
+      expect(await refused({ allowedEndpoints: 'POST /v1/charges' })).toMatch(/must be an array/);
+      expect(await refused({ allowedEndpoints: ['POST /v1/charges?confirm=true'] })).toMatch(/without a query/);
+      for (const field of ['capUsd', 'dailyCapUsd', 'perCallMaxUsd', 'fallbackEstimateUsd'])
+        expect(await refused({ [field]: null })).toMatch(/expected a number or a decimal string/);
+      expect(await refused({ capUsd: true })).toMatch(/Invalid USD amount boolean/);
+      expect(upstream.received).toHaveLength(0);
     });
 
     it('should refuse a child cap larger than what remains of the parent', async () => {

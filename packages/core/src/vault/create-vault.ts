@@ -118,6 +118,32 @@ export interface Vault {
   close(): Promise<void>;
 }
 
+/** The ledger each key store object was given to a vault with, in this process. */
+const ledgerOfKeyStore = new WeakMap<KeyStore, Ledger>();
+
+/**
+ * Refuses to count a key store's keys in a ledger other vaults on the same keys do not see: each
+ * vault would then enforce every cap on its own (two replicas on one Redis key store with their
+ * own memory ledgers spend a $50 key twice). A shared store needs a shared ledger, and one key
+ * store object in this process, one ledger.
+ */
+function assertOneLedgerPerKeyStore(keyStore: KeyStore, ledger: Ledger): void {
+  if (keyStore.shared === true && ledger.shared !== true) {
+    throw new InvalidPolicyError({
+      message:
+        'The key store is shared with other processes (Redis) but the ledger is not: each vault would enforce every cap on its own. Pass the shared ledger too (createRedisLedger, or createRedisStorage for all three).',
+    });
+  }
+  const first = ledgerOfKeyStore.get(keyStore);
+  if (first === undefined) ledgerOfKeyStore.set(keyStore, ledger);
+  else if (first !== ledger) {
+    throw new InvalidPolicyError({
+      message:
+        'This key store is already used by a vault with another ledger: each would enforce every cap on its own. Give every vault on one key store the same ledger.',
+    });
+  }
+}
+
 /**
  * Creates a vault holding real vendor secrets, a key store, a ledger and an audit sink.
  *
@@ -189,11 +215,14 @@ export function createVault(options: VaultOptions = {}): Vault {
   }
   const compiled = new Map<string, EndpointPattern[]>();
   const now = options.now ?? Date.now;
+  const keyStore = options.keyStore ?? createMemoryKeyStore({ now });
+  const ledger = options.ledger ?? createMemoryLedger();
+  assertOneLedgerPerKeyStore(keyStore, ledger);
   const context: VaultContext = {
     mode: options.mode ?? 'test',
     vendors,
-    keyStore: options.keyStore ?? createMemoryKeyStore({ now }),
-    ledger: options.ledger ?? createMemoryLedger(),
+    keyStore,
+    ledger,
     audit: options.audit ?? createMemoryAuditSink(),
     fx: createFxTable(options.fx),
     reservationTtlMs,

@@ -30,7 +30,13 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
   if (options.maxCalls !== undefined && !(Number.isSafeInteger(options.maxCalls) && options.maxCalls >= 0)) {
     throw new InvalidPolicyError({ message: `maxCalls must be a whole number, got ${options.maxCalls}.` });
   }
-  const patterns = options.allowedEndpoints?.map(parseEndpointPattern);
+  // `null` (a policy read from JSON or a NULL column) is not "omitted": it would allow every endpoint.
+  if (options.allowedEndpoints !== undefined && !Array.isArray(options.allowedEndpoints)) {
+    throw new InvalidPolicyError({
+      message: 'allowedEndpoints must be an array of "METHOD /path" entries; omit it to allow every endpoint.',
+    });
+  }
+  const patterns = options.allowedEndpoints?.map((entry) => parseEndpointPattern(entry));
   if (options.label !== undefined && (typeof options.label !== 'string' || options.label.length > 200)) {
     throw new InvalidPolicyError({ message: 'label must be a string of at most 200 characters.' });
   }

@@ -80,6 +80,7 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
   const retain = String(SETTLED_RETENTION_MS);
   let closed = false;
   return {
+    shared: true,
     async reserve({ reservationId, chain, micros, now, ttlMs, idempotencyKey }): Promise<ReserveResult> {
       if (!Number.isSafeInteger(micros) || micros < 0) throw new RangeError(`Invalid reservation amount ${micros}.`);
       if (chain.length === 0) throw new RangeError('A reservation needs at least one key.');

@@ -6,10 +6,12 @@ import {
   createVault,
   EXPIRED_KEY_RETENTION_MS,
   type KeyRecord,
+  type Ledger,
 } from '@keybrake/core';
 import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisLedger } from '../ledger/create-redis-ledger.js';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
 import { createRedisKeyStore } from './create-redis-key-store.js';
 
@@ -179,6 +181,17 @@ describe('createRedisKeyStore', () => {
       }
     });
 
+    it("should not be given to a vault without the shared ledger (each replica's memory ledger would allow the whole cap)", async () => {
+      const store = createRedisKeyStore({ url: redis.url, prefix: uniquePrefix() });
+      try {
+        expect(() => createVault({ keyStore: store, secrets: { stripe: 'sk_test_x' } })).toThrow(
+          /The key store is shared with other processes \(Redis\) but the ledger is not/,
+        );
+      } finally {
+        await store.close?.();
+      }
+    });
+
     it('should deny a whole key tree on its next call through another vault (vault.revokeKey)', async () => {
       const prefix = uniquePrefix();
       const vendors = {
@@ -192,8 +205,10 @@ describe('createRedisKeyStore', () => {
         createRedisKeyStore({ url: redis.url, prefix }),
         createRedisKeyStore({ url: redis.url, prefix }),
       ];
-      const vaultA = createVault({ keyStore: storeA, vendors, secrets: { acme: 'sk' } });
-      const vaultB = createVault({ keyStore: storeB, vendors, secrets: { acme: 'sk' } });
+      // Replicas on one Redis key store share its ledger too (createVault refuses a memory ledger there).
+      const ledger = (): Ledger => createRedisLedger({ url: redis.url, prefix });
+      const vaultA = createVault({ keyStore: storeA, ledger: ledger(), vendors, secrets: { acme: 'sk' } });
+      const vaultB = createVault({ keyStore: storeB, ledger: ledger(), vendors, secrets: { acme: 'sk' } });
       try {
         const session = await vaultA.issueKey({ capUsd: 10, label: 'session' });
         const member = await vaultA.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });

@@ -168,6 +168,7 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
   let closed = false;
 
   return {
+    shared: true,
     get: (id) =>
       connection.run('read a key', async (client) => {
         const [record, revokedAt] = await Promise.all([keyv.get(recordKey(id)), client.get(revokedKey(id))]);
