@@ -2,7 +2,7 @@ import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { KeybrakeError } from '../../errors/keybrake-error.js';
 import type { MicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
-import type { CostContext, CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
+import type { CostContext, CostEstimate, CostModel, CostRequest, CostResponse, CostSettlement } from '../cost-model.js';
 import { notFormEncoded } from '../not-form-encoded.js';
 import { estimateStripeLineItems, parseMinorInteger, type StripePrice } from './estimate-stripe-line-items.js';
 import { parseStripeObject, type StripeObject } from './parse-stripe-object.js';
@@ -134,6 +134,15 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         return known(0, 'zero-cost endpoint');
       const match = matchRoute(routes, method, request.path);
       if (!match) {
+        // v2 money management sends and pulls money (outbound payments and transfers, payout
+        // intents): a fallback estimate would let one such call move any amount past a cap.
+        if (request.path.startsWith('/v2/money_management/')) {
+          return {
+            kind: 'unknown',
+            reason: `${method} ${request.path} moves money Keybrake cannot price (Stripe API v2)`,
+            fallback: false,
+          };
+        }
         return {
           kind: 'unknown',
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
@@ -185,7 +194,8 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       }
       if (response.status < 200 || response.status >= 300)
         return known(0, `Stripe answered ${response.status}: nothing moved`);
-      if (!match) return keepEstimate(estimate);
+      if (!match)
+        return estimate.kind === 'known' ? keepEstimate(estimate) : reportedAmount(response, context, estimate);
       return match.route.handler.settle({
         request,
         form: ours?.form ?? paramsOf(request),
@@ -322,6 +332,35 @@ function settleAmount(
     return known(context.fx.toMicroUsd(amountMinor, currency), note);
   } catch (error) {
     if (KeybrakeError.isInstance(error)) return keepEstimate(estimate, `${note}: ${error.code}, estimate kept`);
+    throw error;
+  }
+}
+
+/**
+ * The settlement of a call no route prices (let through on the key's fallback estimate): at least
+ * the amount Stripe's answer reports — `amount` and `currency` (v1), or `amount: { value, currency }`
+ * (v2) — so the vault counts the larger of it and the fallback (a Treasury transfer or an Issuing
+ * approval of $10,000 on a $1 fallback counts $10,000). Nothing readable: the fallback stands.
+ */
+function reportedAmount(response: CostResponse, context: CostContext, estimate: CostEstimate): CostSettlement {
+  const data = response.json as { amount?: unknown; currency?: unknown } | undefined;
+  const v2 =
+    typeof data?.amount === 'object' && data.amount !== null
+      ? (data.amount as { value?: unknown; currency?: unknown })
+      : undefined;
+  const minor = v2 ? v2.value : data?.amount;
+  const currency = v2 ? v2.currency : data?.currency;
+  if (typeof minor !== 'number' || !Number.isSafeInteger(minor) || minor <= 0 || typeof currency !== 'string')
+    return keepEstimate(estimate);
+  try {
+    return {
+      kind: 'known',
+      micros: context.fx.toMicroUsd(minor, currency.toLowerCase()),
+      atLeast: true,
+      note: 'not a priced endpoint: counted at the larger of the fallback estimate and the amount Stripe reports',
+    };
+  } catch (error) {
+    if (KeybrakeError.isInstance(error)) return keepEstimate(estimate, `${error.code}: fallback estimate kept`);
     throw error;
   }
 }
@@ -646,6 +685,11 @@ function buildRoutes({
     ['POST', '/v1/topups', amountHandler('top-up', ['failed', 'canceled'])],
     ['POST', '/v1/topups/:id', zeroHandler('top-up updated')],
     ['POST', '/v1/topups/:id/cancel', zeroHandler('top-up canceled')],
+    // Treasury: money sent out of a financial account.
+    ['POST', '/v1/treasury/outbound_payments', amountHandler('outbound payment', ['failed', 'canceled'])],
+    ['POST', '/v1/treasury/outbound_payments/:id/cancel', zeroHandler('outbound payment canceled')],
+    ['POST', '/v1/treasury/outbound_transfers', amountHandler('outbound transfer', ['failed', 'canceled'])],
+    ['POST', '/v1/treasury/outbound_transfers/:id/cancel', zeroHandler('outbound transfer canceled')],
 
     [
       'POST',
