@@ -46,14 +46,19 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
 }
 
 /**
- * Stripe endpoints a vault never forwards: ephemeral keys (`/v1/ephemeral_keys`), which answer
- * with a secret that calls Stripe directly, outside the vault, and the Stripe Apps secret store
- * (`/v1/apps/secrets`), which holds other services' credentials. Matched in any letter case.
+ * Stripe endpoints a vault never forwards: ephemeral keys (`/v1/ephemeral_keys`) and meter event
+ * sessions (`/v2/billing/meter_event_session`), which answer with a token that calls Stripe
+ * directly, outside the vault, and the Stripe Apps secret store (`/v1/apps/secrets`), which holds
+ * other services' credentials. Matched in any letter case.
  *
  * @returns Why the call is refused, or `undefined`.
  */
 export function refuseStripeCredentials(_method: string, path: string): string | undefined {
   const segments = path.toLowerCase().split('/');
+  if (segments[1] === 'v2')
+    return segments[2] === 'billing' && segments[3] === 'meter_event_session'
+      ? 'a Stripe meter event session answers with a token that calls Stripe directly'
+      : undefined;
   if (segments[1] !== 'v1') return undefined;
   if (segments[2] === 'ephemeral_keys') return 'Stripe ephemeral keys are credentials';
   if (segments[2] === 'apps' && segments[3] === 'secrets') return 'the Stripe Apps secret store holds credentials';
