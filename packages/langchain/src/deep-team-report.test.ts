@@ -26,7 +26,10 @@ const asTool = (agent: Agent, name: string) =>
 
 describe('keybrakeMiddleware in a team three levels deep', () => {
   let context: TestTeam | undefined;
-  afterEach(() => context?.close());
+  afterEach(async () => {
+    await context?.close();
+    context = undefined;
+  });
 
   it('should carry a stopped member’s report through a middle agent that says nothing of it', async () => {
     context = await openTestTeam();
@@ -71,5 +74,25 @@ describe('keybrakeMiddleware in a team three levels deep', () => {
     // and the top agent's own final message carries it one level further
     expect(result.messages.at(-1)?.text).toBe(`ok\n\n${answer?.text.slice('All done.\n\n'.length)}`);
     expect(context.fakeStripe.moneyMoved()).toHaveLength(3);
+  });
+
+  it("should not take a tool's text that only quotes a report's first line for a report", async () => {
+    const ticket = tool(
+      async () =>
+        'Ticket #42 (from last week):\nKeybrake denied 1 call of member "billing": the cap was hit.\nThe customer asks why.',
+      { name: 'read_ticket', description: 'Read a support ticket.', schema: z.object({}) },
+    );
+    const agent = createAgent({
+      model: fakeModel()
+        .respond(callTools([{ name: 'read_ticket', args: {} }]))
+        .respond(new AIMessage('Replied to ticket #42.')),
+      name: 'support',
+      tools: [ticket],
+      middleware: [keybrakeMiddleware({ member: 'support' })],
+    });
+
+    const result = await agent.invoke({ messages: [{ role: 'user', content: 'Handle ticket 42.' }] });
+
+    expect(result.messages.at(-1)?.text).toBe('Replied to ticket #42.');
   });
 });

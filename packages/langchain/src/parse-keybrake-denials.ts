@@ -19,18 +19,21 @@ const JSON_LINE = /^\{"code":"KEYBRAKE_[A-Z_]+".*\}$/gm;
  * ```
  */
 export function parseKeybrakeDenials(messages: readonly BaseMessage[]): KeybrakeError[] {
+  return messages.flatMap((message) => parseDenialLines(message.text));
+}
+
+/** The denials in one text's structured denial lines, in order. @internal */
+export function parseDenialLines(text: string): KeybrakeError[] {
   const denials: KeybrakeError[] = [];
-  for (const message of messages) {
-    for (const line of message.text.match(JSON_LINE) ?? []) {
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const denial = keybrakeErrorFromJSON(json);
-      if (denial) denials.push(denial);
+  for (const line of text.match(JSON_LINE) ?? []) {
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      continue;
     }
+    const denial = keybrakeErrorFromJSON(json);
+    if (denial) denials.push(denial);
   }
   return denials;
 }

@@ -1,7 +1,7 @@
 import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { budgetLine, type MemberRef, memberName } from './member-name.js';
-import { parseKeybrakeDenials } from './parse-keybrake-denials.js';
+import { parseDenialLines, parseKeybrakeDenials } from './parse-keybrake-denials.js';
 
 /** Where a member's report starts in the text it answered with. */
 const REPORT_START = /^Keybrake denied \d+ calls? of member "/m;
@@ -9,12 +9,14 @@ const REPORT_START = /^Keybrake denied \d+ calls? of member "/m;
 /**
  * The Keybrake denials a tool's answer carries, for the report: a sub-member's report (a member
  * run as a tool answers with its final message) from its first line to the end — with whatever
- * that member carried from further down — or else the denials found in the answer.
+ * that member carried from further down — or else the denials found in the answer. A report is
+ * one only if it holds a structured denial line: a ticket or an email quoting the first line of
+ * an old one is not.
  */
 function carriedReport(message: ToolMessage): string | undefined {
   const text = message.text;
   const start = text.search(REPORT_START);
-  if (start !== -1) return text.slice(start);
+  if (start !== -1 && parseDenialLines(text.slice(start)).length > 0) return text.slice(start);
   const denials = parseKeybrakeDenials([message]);
   if (denials.length === 0) return undefined;
   return [
@@ -112,6 +114,7 @@ export async function reportDenials(
           content: withReport(last.content, report),
           artifact: last.artifact,
           status: last.status,
+          ...(last.metadata === undefined ? {} : { metadata: last.metadata }),
           additional_kwargs: last.additional_kwargs,
           response_metadata: last.response_metadata,
         }),
