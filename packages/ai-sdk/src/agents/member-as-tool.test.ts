@@ -187,6 +187,48 @@ describe('memberAsTool', () => {
     });
   });
 
+  describe('when the member went on after a denial and its run then failed', () => {
+    it("should give the supervisor the run's error with the denial as a note, not a stop", async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      // $500 (denied), then $5 (charged) in the next step, then the provider fails.
+      const scripted = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 } }] },
+      ]);
+      let calls = 0;
+      const model = new MockLanguageModelV4({
+        doGenerate: async (options) => {
+          if (calls++ < 2) return scripted.doGenerate(options);
+          throw new Error('the model provider is overloaded');
+        },
+      });
+      const agent = new ToolLoopAgent({
+        model,
+        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
+        stopWhen: isStepCount(5),
+        maxRetries: 0,
+      });
+      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }]);
+
+      await generateText({
+        model: supervisor,
+        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
+        stopWhen: isStepCount(3),
+        prompt: 'Collect.',
+      });
+
+      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
+      expect(read?.output.type).toBe('error-text');
+      expect(read?.output.value).toMatch(
+        /^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/,
+      );
+      expect(read?.output.value).toContain('the member went on afterwards');
+      expect(fakeStripe.moneyMoved()).toHaveLength(1);
+    });
+  });
+
   describe('when two members charge concurrently under one session cap', () => {
     it('should never spend more than the session cap and tell the supervisor which budget stopped them', async () => {
       const {

@@ -13,6 +13,8 @@ export interface MemberRunResult {
 /** What `onToolExecutionEnd` is given (the AI SDK's `ToolExecutionEndEvent`, the part a delegation reads). */
 export interface MemberToolExecutionEnd {
   readonly toolOutput: { readonly type: string; readonly error?: unknown };
+  /** The messages the step's model call was sent: their count tells one step from the next. */
+  readonly messages?: readonly unknown[] | undefined;
 }
 
 /**
@@ -112,18 +114,32 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
     }),
     execute: async ({ task }, { abortSignal }) => {
       let result: MemberRunResult;
-      let seen: KeybrakeError | undefined;
-      const onToolExecutionEnd = ({ toolOutput }: MemberToolExecutionEnd) => {
-        if (toolOutput.type === 'tool-error') seen = findKeybrakeError(toolOutput.error) ?? seen;
+      // The member's last denial as it happened, and whether a tool call of a later step succeeded.
+      let seen: { denial: KeybrakeError; step: number | undefined; wentOn: boolean } | undefined;
+      const onToolExecutionEnd = ({ toolOutput, messages }: MemberToolExecutionEnd) => {
+        const step = messages?.length;
+        const denial = toolOutput.type === 'tool-error' ? findKeybrakeError(toolOutput.error) : undefined;
+        if (denial) seen = { denial, step, wentOn: false };
+        else if (
+          toolOutput.type === 'tool-result' &&
+          seen &&
+          (step === undefined || seen.step === undefined || step > seen.step)
+        )
+          seen.wentOn = true;
       };
       try {
         result = await run(task, { abortSignal, onToolExecutionEnd });
       } catch (error) {
+        // The supervisor's own run was cancelled: that, unchanged.
+        if (abortSignal?.aborted) throw error;
+        const direct = findKeybrakeError(error);
+        if (direct === error) throw asToolError(direct);
         // The run failed (its model provider, say) after the member was denied: the supervisor
-        // must still read the denial, or it may send the delegation again.
-        const denial = findKeybrakeError(error) ?? seen;
+        // must still read the denial, or it may send the delegation again — as a stop, or as a
+        // note if the member had gone on after it.
+        if (!direct && seen?.wentOn) throw withNote(error, formatDenialWentOn(seen.denial));
+        const denial = direct ?? seen?.denial;
         if (!denial) throw error;
-        if (denial === error) throw asToolError(denial);
         throw asToolError(copyOf(denial), `The member's run then failed: ${errorMessage(error)}`);
       }
       const last = lastDenial(result);
@@ -145,6 +161,13 @@ function copyOf(denial: KeybrakeError): KeybrakeError {
   const copy = keybrakeErrorFromJSON(denial.toJSON()) ?? denial;
   if (copy !== denial) Object.defineProperty(copy, 'cause', { value: denial, enumerable: false });
   return copy;
+}
+
+/** The member's error with a line for the supervisor after its message (the original as `cause`). */
+function withNote(error: unknown, note: string): Error {
+  const noted = new Error(`${errorMessage(error)}\n\n${note}`, { cause: error });
+  if (error instanceof Error) noted.name = error.name;
+  return noted;
 }
 
 function errorMessage(error: unknown): string {

@@ -1,5 +1,14 @@
 import { CapExceededError, EndpointNotAllowedError, KeybrakeError } from '@keybrake/core';
-import { generateText, isStepCount, simulateReadableStream, streamText, type Tool, tool } from 'ai';
+import {
+  generateText,
+  isStepCount,
+  simulateReadableStream,
+  streamText,
+  type Tool,
+  type ToolExecutionOptions,
+  tool,
+  toolSearch,
+} from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -246,6 +255,181 @@ describe('withKeybrake', () => {
         prompt: 'Go.',
       });
       expect(result.steps[0]?.content.find((part) => part.type === 'tool-result')).toMatchObject({ output: 'ok' });
+    });
+
+    it('should run the methods the AI SDK calls on the tool (toModelOutput, needsApproval, onInputAvailable)', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const stripe = stripeFor(billing);
+      class ChargeTool {
+        readonly #stripe = stripe;
+        readonly #reviewed = new Set(['cus_vip']);
+        readonly #inputs: unknown[] = [];
+        readonly description = 'Charge a customer $5.';
+        readonly inputSchema = z.object({ customer: z.string() });
+        get inputs() {
+          return this.#inputs;
+        }
+        async execute({ customer }: { customer: string }) {
+          const intent = await this.#stripe.paymentIntents.create({
+            amount: 500,
+            currency: 'usd',
+            customer,
+            payment_method: 'pm_card_visa',
+            confirm: true,
+          });
+          return { id: intent.id };
+        }
+        needsApproval({ customer }: { customer: string }) {
+          return this.#reviewed.has(customer);
+        }
+        onInputAvailable({ input }: { input: unknown }) {
+          this.#inputs.push(input);
+        }
+        toModelOutput({ output }: { output: { id: string } }) {
+          return { type: 'text' as const, value: `Charged ${this.#reviewed.size > 0 ? output.id : ''}` };
+        }
+      }
+      const charge = new ChargeTool();
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1' } }] },
+        { text: 'done' },
+      ]);
+
+      const result = await generateText({
+        model,
+        tools: withKeybrake({ charge: charge as unknown as Tool }, { member: billing }),
+        stopWhen: isStepCount(3),
+        prompt: 'Charge cus_1 $5.',
+      });
+
+      expect(result.steps[0]?.content.filter((part) => part.type === 'tool-error')).toEqual([]);
+      expect(lastToolResults(model.doGenerateCalls[1])[0]?.output).toEqual({
+        type: 'text',
+        value: expect.stringMatching(/^Charged pi_/),
+      });
+      expect(charge.inputs).toEqual([{ customer: 'cus_1' }]);
+      expect(fakeStripe.moneyMoved()).toHaveLength(1);
+    });
+
+    it('should read the getters of a frozen class-based tool on the tool itself', async () => {
+      const { team, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      class LookupTool {
+        readonly #description = 'Look up a customer.';
+        get description() {
+          return this.#description;
+        }
+        readonly inputSchema = z.object({ customer: z.string() });
+        async execute({ customer }: { customer: string }) {
+          return `${customer} found`;
+        }
+      }
+      const lookup = Object.freeze(new LookupTool());
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'lookup', input: { customer: 'cus_1' } }] },
+        { text: 'done' },
+      ]);
+
+      const result = await generateText({
+        model,
+        tools: withKeybrake({ lookup: lookup as unknown as Tool }, { member: billing }),
+        stopWhen: isStepCount(3),
+        prompt: 'Look up cus_1.',
+      });
+
+      expect(model.doGenerateCalls[0]?.tools).toEqual([
+        expect.objectContaining({ name: 'lookup', description: 'Look up a customer.' }),
+      ]);
+      expect(result.steps[0]?.content.find((part) => part.type === 'tool-result')).toMatchObject({
+        output: 'cus_1 found',
+      });
+    });
+  });
+
+  describe('when code changes a wrapped tool (tracing, freezing)', () => {
+    it('should put a replaced execute on the wrapped tool only, and leave the given tool unchanged', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const given = billingTools(stripeFor(billing)) as Record<'charge' | 'refund', Tool>;
+      const { execute } = given.charge;
+      const tools = withKeybrake(given, { member: billing });
+      const capped = tools.charge.execute;
+      const traced: string[] = [];
+      // What tracing does: replace execute with a wrapper of itself.
+      tools.charge.execute = (input: unknown, options: ToolExecutionOptions<unknown>) => {
+        traced.push(options.toolCallId);
+        return capped?.(input, options);
+      };
+      delete tools.refund.description;
+      expect(given.charge.execute).toBe(execute);
+      expect(given.refund.description).toBe('Refund a payment.');
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 }, toolCallId: 'call_1' }] },
+        { text: 'done' },
+      ]);
+
+      await generateText({ model, tools, stopWhen: isStepCount(3), prompt: 'Charge cus_1 $5.' });
+
+      expect(traced).toEqual(['call_1']);
+      expect(model.doGenerateCalls[0]?.tools?.find((entry) => entry.name === 'refund')).not.toHaveProperty(
+        'description',
+      );
+      const { records } = await team.audit();
+      expect(records.map((record) => record.actor)).toEqual([
+        { member: 'billing', tool: 'charge', toolCallId: 'call_1' },
+      ]);
+      expect(fakeStripe.moneyMoved()).toHaveLength(1);
+    });
+
+    it('should freeze only the wrapped tool, which the AI SDK still spreads (tool search)', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const stripe = stripeFor(billing);
+      const search = toolSearch();
+      const charge = tool({
+        description: 'Charge a customer $5.',
+        inputSchema: z.object({ customer: z.string() }),
+        deferLoading: true,
+        execute: async ({ customer }) => {
+          const intent = await stripe.paymentIntents.create({
+            amount: 500,
+            currency: 'usd',
+            customer,
+            payment_method: 'pm_card_visa',
+            confirm: true,
+          });
+          return { id: intent.id };
+        },
+      });
+      const tools = withKeybrake({ search, charge }, { member: billing });
+      for (const wrapped of Object.values(tools)) Object.freeze(wrapped);
+      expect([Object.isFrozen(tools.search), Object.isFrozen(tools.charge)]).toEqual([true, true]);
+      expect([Object.isFrozen(search), Object.isFrozen(charge)]).toEqual([false, false]);
+      expect({ ...tools.charge }.execute).toBe(tools.charge.execute);
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'search', input: { query: 'charge' } }] },
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1' }, toolCallId: 'call_1' }] },
+        { text: 'done' },
+      ]);
+
+      const result = await generateText({ model, tools, stopWhen: isStepCount(4), prompt: 'Charge cus_1 $5.' });
+
+      expect(model.doGenerateCalls.map((call) => call.tools?.map((entry) => entry.name))).toEqual([
+        ['search'],
+        ['search', 'charge'],
+        ['search', 'charge'],
+      ]);
+      expect(result.steps.flatMap((step) => step.content.filter((part) => part.type === 'tool-error'))).toEqual([]);
+      const { records } = await team.audit();
+      expect(records.map((record) => record.actor)).toEqual([
+        { member: 'billing', tool: 'charge', toolCallId: 'call_1' },
+      ]);
+      expect(fakeStripe.moneyMoved()).toHaveLength(1);
     });
   });
 

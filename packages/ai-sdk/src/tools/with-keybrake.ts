@@ -71,28 +71,98 @@ function capExecute(owner: object, execute: Execute, tool: { member: string; too
   };
 }
 
+type Method = (...args: unknown[]) => unknown;
+
 /**
- * The tool with only `execute` replaced. A view of the tool itself (a `Proxy`), so its getters and
- * methods run on it, private (`#`) fields included, and every property it has — non-enumerable
- * ones (`experimental_toolCaller` marks a tool that way), symbol-keyed ones, its prototype's
- * (class-based tools) — reads as before. A tool that cannot take a new `execute` (frozen, sealed,
- * `execute` not configurable) gets a copy with the same prototype and properties instead.
+ * Whether a value read from a tool is a method to run on the tool: a plain function, not a class
+ * or a callable schema with properties of its own (an ArkType type), not `Object.prototype`'s.
+ */
+const isMethod = (key: PropertyKey, value: unknown): value is Method =>
+  typeof value === 'function' &&
+  key !== 'constructor' &&
+  value !== Reflect.get(Object.prototype, key) &&
+  Reflect.ownKeys(value).every((own) => own === 'length' || own === 'name' || own === 'prototype');
+
+/**
+ * The tool with only `execute` replaced: a view of it (a `Proxy`) that reads through to the tool
+ * and is never written to it. The view's own properties — what code writes, defines or deletes
+ * through it, and everything once it is frozen, sealed or made non-extensible — live on its own
+ * target (an empty object with the tool's prototype, so `instanceof` holds). Any other property
+ * is the tool's: `execute` reads as the capped one, and every other one through the tool, getters
+ * run on it, every function bound to it (cached per key), so that the methods the AI SDK calls on
+ * the view (`toModelOutput`, `needsApproval`, `onInputAvailable`…) run on the tool, private `#`
+ * fields included. Its own properties are reported as configurable, writable data properties (the
+ * target holds every non-configurable one, as `Proxy` requires), non-enumerable and symbol-keyed
+ * ones included (`experimental_toolCaller`, tool search's markers), and `execute` as enumerable
+ * even when a class has it on its prototype, so `{ ...view }` carries the capped one. Writes never
+ * run the tool's setters; freezing the view first copies what it reads onto its target.
  */
 function replaceExecute(tool: object, execute: Execute): object {
-  const own = Object.getOwnPropertyDescriptor(tool, 'execute');
-  const replaced = { value: execute, enumerable: true, writable: true, configurable: true };
-  if (!Object.isExtensible(tool) || own?.configurable === false)
-    return Object.create(Object.getPrototypeOf(tool), { ...Object.getOwnPropertyDescriptors(tool), execute: replaced });
-  return new Proxy(tool, {
-    get: (target, key) => (key === 'execute' ? execute : Reflect.get(target, key, target)),
-    getOwnPropertyDescriptor: (target, key) =>
-      key === 'execute' ? replaced : Reflect.getOwnPropertyDescriptor(target, key),
-    ownKeys: (target) => {
-      const keys = Reflect.ownKeys(target);
-      return keys.includes('execute') ? keys : [...keys, 'execute'];
+  const target = Object.create(Object.getPrototypeOf(tool)) as object;
+  const deleted = new Set<PropertyKey>();
+  const bound = new Map<PropertyKey, { method: Method; bound: Method }>();
+  /** Whether `key` reads through to the tool: not the view's own, not deleted, the view not frozen. */
+  const live = (key: PropertyKey) => Object.isExtensible(target) && !Object.hasOwn(target, key) && !deleted.has(key);
+  /** `key` read from the tool (or its prototype), getters run and methods bound on the tool. */
+  const read = (key: PropertyKey, from: object | null) => {
+    const value: unknown = from === null ? undefined : Reflect.get(from, key, tool);
+    if (!isMethod(key, value)) return value;
+    const cached = bound.get(key);
+    if (cached?.method === value) return cached.bound;
+    const method = value.bind(tool);
+    bound.set(key, { method: value, bound: method });
+    return method;
+  };
+  /** Whether `key` is an own property of the view. */
+  const isOwn = (key: PropertyKey) =>
+    Object.hasOwn(target, key) || (live(key) && (key === 'execute' || Object.hasOwn(tool, key)));
+  const describe = (key: PropertyKey): PropertyDescriptor | undefined => {
+    if (Object.hasOwn(target, key)) return Reflect.getOwnPropertyDescriptor(target, key);
+    if (!isOwn(key)) return undefined;
+    if (key === 'execute') return { value: execute, writable: true, enumerable: true, configurable: true };
+    const { enumerable } = Reflect.getOwnPropertyDescriptor(tool, key) ?? {};
+    return { value: read(key, tool), writable: true, enumerable, configurable: true };
+  };
+  const ownKeys = () =>
+    Object.isExtensible(target)
+      ? [...new Set([...Reflect.ownKeys(tool), 'execute', ...Reflect.ownKeys(target)])].filter(isOwn)
+      : Reflect.ownKeys(target);
+  const view: object = new Proxy(target, {
+    get: (target, key, receiver) => {
+      if (Object.hasOwn(target, key)) return Reflect.get(target, key, receiver);
+      // A deleted `execute` is absent: never the tool's own, uncapped.
+      if (key === 'execute') return live(key) ? execute : undefined;
+      return read(key, live(key) ? tool : Reflect.getPrototypeOf(target));
     },
-    has: (target, key) => key === 'execute' || Reflect.has(target, key),
+    has: (target, key) => isOwn(key) || (key !== 'execute' && Reflect.has(live(key) ? tool : target, key)),
+    getOwnPropertyDescriptor: (_target, key) => describe(key),
+    ownKeys,
+    set: (target, key, value, receiver) => {
+      if (receiver !== view || Object.hasOwn(target, key) || !Object.isExtensible(target))
+        return Reflect.set(target, key, value, receiver);
+      const enumerable = describe(key)?.enumerable ?? true;
+      return Reflect.defineProperty(target, key, { value, writable: true, enumerable, configurable: true });
+    },
+    defineProperty: (target, key, descriptor) => {
+      // Merged with the property as the view reads it, as on any object.
+      const current = Object.hasOwn(target, key) ? undefined : describe(key);
+      if (current) Reflect.defineProperty(target, key, current);
+      return Reflect.defineProperty(target, key, descriptor);
+    },
+    deleteProperty: (target, key) => {
+      if (!Reflect.deleteProperty(target, key)) return false;
+      if (Object.hasOwn(tool, key) || key === 'execute') deleted.add(key);
+      return true;
+    },
+    preventExtensions: (target) => {
+      for (const key of ownKeys()) {
+        const current = describe(key);
+        if (current && !Object.hasOwn(target, key)) Reflect.defineProperty(target, key, current);
+      }
+      return Reflect.preventExtensions(target);
+    },
   });
+  return view;
 }
 
 /**
