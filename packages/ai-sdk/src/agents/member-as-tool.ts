@@ -133,7 +133,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         // The supervisor's own run was cancelled: that, unchanged.
         if (abortSignal?.aborted) throw error;
         const direct = findKeybrakeError(error);
-        if (direct === error) throw asToolError(direct);
+        if (direct !== undefined && direct === error) throw asToolError(direct);
         // The run failed (its model provider, say) after the member was denied: the supervisor
         // must still read the denial, or it may send the delegation again — as a stop, or as a
         // note if the member had gone on after it.
