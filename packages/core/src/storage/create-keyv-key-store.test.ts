@@ -47,7 +47,8 @@ describe('createKeyvKeyStore', () => {
           }),
         },
         secrets: { acme: 'sk_acme_secret' },
-        keyStore: createKeyvKeyStore({ keyv: new Keyv({ store: flaky }) }),
+        // A store this process alone uses (a shared one would need a shared ledger).
+        keyStore: createKeyvKeyStore({ keyv: new Keyv({ store: flaky }), shared: false }),
       });
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
       expect(

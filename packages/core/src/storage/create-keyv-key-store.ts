@@ -13,6 +13,13 @@ export interface KeyvKeyStoreOptions {
    * @default an in-memory Keyv that keeps records as objects (no serialisation on the hot path)
    */
   keyv?: Keyv;
+  /**
+   * Whether other processes (or this one after a restart) read these keys: then `createVault`
+   * requires a shared ledger with it (see `KeyStore.shared`), since a memory ledger would forget
+   * their spend. Set `false` only for a backend this process alone uses for its lifetime.
+   * @default `true` unless the Keyv keeps its entries in a `Map` (the in-memory default)
+   */
+  shared?: boolean;
 }
 
 const recordKey = (id: string) => `key:${id}`;
@@ -58,6 +65,7 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
   };
 
   return {
+    shared: options.shared ?? !(keyv.store instanceof Map),
     get: (id) => guard('read a key', async () => (await keyv.get<KeyRecord>(recordKey(id))) ?? undefined),
     getMany: (ids) =>
       guard('read keys', async () => {

@@ -571,6 +571,25 @@ describe('createVault', () => {
         }),
       ).not.toThrow();
     });
+
+    it('should not claim a key store for a vault it refused, and let shared ledgers share it', () => {
+      const keyStore = createMemoryKeyStore();
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore, fx: { eur: -1 } })).toThrow(
+        /Invalid FX rate/,
+      );
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore, fx: { eur: 1.1 } }));
+      // Two shared ledgers (two connections to one Redis count) on one shared key store.
+      const shared: KeyStore = { ...createMemoryKeyStore(), shared: true };
+      for (let index = 0; index < 2; index++)
+        vaults.push(
+          createAcmeVault({
+            baseUrl: upstream.url,
+            prices: {},
+            keyStore: shared,
+            ledger: { ...createMemoryLedger(), shared: true },
+          }),
+        );
+    });
   });
 
   describe('when settling is slow', () => {

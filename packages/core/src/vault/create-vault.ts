@@ -131,12 +131,13 @@ function assertOneLedgerPerKeyStore(keyStore: KeyStore, ledger: Ledger): void {
   if (keyStore.shared === true && ledger.shared !== true) {
     throw new InvalidPolicyError({
       message:
-        'The key store is shared with other processes (Redis) but the ledger is not: each vault would enforce every cap on its own. Pass the shared ledger too (createRedisLedger, or createRedisStorage for all three).',
+        'The key store is shared with other processes (Redis, Keyv on a shared backend) but the ledger is not: each vault would enforce every cap on its own. Pass the shared ledger too (createRedisLedger, or createRedisStorage for all three); a wrapper around a shared ledger must say `shared: true`.',
     });
   }
   const first = ledgerOfKeyStore.get(keyStore);
   if (first === undefined) ledgerOfKeyStore.set(keyStore, ledger);
-  else if (first !== ledger) {
+  // Two shared ledgers may be two connections to one count (two Redis ledgers on one prefix).
+  else if (first !== ledger && !(first.shared === true && ledger.shared === true)) {
     throw new InvalidPolicyError({
       message:
         'This key store is already used by a vault with another ledger: each would enforce every cap on its own. Give every vault on one key store the same ledger.',
@@ -217,6 +218,8 @@ export function createVault(options: VaultOptions = {}): Vault {
   const now = options.now ?? Date.now;
   const keyStore = options.keyStore ?? createMemoryKeyStore({ now });
   const ledger = options.ledger ?? createMemoryLedger();
+  const fx = createFxTable(options.fx);
+  // Last of the checks that can refuse the options: a refused vault claims no key store.
   assertOneLedgerPerKeyStore(keyStore, ledger);
   const context: VaultContext = {
     mode: options.mode ?? 'test',
@@ -224,7 +227,7 @@ export function createVault(options: VaultOptions = {}): Vault {
     keyStore,
     ledger,
     audit: options.audit ?? createMemoryAuditSink(),
-    fx: createFxTable(options.fx),
+    fx,
     reservationTtlMs,
     upstreamTimeoutMs,
     maxBodyBytes: options.maxBodyBytes ?? 1_048_576,

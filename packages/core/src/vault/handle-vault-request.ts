@@ -694,13 +694,13 @@ function sentCredentials(
   }
   // A secret sent as a credential header's whole token (`Bearer <secret>`) is already covered by
   // that header's forms; anywhere else (a cookie, an identifier-named header, the path, or as a
-  // Basic header's user name beside an empty or dummy password: `-u sk_live_…:`) it is added.
+  // Basic header's user name beside no other secret: `-u sk_live_…:`) it is added.
   for (const value of strings)
     if (
       path.includes(value) ||
       changed.some(
         ([sentValue, credential]) =>
-          (sentValue.includes(value) || basicUserName(sentValue) === value) &&
+          (sentValue.includes(value) || sentAsBasicUserName(sentValue, value, strings)) &&
           !(credential && tokenOf(sentValue) === value),
       )
     )
@@ -709,15 +709,17 @@ function sentCredentials(
 }
 
 /**
- * The user name of a Basic header value (`Basic base64(user:password)`) when it is the credential:
- * the password is empty or too short to be one (`-u sk_live_…:`, `-u <key>:X`). Beside a real
- * password, a user name identifies (an account SID, a public API key).
+ * Whether a Basic header value (`Basic base64(user:password)`) sends `secret` as its user name as
+ * the credential: beside an empty, dummy or fixed public password (`-u sk_live_…:`, `-u <key>:X`,
+ * `-u <token>:x-oauth-basic`), not beside another configured secret (`apiKey:apiSecret`, where the
+ * user name is a public identifier).
  */
-function basicUserName(value: string): string | undefined {
-  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+function sentAsBasicUserName(value: string, secret: string, secrets: readonly string[]): boolean {
+  if (value.length < 6 || value.slice(0, 6).toLowerCase() !== 'basic ') return false;
   const decoded = Buffer.from(tokenOf(value), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  return colon === -1 || decoded.length - colon - 1 >= 8 ? undefined : decoded.slice(0, colon);
+  if (colon === -1 || decoded.slice(0, colon) !== secret) return false;
+  return !secrets.includes(decoded.slice(colon + 1));
 }
 
 /**

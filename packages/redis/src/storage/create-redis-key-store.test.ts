@@ -3,13 +3,16 @@ import {
   type AuditRecord,
   createBearerVendor,
   createFixedPriceCostModel,
+  createKeyvKeyStore,
   createVault,
   EXPIRED_KEY_RETENTION_MS,
   type KeyRecord,
   type Ledger,
 } from '@keybrake/core';
 import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
+import KeyvRedis from '@keyv/redis';
 import { createClient } from '@redis/client';
+import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisLedger } from '../ledger/create-redis-ledger.js';
 import { type RedisServer, startRedisServer } from '../testing/start-redis-server.js';
@@ -181,11 +184,25 @@ describe('createRedisKeyStore', () => {
       }
     });
 
+    it('should make a Keyv key store on Redis shared too, so a memory ledger beside it is refused', async () => {
+      const keyv = new Keyv({ store: new KeyvRedis(redis.url), namespace: uniquePrefix() });
+      try {
+        const store = createKeyvKeyStore({ keyv });
+        expect(store.shared).toBe(true);
+        expect(() => createVault({ keyStore: store, secrets: { stripe: 'sk_test_x' } })).toThrow(
+          /The key store is shared with other processes/,
+        );
+        expect(createKeyvKeyStore().shared).toBe(false);
+      } finally {
+        await keyv.disconnect();
+      }
+    });
+
     it("should not be given to a vault without the shared ledger (each replica's memory ledger would allow the whole cap)", async () => {
       const store = createRedisKeyStore({ url: redis.url, prefix: uniquePrefix() });
       try {
         expect(() => createVault({ keyStore: store, secrets: { stripe: 'sk_test_x' } })).toThrow(
-          /The key store is shared with other processes \(Redis\) but the ledger is not/,
+          /The key store is shared with other processes \(Redis, Keyv on a shared backend\) but the ledger is not/,
         );
       } finally {
         await store.close?.();

@@ -39,6 +39,8 @@ export interface StripeObject {
   captured: boolean | undefined;
   /** Charge or Invoice `paid`. */
   paid: boolean | undefined;
+  /** Issuing Authorization `approved`. */
+  approved: boolean | undefined;
 }
 
 /**
@@ -71,5 +73,6 @@ export function parseStripeObject(json: unknown): StripeObject | undefined {
     amountRefunded: minor(data.amount_refunded),
     captured: flag(data.captured),
     paid: flag(data.paid),
+    approved: flag(data.approved),
   };
 }

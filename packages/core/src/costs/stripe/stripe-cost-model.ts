@@ -2,7 +2,7 @@ import { InvalidPolicyError } from '../../errors/invalid-policy-error.js';
 import { KeybrakeError } from '../../errors/keybrake-error.js';
 import type { MicroUsd } from '../../money/micro-usd.js';
 import { type EndpointPattern, matchesEndpoint, parseEndpointPattern } from '../../paths/endpoint-matcher.js';
-import type { CostContext, CostEstimate, CostModel, CostRequest, CostResponse, CostSettlement } from '../cost-model.js';
+import type { CostContext, CostEstimate, CostModel, CostRequest, CostSettlement } from '../cost-model.js';
 import { notFormEncoded } from '../not-form-encoded.js';
 import { estimateStripeLineItems, parseMinorInteger, type StripePrice } from './estimate-stripe-line-items.js';
 import { parseStripeObject, type StripeObject } from './parse-stripe-object.js';
@@ -194,8 +194,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       }
       if (response.status < 200 || response.status >= 300)
         return known(0, `Stripe answered ${response.status}: nothing moved`);
-      if (!match)
-        return estimate.kind === 'known' ? keepEstimate(estimate) : reportedAmount(response, context, estimate);
+      if (!match) return keepEstimate(estimate);
       return match.route.handler.settle({
         request,
         form: ours?.form ?? paramsOf(request),
@@ -337,33 +336,23 @@ function settleAmount(
 }
 
 /**
- * The settlement of a call no route prices (let through on the key's fallback estimate): at least
- * the amount Stripe's answer reports — `amount` and `currency` (v1), or `amount: { value, currency }`
- * (v2) — so the vault counts the larger of it and the fallback (a Treasury transfer or an Issuing
- * approval of $10,000 on a $1 fallback counts $10,000). Nothing readable: the fallback stands.
+ * An Issuing authorization approved: Stripe pays the merchant what it approved (the form's `amount`
+ * for a partial approval, else the pending request, which only a lookup would show). Not priced
+ * beforehand (a fallback estimate lets it through); settled to at least the `amount` the approved
+ * authorization reports, so a $100 approval on a $1 fallback counts $100.
  */
-function reportedAmount(response: CostResponse, context: CostContext, estimate: CostEstimate): CostSettlement {
-  const data = response.json as { amount?: unknown; currency?: unknown } | undefined;
-  const v2 =
-    typeof data?.amount === 'object' && data.amount !== null
-      ? (data.amount as { value?: unknown; currency?: unknown })
-      : undefined;
-  const minor = v2 ? v2.value : data?.amount;
-  const currency = v2 ? v2.currency : data?.currency;
-  if (typeof minor !== 'number' || !Number.isSafeInteger(minor) || minor <= 0 || typeof currency !== 'string')
-    return keepEstimate(estimate);
-  try {
-    return {
-      kind: 'known',
-      micros: context.fx.toMicroUsd(minor, currency.toLowerCase()),
-      atLeast: true,
-      note: 'not a priced endpoint: counted at the larger of the fallback estimate and the amount Stripe reports',
-    };
-  } catch (error) {
-    if (KeybrakeError.isInstance(error)) return keepEstimate(estimate, `${error.code}: fallback estimate kept`);
-    throw error;
-  }
-}
+const issuingApprovalHandler: RouteHandler = {
+  moneyMoving: true,
+  estimate: () => ({
+    kind: 'unknown',
+    reason: 'an Issuing approval is priced by its answer (set a fallback estimate)',
+  }),
+  settle: ({ object, context, estimate }) => {
+    if (object?.approved === false) return known(0, 'authorization not approved');
+    const settled = settleAmount(context, object?.amount, object?.currency, estimate, 'authorization approved');
+    return settled.kind === 'known' ? { ...settled, atLeast: true } : settled;
+  },
+};
 
 /** Estimates `amount` + `currency` from the form. */
 function formAmount(form: Record<string, string>, field: string, note: string, context: CostContext): CostEstimate {
@@ -685,6 +674,7 @@ function buildRoutes({
     ['POST', '/v1/topups', amountHandler('top-up', ['failed', 'canceled'])],
     ['POST', '/v1/topups/:id', zeroHandler('top-up updated')],
     ['POST', '/v1/topups/:id/cancel', zeroHandler('top-up canceled')],
+    ['POST', '/v1/issuing/authorizations/:id/approve', issuingApprovalHandler],
     // Treasury: money sent out of a financial account.
     ['POST', '/v1/treasury/outbound_payments', amountHandler('outbound payment', ['failed', 'canceled'])],
     ['POST', '/v1/treasury/outbound_payments/:id/cancel', zeroHandler('outbound payment canceled')],

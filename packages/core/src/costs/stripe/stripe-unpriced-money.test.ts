@@ -88,4 +88,30 @@ describe('Stripe money endpoints without a price of their own', () => {
     // $100 approved on a $1 fallback: $100 counted (the call could pass the cap; the next one cannot).
     expect(await spent()).toBe(100);
   });
+
+  it('should keep the fallback for writes whose answer shows an amount that did not move (an invoice item, a decline)', async () => {
+    const item = fixtures.invoiceitem as { id: string; amount: number };
+    const invoicing = await setUp(item, {
+      allowedEndpoints: ['POST /v1/invoiceitems', 'POST /v1/invoiceitems/*'],
+      fallbackEstimateUsd: 0.05,
+    });
+    await invoicing.stripe.invoiceItems.create({ customer: 'cus_1', amount: item.amount, currency: 'usd' });
+    await invoicing.stripe.invoiceItems.update(item.id, { description: 'renamed' });
+    // The item is paid, and counted, with its invoice: two fallbacks here, not its amount twice.
+    expect(item.amount).toBeGreaterThan(10);
+    expect(await invoicing.spent()).toBe(0.1);
+
+    const declined = {
+      ...(fixtures['issuing.authorization'] as { id: string }),
+      amount: 2000,
+      currency: 'usd',
+      approved: false,
+    };
+    const issuing = await setUp(declined, {
+      allowedEndpoints: ['POST /v1/issuing/authorizations/*/approve'],
+      fallbackEstimateUsd: 1,
+    });
+    await issuing.stripe.issuing.authorizations.approve(declined.id);
+    expect(await issuing.spent()).toBe(0);
+  });
 });
