@@ -229,6 +229,93 @@ describe('memberAsTool', () => {
     });
   });
 
+  describe('when the delegation is cut short or the member trims its context', () => {
+    it("should still report the denial when only the delegation timed out (the supervisor's run goes on)", async () => {
+      const { team, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      // $500 (denied), then the member's model hangs until its abort signal fires.
+      const scripted = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
+      ]);
+      let calls = 0;
+      const model = new MockLanguageModelV4({
+        doGenerate: async (options) => {
+          if (calls++ === 0) return scripted.doGenerate(options);
+          return await new Promise<never>((_, reject) => {
+            options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason), { once: true });
+          });
+        },
+      });
+      const agent = new ToolLoopAgent({
+        model,
+        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
+        stopWhen: isStepCount(5),
+        maxRetries: 0,
+      });
+      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1 $500.' } }]);
+
+      const result = await generateText({
+        model: supervisor,
+        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
+        stopWhen: isStepCount(3),
+        timeout: { toolMs: 300 },
+        prompt: 'Collect.',
+      });
+
+      // The supervisor's run went on: its model read the delegation's outcome.
+      expect(supervisor.doGenerateCalls).toHaveLength(2);
+      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
+      expect(read?.output.type).toBe('error-text');
+      expect(result.text).toContain('delegate_billing');
+      expect(read?.output.value).toMatch(/KEYBRAKE_CAP_EXCEEDED/);
+    });
+
+    it('should tell a member that went on from one that stopped when prepareStep trims its messages', async () => {
+      const { team, fakeStripe, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      // $5 (charged), $500 (denied), $5 (charged) in three steps, then the provider fails.
+      const scripted = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 } }] },
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_2', amountUsd: 5 } }] },
+      ]);
+      let calls = 0;
+      const model = new MockLanguageModelV4({
+        doGenerate: async (options) => {
+          if (calls++ < 3) return scripted.doGenerate(options);
+          throw new Error('the model provider is overloaded');
+        },
+      });
+      const agent = new ToolLoopAgent({
+        model,
+        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
+        stopWhen: isStepCount(5),
+        maxRetries: 0,
+        // A common context-window pattern: the first message (the task) and the last two.
+        prepareStep: ({ messages }) => ({
+          messages: messages.length > 3 ? [messages[0] as (typeof messages)[number], ...messages.slice(-2)] : messages,
+        }),
+      });
+      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }]);
+
+      await generateText({
+        model: supervisor,
+        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
+        stopWhen: isStepCount(3),
+        prompt: 'Collect.',
+      });
+
+      expect(fakeStripe.moneyMoved()).toHaveLength(2); // it did go on and charge cus_2
+      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
+      expect(read?.output.value).toMatch(
+        /^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/,
+      );
+      expect(read?.output.value).toContain('the member went on afterwards');
+    });
+  });
+
   describe('when two members charge concurrently under one session cap', () => {
     it('should never spend more than the session cap and tell the supervisor which budget stopped them', async () => {
       const {

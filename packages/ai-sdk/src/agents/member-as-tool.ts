@@ -13,7 +13,7 @@ export interface MemberRunResult {
 /** What `onToolExecutionEnd` is given (the AI SDK's `ToolExecutionEndEvent`, the part a delegation reads). */
 export interface MemberToolExecutionEnd {
   readonly toolOutput: { readonly type: string; readonly error?: unknown };
-  /** The messages the step's model call was sent: their count tells one step from the next. */
+  /** The messages of the step's model call: one array per step, shared by its tool calls. */
   readonly messages?: readonly unknown[] | undefined;
 }
 
@@ -115,23 +115,19 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
     execute: async ({ task }, { abortSignal }) => {
       let result: MemberRunResult;
       // The member's last denial as it happened, and whether a tool call of a later step succeeded.
-      let seen: { denial: KeybrakeError; step: number | undefined; wentOn: boolean } | undefined;
-      const onToolExecutionEnd = ({ toolOutput, messages }: MemberToolExecutionEnd) => {
-        const step = messages?.length;
+      // (Steps are told apart by their messages array, not its length: `prepareStep` may trim it.)
+      let seen: { denial: KeybrakeError; step: object | undefined; wentOn: boolean } | undefined;
+      const onToolExecutionEnd = ({ toolOutput, messages: step }: MemberToolExecutionEnd) => {
         const denial = toolOutput.type === 'tool-error' ? findKeybrakeError(toolOutput.error) : undefined;
         if (denial) seen = { denial, step, wentOn: false };
-        else if (
-          toolOutput.type === 'tool-result' &&
-          seen &&
-          (step === undefined || seen.step === undefined || step > seen.step)
-        )
+        else if (toolOutput.type === 'tool-result' && seen && (step === undefined || step !== seen.step))
           seen.wentOn = true;
       };
       try {
         result = await run(task, { abortSignal, onToolExecutionEnd });
       } catch (error) {
-        // The supervisor's own run was cancelled: that, unchanged.
-        if (abortSignal?.aborted) throw error;
+        // (A timed-out or cancelled delegation too: a per-tool timeout aborts this call only, and
+        // the supervisor's run goes on.)
         const direct = findKeybrakeError(error);
         if (direct !== undefined && direct === error) throw asToolError(direct);
         // The run failed (its model provider, say) after the member was denied: the supervisor

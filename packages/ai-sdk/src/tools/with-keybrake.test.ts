@@ -350,6 +350,53 @@ describe('withKeybrake', () => {
   });
 
   describe('when code changes a wrapped tool (tracing, freezing)', () => {
+    it('should hand out the wrapped tool, not the uncapped one, from a fluent method (return this)', async () => {
+      const { team, close: closeTeam } = await openTestTeam();
+      close = closeTeam;
+      const billing = team.member('billing');
+      const stripe = stripeFor(billing);
+      class ChargeTool {
+        description = 'Charge a customer.';
+        readonly inputSchema = z.object({ customer: z.string(), amountUsd: z.number() });
+        /** Fluent configuration, as class-based tool libraries offer. */
+        describedAs(description: string) {
+          this.description = description;
+          return this;
+        }
+        async execute({ customer, amountUsd }: { customer: string; amountUsd: number }) {
+          const intent = await stripe.paymentIntents.create({
+            amount: Math.round(amountUsd * 100),
+            currency: 'usd',
+            customer,
+            payment_method: 'pm_card_visa',
+            confirm: true,
+          });
+          return { id: intent.id };
+        }
+      }
+      const wrapped = withKeybrake({ charge: new ChargeTool() as unknown as Tool }, { member: billing });
+      const charge = (wrapped.charge as unknown as ChargeTool).describedAs('Charge a customer their card on file.');
+      const model = createScriptedModel('billing', [
+        { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 }, toolCallId: 'call_1' }] },
+        { text: 'done' },
+      ]);
+
+      await generateText({
+        model,
+        tools: { charge: charge as unknown as Tool },
+        stopWhen: isStepCount(3),
+        prompt: 'Charge cus_1 $500.',
+      });
+
+      expect(charge).toBe(wrapped.charge);
+      const [read] = lastToolResults(model.doGenerateCalls[1]);
+      expect(String(read?.output.value)).toMatch(/^KEYBRAKE_CAP_EXCEEDED: /);
+      const { records } = await team.audit();
+      expect(records.map((record) => record.actor)).toEqual([
+        { member: 'billing', tool: 'charge', toolCallId: 'call_1' },
+      ]);
+    });
+
     it('should put a replaced execute on the wrapped tool only, and leave the given tool unchanged', async () => {
       const { team, fakeStripe, close: closeTeam } = await openTestTeam();
       close = closeTeam;

@@ -81,7 +81,8 @@ const isMethod = (key: PropertyKey, value: unknown): value is Method =>
   typeof value === 'function' &&
   key !== 'constructor' &&
   value !== Reflect.get(Object.prototype, key) &&
-  Reflect.ownKeys(value).every((own) => own === 'length' || own === 'name' || own === 'prototype');
+  Reflect.ownKeys(value).every((own) => own === 'length' || own === 'name' || own === 'prototype') &&
+  !Function.prototype.toString.call(value).startsWith('class');
 
 /**
  * The tool with only `execute` replaced: a view of it (a `Proxy`) that reads through to the tool
@@ -106,10 +107,16 @@ function replaceExecute(tool: object, execute: Execute): object {
   /** `key` read from the tool (or its prototype), getters run and methods bound on the tool. */
   const read = (key: PropertyKey, from: object | null) => {
     const value: unknown = from === null ? undefined : Reflect.get(from, key, tool);
+    // The tool itself (a getter returning `this`) is handed out as the view, never uncapped.
+    if (value === tool) return view;
     if (!isMethod(key, value)) return value;
     const cached = bound.get(key);
     if (cached?.method === value) return cached.bound;
-    const method = value.bind(tool);
+    // Run on the tool; a fluent method's `return this` gives the view back.
+    const method: Method = (...args) => {
+      const result = Reflect.apply(value, tool, args);
+      return result === tool ? view : result;
+    };
     bound.set(key, { method: value, bound: method });
     return method;
   };
