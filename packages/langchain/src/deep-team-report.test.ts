@@ -1,7 +1,7 @@
 // A supervisor of supervisors: top agent → "operations" (an agent whose tools are members) →
 // "billing" (a member stopped by its cap). The top agent must learn of billing's stop even when
 // the middle agent's model says nothing about it.
-import { AIMessage, ToolMessage } from '@langchain/core/messages';
+import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
 import { tool } from '@langchain/core/tools';
 import { createAgent } from 'langchain';
@@ -94,5 +94,60 @@ describe('keybrakeMiddleware in a team three levels deep', () => {
     const result = await agent.invoke({ messages: [{ role: 'user', content: 'Handle ticket 42.' }] });
 
     expect(result.messages.at(-1)?.text).toBe('Replied to ticket #42.');
+  });
+
+  it("should carry another member's report when the middle agent's answer quotes one member's denial", async () => {
+    context = await openTestTeam({
+      capUsd: 1000,
+      members: {
+        billing: { vendor: 'stripe', capUsd: 150, allowedEndpoints: ['POST /v1/payment_intents'] },
+        sales: { vendor: 'stripe', capUsd: 100, allowedEndpoints: ['POST /v1/payment_intents'] },
+      },
+    });
+    const [customer = ''] = context.customers;
+    const memberAgent = (name: string, calls: number, amountUsd: number) =>
+      createAgent({
+        model: fakeModel()
+          .respond(repeatCall(calls, 'charge_customer', { customer, amountUsd }))
+          .respond(new AIMessage('Finished.')),
+        name,
+        tools: [chargeTool(context!.team.member(name))],
+        middleware: [keybrakeMiddleware({ member: name })],
+      });
+    const operations = createAgent({
+      model: fakeModel()
+        .respond(
+          callTools([
+            { name: 'ask_billing', args: { task: 'Charge 4 × $50.' } },
+            { name: 'ask_sales', args: { task: 'Charge $500.' } },
+          ]),
+        )
+        // The model quotes billing's denial line in its answer (as models told to report do).
+        .respond((messages: BaseMessage[]) => {
+          const billing = messages.find((m) => ToolMessage.isInstance(m) && m.name === 'ask_billing');
+          const line = billing?.text.split('\n').find((l) => l.startsWith('{"code":'));
+          return new AIMessage(`Billing was capped:\n${line}\nSales is done.`);
+        }),
+      name: 'operations',
+      tools: [asTool(memberAgent('billing', 4, 50), 'billing'), asTool(memberAgent('sales', 1, 500), 'sales')],
+      middleware: [keybrakeMiddleware({ member: 'operations' })],
+    });
+    const topModel = fakeModel()
+      .respond(callTools([{ name: 'ask_operations', args: { task: 'Run billing and sales.' } }]))
+      .respond(new AIMessage('ok'));
+    const top = createAgent({
+      model: topModel,
+      name: 'top',
+      tools: [asTool(operations, 'operations')],
+      middleware: [keybrakeMiddleware({ member: 'top' })],
+    });
+
+    await top.invoke({ messages: [{ role: 'user', content: 'Run the month.' }] });
+
+    const answer = topModel.calls[1]?.messages.at(-1);
+    const labels = parseKeybrakeDenials(answer ? [answer] : []).map((d) => d.toJSON().label);
+    expect(labels).toContain('billing-team/sess_test/billing');
+    // sales was stopped too: the top agent must read it
+    expect(labels).toContain('billing-team/sess_test/sales');
   });
 });

@@ -22,10 +22,15 @@ export function parseKeybrakeDenials(messages: readonly BaseMessage[]): Keybrake
   return messages.flatMap((message) => parseDenialLines(message.text));
 }
 
+/** One text's structured denial lines, as written. @internal */
+export function denialLinesOf(text: string): string[] {
+  return text.match(JSON_LINE) ?? [];
+}
+
 /** The denials in one text's structured denial lines, in order. @internal */
 export function parseDenialLines(text: string): KeybrakeError[] {
   const denials: KeybrakeError[] = [];
-  for (const line of text.match(JSON_LINE) ?? []) {
+  for (const line of denialLinesOf(text)) {
     let json: unknown;
     try {
       json = JSON.parse(line);

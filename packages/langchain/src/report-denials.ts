@@ -1,7 +1,7 @@
 import { formatDenialForModel, type KeybrakeError } from '@keybrake/core';
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { budgetLine, type MemberRef, memberName } from './member-name.js';
-import { parseDenialLines, parseKeybrakeDenials } from './parse-keybrake-denials.js';
+import { denialLinesOf, parseDenialLines, parseKeybrakeDenials } from './parse-keybrake-denials.js';
 
 /** Where a member's report starts in the text it answered with. */
 const REPORT_START = /^Keybrake denied \d+ calls? of member "/m;
@@ -59,6 +59,12 @@ function runDenials(messages: readonly BaseMessage[]): RunDenials {
   return { denials, carried, speaker };
 }
 
+/** Whether `said` holds every structured denial line of `part` (and `part` has some). */
+function quotesEveryDenial(said: string, part: string): boolean {
+  const lines = denialLinesOf(part);
+  return lines.length > 0 && lines.every((line) => said.includes(line));
+}
+
 /** The latest denial of each code. */
 function latestByCode(denials: readonly KeybrakeError[]): KeybrakeError[] {
   const latest = new Map<string, KeybrakeError>();
@@ -99,11 +105,15 @@ export async function reportDenials(
   const endsOnTool = ToolMessage.isInstance(last) && last.status !== 'error' && last.id !== undefined;
   // What that answer carries itself is already in it.
   if (endsOnTool && carriedReport(last) !== undefined) carried.pop();
-  if (denials.length + carried.length === 0 || (AIMessage.isInstance(last) && parseKeybrakeDenials([last]).length > 0))
-    return undefined;
+  if (denials.length + carried.length === 0) return undefined;
   const name = memberName(member);
   const own = denials.length === 0 ? [] : [reportText(name, denials, await budgetLine(member))];
-  const report = [...own, ...carried].join('\n');
+  // A part the model's final message already quotes (each of its denial lines) is not repeated;
+  // the others are added, so quoting one member's denial does not drop another's.
+  const said = AIMessage.isInstance(last) ? last.text : '';
+  const parts = [...own, ...carried].filter((part) => !quotesEveryDenial(said, part));
+  if (parts.length === 0) return undefined;
+  const report = parts.join('\n');
   if (endsOnTool) {
     return {
       messages: [
