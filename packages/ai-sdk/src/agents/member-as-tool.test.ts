@@ -31,6 +31,23 @@ const supervisorModel = (delegations: Array<{ toolName: string; input: { task: s
     return { text: `Report. ${outcomes.join(' | ')}` };
   });
 
+/**
+ * A member model that answers as `scripted` for its first `turns` calls, then fails: its provider
+ * throws, or (`hang`) it waits until its abort signal fires.
+ */
+const failsAfter = (scripted: ReturnType<typeof createScriptedModel>, turns: number, hang = false) => {
+  let calls = 0;
+  return new MockLanguageModelV4({
+    doGenerate: async (options) => {
+      if (calls++ < turns) return scripted.doGenerate(options);
+      if (!hang) throw new Error('the model provider is overloaded');
+      return await new Promise<never>((_, reject) => {
+        options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason), { once: true });
+      });
+    },
+  });
+};
+
 describe('memberAsTool', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -140,16 +157,7 @@ describe('memberAsTool', () => {
       close = closeTeam;
       const billing = team.member('billing');
       /** Charges $500 (past the member's cap), then its provider fails. */
-      const failingModel = () => {
-        const scripted = chargingModel('billing', 1, 500);
-        let calls = 0;
-        return new MockLanguageModelV4({
-          doGenerate: async (options) => {
-            if (calls++ === 0) return scripted.doGenerate(options);
-            throw new Error('the model provider is overloaded');
-          },
-        });
-      };
+      const failingModel = () => failsAfter(chargingModel('billing', 1, 500), 1);
       const tools = withKeybrake(billingTools(stripeFor(billing)), { member: billing });
       const agent = new ToolLoopAgent({ model: failingModel(), tools, stopWhen: isStepCount(5), maxRetries: 0 });
       const model = supervisorModel([
@@ -197,13 +205,7 @@ describe('memberAsTool', () => {
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 } }] },
       ]);
-      let calls = 0;
-      const model = new MockLanguageModelV4({
-        doGenerate: async (options) => {
-          if (calls++ < 2) return scripted.doGenerate(options);
-          throw new Error('the model provider is overloaded');
-        },
-      });
+      const model = failsAfter(scripted, 2);
       const agent = new ToolLoopAgent({
         model,
         tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
@@ -238,15 +240,7 @@ describe('memberAsTool', () => {
       const scripted = createScriptedModel('billing', [
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
       ]);
-      let calls = 0;
-      const model = new MockLanguageModelV4({
-        doGenerate: async (options) => {
-          if (calls++ === 0) return scripted.doGenerate(options);
-          return await new Promise<never>((_, reject) => {
-            options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason), { once: true });
-          });
-        },
-      });
+      const model = failsAfter(scripted, 1, true);
       const agent = new ToolLoopAgent({
         model,
         tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
@@ -281,13 +275,7 @@ describe('memberAsTool', () => {
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_2', amountUsd: 5 } }] },
       ]);
-      let calls = 0;
-      const model = new MockLanguageModelV4({
-        doGenerate: async (options) => {
-          if (calls++ < 3) return scripted.doGenerate(options);
-          throw new Error('the model provider is overloaded');
-        },
-      });
+      const model = failsAfter(scripted, 3);
       const agent = new ToolLoopAgent({
         model,
         tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
