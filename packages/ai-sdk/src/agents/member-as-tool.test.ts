@@ -1,5 +1,5 @@
-import { CapExceededError } from '@keybrake/core';
-import { generateText, isStepCount, ToolLoopAgent } from 'ai';
+import { CapExceededError, type TeamMember } from '@keybrake/core';
+import { generateText, isStepCount, type LanguageModel, ToolLoopAgent, type ToolLoopAgentSettings } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createScriptedModel, lastToolResults, type ModelCall } from '../test-utils/create-scripted-model.js';
@@ -46,6 +46,33 @@ const failsAfter = (scripted: ReturnType<typeof createScriptedModel>, turns: num
       });
     },
   });
+};
+
+/** The billing member as an agent on `model`, with its capped tools (no retries: a failure is final). */
+const cappedBillingAgent = (
+  billing: TeamMember,
+  model: LanguageModel,
+  prepareStep?: ToolLoopAgentSettings['prepareStep'],
+) =>
+  new ToolLoopAgent({
+    model,
+    tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
+    stopWhen: isStepCount(5),
+    maxRetries: 0,
+    prepareStep,
+  });
+
+/** A supervisor that delegates one task to `agent`; what its model read back, and its result. */
+const delegateOnce = async (agent: ToolLoopAgent, task: string, toolMs?: number) => {
+  const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task } }]);
+  const result = await generateText({
+    model: supervisor,
+    tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
+    stopWhen: isStepCount(3),
+    ...(toolMs === undefined ? {} : { timeout: { toolMs } }),
+    prompt: 'Collect.',
+  });
+  return { supervisor, result, read: lastToolResults(supervisor.doGenerateCalls[1])[0] };
 };
 
 describe('memberAsTool', () => {
@@ -159,7 +186,7 @@ describe('memberAsTool', () => {
       /** Charges $500 (past the member's cap), then its provider fails. */
       const failingModel = () => failsAfter(chargingModel('billing', 1, 500), 1);
       const tools = withKeybrake(billingTools(stripeFor(billing)), { member: billing });
-      const agent = new ToolLoopAgent({ model: failingModel(), tools, stopWhen: isStepCount(5), maxRetries: 0 });
+      const agent = cappedBillingAgent(billing, failingModel());
       const model = supervisorModel([
         { toolName: 'delegate_agent', input: { task: 'Charge cus_1 $500.' } },
         { toolName: 'delegate_function', input: { task: 'Charge cus_2 $500.' } },
@@ -205,23 +232,9 @@ describe('memberAsTool', () => {
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 } }] },
       ]);
-      const model = failsAfter(scripted, 2);
-      const agent = new ToolLoopAgent({
-        model,
-        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
-        stopWhen: isStepCount(5),
-        maxRetries: 0,
-      });
-      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }]);
 
-      await generateText({
-        model: supervisor,
-        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
-        stopWhen: isStepCount(3),
-        prompt: 'Collect.',
-      });
+      const { read } = await delegateOnce(cappedBillingAgent(billing, failsAfter(scripted, 2)), 'Charge cus_1.');
 
-      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
       expect(read?.output.type).toBe('error-text');
       expect(read?.output.value).toMatch(
         /^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/,
@@ -240,26 +253,12 @@ describe('memberAsTool', () => {
       const scripted = createScriptedModel('billing', [
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
       ]);
-      const model = failsAfter(scripted, 1, true);
-      const agent = new ToolLoopAgent({
-        model,
-        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
-        stopWhen: isStepCount(5),
-        maxRetries: 0,
-      });
-      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1 $500.' } }]);
 
-      const result = await generateText({
-        model: supervisor,
-        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
-        stopWhen: isStepCount(3),
-        timeout: { toolMs: 300 },
-        prompt: 'Collect.',
-      });
+      const agent = cappedBillingAgent(billing, failsAfter(scripted, 1, true));
+      const { supervisor, result, read } = await delegateOnce(agent, 'Charge cus_1 $500.', 300);
 
       // The supervisor's run went on: its model read the delegation's outcome.
       expect(supervisor.doGenerateCalls).toHaveLength(2);
-      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
       expect(read?.output.type).toBe('error-text');
       expect(result.text).toContain('delegate_billing');
       expect(read?.output.value).toMatch(/KEYBRAKE_CAP_EXCEEDED/);
@@ -275,28 +274,13 @@ describe('memberAsTool', () => {
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
         { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_2', amountUsd: 5 } }] },
       ]);
-      const model = failsAfter(scripted, 3);
-      const agent = new ToolLoopAgent({
-        model,
-        tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
-        stopWhen: isStepCount(5),
-        maxRetries: 0,
-        // A common context-window pattern: the first message (the task) and the last two.
-        prepareStep: ({ messages }) => ({
-          messages: messages.length > 3 ? [messages[0] as (typeof messages)[number], ...messages.slice(-2)] : messages,
-        }),
-      });
-      const supervisor = supervisorModel([{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }]);
-
-      await generateText({
-        model: supervisor,
-        tools: { delegate_billing: memberAsTool(agent, { description: 'Charges customers.' }) },
-        stopWhen: isStepCount(3),
-        prompt: 'Collect.',
-      });
+      // A common context-window pattern: the first message (the task) and the last two.
+      const agent = cappedBillingAgent(billing, failsAfter(scripted, 3), ({ messages }) => ({
+        messages: messages.length > 3 ? [messages[0] as (typeof messages)[number], ...messages.slice(-2)] : messages,
+      }));
+      const { read } = await delegateOnce(agent, 'Charge cus_1.');
 
       expect(fakeStripe.moneyMoved()).toHaveLength(2); // it did go on and charge cus_2
-      const [read] = lastToolResults(supervisor.doGenerateCalls[1]);
       expect(read?.output.value).toMatch(
         /^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/,
       );

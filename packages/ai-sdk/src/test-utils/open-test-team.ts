@@ -38,6 +38,16 @@ export function twilioFor(member: TeamMember): ReturnType<typeof twilio> {
   });
 }
 
+/** Charges a customer's card on file `amountUsd`: one confirmed PaymentIntent, as a billing tool does. */
+export const chargeCard = (stripe: Stripe, customer: string, amountUsd: number) =>
+  stripe.paymentIntents.create({
+    amount: Math.round(amountUsd * 100),
+    currency: 'usd',
+    customer,
+    payment_method: 'pm_card_visa',
+    confirm: true,
+  });
+
 /**
  * Billing tools written the usual way: the official Stripe SDK, nothing Keybrake-specific.
  *
@@ -52,13 +62,7 @@ export function billingTools(stripe: Stripe): ToolSet {
       description: 'Charge a customer with their card on file.',
       inputSchema: z.object({ customer: z.string(), amountUsd: z.number() }),
       execute: async ({ customer, amountUsd }) => {
-        const intent = await stripe.paymentIntents.create({
-          amount: Math.round(amountUsd * 100),
-          currency: 'usd',
-          customer,
-          payment_method: 'pm_card_visa',
-          confirm: true,
-        });
+        const intent = await chargeCard(stripe, customer, amountUsd);
         return { id: intent.id, status: intent.status, amountUsd };
       },
     }),

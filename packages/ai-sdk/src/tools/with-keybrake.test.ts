@@ -13,7 +13,14 @@ import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createScriptedModel, lastToolResults } from '../test-utils/create-scripted-model.js';
-import { billingTools, notificationTools, openTestTeam, stripeFor, twilioFor } from '../test-utils/open-test-team.js';
+import {
+  billingTools,
+  chargeCard,
+  notificationTools,
+  openTestTeam,
+  stripeFor,
+  twilioFor,
+} from '../test-utils/open-test-team.js';
 import { withKeybrake } from './with-keybrake.js';
 
 describe('withKeybrake', () => {
@@ -272,13 +279,7 @@ describe('withKeybrake', () => {
           return this.#inputs;
         }
         async execute({ customer }: { customer: string }) {
-          const intent = await this.#stripe.paymentIntents.create({
-            amount: 500,
-            currency: 'usd',
-            customer,
-            payment_method: 'pm_card_visa',
-            confirm: true,
-          });
+          const intent = await chargeCard(this.#stripe, customer, 5);
           return { id: intent.id };
         }
         needsApproval({ customer }: { customer: string }) {
@@ -364,13 +365,7 @@ describe('withKeybrake', () => {
           return this;
         }
         async execute({ customer, amountUsd }: { customer: string; amountUsd: number }) {
-          const intent = await stripe.paymentIntents.create({
-            amount: Math.round(amountUsd * 100),
-            currency: 'usd',
-            customer,
-            payment_method: 'pm_card_visa',
-            confirm: true,
-          });
+          const intent = await chargeCard(stripe, customer, amountUsd);
           return { id: intent.id };
         }
       }
@@ -443,13 +438,7 @@ describe('withKeybrake', () => {
         inputSchema: z.object({ customer: z.string() }),
         deferLoading: true,
         execute: async ({ customer }) => {
-          const intent = await stripe.paymentIntents.create({
-            amount: 500,
-            currency: 'usd',
-            customer,
-            payment_method: 'pm_card_visa',
-            confirm: true,
-          });
+          const intent = await chargeCard(stripe, customer, 5);
           return { id: intent.id };
         },
       });
