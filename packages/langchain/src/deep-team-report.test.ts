@@ -24,6 +24,21 @@ const asTool = (agent: Agent, name: string) =>
     { name: `ask_${name}`, description: `Give ${name} a task.`, schema: z.object({ task: z.string() }) },
   );
 
+/** Runs `operations` as the one tool of a top agent; what the top agent's model read back, and the result. */
+const runUnderTop = async (operations: Agent, task: string) => {
+  const topModel = fakeModel()
+    .respond(callTools([{ name: 'ask_operations', args: { task } }]))
+    .respond(new AIMessage('ok'));
+  const top = createAgent({
+    model: topModel,
+    name: 'top',
+    tools: [asTool(operations, 'operations')],
+    middleware: [keybrakeMiddleware({ member: 'top' })],
+  });
+  const result = await top.invoke({ messages: [{ role: 'user', content: 'Run the month.' }] });
+  return { result, answer: topModel.calls[1]?.messages.at(-1) };
+};
+
 describe('keybrakeMiddleware in a team three levels deep', () => {
   let context: TestTeam | undefined;
   afterEach(async () => {
@@ -51,19 +66,9 @@ describe('keybrakeMiddleware in a team three levels deep', () => {
       tools: [asTool(billingAgent, 'billing')],
       middleware: [keybrakeMiddleware({ member: 'operations' })],
     });
-    const topModel = fakeModel()
-      .respond(callTools([{ name: 'ask_operations', args: { task: 'Run billing.' } }]))
-      .respond(new AIMessage('ok'));
-    const top = createAgent({
-      model: topModel,
-      name: 'top',
-      tools: [asTool(operations, 'operations')],
-      middleware: [keybrakeMiddleware({ member: 'top' })],
-    });
 
-    const result = await top.invoke({ messages: [{ role: 'user', content: 'Run the month.' }] });
+    const { result, answer } = await runUnderTop(operations, 'Run billing.');
 
-    const answer = topModel.calls[1]?.messages.at(-1);
     expect(ToolMessage.isInstance(answer) && answer.name).toBe('ask_operations');
     expect(answer?.text).toMatch(/^All done\.\n\n/);
     expect(answer?.text).toContain('Keybrake denied 1 call of member "billing":');
@@ -132,19 +137,9 @@ describe('keybrakeMiddleware in a team three levels deep', () => {
       tools: [asTool(memberAgent('billing', 4, 50), 'billing'), asTool(memberAgent('sales', 1, 500), 'sales')],
       middleware: [keybrakeMiddleware({ member: 'operations' })],
     });
-    const topModel = fakeModel()
-      .respond(callTools([{ name: 'ask_operations', args: { task: 'Run billing and sales.' } }]))
-      .respond(new AIMessage('ok'));
-    const top = createAgent({
-      model: topModel,
-      name: 'top',
-      tools: [asTool(operations, 'operations')],
-      middleware: [keybrakeMiddleware({ member: 'top' })],
-    });
 
-    await top.invoke({ messages: [{ role: 'user', content: 'Run the month.' }] });
+    const { answer } = await runUnderTop(operations, 'Run billing and sales.');
 
-    const answer = topModel.calls[1]?.messages.at(-1);
     const labels = parseKeybrakeDenials(answer ? [answer] : []).map((d) => d.toJSON().label);
     expect(labels).toContain('billing-team/sess_test/billing');
     // sales was stopped too: the top agent must read it
