@@ -1,8 +1,8 @@
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeAuditSinkConformance } from '@keybrake/testkit/conformance';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { makeAuditRecord } from '../test-utils/make-audit-record.js';
 import { createJsonlAuditSink, readJsonlAuditRecords } from './create-jsonl-audit-sink.js';
 
@@ -74,6 +74,90 @@ describe('createJsonlAuditSink', () => {
       await rm(blocker);
       await sink.flush();
       expect((await readFile(path, 'utf8')).split('\n').filter(Boolean)).toHaveLength(1);
+    });
+  });
+
+  describe('when an append fails', () => {
+    it('should end the line a failed append tore before the batch is appended again', async () => {
+      const path = await tempFile();
+      const sink = createJsonlAuditSink({ path, onError: () => {} });
+      sink.write(record('r1'));
+      await sink.flush();
+      // The append fails after part of the batch reached the file (ENOSPC, EFBIG): here the file
+      // is out of the way while the append runs, then back with the torn start of the batch.
+      const whole = await readFile(path, 'utf8');
+      await rm(path);
+      await mkdir(path);
+      sink.write(record('r2'));
+      sink.write(record('r3'));
+      await expect(sink.flush()).rejects.toThrow(/could not append/);
+      await sink.flush().catch(() => {}); // the drain the writes scheduled has failed too
+      await rm(path, { recursive: true });
+      await writeFile(path, `${whole}{"id":"r2","time":"2026-11-2`);
+      await sink.flush();
+      expect((await sink.query({})).records.map((entry) => entry.id)).toEqual(['r3', 'r2', 'r1']);
+    });
+
+    it('should append the queued records again on its own, without a flush', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+      dirs.push(dir);
+      const blocker = join(dir, 'logs');
+      await writeFile(blocker, 'a file where the directory should be');
+      const path = join(blocker, 'audit.jsonl');
+      const errors: Error[] = [];
+      const sink = createJsonlAuditSink({ path, onError: (error) => errors.push(error) });
+      sink.write(record('r1'));
+      await vi.waitFor(() => expect(errors).toHaveLength(1));
+      expect(errors[0]?.message).toMatch(/1 record\(s\) stay queued and are retried/);
+      await rm(blocker);
+      for (let i = 2; i <= 50; i++) sink.write(record(`r${i}`));
+      await vi.waitFor(
+        async () => expect((await readFile(path, 'utf8')).split('\n').filter(Boolean)).toHaveLength(50),
+        { timeout: 5_000, interval: 50 },
+      );
+      expect(errors).toHaveLength(1);
+      await sink.close?.();
+    });
+
+    it('should drop the oldest queued records past maxQueued, and say so', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+      dirs.push(dir);
+      const blocker = join(dir, 'logs');
+      await writeFile(blocker, 'a file where the directory should be');
+      const path = join(blocker, 'audit.jsonl');
+      const errors: Error[] = [];
+      const sink = createJsonlAuditSink({ path, maxQueued: 3, onError: (error) => errors.push(error) });
+      for (let i = 1; i <= 5; i++) sink.write(record(`r${i}`));
+      await rm(blocker);
+      await sink.flush();
+      expect((await sink.query({})).records.map((entry) => entry.id)).toEqual(['r5', 'r4', 'r3']);
+      const drops = errors.map((error) => error.message).filter((message) => message.includes('dropped'));
+      expect(drops).toEqual([
+        expect.stringMatching(/dropped 1 audit record\(s\): more than 3 were waiting/),
+        expect.stringMatching(/dropped 1 audit record\(s\): more than 3 were waiting/),
+      ]);
+      await sink.close?.();
+    });
+  });
+
+  describe('when a record holds U+2028 or U+2029', () => {
+    it('should read it back whole, also from a file written before they were escaped', async () => {
+      const path = await tempFile();
+      const sink = createJsonlAuditSink({ path });
+      // A label pasted from a document title, a tool name from a model.
+      sink.write(record('r1', { label: 'Q3 invoices\u2028(retry)' }));
+      sink.write(record('r2', { actor: { member: 'billing', tool: 'charge\u2029card' } }));
+      await sink.flush();
+      expect(await readFile(path, 'utf8')).not.toMatch(/[\u2028\u2029]/);
+      await appendFile(path, `${JSON.stringify(record('r3', { label: 'raw\u2028label' }))}\n`);
+      const records = (await sink.query({})).records;
+      expect(records.map((entry) => entry.id)).toEqual(['r3', 'r2', 'r1']);
+      expect(records.map((entry) => entry.label)).toEqual([
+        'raw\u2028label',
+        'team/sess/billing',
+        'Q3 invoices\u2028(retry)',
+      ]);
+      expect(records[1]?.actor?.tool).toBe('charge\u2029card');
     });
   });
 
