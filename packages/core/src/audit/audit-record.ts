@@ -60,9 +60,9 @@ export interface AuditQuery {
   label?: string | undefined;
   vendor?: string | undefined;
   decision?: 'allowed' | 'denied' | undefined;
-  /** From this time on (inclusive), epoch ms or ISO 8601. */
+  /** From this time on (inclusive), epoch ms or ISO 8601 (a time without an offset is UTC). */
   since?: number | string | undefined;
-  /** Before this time (exclusive), epoch ms or ISO 8601. */
+  /** Before this time (exclusive), epoch ms or ISO 8601 (a time without an offset is UTC). */
   until?: number | string | undefined;
   /** At most this many records, newest first. @default 100 */
   limit?: number | undefined;

@@ -52,6 +52,23 @@ describe('createMemoryAuditSink', () => {
     });
   });
 
+  describe('when it is asked for a time range written without an offset', () => {
+    it('should read the times as UTC, as the records are, whatever the process time zone', async () => {
+      const zone = process.env.TZ;
+      process.env.TZ = 'Asia/Tokyo';
+      try {
+        const sink = createMemoryAuditSink();
+        for (let second = 1; second <= 9; second++) sink.write(makeAuditRecord(`r${second}`));
+        const range = await sink.query({ since: '2026-11-26T12:00:03', until: '2026-11-26 12:00:06.000' });
+        expect(range.records.map((record) => record.id)).toEqual(['r5', 'r4', 'r3']);
+        expect((await sink.query({ since: '2026-11-26T21:00:08+09:00' })).records).toHaveLength(2);
+      } finally {
+        if (zone === undefined) delete process.env.TZ;
+        else process.env.TZ = zone;
+      }
+    });
+  });
+
   describe('when it is given a limit that is not a positive integer', () => {
     it.each([0, -1, 1.5, Number.NaN])('should refuse maxRecords %s', (maxRecords) => {
       expect(() => createMemoryAuditSink({ maxRecords })).toThrow(InvalidPolicyError);

@@ -1,7 +1,15 @@
 import type { AuditMemberTotals, AuditQuery, AuditQueryResult, AuditRecord, AuditTotals } from './audit-record.js';
 
+/** An ISO 8601 date-time with no offset, which `Date.parse` would read in the local time zone. */
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/i;
+
+/** Epoch ms as is; an ISO 8601 time without an offset is UTC, as the records' times are. */
 const toTime = (value: number | string | undefined): number | undefined =>
-  value === undefined ? undefined : typeof value === 'number' ? value : Date.parse(value);
+  value === undefined
+    ? undefined
+    : typeof value === 'number'
+      ? value
+      : Date.parse(LOCAL_DATE_TIME.test(value) ? `${value}Z` : value);
 
 /**
  * Filters records (any order) by an {@link AuditQuery}: newest first, at most `limit`, with

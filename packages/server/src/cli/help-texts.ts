@@ -107,10 +107,10 @@ Shows spend against caps per session and per member, then the most recent calls.
 Options:
   --root <id>                 Only this session (root key) and its members
   --key <id>                  Only calls of this key
-  --label <text>              Only calls of keys with this label
+  --label <text>              Only calls of keys with this label, and of the keys under them
   --vendor <name>             Only calls to this vendor
   --decision <allowed|denied> Only allowed or only denied calls
-  --since <time>              From this time on (ISO 8601 or epoch ms)
+  --since <time>              From this time on (ISO 8601, UTC unless it has an offset, or epoch ms)
   --limit <n>                 Recent calls to list (default 20, at most 1000)
 {{client}}`,
 };
