@@ -221,6 +221,50 @@ describe('keybrakeMiddleware', () => {
     });
   });
 
+  describe('when a member run as a tool is stopped by a denial and then throws', () => {
+    it('should answer the tool call with the denial, so a retry middleware does not run the member (and its charges) again', async () => {
+      const billing = context.team.member('billing');
+      const [customer = ''] = context.customers;
+      let runs = 0;
+      const askBilling = tool(
+        async ({ task }) => {
+          runs++;
+          const member = createAgent({
+            model: fakeModel()
+              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 50 } }]))
+              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 120 } }])) // over the $150 cap
+              .respond(new Error('model provider overloaded')),
+            name: 'billing',
+            tools: [chargeTool(billing)],
+            middleware: [keybrakeMiddleware({ member: billing })],
+          });
+          const result = await member.invoke({ messages: [{ role: 'user', content: task }] });
+          return result.messages.at(-1)?.text ?? '';
+        },
+        { name: 'ask_billing', description: 'Give billing a task.', schema: z.object({ task: z.string() }) },
+      );
+      const supervisorModel = fakeModel()
+        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge $50, then $120.' } }]))
+        .respond(new AIMessage('done'));
+      const supervisor = createAgent({
+        model: supervisorModel,
+        name: 'supervisor',
+        tools: [askBilling],
+        middleware: [
+          keybrakeMiddleware({ member: 'supervisor' }),
+          toolRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 }),
+        ],
+      });
+
+      await supervisor.invoke({ messages: [{ role: 'user', content: 'Bill the customer.' }] });
+
+      expect(context.fakeStripe.moneyMoved().map((movement) => movement.amount)).toEqual([5000]);
+      expect(runs).toBe(1);
+      const toolMessage = (supervisorModel.calls[1]?.messages ?? []).find((message) => ToolMessage.isInstance(message));
+      expect(String(toolMessage?.content)).toMatch(/^KEYBRAKE_CAP_EXCEEDED/);
+    });
+  });
+
   describe('when reportDenials is false', () => {
     it('should leave the final message as the model wrote it', async () => {
       const billing = context.team.member('billing');

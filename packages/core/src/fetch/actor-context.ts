@@ -5,8 +5,10 @@ import type { KeybrakeError } from '../errors/keybrake-error.js';
 /** What the vault knows about the tool execution it is serving. */
 interface ActorScope {
   actor: AuditActor;
-  /** Denials the vault answered inside this scope, oldest first. */
+  /** Denials the vault answered inside this scope or a scope opened inside it, oldest first. */
   denials: KeybrakeError[];
+  /** The scope this one was opened in: a member's tool run inside a supervisor's tool, say. */
+  parent?: ActorScope | undefined;
 }
 
 /**
@@ -32,7 +34,8 @@ const storage: AsyncLocalStorage<ActorScope> = registry[STORAGE_KEY];
  * ```
  */
 export function runWithActor<T>(actor: AuditActor, task: () => T, denials: KeybrakeError[] = []): T {
-  return storage.run({ actor: { ...storage.getStore()?.actor, ...actor }, denials }, task);
+  const parent = storage.getStore();
+  return storage.run({ actor: { ...parent?.actor, ...actor }, denials, parent }, task);
 }
 
 /** The actor of the current async context, if any. */
@@ -40,9 +43,16 @@ export function currentActor(): AuditActor | undefined {
   return storage.getStore()?.actor;
 }
 
-/** Notes a denial in the current scope (called by the vault). */
+/**
+ * Notes a denial in the current scope and every scope it was opened in (called by the vault): a
+ * member's run that a denial stopped, and that then threw (its model gave up, say), is answered
+ * as that denial by the supervisor's tool too, never as an error to retry, which would run the
+ * member and move its money again.
+ */
 export function recordDenial(error: KeybrakeError): void {
-  storage.getStore()?.denials.push(error);
+  for (let scope = storage.getStore(); scope; scope = scope.parent) {
+    if (!scope.denials.includes(error)) scope.denials.push(error);
+  }
 }
 
 /** The denials recorded in the current scope. */
