@@ -1,6 +1,7 @@
 export {
   CapExceededError,
   EndpointNotAllowedError,
+  findKeybrakeError,
   formatDenialForModel,
   KeybrakeError,
   type KeybrakeErrorCode,
