@@ -119,6 +119,27 @@ describe('createJsonlAuditSink', () => {
       await sink.close?.();
     });
 
+    it('should stop trying once closed, and report records written after that as lost', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+      dirs.push(dir);
+      const blocker = join(dir, 'logs');
+      await writeFile(blocker, 'a file where the directory should be');
+      const path = join(blocker, 'audit.jsonl');
+      const errors: Error[] = [];
+      const sink = createJsonlAuditSink({ path, onError: (error) => errors.push(error) });
+      sink.write(record('r1'));
+      await expect(sink.close?.()).rejects.toThrow(/could not append/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const reported = errors.length;
+      await rm(blocker);
+      sink.write(record('r2'));
+      await new Promise((resolve) => setTimeout(resolve, 1_300));
+      expect(errors.map((error) => error.message).slice(reported)).toEqual([
+        "Keybrake's JSONL audit sink is closed; audit record r2 was lost.",
+      ]);
+      await expect(readFile(path, 'utf8')).rejects.toThrow(/ENOENT/);
+    });
+
     it('should drop the oldest queued records past maxQueued, and say so', async () => {
       const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
       dirs.push(dir);

@@ -45,6 +45,7 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
   let writing: Promise<void> = Promise.resolve();
   let scheduled = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
   /** How many records at the head of `pending` are being appended right now. */
   let sending = 0;
   /** Set once a batch was appended: the directory exists and the file ends with a whole line. */
@@ -74,7 +75,7 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
           cause,
         });
         report(error);
-        retryTimer ??= setTimeout(retry, RETRY_MS).unref();
+        if (!closed) retryTimer ??= setTimeout(retry, RETRY_MS).unref();
         throw error;
       } finally {
         sending = 0;
@@ -91,6 +92,12 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
 
   return {
     write(record) {
+      if (closed) {
+        report(
+          new StorageError({ message: `Keybrake's JSONL audit sink is closed; audit record ${record.id} was lost.` }),
+        );
+        return;
+      }
       pending.push(`${escapeLineSeparators(JSON.stringify(record))}\n`);
       if (pending.length > maxQueued) {
         // The oldest records not being appended right now are dropped.
@@ -115,9 +122,11 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
     },
     flush: () => drain(),
     async close() {
+      if (closed) return;
       try {
         await drain();
       } finally {
+        closed = true;
         clearTimeout(retryTimer);
         retryTimer = undefined;
       }
