@@ -263,6 +263,42 @@ describe('keybrakeMiddleware', () => {
       const toolMessage = (supervisorModel.calls[1]?.messages ?? []).find((message) => ToolMessage.isInstance(message));
       expect(String(toolMessage?.content)).toMatch(/^KEYBRAKE_CAP_EXCEEDED/);
     });
+
+    it("should let the supervisor tool's own later error through when the member went on after its denial and finished", async () => {
+      const billing = context.team.member('billing');
+      const [customer = ''] = context.customers;
+      const askBilling = tool(
+        async ({ task }) => {
+          const member = createAgent({
+            model: fakeModel()
+              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 500 } }])) // denied
+              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 50 } }])) // went on: charged
+              .respond(new AIMessage('Charged $50 instead.')),
+            name: 'billing',
+            tools: [chargeTool(billing)],
+            middleware: [keybrakeMiddleware({ member: billing, reportDenials: false })],
+          });
+          await member.invoke({ messages: [{ role: 'user', content: task }] });
+          // The member is done; the tool's own, unrelated next step fails.
+          throw new Error('CRM unavailable: could not save the billing note');
+        },
+        { name: 'ask_billing', description: 'Give billing a task.', schema: z.object({ task: z.string() }) },
+      );
+      const supervisorModel = fakeModel()
+        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge the customer.' } }]))
+        .respond(new AIMessage('done'));
+      const supervisor = createAgent({
+        model: supervisorModel,
+        name: 'supervisor',
+        tools: [askBilling],
+        middleware: [keybrakeMiddleware({ member: 'supervisor', reportDenials: false })],
+      });
+      // Without a toolErrorMiddleware, LangChain hands a tool's error to the app (as it did before 04647f9).
+      await expect(supervisor.invoke({ messages: [{ role: 'user', content: 'Bill the customer.' }] })).rejects.toThrow(
+        /CRM unavailable/,
+      );
+      expect(context.fakeStripe.moneyMoved()).toHaveLength(1);
+    });
   });
 
   describe('when reportDenials is false', () => {

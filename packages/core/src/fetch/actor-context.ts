@@ -5,10 +5,15 @@ import type { KeybrakeError } from '../errors/keybrake-error.js';
 /** What the vault knows about the tool execution it is serving. */
 interface ActorScope {
   actor: AuditActor;
-  /** Denials the vault answered inside this scope or a scope opened inside it, oldest first. */
+  /** Denials the vault answered inside this scope, oldest first. */
   denials: KeybrakeError[];
   /** The scope this one was opened in: a member's tool run inside a supervisor's tool, say. */
   parent?: ActorScope | undefined;
+  /**
+   * The denial that stopped the last tool run that ended inside this scope, unless a later run
+   * ended well (the member went on): see {@link noteRunEnded}.
+   */
+  stoppedBy?: KeybrakeError | undefined;
 }
 
 /**
@@ -43,16 +48,27 @@ export function currentActor(): AuditActor | undefined {
   return storage.getStore()?.actor;
 }
 
-/**
- * Notes a denial in the current scope and every scope it was opened in (called by the vault): a
- * member's run that a denial stopped, and that then threw (its model gave up, say), is answered
- * as that denial by the supervisor's tool too, never as an error to retry, which would run the
- * member and move its money again.
- */
+/** Notes a denial in the current scope (called by the vault). */
 export function recordDenial(error: KeybrakeError): void {
-  for (let scope = storage.getStore(); scope; scope = scope.parent) {
-    if (!scope.denials.includes(error)) scope.denials.push(error);
-  }
+  storage.getStore()?.denials.push(error);
+}
+
+/**
+ * Notes, in the scope the current tool run was opened in, how the run ended: stopped by a
+ * denial (thrown, or answered as the run's result), or well (`undefined`: the member went on
+ * after any earlier denial). A member's run,
+ * itself a supervisor's tool, that a denial stopped and that then threw (its model gave up, say)
+ * is then answered as that denial too, never as an error to retry, which would run the member
+ * and move its money again.
+ */
+export function noteRunEnded(denial: KeybrakeError | undefined): void {
+  const parent = storage.getStore()?.parent;
+  if (parent) parent.stoppedBy = denial;
+}
+
+/** The denial that stopped the last tool run ended inside the current scope, unless one ended well later. */
+export function stoppedBy(): KeybrakeError | undefined {
+  return storage.getStore()?.stoppedBy;
 }
 
 /** The denials recorded in the current scope. */

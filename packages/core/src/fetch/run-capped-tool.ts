@@ -1,7 +1,7 @@
 import type { AuditActor } from '../audit/audit-record.js';
 import { findKeybrakeError } from '../errors/find-keybrake-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { runWithActor, scopeDenials } from './actor-context.js';
+import { noteRunEnded, runWithActor, scopeDenials, stoppedBy } from './actor-context.js';
 
 /** Options of {@link runCappedTool}. */
 export interface RunCappedToolOptions {
@@ -41,17 +41,23 @@ export async function runCappedTool<T>(
   return runWithActor(
     actor,
     async () => {
+      let result: T;
       try {
-        return await task();
+        result = await task();
       } catch (error) {
         const direct = findKeybrakeError(error);
         if (!direct && (isAbort(error) || options.passThrough?.(error))) throw error;
-        const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1);
+        // A denial of this run, else one that stopped the last tool run inside it (a member's).
+        const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1) ?? stoppedBy();
         if (!denial) throw error;
         if (denial !== error && denial.cause === undefined)
           Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
+        noteRunEnded(denial);
         throw denial;
       }
+      // A run that answered a denial as its result (a wrapper inside it did) was still stopped by it.
+      noteRunEnded(scopeDenials().at(-1) ?? stoppedBy());
+      return result;
     },
     options.denials,
   );
