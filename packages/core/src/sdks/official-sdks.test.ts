@@ -333,5 +333,57 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         await longCalls.close();
       }
     });
+
+    it("should let a call to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {
+      const longCalls = await createFakeTwilio({
+        accountSid: TWILIO_SID,
+        secret: TWILIO_TOKEN,
+        pricePerMinute: '0.2500',
+        callDurationSeconds: 14_400,
+      });
+      const vault = createVault({
+        secrets: { twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+        upstreams: { twilio: longCalls.url },
+      });
+      try {
+        // No +44 price is configured: each call is of unknown cost, let through at the $0.05 fallback.
+        const key = await vault.issueKey({ vendor: 'twilio', capUsd: 5, fallbackEstimateUsd: '0.05' });
+        const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+          httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+        });
+        const placed: string[] = [];
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const call = await voice.calls
+            .create({ to: '+447700900123', from: '+15005550001', url: 'https://example.com/t', timeLimit: 14_400 })
+            .catch(() => undefined);
+          if (!call) break;
+          placed.push(call.sid);
+          expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(50_000);
+          // Twilio now reports the call's price, 240 min × $0.25: it replaces the fallback.
+          expect((await voice.calls(call.sid).fetch()).price).toBe('-60.00000');
+        }
+        expect(placed).toHaveLength(1);
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(60_000_000);
+        expect(longCalls.calls()).toHaveLength(1);
+      } finally {
+        await vault.close();
+        await longCalls.close();
+      }
+    });
+
+    it("should let a message to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 1, fallbackEstimateUsd: '0.001' });
+      const sms = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+      });
+      // No +44 price is configured: 10 segments at the fake's $0.01, reserved at the $0.001 fallback.
+      const message = await sms.messages.create({ to: '+447700900123', from: '+15005550001', body: 'x'.repeat(1530) });
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(1_000);
+      expect((await sms.messages(message.sid).fetch()).price).toBe('-0.10000');
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(100_000);
+      await vault.close();
+    });
   });
 });

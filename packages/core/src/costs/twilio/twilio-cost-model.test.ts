@@ -363,6 +363,30 @@ describe('createTwilioCostModel', () => {
       });
     });
 
+    it('should settle a create of unknown cost at no less than the fallback, pending on its SID', () => {
+      const unknown = { kind: 'unknown', reason: 'a message sent from a ContentSid template has no Body' } as const;
+      const template = costRequest({ path: MESSAGES, form: { To: '+15558675310', ContentSid: `HX${'0'.repeat(32)}` } });
+      expect(model.settle(template, costResponse(201, fixture('message-created')), unknown, context)).toEqual({
+        kind: 'known',
+        micros: 0,
+        atLeast: true,
+        note: 'fallback estimate; price pending',
+        pendingRef: 'SM11111111111111111111111111111111',
+      });
+      const call = costRequest({ path: CALLS, form: { To: '+447700900123', TimeLimit: '60' } });
+      expect(model.settle(call, costResponse(201, fixture('call-created')), unknown, context)).toMatchObject({
+        atLeast: true,
+        pendingRef: 'CA44444444444444444444444444444444',
+      });
+      // Priced already, or with no SID to wait on: Twilio's price, or the fallback as it is.
+      expect(model.settle(template, costResponse(201, fixture('message-priced')), unknown, context)).toEqual({
+        kind: 'known',
+        micros: 7_900,
+        note: "Twilio's price",
+      });
+      expect(model.settle(template, costResponse(201, {}), unknown, context)).toEqual(unknown);
+    });
+
     it('should settle a 4xx answer at 0 and keep the estimate on a 5xx answer', () => {
       expect(model.settle(request, costResponse(400, { code: 21211 }), known, context)).toMatchObject({ micros: 0 });
       expect(model.settle(request, costResponse(503, undefined), known, context)).toMatchObject({ micros: 8_300 });

@@ -103,6 +103,8 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   `pendingRef` = the message SID, since Twilio's `price` is `null` at creation.
  * - `POST …/Calls.json`: `TimeLimit` rounded up to minutes (else `defaultCallMinutes`) × the
  *   per-minute price, settled the same way with the call SID.
+ * - A message or call create of unknown cost that a key's fallback estimate lets through is
+ *   settled at the fallback, pending on its SID too.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
  *   pending settlement to `|price|` in `price_unit`.
  * - Other GETs cost 0; deleting a message or call, and updating a message, cost 0. A call update
@@ -269,14 +271,19 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
       }
       if (response.status < 200 || response.status >= 300)
         return known(0, `Twilio answered ${response.status}: nothing sent`);
-      if (!creates || estimate.kind === 'unknown')
-        return estimate.kind === 'known' ? known(estimate.micros, estimate.note) : estimate;
+      if (!creates) return estimate.kind === 'known' ? known(estimate.micros, estimate.note) : estimate;
       const parsed = priced.safeParse(response.json);
       const sid = parsed.success ? (parsed.data.sid ?? undefined) : undefined;
       const price = parsed.success
         ? parseTwilioPrice(parsed.data.price, parsed.data.price_unit, context.fx)
         : undefined;
       if (price !== undefined) return known(price, "Twilio's price");
+      if (estimate.kind === 'unknown') {
+        // Let through at the key's fallback estimate, which stays counted (`atLeast`) until
+        // Twilio's price, read on a later GET, replaces it, however far above the fallback.
+        if (!sid) return estimate;
+        return { kind: 'known', micros: 0, atLeast: true, note: 'fallback estimate; price pending', pendingRef: sid };
+      }
       const settled = known(estimate.micros, `${estimate.note ?? 'estimate'}; price pending`);
       return sid ? { ...settled, pendingRef: sid } : settled;
     },
