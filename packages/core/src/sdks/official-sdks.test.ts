@@ -371,6 +371,24 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       }
     });
 
+    it('should deny a call of unknown cost without TimeLimit even on a key with a fallback, sending nothing', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 5, fallbackEstimateUsd: '0.05' });
+      const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+      });
+      // No +44 price is configured: the call may run 4 hours at a rate the $0.05 fallback cannot stand for.
+      const denial = await voice.calls
+        .create({ to: '+447700900123', from: '+15005550001', url: 'https://example.com/t' })
+        .catch((error: unknown) => error);
+      expect(denial).toBeInstanceOf(twilio.RestException);
+      expect(denial).toMatchObject({ status: 403 });
+      expect((denial as Error).message).toMatch(/^KEYBRAKE_UNKNOWN_COST: .*set one \(whole seconds\)/);
+      expect(fakeTwilio.requests).toHaveLength(0);
+      await vault.close();
+    });
+
     it("should let a message to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {
       fakeTwilio.reset();
       const vault = makeVault();

@@ -183,6 +183,36 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: ' 60\n' } })).toBe('unknown');
     });
 
+    it('should refuse a fallback to a call of unknown cost that no valid TimeLimit bounds, and allow one to the rest', () => {
+      const fallback = (init: TestRequestInit) => {
+        const result = estimate(init);
+        return result.kind === 'unknown' ? (result.fallback ?? true) : 'known';
+      };
+      const dial = '<Response><Dial>+882345678901</Dial></Response>';
+      const unbounded: Array<Record<string, string>> = [
+        { To: '+447700900123' },
+        { To: '+447700900123', TimeLimit: '0' },
+        { To: '+447700900123', TimeLimit: 'forever' },
+        { To: '+14155551212', TimeLimit: ' 60' },
+        { To: 'client:alice' },
+        { To: '+14155551212', Twiml: dial },
+      ];
+      for (const form of unbounded) {
+        expect([form, fallback({ path: CALLS, form })]).toEqual([form, false]);
+      }
+      expect(fallback({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe(false);
+      expect(fallback({ path: CALLS, form: { To: '+447700900123' }, query: 'TimeLimit=60' })).toBe(false);
+      expect(estimate({ path: CALLS, form: { To: '+447700900123' } })).toMatchObject({
+        reason: expect.stringMatching(/^no call price is configured for \+447… .*set one \(whole seconds\)/),
+      });
+      // A TimeLimit bounds the minutes: the key's fallback may stand for them until Twilio's price replaces it.
+      expect(fallback({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } })).toBe(true);
+      expect(fallback({ path: CALLS, form: { To: '+14155551212', TimeLimit: '60', Twiml: dial } })).toBe(true);
+      expect(fallback({ path: CALLS, form: { To: 'client:alice', TimeLimit: '60' } })).toBe(true);
+      // Messages are bounded by their body.
+      expect(fallback({ path: MESSAGES, form: { To: '+447700900123', Body: 'hi' } })).toBe(true);
+    });
+
     it('should deny parameters in the query string, which the model would not read, and a body not form-encoded', () => {
       const form = { To: '+15558675310', Body: 'hi' };
       expect(micros({ path: MESSAGES, form })).toBe(8_300);

@@ -102,7 +102,9 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   UCS-2 70/67), or one MMS when any `MediaUrl` is present. Settled at the estimate with
  *   `pendingRef` = the message SID, since Twilio's `price` is `null` at creation.
  * - `POST …/Calls.json`: `TimeLimit` rounded up to minutes (else `defaultCallMinutes`) × the
- *   per-minute price, settled the same way with the call SID.
+ *   per-minute price, settled the same way with the call SID. A call of unknown cost (a destination
+ *   with no configured price, TwiML that dials…) is denied even on a key with a fallback estimate
+ *   unless it sets a valid `TimeLimit`.
  * - A message or call create of unknown cost that a key's fallback estimate lets through is
  *   settled at the fallback, pending on its SID too.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
@@ -249,8 +251,21 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       if (method === 'POST' && (MESSAGES.test(request.path) || CALLS.test(request.path))) {
         const unreadable = unreadableParameters(request);
-        if (unreadable) return { kind: 'unknown', reason: unreadable };
-        return MESSAGES.test(request.path) ? estimateMessage(request) : estimateCall(request);
+        const estimate: CostEstimate = unreadable
+          ? { kind: 'unknown', reason: unreadable }
+          : MESSAGES.test(request.path)
+            ? estimateMessage(request)
+            : estimateCall(request);
+        // A call no `TimeLimit` bounds may run 4 hours, and its price comes only when it ends: no
+        // fixed fallback estimate stands for it (a priced one reserves the 4 hours).
+        if (estimate.kind === 'unknown' && CALLS.test(request.path) && !hasTimeLimit(request)) {
+          return {
+            kind: 'unknown',
+            reason: `${estimate.reason}; with no valid \`TimeLimit\` the call may run 4 hours, so set one (whole seconds) to use the key's fallback estimate`,
+            fallback: false,
+          };
+        }
+        return estimate;
       }
       if (isZeroCost(method, request.path, request)) return known(0, 'zero-cost endpoint');
       if (method === 'POST' && CALL.test(request.path)) {
@@ -444,6 +459,16 @@ function costlyTwimlVerb(twiml: string): string | undefined {
     if (!closing && !FREE_TWIML_VERBS.has(name.toLowerCase())) return `<${name}>`;
   }
   return text.slice(readTo).includes('<') ? 'markup it cannot read' : undefined;
+}
+
+/**
+ * Whether a call create's body sets one `TimeLimit`, a positive whole number of seconds, in a body
+ * the model can read: what bounds the call's minutes however much each costs.
+ */
+function hasTimeLimit(request: CostRequest): boolean {
+  if (unreadableParameters(request)) return false;
+  const limits = new URLSearchParams(request.bodyText).getAll('TimeLimit');
+  return limits.length === 1 && /^\d{1,9}$/.test(limits[0] ?? '') && Number(limits[0]) > 0;
 }
 
 /** The first of `names` given more than once (Twilio does not document which value it uses). */
