@@ -4,6 +4,7 @@ import Stripe from 'stripe';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openTeamSession } from '../team/open-team-session.js';
+import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createVault } from '../vault/create-vault.js';
 import { createTwilioHttpClient } from './create-twilio-http-client.js';
 
@@ -387,6 +388,45 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       expect((denial as Error).message).toMatch(/^KEYBRAKE_UNKNOWN_COST: .*set one \(whole seconds\)/);
       expect(fakeTwilio.requests).toHaveLength(0);
       await vault.close();
+    });
+
+    it("should price a conference participant as the call it places, and count Twilio's price for that call", async () => {
+      const callSid = `CA${'2'.repeat(32)}`;
+      const conferenceSid = `CF${'3'.repeat(32)}`;
+      const upstream = await startRecordingUpstream((request) =>
+        request.method === 'POST'
+          ? {
+              status: 201,
+              body: { account_sid: TWILIO_SID, call_sid: callSid, conference_sid: conferenceSid, status: 'queued' },
+            }
+          : { body: { sid: callSid, status: 'completed', price: '-0.50000', price_unit: 'USD' } },
+      );
+      const vault = createVault({
+        secrets: { twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
+        upstreams: { twilio: upstream.url },
+      });
+      try {
+        const key = await vault.issueKey({ vendor: 'twilio', capUsd: 1, fallbackEstimateUsd: '0.05' });
+        const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
+          httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
+        });
+        const participants = voice.conferences(conferenceSid).participants;
+        const to = '+15005550006';
+        // Without TimeLimit it may ring for 4 hours: 240 min × $0.014 = $3.36, over the $1 cap.
+        const denial = await participants.create({ from: '+15005550001', to }).catch((error: unknown) => error);
+        expect(denial).toMatchObject({ status: 429, message: expect.stringContaining('KEYBRAKE_CAP_EXCEEDED') });
+        expect(upstream.received).toHaveLength(0);
+
+        const participant = await participants.create({ from: '+15005550001', to, timeLimit: 600 });
+        expect(participant.callSid).toBe(callSid);
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(10 * 14_000);
+        // Twilio reports the price on the call the participant was dialled on.
+        expect((await voice.calls(callSid).fetch()).price).toBe('-0.50000');
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(500_000);
+      } finally {
+        await vault.close();
+        await upstream.close();
+      }
     });
 
     it("should let a message to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {

@@ -303,6 +303,25 @@ describe('createTwilioCostModel', () => {
       }
     });
 
+    it('should price adding a conference participant, which dials it, as a call', () => {
+      const participants = `${ACCOUNT}/Conferences/CF1/Participants.json`;
+      expect(estimate({ path: participants, form: { From: '+15005550001', To: '+14155551212' } })).toEqual({
+        kind: 'known',
+        micros: 240 * 14_000,
+        note: 'call reserved for 240 minutes',
+      });
+      expect(estimate({ path: participants, form: { To: '+14155551212', TimeLimit: '61' } })).toMatchObject({
+        micros: 2 * 14_000,
+      });
+      expect(estimate({ path: participants, form: { To: '+447700900123' } })).toMatchObject({
+        kind: 'unknown',
+        fallback: false,
+      });
+      expect(estimate({ path: participants, form: { To: '+14155551212' }, query: 'TimeLimit=60' }).kind).toBe(
+        'unknown',
+      );
+    });
+
     it('should return unknown for a malformed TimeLimit', () => {
       expect(estimate({ path: CALLS, form: { TimeLimit: 'forever' } }).kind).toBe('unknown');
     });
@@ -415,6 +434,18 @@ describe('createTwilioCostModel', () => {
         note: "Twilio's price",
       });
       expect(model.settle(template, costResponse(201, {}), unknown, context)).toEqual(unknown);
+    });
+
+    it('should settle an added conference participant pending on the SID of the call that dials it', () => {
+      const participant = costRequest({
+        path: `${ACCOUNT}/Conferences/CF1/Participants.json`,
+        form: { To: '+14155551212' },
+      });
+      const answer = { call_sid: 'CA44444444444444444444444444444444', conference_sid: 'CF1', status: 'queued' };
+      expect(model.settle(participant, costResponse(201, answer), known, context)).toMatchObject({
+        micros: 8_300,
+        pendingRef: 'CA44444444444444444444444444444444',
+      });
     });
 
     it('should settle a 4xx answer at 0 and keep the estimate on a 5xx answer', () => {

@@ -80,10 +80,14 @@ const MESSAGE = new RegExp(`^${ACCOUNT}/Messages/([^/]+)\\.json$`);
 const MESSAGE_MEDIA = new RegExp(`^${ACCOUNT}/Messages/[^/]+/Media/[^/]+\\.json$`);
 const CALLS = new RegExp(`^${ACCOUNT}/Calls\\.json$`);
 const CALL = new RegExp(`^${ACCOUNT}/Calls/([^/]+)\\.json$`);
+/** Adding a participant to a conference dials it: an outbound call. */
+const PARTICIPANTS = new RegExp(`^${ACCOUNT}/Conferences/[^/]+/Participants\\.json$`);
 
 const text = z.string().nullish().catch(undefined);
 const priced = z.object({
   sid: text,
+  /** A conference participant's: the call Twilio placed to add it, priced on a GET of that call. */
+  call_sid: text,
   price: z.union([z.string(), z.number()]).nullish().catch(undefined),
   price_unit: text,
 });
@@ -105,6 +109,8 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   per-minute price, settled the same way with the call SID. A call of unknown cost (a destination
  *   with no configured price, TwiML that dials…) is denied even on a key with a fallback estimate
  *   unless it sets a valid `TimeLimit`.
+ * - `POST …/Conferences/{sid}/Participants.json` dials the participant: priced as a call, and
+ *   settled pending on the answer's `call_sid`.
  * - A message or call create of unknown cost that a key's fallback estimate lets through is
  *   settled at the fallback, pending on its SID too.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
@@ -249,7 +255,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     estimate(request) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
-      if (method === 'POST' && (MESSAGES.test(request.path) || CALLS.test(request.path))) {
+      if (method === 'POST' && isCreate(request.path)) {
         const unreadable = unreadableParameters(request);
         const estimate: CostEstimate = unreadable
           ? { kind: 'unknown', reason: unreadable }
@@ -258,7 +264,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
             : estimateCall(request);
         // A call no `TimeLimit` bounds may run 4 hours, and its price comes only when it ends: no
         // fixed fallback estimate stands for it (a priced one reserves the 4 hours).
-        if (estimate.kind === 'unknown' && CALLS.test(request.path) && !hasTimeLimit(request)) {
+        if (estimate.kind === 'unknown' && !MESSAGES.test(request.path) && !hasTimeLimit(request)) {
           return {
             kind: 'unknown',
             reason: `${estimate.reason}; with no valid \`TimeLimit\` the call may run 4 hours, so set one (whole seconds) to use the key's fallback estimate`,
@@ -277,7 +283,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     settle(request, response, estimate, context) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
-      const creates = method === 'POST' && (MESSAGES.test(request.path) || CALLS.test(request.path));
+      const creates = method === 'POST' && isCreate(request.path);
       const moneyMoving = creates || !isZeroCost(method, request.path, request);
       if (response.status >= 500 && moneyMoving) {
         return estimate.kind === 'known'
@@ -288,7 +294,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         return known(0, `Twilio answered ${response.status}: nothing sent`);
       if (!creates) return estimate.kind === 'known' ? known(estimate.micros, estimate.note) : estimate;
       const parsed = priced.safeParse(response.json);
-      const sid = parsed.success ? (parsed.data.sid ?? undefined) : undefined;
+      const sid = parsed.success
+        ? ((PARTICIPANTS.test(request.path) ? parsed.data.call_sid : parsed.data.sid) ?? undefined)
+        : undefined;
       const price = parsed.success
         ? parseTwilioPrice(parsed.data.price, parsed.data.price_unit, context.fx)
         : undefined;
@@ -469,6 +477,11 @@ function hasTimeLimit(request: CostRequest): boolean {
   if (unreadableParameters(request)) return false;
   const limits = new URLSearchParams(request.bodyText).getAll('TimeLimit');
   return limits.length === 1 && /^\d{1,9}$/.test(limits[0] ?? '') && Number(limits[0]) > 0;
+}
+
+/** Whether `path` creates a message or a call (`Messages.json`, `Calls.json`, a conference's `Participants.json`). */
+function isCreate(path: string): boolean {
+  return MESSAGES.test(path) || CALLS.test(path) || PARTICIPANTS.test(path);
 }
 
 /** The first of `names` given more than once (Twilio does not document which value it uses). */
