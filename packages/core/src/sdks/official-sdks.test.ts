@@ -429,6 +429,39 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       }
     });
 
+    it('should deny a call or message sent off its .json route (extensionless, .xml, PUT) even with a fallback, sending nothing', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 1, fallbackEstimateUsd: '0.05' });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const post = async (route: string, form: Record<string, string>, method = 'POST') => {
+        const answer = await send(`https://api.twilio.com/2010-04-01/Accounts/${TWILIO_SID}/${route}`, {
+          method,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(form),
+        });
+        const body = (await answer.json()) as { message?: string };
+        return [route, method, answer.status, body.message?.split(':')[0]];
+      };
+      const call = { To: '+15005550006', From: '+15005550001', Url: 'https://example.com/t' };
+      // On .json: 240 min × $0.014 = $3.36, over the $1 cap.
+      expect(await post('Calls.json', call)).toEqual(['Calls.json', 'POST', 429, 'KEYBRAKE_CAP_EXCEEDED']);
+      // The same 4-hour call on Twilio's other routes would have passed at the $0.05 fallback.
+      for (const [route, method] of [
+        ['Calls', 'POST'],
+        ['Calls.xml', 'POST'],
+        ['calls.json', 'POST'],
+        ['Calls.json', 'PUT'],
+        ['Conferences/CF1/Participants.xml', 'POST'],
+        ['Messages.xml', 'POST'],
+        ['Calls/CA1.xml', 'DELETE'],
+      ] as const) {
+        expect(await post(route, call, method)).toEqual([route, method, 403, 'KEYBRAKE_UNKNOWN_COST']);
+      }
+      expect(fakeTwilio.requests).toHaveLength(0);
+      await vault.close();
+    });
+
     it("should let a message to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {
       fakeTwilio.reset();
       const vault = makeVault();

@@ -371,6 +371,36 @@ describe('createTwilioCostModel', () => {
       });
     });
 
+    it('should deny writes to messages, calls and participants off their .json route, even with a fallback', () => {
+      const refused = {
+        kind: 'unknown',
+        reason: expect.stringMatching(/only as the official SDK sends them, POST or DELETE on the `\.json` route/),
+        fallback: false,
+      };
+      const call = { To: '+14155551212', TimeLimit: '60' };
+      for (const route of ['Calls', 'Calls.xml', 'Calls.json.xml', 'CALLS.json', 'Messages', 'Messages.XML']) {
+        expect([route, estimate({ path: `${ACCOUNT}/${route}`, form: call })]).toEqual([route, refused]);
+      }
+      for (const route of [
+        'Calls/CA1',
+        'Calls/CA1.xml',
+        'Messages/SM1.xml',
+        'Messages/SM1/Media/ME1',
+        'Conferences/CF1/Participants',
+        'Conferences/CF1/Participants/CA1.xml',
+      ]) {
+        expect([route, estimate({ method: 'DELETE', path: `${ACCOUNT}/${route}` })]).toEqual([route, refused]);
+      }
+      for (const method of ['PUT', 'PATCH']) {
+        expect([method, estimate({ method, path: CALLS, form: call })]).toEqual([method, refused]);
+      }
+      // The .json routes, reads of any route, and other resources are priced as before.
+      expect(estimate({ path: CALLS, form: call })).toMatchObject({ kind: 'known', micros: 14_000 });
+      expect(estimate({ method: 'DELETE', path: `${ACCOUNT}/Calls/CA1.json` })).toMatchObject({ micros: 0 });
+      expect(estimate({ method: 'GET', path: `${ACCOUNT}/Calls.xml` })).toEqual({ kind: 'known', micros: 0 });
+      expect(estimate({ path: `${ACCOUNT}/Calls/CA1/Recordings`, form: {} })).not.toHaveProperty('fallback');
+    });
+
     it('should return unknown for other writes, such as buying a phone number', () => {
       expect(
         estimate({ path: `${ACCOUNT}/IncomingPhoneNumbers.json`, form: { PhoneNumber: '+15551234567' } }).kind,

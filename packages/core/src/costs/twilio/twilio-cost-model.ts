@@ -82,6 +82,17 @@ const CALLS = new RegExp(`^${ACCOUNT}/Calls\\.json$`);
 const CALL = new RegExp(`^${ACCOUNT}/Calls/([^/]+)\\.json$`);
 /** Adding a participant to a conference dials it: an outbound call. */
 const PARTICIPANTS = new RegExp(`^${ACCOUNT}/Conferences/[^/]+/Participants\\.json$`);
+const PARTICIPANT = new RegExp(`^${ACCOUNT}/Conferences/[^/]+/Participants/[^/]+\\.json$`);
+/**
+ * Messages, calls and conference participants (lists and members, and a message's media) in any
+ * letter case, once the last segment's extension is cut: Twilio serves them without one and as
+ * `.xml` too, but only their `.json` routes ({@link JSON_ROUTES}) are priced.
+ */
+const PRICED_RESOURCE = new RegExp(
+  `^${ACCOUNT}/(?:Messages(?:/[^/]+(?:/Media/[^/]+)?)?|Calls(?:/[^/]+)?|Conferences/[^/]+/Participants(?:/[^/]+)?)$`,
+  'i',
+);
+const JSON_ROUTES = [MESSAGES, MESSAGE, MESSAGE_MEDIA, CALLS, CALL, PARTICIPANTS, PARTICIPANT];
 
 const text = z.string().nullish().catch(undefined);
 const priced = z.object({
@@ -111,6 +122,9 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   unless it sets a valid `TimeLimit`.
  * - `POST …/Conferences/{sid}/Participants.json` dials the participant: priced as a call, and
  *   settled pending on the answer's `call_sid`.
+ * - Any other write to messages, calls or participants — extensionless or `.xml` (which Twilio
+ *   serves too), another letter case, `PUT`/`PATCH` — is `unknown`, denied even on a key with a
+ *   fallback estimate.
  * - A message or call create of unknown cost that a key's fallback estimate lets through is
  *   settled at the fallback, pending on its SID too.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
@@ -255,6 +269,8 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     estimate(request) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
+      const otherRoute = otherRouteOf(method, request.path);
+      if (otherRoute) return { kind: 'unknown', reason: otherRoute, fallback: false };
       if (method === 'POST' && isCreate(request.path)) {
         const unreadable = unreadableParameters(request);
         const estimate: CostEstimate = unreadable
@@ -477,6 +493,17 @@ function hasTimeLimit(request: CostRequest): boolean {
   if (unreadableParameters(request)) return false;
   const limits = new URLSearchParams(request.bodyText).getAll('TimeLimit');
   return limits.length === 1 && /^\d{1,9}$/.test(limits[0] ?? '') && Number(limits[0]) > 0;
+}
+
+/**
+ * Why a write to a message, call or conference participant is refused outside the routes the
+ * model prices (`POST`/`DELETE` on the `.json` route, as the official SDK sends), or `undefined`:
+ * the same create sent extensionless or to `.xml`, or with another method, would not be priced.
+ */
+function otherRouteOf(method: string, path: string): string | undefined {
+  if (!PRICED_RESOURCE.test(path.replace(/\.[^/]*$/, ''))) return undefined;
+  if ((method === 'POST' || method === 'DELETE') && JSON_ROUTES.some((route) => route.test(path))) return undefined;
+  return `Keybrake prices Twilio messages, calls and conference participants only as the official SDK sends them, POST or DELETE on the \`.json\` route; send this call that way`;
 }
 
 /** Whether `path` creates a message or a call (`Messages.json`, `Calls.json`, a conference's `Participants.json`). */
