@@ -244,6 +244,18 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         client.api.v2010.account.sip
           .credentialLists('CL00000000000000000000000000000000')
           .credentials.create({ username: 'agent', password: 'Str0ngPassw0rd!' }),
+        // An address the agent picks could call into the account's SIP domains with no password at all.
+        client.api.v2010.account.sip
+          .ipAccessControlLists('AL00000000000000000000000000000000')
+          .ipAddresses.create({ friendlyName: 'agent', ipAddress: '203.0.113.9' }),
+        client.api.v2010.account.sip
+          .domains('SD00000000000000000000000000000000')
+          .auth.calls.ipAccessControlListMappings.create({
+            ipAccessControlListSid: 'AL00000000000000000000000000000000',
+          }),
+        client.api.v2010.account.sip
+          .domains('SD00000000000000000000000000000000')
+          .credentialListMappings.create({ credentialListSid: 'CL00000000000000000000000000000000' }),
       ];
       for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
         expect(denial).toBeInstanceOf(twilio.RestException);

@@ -5,7 +5,7 @@ import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
 import { type DenialServer, startDenialServer } from './__fixtures__/denial-server.js';
 import { denials } from './__fixtures__/denials.js';
-import { rewriteAccountSid, twilioVendor } from './twilio-vendor.js';
+import { refuseTwilioCredentials, rewriteAccountSid, twilioVendor } from './twilio-vendor.js';
 
 const vendor = twilioVendor();
 const ACCOUNT_SID = `AC${'0123456789abcdef'.repeat(2)}`;
@@ -67,6 +67,35 @@ describe('twilioVendor', () => {
         { accountSid: ACCOUNT_SID, apiKeySid: API_KEY_SID, apiKeySecret: 's' },
       );
       expect(headers.authorization).toBe(`Basic ${Buffer.from(`${API_KEY_SID}:s`).toString('base64')}`);
+    });
+  });
+
+  describe('refuseTwilioCredentials', () => {
+    const sip = '/2010-04-01/Accounts/ACxyz/SIP';
+    it.each([
+      `${sip}/CredentialLists/CL1/Credentials.json`,
+      `${sip}/CredentialLists/CL1/Credentials/CR1.json`,
+      `${sip}/IpAccessControlLists/AL1/IpAddresses.json`,
+      `${sip}/IpAccessControlLists/AL1/IpAddresses/IP1.json`,
+      `${sip}/ipaccesscontrollists/AL1/IpAddresses`,
+      `${sip}/Domains/SD1/IpAccessControlListMappings.json`,
+      `${sip}/Domains/SD1/CredentialListMappings/CL1.json`,
+      `${sip}/Domains/SD1/Auth/Calls/IpAccessControlListMappings.json`,
+      `${sip}/Domains/SD1/Auth/Calls/CredentialListMappings.xml`,
+      `${sip}/Domains/SD1/Auth/Registrations/CredentialListMappings/CL1.json`,
+    ])('should refuse %s, which lets callers into a SIP domain', (path) => {
+      for (const method of ['POST', 'DELETE', 'GET']) expect(refuseTwilioCredentials(method, path)).toBeDefined();
+    });
+
+    it.each([
+      `${sip}/CredentialLists.json`,
+      `${sip}/IpAccessControlLists.json`,
+      `${sip}/IpAccessControlLists/AL1.json`,
+      `${sip}/Domains.json`,
+      `${sip}/Domains/SD1.json`,
+      '/2010-04-01/Accounts/ACxyz/Calls.json',
+    ])('should forward %s', (path) => {
+      expect(refuseTwilioCredentials('POST', path)).toBeUndefined();
     });
   });
 

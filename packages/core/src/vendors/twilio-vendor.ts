@@ -63,10 +63,12 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
 /**
  * Twilio endpoints a vault never forwards: the Account resource (`/2010-04-01/Accounts.json`,
  * `/Accounts/{sid}.json`), which carries the real auth token of the account and of its
- * subaccounts, and credentials: API keys (`Keys`, `SigningKeys`), network `Tokens`, and the
- * credentials of SIP credential lists (`SIP/CredentialLists/{sid}/Credentials`). An `accounts`
- * segment spelled otherwise than `Accounts` is refused too, as it would escape the Account SID
- * rewrite.
+ * subaccounts, and credentials: API keys (`Keys`, `SigningKeys`), network `Tokens`, the
+ * credentials of SIP credential lists (`SIP/CredentialLists/{sid}/Credentials`), the addresses of
+ * SIP IP access control lists (`SIP/IpAccessControlLists/{sid}/IpAddresses`), and a SIP domain's
+ * mappings of either (`SIP/Domains/{sid}/(Auth/Calls/|Auth/Registrations/)?…ListMappings`), in
+ * any method. An `accounts` segment spelled otherwise than `Accounts` is refused too, as it would
+ * escape the Account SID rewrite.
  *
  * @returns Why the call is refused, or `undefined`.
  */
@@ -82,15 +84,32 @@ export function refuseTwilioCredentials(_method: string, path: string): string |
   if (sub === 'keys' || sub === 'signingkeys') return 'Twilio API keys are credentials';
   // Network traversal (TURN) tokens, and SIP credentials a device registers with to place calls.
   if (sub === 'tokens') return 'Twilio network tokens are credentials';
-  const last = (segments.at(-1) ?? '').replace(/\.[A-Za-z0-9]*$/, '').toLowerCase();
-  if (
-    sub === 'sip' &&
-    (segments[5] ?? '').toLowerCase() === 'credentiallists' &&
-    (last === 'credentials' || segments.length > 8)
-  ) {
+  if (sub !== 'sip') return undefined;
+  const last = withoutExtension(segments.at(-1) ?? '');
+  const list = (segments[5] ?? '').toLowerCase();
+  if (list === 'credentiallists' && (last === 'credentials' || segments.length > 8)) {
     return 'Twilio SIP credentials are credentials';
   }
+  // The other way a SIP domain admits callers: from an IP address on a mapped access control list.
+  if (list === 'ipaccesscontrollists' && (last === 'ipaddresses' || segments.length > 8)) {
+    return 'the IP addresses of a Twilio SIP IP access control list are credentials: calls from them need no password';
+  }
+  // Mapping a credential list or an IP access control list to a domain (`…/Domains/{sid}/…Mappings`,
+  // `…/Domains/{sid}/Auth/Calls/…`, `…/Auth/Registrations/…`) lets its members call through it.
+  if (
+    list === 'domains' &&
+    segments
+      .slice(7)
+      .some((segment) => /^(credentiallist|ipaccesscontrollist)mappings$/.test(withoutExtension(segment)))
+  ) {
+    return 'mapping a Twilio SIP credential list or IP access control list to a domain grants calls through the domain';
+  }
   return undefined;
+}
+
+/** A path segment in lower case, without its extension (`.json`, `.xml`…). */
+function withoutExtension(segment: string): string {
+  return segment.replace(/\.[A-Za-z0-9]*$/, '').toLowerCase();
 }
 
 /**
