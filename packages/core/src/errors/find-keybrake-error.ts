@@ -86,11 +86,29 @@ export function keybrakeErrorFromJSON(json: unknown): KeybrakeError | undefined 
   }
 }
 
+/** Keybrake's denial bodies are small; a larger body is not parsed. */
+const MAX_PARSED_BODY = 64 * 1024;
+
+/**
+ * Parses an error's raw response body (the AI SDK's `APICallError.responseBody`) only if it looks
+ * like a Keybrake denial: a JSON object naming a `KEYBRAKE_` code. Never throws.
+ */
+function parseDenialBody(body: unknown): unknown {
+  if (typeof body !== 'string' || body.length > MAX_PARSED_BODY || !body.includes('"KEYBRAKE_')) return undefined;
+  if (!body.trimStart().startsWith('{')) return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Finds the Keybrake denial behind an error: a `KeybrakeError` itself, or an official SDK's error
  * raised by a Keybrake denial — `StripeRateLimitError` (its `raw.keybrake`), Twilio's
- * `RestException` (its `details.keybrake`), a Resend `error` object — or any object carrying
- * Keybrake's JSON, searched a few levels deep (`cause`, `raw`, `details`, `error`, `keybrake`).
+ * `RestException` (its `details.keybrake`), a Resend `error` object, the AI SDK's `APICallError`
+ * (its JSON `responseBody`) — or any object carrying Keybrake's JSON, searched a few levels deep
+ * (`cause`, `raw`, `details`, `error`, `body`, `responseBody`, `keybrake`).
  *
  * @returns The typed error, or `undefined` if the error is not a Keybrake denial.
  * @example
@@ -109,6 +127,8 @@ export function findKeybrakeError(error: unknown): KeybrakeError | undefined {
     if (KeybrakeError.isInstance(value)) return value;
     const direct = isObject(value.keybrake) ? keybrakeErrorFromJSON(value.keybrake) : undefined;
     if (direct) return direct;
+    const fromBody = visit(parseDenialBody(value.responseBody), depth + 1);
+    if (fromBody) return fromBody;
     for (const field of ['raw', 'details', 'error', 'cause', 'body']) {
       const found = visit(value[field], depth + 1);
       if (found) return found;
