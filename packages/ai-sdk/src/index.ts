@@ -15,4 +15,5 @@ export {
   type MemberTask,
   memberAsTool,
 } from './agents/member-as-tool.js';
+export { keybrakeModelMiddleware } from './models/keybrake-model-middleware.js';
 export { type WithKeybrakeOptions, withKeybrake } from './tools/with-keybrake.js';
