@@ -424,6 +424,35 @@ describe('createProxyServer', () => {
     });
   });
 
+  describe('when resend-node sends a broadcast on a key with a fallback estimate', () => {
+    it('should send neither broadcasts.send nor broadcasts.create with send: a segment has no price a fallback can stand for', async () => {
+      const key = await issue({ vendor: 'resend', cap_usd: 5, fallback_estimate_usd: '0.01', agent_run_label: 'news' });
+      const resend = new Resend(key.vault_key, { baseUrl: url });
+      for (const attempt of [
+        () => resend.broadcasts.send('49a3999c-0ce1-4ea6-ab68-afcd6dc2e794'),
+        () => resend.broadcasts.send('49a3999c-0ce1-4ea6-ab68-afcd6dc2e794', { scheduledAt: 'in 1 hour' }),
+        () =>
+          resend.broadcasts.create({
+            segmentId: 'seg_50k',
+            from: 'news@example.com',
+            subject: 'Sale',
+            html: '<p>Sale</p>',
+            send: true,
+          }),
+      ]) {
+        const refused = await denial(fakeResend, async () => {
+          throw (await attempt()).error;
+        });
+        expect(refused.error).toMatchObject({
+          statusCode: 403,
+          message: expect.stringMatching(/^KEYBRAKE_UNKNOWN_COST: .*a broadcast to a segment cannot be priced/),
+        });
+        expect([refused.onTheWire, refused.atTheVendor]).toEqual([1, 0]);
+      }
+      expect(((await admin('GET', `/vault/keys/${key.id}`)) as WireKeyStatus).spent_usd).toBe(0);
+    });
+  });
+
   describe('when resend-node sends a batch with CC and BCC', () => {
     it('should count every recipient of every email, exactly, and deny a batch the cap cannot hold', async () => {
       const key = await issue({ vendor: 'resend', cap_usd: '0.01', agent_run_label: 'resend-batch' });

@@ -1,7 +1,9 @@
 import { Resend } from 'resend';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
+import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { createVault, type Vault } from '../vault/create-vault.js';
 import { type DenialServer, startDenialServer } from './__fixtures__/denial-server.js';
 import { denials } from './__fixtures__/denials.js';
 import { resendVendor } from './resend-vendor.js';
@@ -76,6 +78,55 @@ describe('resendVendor', () => {
       ]);
       expect(result.error?.message).toMatch(/^KEYBRAKE_CAP_EXCEEDED: Keybrake denied this call/);
       expect(server.requests).toHaveLength(1);
+    });
+  });
+
+  describe('calls the cost model cannot price, on a key with a fallback estimate', () => {
+    const ID = '49a3999c-0ce1-4ea6-ab68-afcd6dc2e794';
+    let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+    let vault: Vault;
+
+    beforeAll(async () => {
+      upstream = await startRecordingUpstream(() => ({ body: { id: ID } }));
+      vault = createVault({
+        secrets: { resend: 're_123456789_realResendSecret' },
+        upstreams: { resend: upstream.url },
+      });
+    });
+    afterAll(async () => {
+      await vault.close();
+      await upstream.close();
+    });
+    beforeEach(() => {
+      upstream.received.length = 0;
+    });
+
+    /** Sends one call on a fresh $5 key whose $0.01 fallback is meant for unpriced config writes. */
+    async function send(path: string, body: string, contentType = 'application/json') {
+      const key = await vault.issueKey({ vendor: 'resend', capUsd: 5, fallbackEstimateUsd: '0.01' });
+      const response = await vault.createFetch({ vaultKey: key.vaultKey })(`https://api.resend.com${path}`, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body,
+      });
+      const error = (await response.json()) as { message: string };
+      return { status: response.status, message: error.message, spentUsd: (await vault.getKeyStatus(key.id)).spentUsd };
+    }
+
+    it.each([
+      // As resend-node 6.38 sends broadcasts.send(id) and broadcasts.send(id, { scheduledAt }).
+      ['broadcasts.send', `/broadcasts/${ID}/send`, '{}'],
+      ['broadcasts.send scheduled', `/broadcasts/${ID}/send`, '{"scheduled_at":"in 1 hour"}'],
+      // As it sends broadcasts.create({ ..., send: true }).
+      ['broadcasts.create with send', '/broadcasts', '{"segment_id":"seg_50k","from":"n@acme.test","send":true}'],
+    ])('should not send %s to a whole segment for the fallback', async (_name, path, body) => {
+      const result = await send(path, body);
+      expect(result).toEqual({
+        status: 403,
+        message: expect.stringMatching(/^KEYBRAKE_UNKNOWN_COST: .*a broadcast to a segment cannot be priced/),
+        spentUsd: 0,
+      });
+      expect(upstream.received).toEqual([]);
     });
   });
 });

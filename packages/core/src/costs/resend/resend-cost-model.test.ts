@@ -135,14 +135,29 @@ describe('createResendCostModel', () => {
       expect(estimate({ path: '/emails/49a3999c/cancel' })).toMatchObject({ micros: 0 });
     });
 
-    it('should return unknown for sending a broadcast, also when it is sent or scheduled as it is created', () => {
-      expect(estimate({ path: '/broadcasts/b_1/send' }).kind).toBe('unknown');
+    it('should return unknown without a fallback for sending a broadcast, also when it is sent or scheduled as it is created', () => {
+      const unpriced = {
+        kind: 'unknown',
+        reason:
+          'a broadcast to a segment cannot be priced; send the emails with POST /emails or /emails/batch, which Keybrake prices per recipient',
+        fallback: false,
+      };
+      expect(estimate({ path: '/broadcasts/b_1/send', json: {} })).toEqual(unpriced);
+      expect(estimate({ path: '/broadcasts/b_1/send', json: { scheduled_at: 'in 1 hour' } })).toEqual(unpriced);
       const broadcast = { from: 'a@acme.test', subject: 'Everyone', html: '<p>hi</p>', segment_id: 'seg_1' };
       expect(estimate({ path: '/broadcasts', json: broadcast })).toMatchObject({ kind: 'known', micros: 0 });
       expect(estimate({ path: '/broadcasts', json: { ...broadcast, send: false } })).toMatchObject({ micros: 0 });
-      expect(estimate({ path: '/broadcasts', json: { ...broadcast, send: true } }).kind).toBe('unknown');
-      expect(estimate({ path: '/broadcasts', json: { ...broadcast, scheduled_at: 'in 1 hour' } }).kind).toBe('unknown');
-      expect(estimate({ path: '/broadcasts', body: 'not json' }).kind).toBe('unknown');
+      expect(estimate({ path: '/broadcasts', json: { ...broadcast, send: true } })).toEqual(unpriced);
+      expect(estimate({ path: '/broadcasts', json: { ...broadcast, scheduled_at: 'in 1 hour' } })).toEqual(unpriced);
+      expect(estimate({ path: '/broadcasts', body: 'not json' })).toEqual({
+        kind: 'unknown',
+        reason: 'the body is not valid JSON',
+        fallback: false,
+      });
+      // Not even when the key's owner lists it as free: it is a send, not a draft.
+      expect(
+        estimate({ path: '/broadcasts/b_1/send', json: {} }, { zeroCostEndpoints: ['POST /broadcasts/*/send'] }),
+      ).toEqual(unpriced);
     });
   });
 
@@ -165,6 +180,16 @@ describe('createResendCostModel', () => {
         micros: 0,
       });
       expect(model.settle(request, costResponse(500, undefined), known, context)).toMatchObject({ micros: 900 });
+    });
+
+    it('should keep the estimate of a broadcast sent at creation on a 5xx answer, not settle it as a free draft', () => {
+      const request = costRequest({ path: '/broadcasts', json: { segment_id: 'seg_1', send: true } });
+      const unpriced = model.estimate(request, context);
+      expect(model.settle(request, costResponse(502, undefined), unpriced as CostEstimate, context)).toEqual(unpriced);
+      const draft = costRequest({ path: '/broadcasts', json: { segment_id: 'seg_1' } });
+      expect(model.settle(draft, costResponse(502, undefined), { kind: 'known', micros: 0 }, context)).toMatchObject({
+        micros: 0,
+      });
     });
 
     it('should settle a batch at the estimate when every email was accepted', () => {

@@ -91,7 +91,9 @@ export function countResendRecipients(email: unknown): number {
  * `cc`, `bcc`) × `perEmailUsd`; `POST /emails/batch` sums that over its emails (more than 100 is
  * `unknown`: Resend refuses it). Reads cost 0, as do managing domains, audiences, contacts and
  * broadcast drafts and cancelling or rescheduling an email; every other write is `unknown` (fail
- * closed). Settlement: 2xx → the estimate (for a permissive batch, only the emails that were
+ * closed). Sending a broadcast (`POST /broadcasts/{id}/send`, or `POST /broadcasts` with `send` or
+ * `scheduled_at`) goes to a whole segment: `unknown` with `fallback: false`, denied even on a key
+ * with a fallback estimate. Settlement: 2xx → the estimate (for a permissive batch, only the emails that were
  * accepted), 4xx → 0, 5xx → the estimate (Resend may have sent it).
  *
  * @param options - Price per email and extra zero-cost endpoints; see {@link ResendCostOptions}.
@@ -148,17 +150,10 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         const { total, note } = describe(counted.recipients);
         return known(total * perEmail, note);
       }
-      // Creating a broadcast is free, unless it is sent (or scheduled) at once to a whole segment.
-      if (method === 'POST' && request.path === '/broadcasts') {
-        const odd = oddJson(request);
-        if (odd) return { kind: 'unknown', reason: odd };
-        if (sendsBroadcast(request.json())) {
-          return {
-            kind: 'unknown',
-            reason: 'a broadcast sent at creation goes to a whole segment, which cannot be priced',
-          };
-        }
-      }
+      // A broadcast goes to a whole segment, of a size the call does not say: no fixed fallback
+      // estimate can stand for it (a $0.01 fallback would send to 50,000 contacts).
+      const broadcast = broadcastSend(method, request);
+      if (broadcast) return { kind: 'unknown', reason: broadcast, fallback: false };
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Resend endpoint Keybrake can price` };
@@ -168,7 +163,11 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       const send = isSend(method, request.path);
-      const moneyMoving = send || !zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path));
+      // A sending `POST /broadcasts` matches the zero-cost pattern of a draft, but is not one.
+      const moneyMoving =
+        send ||
+        broadcastSend(method, request) !== undefined ||
+        !zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path));
       const keep = (note?: string): CostSettlement =>
         estimate.kind === 'known' ? known(estimate.micros, note ?? estimate.note) : estimate;
       if (response.status >= 500 && moneyMoving)
@@ -232,6 +231,24 @@ function oddJson(request: CostRequest): string | undefined {
         return `the key ${JSON.stringify(key.slice(0, 40))} can be read otherwise`;
     }
   }
+  return undefined;
+}
+
+const BROADCAST_SEND = parseEndpointPattern('POST /broadcasts/*/send');
+
+/**
+ * Why a call sends a broadcast, or `undefined`: `POST /broadcasts/{id}/send` (now or scheduled),
+ * or `POST /broadcasts` whose body sends or schedules it at creation, or that cannot be read safely.
+ */
+function broadcastSend(method: string, request: CostRequest): string | undefined {
+  const fix = 'send the emails with POST /emails or /emails/batch, which Keybrake prices per recipient';
+  if (matchesEndpoint(BROADCAST_SEND, method, request.path)) {
+    return `a broadcast to a segment cannot be priced; ${fix}`;
+  }
+  if (method !== 'POST' || request.path !== '/broadcasts') return undefined;
+  const odd = oddJson(request);
+  if (odd) return odd;
+  if (sendsBroadcast(request.json())) return `a broadcast to a segment cannot be priced; ${fix}`;
   return undefined;
 }
 
