@@ -128,5 +128,33 @@ describe('resendVendor', () => {
       });
       expect(upstream.received).toEqual([]);
     });
+
+    const addresses = (tag: string, count: number) => Array.from({ length: count }, (_, n) => `${tag}${n}@x.test`);
+    /** 100 emails of 50 to + 50 cc + 50 bcc: 15,000 recipients ($13.50), over the $5 cap. */
+    const bigBatch = Array.from({ length: 100 }, (_, n) => ({
+      from: 'bot@acme.test',
+      subject: `Hi ${n}`,
+      html: '<p>Hi</p>',
+      to: addresses(`t${n}_`, 50),
+      cc: addresses(`c${n}_`, 50),
+      bcc: addresses(`b${n}_`, 50),
+    }));
+
+    it.each([
+      // A `bcc` sent twice: JSON.parse keeps the last (150 recipients an email), a first-wins reader the first (101).
+      ['that repeats a key', JSON.stringify(bigBatch).replace(/"html":/g, '"bcc":"last@x.test","html":')],
+      ['sent as text/plain', JSON.stringify(bigBatch), 'text/plain'],
+      ['and one more email (101)', JSON.stringify([...bigBatch, bigBatch[0]])],
+      // Resend refuses the last email alone in a permissive batch, and sends the 99 others.
+      ['whose last email has no to', JSON.stringify([...bigBatch.slice(1), { ...bigBatch[0], to: [] }])],
+    ])('should not pass the cap for the fallback with a 15,000-recipient batch %s', async (_name, body, type?) => {
+      const result = await send('/emails/batch', body, type);
+      expect(result).toEqual({
+        status: 403,
+        message: expect.stringMatching(/^KEYBRAKE_UNKNOWN_COST: .*no fallback estimate can stand for it/),
+        spentUsd: 0,
+      });
+      expect(upstream.received).toEqual([]);
+    });
   });
 });

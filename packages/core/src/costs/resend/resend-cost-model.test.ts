@@ -69,11 +69,12 @@ describe('createResendCostModel', () => {
       });
     });
 
-    it('should return unknown for a batch over 100 emails', () => {
+    it('should return unknown without a fallback for a batch over 100 emails', () => {
       const batch = Array.from({ length: 101 }, () => email('a@x.test'));
       expect(estimate({ path: '/emails/batch', json: batch })).toEqual({
         kind: 'unknown',
         reason: "a batch of 101 emails is over Resend's limit of 100",
+        fallback: false,
       });
     });
 
@@ -82,12 +83,14 @@ describe('createResendCostModel', () => {
       expect(estimate({ path: '/emails/batch', json: batch })).toMatchObject({ micros: 90_000 });
     });
 
-    it('should return unknown for a body Resend might read otherwise than JSON.parse does', () => {
+    it('should return unknown without a fallback for a body Resend might read otherwise than JSON.parse does', () => {
       const fifty = JSON.stringify(Array.from({ length: 50 }, (_, index) => `r${index}@x.test`));
       const head = '"from":"bot@acme.test","subject":"Hi","html":"<p>{\\"to\\": 1}</p>"';
+      // Each is unknown without a fallback: a $0.01 fallback would let 15,000 recipients through.
       const reasons = (path: string, body: string, headers?: Record<string, string>) => {
         const result = estimate({ path, body, ...(headers && { headers }) });
-        return result.kind === 'unknown' ? result.reason : `priced at ${result.micros}`;
+        if (result.kind === 'known') return `priced at ${result.micros}`;
+        return result.fallback === false ? result.reason : `${result.reason} (a fallback may stand for it)`;
       };
       // A key sent twice in one object (JSON.parse keeps the last; another parser the first), also escaped.
       expect(reasons('/emails', `{${head},"to":${fifty},"to":"a@x.test"}`)).toBe('the key "to" is sent twice');
@@ -121,10 +124,25 @@ describe('createResendCostModel', () => {
       );
     });
 
-    it('should return unknown for an email without recipients or a body that is not JSON', () => {
-      expect(estimate({ path: '/emails', json: { from: 'a@x.test', subject: 'x' } }).kind).toBe('unknown');
-      expect(estimate({ path: '/emails', body: 'to=a@x.test' }).kind).toBe('unknown');
-      expect(estimate({ path: '/emails/batch', json: email('a@x.test') }).kind).toBe('unknown');
+    it('should return unknown without a fallback for an email without recipients or a body that is not JSON', () => {
+      const unpriced = { kind: 'unknown', fallback: false };
+      expect(estimate({ path: '/emails', json: { from: 'a@x.test', subject: 'x' } })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails', json: email([]) })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails', json: email('a@x.test', { bcc: [null] }) })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails', body: 'to=a@x.test' })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails/batch', json: email('a@x.test') })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails/batch', json: [] })).toMatchObject(unpriced);
+      expect(estimate({ path: '/emails/batch', json: [email('a@x.test'), email([])] })).toMatchObject({
+        ...unpriced,
+        reason: 'email 1 of the batch has no readable `to` recipient',
+      });
+      expect(
+        estimate({
+          path: '/emails/batch',
+          body: JSON.stringify([email('a@x.test')]),
+          headers: { 'content-type': 'text/plain' },
+        }),
+      ).toMatchObject(unpriced);
     });
   });
 

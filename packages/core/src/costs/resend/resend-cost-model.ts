@@ -88,8 +88,10 @@ export function countResendRecipients(email: unknown): number {
 
 /**
  * Creates the cost model of the Resend API. `POST /emails` costs one email per recipient (`to`,
- * `cc`, `bcc`) × `perEmailUsd`; `POST /emails/batch` sums that over its emails (more than 100 is
- * `unknown`: Resend refuses it). Reads cost 0, as do managing domains, audiences, contacts and
+ * `cc`, `bcc`) × `perEmailUsd`; `POST /emails/batch` sums that over its emails. A send whose body
+ * cannot be read safely (not JSON, a key sent twice or spelt otherwise, an unreadable or missing
+ * `to`, more than 100 emails in a batch) is `unknown` with `fallback: false`: denied even on a key
+ * with a fallback estimate. Reads cost 0, as do managing domains, audiences, contacts and
  * broadcast drafts and cancelling or rescheduling an email; every other write is `unknown` (fail
  * closed). Sending a broadcast (`POST /broadcasts/{id}/send`, or `POST /broadcasts` with `send` or
  * `scheduled_at`) goes to a whole segment: `unknown` with `fallback: false`, denied even on a key
@@ -146,7 +148,9 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       if (isSend(method, request.path)) {
         const counted = count(request);
-        if (!counted.ok) return { kind: 'unknown', reason: counted.reason };
+        // Such a body is refused by Resend or never sent by resend-node: a fixed fallback estimate
+        // cannot stand for it (100 emails of 150 recipients each would pass at $0.01).
+        if (!counted.ok) return { kind: 'unknown', reason: counted.reason, fallback: false };
         const { total, note } = describe(counted.recipients);
         return known(total * perEmail, note);
       }
