@@ -501,6 +501,30 @@ describe('createProxyServer', () => {
     });
   });
 
+  describe('when resend-node sends a permissive batch with an email Resend refuses', () => {
+    it('should settle at the recipients of the emails Resend accepted, as its errors[].index says', async () => {
+      const key = await issue({ vendor: 'resend', cap_usd: 1, agent_run_label: 'resend-permissive' });
+      const resend = new Resend(key.vault_key, { baseUrl: url });
+      const before = fakeResend.emails().length;
+      const email = { from: 'billing@example.com', subject: 'Paid', text: 'x' };
+      const result = await resend.batch.send(
+        [
+          { ...email, to: ['a@example.com', 'b@example.com'], cc: 'c@example.com' },
+          { ...email, from: 'not an address', to: ['d@example.com', 'e@example.com'] },
+          { ...email, to: 'f@example.com' },
+        ],
+        { batchValidation: 'permissive' },
+      );
+      expect(result.error).toBeNull();
+      expect(result.data?.errors).toEqual([{ index: 1, message: expect.stringMatching(/^Invalid `from` field/) }]);
+      const sent = fakeResend.emails().slice(before);
+      expect(sent.map((accepted) => accepted.recipients)).toEqual([3, 1]);
+      // Reserved for 6 recipients ($0.0054); settled at the 4 that were sent.
+      const status = (await admin('GET', `/vault/keys/${key.id}`)) as WireKeyStatus;
+      expect(status).toMatchObject({ spent_usd: 0.0036, reserved_usd: 0 });
+    });
+  });
+
   describe('when the run is over', () => {
     it('should have logged every call without a secret, a vault key or the admin token', () => {
       const calls = logLines.filter((line) => line.includes('"decision"'));

@@ -1,3 +1,4 @@
+import { Resend } from 'resend';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createFakeResend, type FakeResend } from './create-fake-resend.js';
 
@@ -83,6 +84,21 @@ describe('createFakeResend', () => {
       expect(body).toEqual({ statusCode: 404, name: 'not_found', message: 'Email not found' });
     });
 
+    it('should accept a template email without from or subject, as resend-node 6.38 types it', async () => {
+      const resend = new Resend(secret, { baseUrl: fake.url });
+      const sent = await resend.emails.send({
+        to: ['a@example.com'],
+        template: { id: 'tmpl_welcome', variables: { name: 'Ada' } },
+      });
+
+      expect(sent.error).toBeNull();
+      expect(fake.emails()).toEqual([
+        expect.objectContaining({ id: sent.data?.id, from: '', subject: '', template: 'tmpl_welcome', recipients: 1 }),
+      ]);
+      const untitled = await call(fake, 'POST', '/emails', { to: 'a@example.com', template: { name: 'x' } });
+      expect(untitled.status).toBe(422);
+    });
+
     it('should answer 422 missing_required_field without to', async () => {
       const { status, body } = await call(fake, 'POST', '/emails', { from: 'a@acme.test', subject: 'Hi' });
 
@@ -129,6 +145,32 @@ describe('createFakeResend', () => {
       expect(tooMany.body).toMatchObject({ statusCode: 422, name: 'validation_error' });
       expect(tooMany.body.message).toEqual(expect.any(String));
       expect(fake.emails()).toEqual([]);
+    });
+
+    it('should send only the valid emails of a permissive batch and report the others by index', async () => {
+      const resend = new Resend(secret, { baseUrl: fake.url });
+      const result = await resend.batch.send(
+        [
+          { ...email(1), to: ['a@example.com', 'b@example.com'] },
+          { ...email(2), from: 'not an address' },
+          { ...email(3), subject: '' },
+          email(4),
+        ],
+        { batchValidation: 'permissive' },
+      );
+
+      expect(result.error).toBeNull();
+      expect(result.data).toEqual({
+        data: [{ id: expect.stringMatching(uuid) }, { id: expect.stringMatching(uuid) }],
+        errors: [
+          { index: 1, message: expect.stringMatching(/^Invalid `from` field/) },
+          { index: 2, message: 'Missing `subject` field.' },
+        ],
+      });
+      expect(fake.emails().map((sent) => [sent.to[0], sent.recipients])).toEqual([
+        ['a@example.com', 2],
+        ['user4@example.com', 1],
+      ]);
     });
 
     it('should accept none of the batch when one email is invalid', async () => {

@@ -106,7 +106,9 @@ export async function createFakeResend(options: FakeResendOptions = {}): Promise
           );
         }
       }
-      const body = structuredClone(match.handler({ params: match.params, json, emails, lastEvent }));
+      const body = structuredClone(
+        match.handler({ params: match.params, json, headers: request.headers, emails, lastEvent }),
+      );
       const response: FakeResponse = { status: 200, body };
       if (key !== undefined) idempotency.save({ key, endpoint, payload, response });
       return response;

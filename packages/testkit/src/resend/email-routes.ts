@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Route } from '../http/create-router.js';
-import { resendError } from './resend-error.js';
+import { FakeResponseError } from '../http/fake-response-error.js';
+import { type ResendErrorBody, resendError } from './resend-error.js';
 
 /**
  * An email the fake Resend accepted.
@@ -14,7 +15,7 @@ import { resendError } from './resend-error.js';
 export interface FakeResendEmail {
   /** Email id (a UUID). */
   id: string;
-  /** Sender as sent. */
+  /** Sender as sent; `''` when a template's is used. */
   from: string;
   /** `to` addresses. */
   to: string[];
@@ -22,8 +23,10 @@ export interface FakeResendEmail {
   cc: string[];
   /** `bcc` addresses. */
   bcc: string[];
-  /** Subject. */
+  /** Subject; `''` when a template's is used. */
   subject: string;
+  /** Id of the template it was sent with, or `null`. */
+  template: string | null;
   /** Recipient count: to + cc + bcc. */
   recipients: number;
   /** Whether it came through `POST /emails/batch`. */
@@ -45,6 +48,8 @@ export interface ResendRouteContext {
   params: Record<string, string>;
   /** Parsed JSON body. */
   json: unknown;
+  /** Request headers, names in lower case (`x-batch-validation`). */
+  headers: Record<string, string>;
   /** Accepted emails by id, each with its Resend JSON. */
   emails: Map<string, { info: FakeResendEmail; json: Record<string, unknown> }>;
   /** `last_event` reported by `GET /emails/:id`. */
@@ -85,13 +90,15 @@ function accept(input: unknown, context: ResendRouteContext, batch: boolean): st
     throw resendError(422, 'validation_error', 'The email must be a JSON object.');
   }
   const email = input as Record<string, unknown>;
-  for (const field of ['from', 'to', 'subject']) {
+  const template = templateId(email.template);
+  // With a template, `from` and `subject` default to the template's own (resend-node types them optional).
+  for (const field of template === null ? ['from', 'to', 'subject'] : ['to']) {
     if (email[field] === undefined || email[field] === null || email[field] === '') {
       throw resendError(422, 'missing_required_field', `Missing \`${field}\` field.`);
     }
   }
   const from = text(email, 'from') ?? '';
-  if (!address.test(from.trim())) {
+  if ((template === null || from !== '') && !address.test(from.trim())) {
     throw resendError(
       422,
       'validation_error',
@@ -109,7 +116,18 @@ function accept(input: unknown, context: ResendRouteContext, batch: boolean): st
   const createdAt = new Date().toISOString();
   const subject = text(email, 'subject') ?? '';
   context.emails.set(id, {
-    info: { id, from, to, cc, bcc, subject, recipients: to.length + cc.length + bcc.length, batch, createdAt },
+    info: {
+      id,
+      from,
+      to,
+      cc,
+      bcc,
+      subject,
+      template,
+      recipients: to.length + cc.length + bcc.length,
+      batch,
+      createdAt,
+    },
     json: {
       object: 'email',
       id,
@@ -129,7 +147,18 @@ function accept(input: unknown, context: ResendRouteContext, batch: boolean): st
   return id;
 }
 
-function sendBatch(context: ResendRouteContext): { data: { id: string }[] } {
+/** The `id` of an email's `template`, `null` without one; a 422 for a template that is not `{ id: string }`. */
+function templateId(template: unknown): string | null {
+  if (template === undefined || template === null) return null;
+  const id = typeof template === 'object' ? (template as { id?: unknown }).id : undefined;
+  if (typeof id === 'string' && id !== '') return id;
+  throw resendError(422, 'validation_error', 'The `template` field must be an object with an `id`.');
+}
+
+function sendBatch(context: ResendRouteContext): {
+  data: { id: string }[];
+  errors?: { index: number; message: string }[];
+} {
   const { json } = context;
   if (!Array.isArray(json)) {
     throw resendError(422, 'validation_error', 'The batch must be an array of emails.');
@@ -141,7 +170,21 @@ function sendBatch(context: ResendRouteContext): { data: { id: string }[] } {
       `The batch must contain between 1 and ${maxBatch} emails; it contains ${json.length}.`,
     );
   }
-  // Validate every email before accepting any: a batch is all or nothing.
+  // Permissive (`x-batch-validation: permissive`): send the valid emails, report the others by index.
+  if (context.headers['x-batch-validation'] === 'permissive') {
+    const data: { id: string }[] = [];
+    const errors: { index: number; message: string }[] = [];
+    json.forEach((email, index) => {
+      try {
+        data.push({ id: accept(email, context, true) });
+      } catch (error) {
+        if (!(error instanceof FakeResponseError)) throw error;
+        errors.push({ index, message: (error.response.body as ResendErrorBody).message });
+      }
+    });
+    return { data, errors };
+  }
+  // Strict, the default: validate every email before accepting any; a batch is all or nothing.
   const staged = new Map(context.emails);
   const ids = json.map((email) => accept(email, { ...context, emails: staged }, true));
   for (const id of ids) {
@@ -160,7 +203,8 @@ function getEmail({ params, emails }: ResendRouteContext): Record<string, unknow
 }
 
 /**
- * Fake Resend email routes: send one, send a batch (all or nothing, at most 100), and retrieve one.
+ * Fake Resend email routes: send one (with a template or not), send a batch (at most 100; all or nothing,
+ * or only the valid emails with `x-batch-validation: permissive`), and retrieve one.
  *
  * @example
  * ```ts
