@@ -9,11 +9,33 @@ interface ActorScope {
   denials: KeybrakeError[];
   /** The scope this one was opened in: a member's tool run inside a supervisor's tool, say. */
   parent?: ActorScope | undefined;
+  /** Set on the scopes `runCappedTool` opens: one tool run. */
+  run?: ToolRun | undefined;
+}
+
+/** A tool run: when it started, and the state the steps of one execution share. */
+interface ToolRun {
+  /** A tick of {@link clock}. */
+  startedAt: number;
   /**
-   * The denial that stopped the last tool run that ended inside this scope, unless a later run
-   * ended well (the member went on): see {@link noteRunEnded}.
+   * Shared by the runs that are parts of one execution (a streaming tool's steps): the denial that
+   * stopped the last tool run ended inside it, unless a run started after that ended well (the
+   * member went on), and when it was noted (a tick of {@link clock}).
    */
+  shared: RunOutcome;
+}
+
+/** See {@link ToolRun.shared}. */
+export interface RunOutcome {
   stoppedBy?: KeybrakeError | undefined;
+  stoppedAt?: number | undefined;
+}
+
+/** The nearest tool run scope at or above `scope`. */
+function runScope(scope: ActorScope | undefined): ActorScope | undefined {
+  let at = scope;
+  while (at && !at.run) at = at.parent;
+  return at;
 }
 
 /**
@@ -25,6 +47,11 @@ const STORAGE_KEY = Symbol.for('keybrake.actorScope');
 const registry = globalThis as { [STORAGE_KEY]?: AsyncLocalStorage<ActorScope> };
 registry[STORAGE_KEY] ??= new AsyncLocalStorage<ActorScope>();
 const storage: AsyncLocalStorage<ActorScope> = registry[STORAGE_KEY];
+/** Orders tool runs' starts and stops, in one count for every loaded copy (as `storage`). */
+const CLOCK_KEY = Symbol.for('keybrake.actorScopeClock');
+const clocks = globalThis as { [CLOCK_KEY]?: { tick: number } };
+clocks[CLOCK_KEY] ??= { tick: 0 };
+const clock: { tick: number } = clocks[CLOCK_KEY];
 
 /**
  * Runs `task` with an actor (member, tool, tool call) that every capped call made inside it —
@@ -48,27 +75,49 @@ export function currentActor(): AuditActor | undefined {
   return storage.getStore()?.actor;
 }
 
-/** Notes a denial in the current scope (called by the vault). */
+/**
+ * Notes a denial (called by the vault) in the current scope and every plain {@link runWithActor}
+ * scope above it, up to the tool run that holds them: labelling part of a tool's work must not
+ * hide its denials from the run.
+ */
 export function recordDenial(error: KeybrakeError): void {
-  storage.getStore()?.denials.push(error);
+  for (let scope = storage.getStore(); scope; scope = scope.parent) {
+    if (!scope.denials.includes(error)) scope.denials.push(error);
+    if (scope.run) break;
+  }
+}
+
+/** Runs `task` as one tool run (`runCappedTool`): a scope with `actor`, `denials` and the shared outcome. */
+export function runAsTool<T>(actor: AuditActor, task: () => T, denials: KeybrakeError[], shared: RunOutcome): T {
+  const parent = storage.getStore();
+  const run: ToolRun = { startedAt: ++clock.tick, shared };
+  return storage.run({ actor: { ...parent?.actor, ...actor }, denials, parent, run }, task);
 }
 
 /**
- * Notes, in the scope the current tool run was opened in, how the run ended: stopped by a
- * denial (thrown, or answered as the run's result), or well (`undefined`: the member went on
- * after any earlier denial). A member's run,
- * itself a supervisor's tool, that a denial stopped and that then threw (its model gave up, say)
- * is then answered as that denial too, never as an error to retry, which would run the member
- * and move its money again.
+ * Notes, in the tool run the current one was opened in, how the current run ended: stopped by a
+ * denial (thrown, or answered as the run's result), or not (`undefined`: the member went on after
+ * any earlier denial; only a run started after that denial was noted clears it, never a parallel
+ * sibling). A member's run, itself a supervisor's tool, that a denial stopped and that then threw
+ * (its model gave up, say) is then answered as that denial too, never as an error to retry, which
+ * would run the member and move its money again.
  */
 export function noteRunEnded(denial: KeybrakeError | undefined): void {
-  const parent = storage.getStore()?.parent;
-  if (parent) parent.stoppedBy = denial;
+  const self = storage.getStore();
+  const parent = runScope(self?.parent)?.run?.shared;
+  if (!parent || !self?.run) return;
+  if (denial) {
+    parent.stoppedBy = denial;
+    parent.stoppedAt = ++clock.tick;
+  } else if (parent.stoppedAt === undefined || self.run.startedAt > parent.stoppedAt) {
+    // Went on: only a run started after the denial was noted (not a parallel sibling) clears it.
+    parent.stoppedBy = undefined;
+  }
 }
 
 /** The denial that stopped the last tool run ended inside the current scope, unless one ended well later. */
 export function stoppedBy(): KeybrakeError | undefined {
-  return storage.getStore()?.stoppedBy;
+  return storage.getStore()?.run?.shared.stoppedBy;
 }
 
 /** The denials recorded in the current scope. */

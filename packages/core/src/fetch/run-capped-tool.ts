@@ -1,7 +1,10 @@
 import type { AuditActor } from '../audit/audit-record.js';
 import { findKeybrakeError } from '../errors/find-keybrake-error.js';
 import type { KeybrakeError } from '../errors/keybrake-error.js';
-import { noteRunEnded, runWithActor, scopeDenials, stoppedBy } from './actor-context.js';
+import { noteRunEnded, type RunOutcome, runAsTool, scopeDenials, stoppedBy } from './actor-context.js';
+
+/** The outcome the runs of one execution share, by their `denials` list. */
+const sharedRuns = new WeakMap<KeybrakeError[], RunOutcome>();
 
 /** Options of {@link runCappedTool}. */
 export interface RunCappedToolOptions {
@@ -38,7 +41,13 @@ export async function runCappedTool<T>(
   task: () => T | Promise<T>,
   options: RunCappedToolOptions = {},
 ): Promise<T> {
-  return runWithActor(
+  const denials = options.denials ?? [];
+  let shared = sharedRuns.get(denials);
+  if (!shared) {
+    shared = {};
+    sharedRuns.set(denials, shared);
+  }
+  return runAsTool(
     actor,
     async () => {
       let result: T;
@@ -46,10 +55,17 @@ export async function runCappedTool<T>(
         result = await task();
       } catch (error) {
         const direct = findKeybrakeError(error);
-        if (!direct && (isAbort(error) || options.passThrough?.(error))) throw error;
+        if (!direct && (isAbort(error) || options.passThrough?.(error))) {
+          // Not a stop by itself: the run ended as its own denials say (none: the member went on).
+          noteRunEnded(scopeDenials().at(-1) ?? stoppedBy());
+          throw error;
+        }
         // A denial of this run, else one that stopped the last tool run inside it (a member's).
         const denial: KeybrakeError | undefined = direct ?? scopeDenials().at(-1) ?? stoppedBy();
-        if (!denial) throw error;
+        if (!denial) {
+          noteRunEnded(undefined); // failed for another reason: the member went on after any denial
+          throw error;
+        }
         if (denial !== error && denial.cause === undefined)
           Object.defineProperty(denial, 'cause', { value: error, enumerable: false });
         noteRunEnded(denial);
@@ -59,7 +75,8 @@ export async function runCappedTool<T>(
       noteRunEnded(scopeDenials().at(-1) ?? stoppedBy());
       return result;
     },
-    options.denials,
+    denials,
+    shared,
   );
 }
 
