@@ -347,59 +347,31 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
       }
     });
 
-    it("should let a call to an unpriced destination through at the fallback, then count Twilio's price for it", async () => {
-      const longCalls = await createFakeTwilio({
-        accountSid: TWILIO_SID,
-        secret: TWILIO_TOKEN,
-        pricePerMinute: '0.2500',
-        callDurationSeconds: 14_400,
-      });
-      const vault = createVault({
-        secrets: { twilio: { accountSid: TWILIO_SID, authToken: TWILIO_TOKEN } },
-        upstreams: { twilio: longCalls.url },
-      });
+    it('should deny calls to an unpriced destination even with a TimeLimit and a fallback, sending nothing', async () => {
+      fakeTwilio.reset();
+      const vault = makeVault();
       try {
-        // No +44 price is configured: each call is of unknown cost, let through at the $0.05 fallback.
+        // No +44 price is configured: 4 hours at $0.25 a minute is $60 a call, which no $0.05
+        // fallback can stand for, TimeLimit or not.
         const key = await vault.issueKey({ vendor: 'twilio', capUsd: 5, fallbackEstimateUsd: '0.05' });
         const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
           httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
         });
-        const placed: string[] = [];
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const call = await voice.calls
-            .create({ to: '+447700900123', from: '+15005550001', url: 'https://example.com/t', timeLimit: 14_400 })
-            .catch(() => undefined);
-          if (!call) break;
-          placed.push(call.sid);
-          expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(50_000);
-          // Twilio now reports the call's price, 240 min × $0.25: it replaces the fallback.
-          expect((await voice.calls(call.sid).fetch()).price).toBe('-60.00000');
+        const place = (timeLimit?: number) =>
+          voice.calls
+            .create({ to: '+447700900123', from: '+15005550001', url: 'https://example.com/t', timeLimit })
+            .catch((error: unknown) => error);
+        const denials = await Promise.all([place(14_400), place(14_400), place(999_999_999), place()]);
+        for (const denial of denials) {
+          expect(denial).toBeInstanceOf(twilio.RestException);
+          expect(denial).toMatchObject({ status: 403 });
+          expect((denial as Error).message).toMatch(/^KEYBRAKE_UNKNOWN_COST: .*configure `callPerMinuteUsdByPrefix`/);
         }
-        expect(placed).toHaveLength(1);
-        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(60_000_000);
-        expect(longCalls.calls()).toHaveLength(1);
+        expect(fakeTwilio.requests).toHaveLength(0);
+        expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);
       } finally {
         await vault.close();
-        await longCalls.close();
       }
-    });
-
-    it('should deny a call of unknown cost without TimeLimit even on a key with a fallback, sending nothing', async () => {
-      fakeTwilio.reset();
-      const vault = makeVault();
-      const key = await vault.issueKey({ vendor: 'twilio', capUsd: 5, fallbackEstimateUsd: '0.05' });
-      const voice = twilio('AC00000000000000000000000000000000', key.vaultKey, {
-        httpClient: createTwilioHttpClient(twilio.RequestClient, { fetch: vault.createFetch() }),
-      });
-      // No +44 price is configured: the call may run 4 hours at a rate the $0.05 fallback cannot stand for.
-      const denial = await voice.calls
-        .create({ to: '+447700900123', from: '+15005550001', url: 'https://example.com/t' })
-        .catch((error: unknown) => error);
-      expect(denial).toBeInstanceOf(twilio.RestException);
-      expect(denial).toMatchObject({ status: 403 });
-      expect((denial as Error).message).toMatch(/^KEYBRAKE_UNKNOWN_COST: .*set one \(whole seconds\)/);
-      expect(fakeTwilio.requests).toHaveLength(0);
-      await vault.close();
     });
 
     it("should price a conference participant as the call it places, and count Twilio's price for that call", async () => {

@@ -183,32 +183,34 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: ' 60\n' } })).toBe('unknown');
     });
 
-    it('should refuse a fallback to a call of unknown cost that no valid TimeLimit bounds, and allow one to the rest', () => {
+    it('should refuse a fallback to every call of unknown cost, TimeLimit or not, and allow one to messages', () => {
       const fallback = (init: TestRequestInit) => {
         const result = estimate(init);
         return result.kind === 'unknown' ? (result.fallback ?? true) : 'known';
       };
       const dial = '<Response><Dial>+882345678901</Dial></Response>';
-      const unbounded: Array<Record<string, string>> = [
+      const unknownCalls: Array<Record<string, string>> = [
         { To: '+447700900123' },
         { To: '+447700900123', TimeLimit: '0' },
         { To: '+447700900123', TimeLimit: 'forever' },
+        // A TimeLimit bounds the minutes, not their rate: 4 hours at $0.25 is $60.
+        { To: '+447700900123', TimeLimit: '14400' },
+        { To: '+447700900123', TimeLimit: '600' },
         { To: '+14155551212', TimeLimit: ' 60' },
         { To: 'client:alice' },
+        { To: 'client:alice', TimeLimit: '60' },
+        // The legs a <Dial> places are priced by Twilio apart from the call, TimeLimit or not.
         { To: '+14155551212', Twiml: dial },
+        { To: '+14155551212', TimeLimit: '60', Twiml: dial },
       ];
-      for (const form of unbounded) {
+      for (const form of unknownCalls) {
         expect([form, fallback({ path: CALLS, form })]).toEqual([form, false]);
       }
       expect(fallback({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe(false);
       expect(fallback({ path: CALLS, form: { To: '+447700900123' }, query: 'TimeLimit=60' })).toBe(false);
-      expect(estimate({ path: CALLS, form: { To: '+447700900123' } })).toMatchObject({
-        reason: expect.stringMatching(/^no call price is configured for \+447… .*set one \(whole seconds\)/),
+      expect(estimate({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } })).toMatchObject({
+        reason: expect.stringMatching(/^no call price is configured for \+447… .*configure `callPerMinuteUsdByPrefix`/),
       });
-      // A TimeLimit bounds the minutes: the key's fallback may stand for them until Twilio's price replaces it.
-      expect(fallback({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } })).toBe(true);
-      expect(fallback({ path: CALLS, form: { To: '+14155551212', TimeLimit: '60', Twiml: dial } })).toBe(true);
-      expect(fallback({ path: CALLS, form: { To: 'client:alice', TimeLimit: '60' } })).toBe(true);
       // Messages are bounded by their body.
       expect(fallback({ path: MESSAGES, form: { To: '+447700900123', Body: 'hi' } })).toBe(true);
     });

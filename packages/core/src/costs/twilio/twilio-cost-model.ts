@@ -118,15 +118,15 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   `pendingRef` = the message SID, since Twilio's `price` is `null` at creation.
  * - `POST …/Calls.json`: `TimeLimit` rounded up to minutes (else `defaultCallMinutes`) × the
  *   per-minute price, settled the same way with the call SID. A call of unknown cost (a destination
- *   with no configured price, TwiML that dials…) is denied even on a key with a fallback estimate
- *   unless it sets a valid `TimeLimit`.
+ *   with no configured price, TwiML that dials…) is denied even on a key with a fallback estimate:
+ *   minutes at an unknown rate, or legs Twilio prices apart, are bounded by no fixed estimate.
  * - `POST …/Conferences/{sid}/Participants.json` dials the participant: priced as a call, and
  *   settled pending on the answer's `call_sid`.
  * - Any other write to messages, calls or participants — extensionless or `.xml` (which Twilio
  *   serves too), another letter case, `PUT`/`PATCH` — is `unknown`, denied even on a key with a
  *   fallback estimate.
- * - A message or call create of unknown cost that a key's fallback estimate lets through is
- *   settled at the fallback, pending on its SID too.
+ * - A message create of unknown cost that a key's fallback estimate lets through is settled at the
+ *   fallback, pending on its SID too: Twilio's price for it replaces the fallback.
  * - A later GET of a message or call (or a list of them) with a non-null `price` reconciles the
  *   pending settlement to `|price|` in `price_unit`.
  * - Other GETs cost 0; deleting a message or call, and updating a message, cost 0. A call update
@@ -278,12 +278,13 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
           : MESSAGES.test(request.path)
             ? estimateMessage(request)
             : estimateCall(request);
-        // A call no `TimeLimit` bounds may run 4 hours, and its price comes only when it ends: no
-        // fixed fallback estimate stands for it (a priced one reserves the 4 hours).
-        if (estimate.kind === 'unknown' && !MESSAGES.test(request.path) && !hasTimeLimit(request)) {
+        // A call's minutes at a rate Keybrake does not know, or the legs its TwiML dials (priced by
+        // Twilio apart from the call), are bounded by no fixed fallback estimate: 3 four-hour calls
+        // at $0.25 a minute would pass a $5 cap at $0.05 each.
+        if (estimate.kind === 'unknown' && !MESSAGES.test(request.path)) {
           return {
             kind: 'unknown',
-            reason: `${estimate.reason}; with no valid \`TimeLimit\` the call may run 4 hours, so set one (whole seconds) to use the key's fallback estimate`,
+            reason: `${estimate.reason}; a call of unknown cost is never let through at a fallback estimate: configure \`callPerMinuteUsdByPrefix\` for its destination (\`'+'\` for every one)`,
             fallback: false,
           };
         }
@@ -483,16 +484,6 @@ function costlyTwimlVerb(twiml: string): string | undefined {
     if (!closing && !FREE_TWIML_VERBS.has(name.toLowerCase())) return `<${name}>`;
   }
   return text.slice(readTo).includes('<') ? 'markup it cannot read' : undefined;
-}
-
-/**
- * Whether a call create's body sets one `TimeLimit`, a positive whole number of seconds, in a body
- * the model can read: what bounds the call's minutes however much each costs.
- */
-function hasTimeLimit(request: CostRequest): boolean {
-  if (unreadableParameters(request)) return false;
-  const limits = new URLSearchParams(request.bodyText).getAll('TimeLimit');
-  return limits.length === 1 && /^\d{1,9}$/.test(limits[0] ?? '') && Number(limits[0]) > 0;
 }
 
 /**
