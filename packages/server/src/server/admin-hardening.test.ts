@@ -103,6 +103,27 @@ describe('the admin API and the CLI on hostile input', () => {
     expect(admin?.status).toBe(500);
   });
 
+  it('should never log or echo a vault key named in an admin path, whatever the token', async () => {
+    const issued = (await (await post('{"vendor":"acme","cap_usd":10}')).json()) as { vault_key: string };
+    logLines.length = 0;
+    const stale = await fetch(`${url}/vault/keys/${issued.vault_key}`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer stale-token-0123456789' },
+    });
+    expect(stale.status).toBe(401);
+    expect((await fetch(`${url}/vault/keys/${issued.vault_key}`)).status).toBe(401);
+    const beyond = await fetch(`${url}/vault/keys/${issued.vault_key}/x${'y'.repeat(4000)}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(beyond.status).toBe(404);
+    const echoed = (await errorOf(beyond)).message;
+    expect(echoed).not.toContain(issued.vault_key);
+    expect(echoed.length).toBeLessThan(300);
+    const routes = logLines.map((line) => (JSON.parse(line) as { route?: string }).route);
+    expect(routes).toEqual(['/vault/keys/{id}', '/vault/keys/{id}', '/vault/*']);
+    expect(logLines.join('')).not.toMatch(/kb_(test|live)_/);
+  });
+
   it('should print no terminal control sequence or forged line from a label', async () => {
     const env = { KEYBRAKE_ADMIN_TOKEN: ADMIN_TOKEN, KEYBRAKE_URL: url };
     const hostile = 'ok\u001b]0;owned\u0007\u001b[2J\u009b\nSession forged  (kbk_forged)';

@@ -35,7 +35,13 @@ export async function handleAdminRequest(
 ): Promise<void> {
   const started = performance.now();
   const method = (request.method ?? 'GET').toUpperCase();
-  let route = pathname;
+  // Logged as a template, never as the path: an unauthorised caller's path may hold a vault key.
+  const route =
+    pathname === '/vault/keys' || pathname === '/vault/audit'
+      ? pathname
+      : KEY_ROUTE.test(pathname)
+        ? '/vault/keys/{id}'
+        : '/vault/*';
   let keyId: string | undefined;
   try {
     if (!context.isAdmin(request.headers.authorization)) {
@@ -55,7 +61,6 @@ export async function handleAdminRequest(
     }
     const keyMatch = KEY_ROUTE.exec(pathname);
     if (keyMatch) {
-      route = '/vault/keys/{id}';
       const presented = keyMatch[1] ?? '';
       // A vault key (a leaked one an operator revokes, say) names its key; it is never logged or echoed.
       keyId = parseVaultKey(presented)?.keyId ?? (KEY_ID.test(presented) ? presented : undefined);
@@ -79,8 +84,8 @@ export async function handleAdminRequest(
       writeJson(response, 200, toWireAuditResult(await context.vault.queryAudit(parsed.query)));
       return;
     }
-    route = '/vault/*';
-    writeError(response, 404, 'KEYBRAKE_NOT_FOUND', `No admin route ${method} ${pathname}.`);
+    const shown = redactVaultKeys(pathname).slice(0, 200);
+    writeError(response, 404, 'KEYBRAKE_NOT_FOUND', `No admin route ${method} ${shown}.`);
   } catch (error) {
     if (!KeybrakeError.isInstance(error)) throw error;
     const status = adminStatus(error);
