@@ -4,6 +4,7 @@ export {
   createProxyLogger,
   type ProxyLoggerOptions,
   REDACTED_LOG_PATHS,
+  serializeErrorWithoutCredentials,
 } from './logging/create-proxy-logger.js';
 export {
   createProxyServer,

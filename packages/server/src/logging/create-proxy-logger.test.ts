@@ -1,5 +1,9 @@
+import { createVault } from '@keybrake/core';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createProxyLogger } from './create-proxy-logger.js';
+import { createProxyServer } from '../server/create-proxy-server.js';
+import { ACME_SECRET, createAcmeVendor, startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
+import { createProxyLogger, serializeErrorWithoutCredentials } from './create-proxy-logger.js';
 
 describe('createProxyLogger', () => {
   describe('when a line carries a credential by mistake', () => {
@@ -21,6 +25,41 @@ describe('createProxyLogger', () => {
       expect(line).not.toContain('sk_test_x');
       expect(line).not.toContain('Basic abc');
       expect(JSON.parse(line ?? '{}')).toMatchObject({ keyId: 'kbk_1', vaultKey: '[redacted]', msg: 'oops' });
+    });
+  });
+
+  describe('when the proxy is given a logger of its own', () => {
+    it("should keep the logger's own redaction, and censor an error's Authorization header", async () => {
+      const upstream = await startAcmeUpstream();
+      const vault = createVault({ vendors: { acme: createAcmeVendor(upstream.url) }, secrets: { acme: ACME_SECRET } });
+      const lines: string[] = [];
+      // An operator who hides paths (phone numbers in them) and members (people's addresses).
+      const logger = pino(
+        { redact: { paths: ['path', 'member'], censor: '[hidden]' } },
+        { write: (line: string) => lines.push(line) },
+      );
+      const proxy = createProxyServer({ vault, adminToken: 'admin-token-0123456789-abcdef', logger });
+      const url = await proxy.listen({ port: 0 });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const answer = await fetch(`${url}/v1/phone/+15551234567`, {
+          headers: { authorization: `Bearer ${key.vaultKey}`, 'x-keybrake-member': 'alice@example.com' },
+        });
+        await answer.arrayBuffer();
+        const entry = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((e) => 'decision' in e);
+        expect(entry).toMatchObject({ path: '[hidden]', member: '[hidden]', keyId: key.id });
+        expect(lines.join('')).not.toContain('+15551234567');
+      } finally {
+        await proxy.close();
+        await upstream.close();
+      }
+      const failure = Object.assign(new Error('upstream refused'), {
+        headers: { authorization: 'Bearer kb_test_leaked', accept: 'application/json' },
+      });
+      expect(serializeErrorWithoutCredentials(failure)).toMatchObject({
+        message: 'upstream refused',
+        headers: { authorization: '[redacted]', accept: 'application/json' },
+      });
     });
   });
 });

@@ -1,9 +1,9 @@
 import { type DestinationStream, type LevelWithSilent, type Logger, pino } from 'pino';
 
 /**
- * Log paths the proxy always redacts, on its own logger and on any logger it is given. The proxy
- * never logs headers, bodies or vault keys in the first place (it logs key ids); this is the belt
- * to those braces.
+ * Log paths the proxy's own logger redacts ({@link createProxyLogger}; add them to a logger you
+ * pass in if you like). The proxy never logs headers, bodies or vault keys in the first place (it
+ * logs key ids); this is the belt to those braces.
  *
  * @example
  * ```ts
@@ -53,4 +53,22 @@ export function createProxyLogger(options: ProxyLoggerOptions = {}): Logger {
     },
     options.destination ?? pino.destination({ dest: 2, sync: true }),
   );
+}
+
+/**
+ * pino's error serializer, with an `Authorization` header the error carries (an HTTP client's
+ * error, say) censored. The proxy sets it on a logger it is given, whose own redaction it keeps.
+ *
+ * @example
+ * ```ts
+ * const logger = pino({ serializers: { err: serializeErrorWithoutCredentials } });
+ * ```
+ */
+export function serializeErrorWithoutCredentials(error: Error): Record<string, unknown> {
+  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
+  const headers = serialized.headers;
+  if (typeof headers === 'object' && headers !== null && 'authorization' in headers) {
+    return { ...serialized, headers: { ...headers, authorization: '[redacted]' } };
+  }
+  return serialized;
 }

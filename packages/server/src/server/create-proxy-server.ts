@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { InvalidPolicyError, parseDuration, type Vault } from '@keybrake/core';
 import type { Logger } from 'pino';
-import { createProxyLogger, REDACTED_LOG_PATHS } from '../logging/create-proxy-logger.js';
+import { createProxyLogger, serializeErrorWithoutCredentials } from '../logging/create-proxy-logger.js';
 import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
 import { VERSION } from '../version.js';
 import { createAdminTokenCheck } from './create-admin-token-check.js';
@@ -28,7 +28,8 @@ export interface ProxyServerOptions {
    */
   maxBodyBytes?: number | undefined;
   /**
-   * The pino logger: one line per call. The proxy adds its redaction paths to it.
+   * The pino logger: one line per call. It keeps its own redaction settings; the proxy logs no
+   * header, body or vault key, and censors an error's `Authorization` header.
    * @default createProxyLogger() — JSON lines on standard error at `info`
    */
   logger?: Logger | undefined;
@@ -107,10 +108,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   }
   // Past what a timer can wait (2^31 − 1 ms, about 24.8 days), Node fires it after 1 ms instead.
   const shutdownTimeoutMs = Math.min(parseDuration(options.shutdownTimeout ?? '30s'), 2 ** 31 - 1);
-  const logger = (options.logger ?? createProxyLogger()).child(
-    {},
-    { redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' } },
-  );
+  // A logger passed in keeps its own redaction (pino's child `redact` would replace it): the proxy
+  // never logs headers, bodies or vault keys, and censors the one foreign object it logs, `err`.
+  const logger = options.logger
+    ? options.logger.child({}, { serializers: { err: serializeErrorWithoutCredentials } })
+    : createProxyLogger();
   const metrics = createProxyMetrics();
   let closing: Promise<void> | undefined;
   let inFlight = 0;
