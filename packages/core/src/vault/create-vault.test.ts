@@ -413,10 +413,21 @@ describe('createVault', () => {
       const { response, status, audit } = await chargeOnce(slow.url, { upstreamTimeout: 1 });
       expect(response.status).toBe(504);
       expect(response.keybrake.error?.code).toBe('KEYBRAKE_UPSTREAM_ERROR');
+      expect(response.keybrake.error?.message).toMatch(
+        /did not answer within upstreamTimeout \(1000 ms, for the whole answer\)/,
+      );
       expect(slow.received).toHaveLength(1);
       await slow.close();
       expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
       expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
+    });
+
+    it('should say so when the answer is larger than the vault reads, and keep the estimate', async () => {
+      const huge = await startRecordingUpstream(() => ({ body: 'x'.repeat(33 * 1024 * 1024) }));
+      const { response, status } = await chargeOnce(huge.url).finally(() => huge.close());
+      expect(response.status).toBe(502);
+      expect(response.keybrake.error?.message).toMatch(/answered with more than the 32 MiB Keybrake reads/);
+      expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
     });
 
     it('should count nothing for a call aborted before it was sent', async () => {

@@ -71,7 +71,12 @@ export interface VaultOptions {
    * @default '10m', or that minimum if it is longer
    */
   reservationTtl?: string | number;
-  /** Timeout for an upstream answer (headers and body each); a timed-out call's cost stays counted. @default '60s' */
+  /**
+   * How long a vendor has for its whole answer, headers and body, counted from the request's start
+   * (connecting may add up to 10 s): the vault reads an answer whole, streamed ones included, to
+   * price the call. Set it above the longest answer you expect (an LLM generation streamed for
+   * minutes, say). A timed-out call's cost stays counted. @default '60s'
+   */
   upstreamTimeout?: string | number;
   /** Largest request body accepted, bytes. @default 1_048_576 */
   maxBodyBytes?: number;

@@ -403,11 +403,17 @@ async function allowOrDeny(
       finish(context, state);
       throw error;
     }
+    const timedOut = isTimeout(error);
+    const what = timedOut
+      ? `did not answer within upstreamTimeout (${context.upstreamTimeoutMs} ms, for the whole answer)`
+      : error instanceof undiciErrors.ResponseExceededMaxSizeError
+        ? 'answered with more than the 32 MiB Keybrake reads to price a call'
+        : 'did not answer';
     throw new UpstreamError({
-      status: isTimeout(error) ? 504 : 502,
+      status: timedOut ? 504 : 502,
       outcomeUnknown,
       message: outcomeUnknown
-        ? `The ${vendor.definition.name} API did not answer; the outcome of this call is unknown, so its estimated cost stays counted.`
+        ? `The ${vendor.definition.name} API ${what}; the outcome of this call is unknown, so its estimated cost stays counted.`
         : `The ${vendor.definition.name} API could not be reached; nothing was sent and nothing was counted.`,
       cause: error,
     });
