@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AIMessage, type BaseMessage, ToolMessage } from '@langchain/core/messages';
 import { fakeModel } from '@langchain/core/testing';
-import { tool } from '@langchain/core/tools';
+import { type ClientTool, tool } from '@langchain/core/tools';
 import { createAgent, toolErrorMiddleware, toolRetryMiddleware } from 'langchain';
 import Stripe from 'stripe';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -222,81 +223,109 @@ describe('keybrakeMiddleware', () => {
   });
 
   describe('when a member run as a tool is stopped by a denial and then throws', () => {
-    it('should answer the tool call with the denial, so a retry middleware does not run the member (and its charges) again', async () => {
+    /**
+     * ask_billing: runs the billing member on its scripted model, then `after` (the tool's own next
+     * step); counts its runs.
+     */
+    function askBillingTool(
+      model: ReturnType<typeof fakeModel>,
+      options: { extraTools?: ClientTool[]; reportDenials?: boolean; after?: () => void } = {},
+    ) {
       const billing = context.team.member('billing');
-      const [customer = ''] = context.customers;
-      let runs = 0;
+      const runs = { count: 0 };
       const askBilling = tool(
         async ({ task }) => {
-          runs++;
+          runs.count++;
           const member = createAgent({
-            model: fakeModel()
-              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 50 } }]))
-              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 120 } }])) // over the $150 cap
-              .respond(new Error('model provider overloaded')),
+            model,
             name: 'billing',
-            tools: [chargeTool(billing)],
-            middleware: [keybrakeMiddleware({ member: billing })],
+            tools: [chargeTool(billing), ...(options.extraTools ?? [])],
+            middleware: [keybrakeMiddleware({ member: billing, reportDenials: options.reportDenials })],
           });
           const result = await member.invoke({ messages: [{ role: 'user', content: task }] });
+          options.after?.();
           return result.messages.at(-1)?.text ?? '';
         },
         { name: 'ask_billing', description: 'Give billing a task.', schema: z.object({ task: z.string() }) },
       );
-      const supervisorModel = fakeModel()
-        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge $50, then $120.' } }]))
+      return { askBilling, runs };
+    }
+    /** A supervisor that delegates once to ask_billing, under a retry middleware unless told otherwise. */
+    function supervisorOf(askBilling: ClientTool, { retry = true } = {}) {
+      const model = fakeModel()
+        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge the customer.' } }]))
         .respond(new AIMessage('done'));
-      const supervisor = createAgent({
-        model: supervisorModel,
-        name: 'supervisor',
-        tools: [askBilling],
-        middleware: [
-          keybrakeMiddleware({ member: 'supervisor' }),
-          toolRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 }),
-        ],
-      });
+      const middleware = [keybrakeMiddleware({ member: 'supervisor', reportDenials: retry })];
+      if (retry) middleware.push(toolRetryMiddleware({ maxRetries: 2, initialDelayMs: 0 }));
+      const agent = createAgent({ model, name: 'supervisor', tools: [askBilling], middleware });
+      return { model, invoke: () => agent.invoke({ messages: [{ role: 'user', content: 'Bill the customer.' }] }) };
+    }
+    const charge = (customer: string, amountUsd: number) => ({
+      name: 'charge_customer',
+      args: { customer, amountUsd },
+    });
 
-      await supervisor.invoke({ messages: [{ role: 'user', content: 'Bill the customer.' }] });
+    it('should answer the tool call with the denial, so a retry middleware does not run the member (and its charges) again', async () => {
+      const [customer = ''] = context.customers;
+      const { askBilling, runs } = askBillingTool(
+        fakeModel()
+          .respond(callTools([charge(customer, 50)]))
+          .respond(callTools([charge(customer, 120)])) // over the $150 cap
+          .respond(new Error('model provider overloaded')),
+      );
+      const supervisor = supervisorOf(askBilling);
+
+      await supervisor.invoke();
 
       expect(context.fakeStripe.moneyMoved().map((movement) => movement.amount)).toEqual([5000]);
-      expect(runs).toBe(1);
-      const toolMessage = (supervisorModel.calls[1]?.messages ?? []).find((message) => ToolMessage.isInstance(message));
+      expect(runs.count).toBe(1);
+      const toolMessage = (supervisor.model.calls[1]?.messages ?? []).find((message) =>
+        ToolMessage.isInstance(message),
+      );
       expect(String(toolMessage?.content)).toMatch(/^KEYBRAKE_CAP_EXCEEDED/);
     });
 
-    it("should let the supervisor tool's own later error through when the member went on after its denial and finished", async () => {
-      const billing = context.team.member('billing');
+    it('should do so too when a parallel tool call of the same step ended after the denied one', async () => {
       const [customer = ''] = context.customers;
-      const askBilling = tool(
-        async ({ task }) => {
-          const member = createAgent({
-            model: fakeModel()
-              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 500 } }])) // denied
-              .respond(callTools([{ name: 'charge_customer', args: { customer, amountUsd: 50 } }])) // went on: charged
-              .respond(new AIMessage('Charged $50 instead.')),
-            name: 'billing',
-            tools: [chargeTool(billing)],
-            middleware: [keybrakeMiddleware({ member: billing, reportDenials: false })],
-          });
-          await member.invoke({ messages: [{ role: 'user', content: task }] });
-          // The member is done; the tool's own, unrelated next step fails.
-          throw new Error('CRM unavailable: could not save the billing note');
-        },
-        { name: 'ask_billing', description: 'Give billing a task.', schema: z.object({ task: z.string() }) },
-      );
-      const supervisorModel = fakeModel()
-        .respond(callTools([{ name: 'ask_billing', args: { task: 'Charge the customer.' } }]))
-        .respond(new AIMessage('done'));
-      const supervisor = createAgent({
-        model: supervisorModel,
-        name: 'supervisor',
-        tools: [askBilling],
-        middleware: [keybrakeMiddleware({ member: 'supervisor', reportDenials: false })],
+      const slowLookup = tool(async () => sleep(50, 'card on file'), {
+        name: 'lookup_customer',
+        description: 'Look up a customer.',
+        schema: z.object({ customer: z.string() }),
       });
-      // Without a toolErrorMiddleware, LangChain hands a tool's error to the app (as it did before 04647f9).
-      await expect(supervisor.invoke({ messages: [{ role: 'user', content: 'Bill the customer.' }] })).rejects.toThrow(
-        /CRM unavailable/,
+      const { askBilling, runs } = askBillingTool(
+        fakeModel()
+          .respond(callTools([charge(customer, 50)]))
+          // Denied, and a lookup in the same step that ends 50 ms later: the member did not go on.
+          .respond(callTools([charge(customer, 120), { name: 'lookup_customer', args: { customer } }]))
+          .respond(new Error('model provider overloaded')),
+        { extraTools: [slowLookup] },
       );
+
+      await supervisorOf(askBilling).invoke();
+
+      expect({ runs: runs.count, moved: context.fakeStripe.moneyMoved().map((movement) => movement.amount) }).toEqual({
+        runs: 1,
+        moved: [5000],
+      });
+    });
+
+    it("should let the supervisor tool's own later error through when the member went on after its denial and finished", async () => {
+      const [customer = ''] = context.customers;
+      const { askBilling } = askBillingTool(
+        fakeModel()
+          .respond(callTools([charge(customer, 500)])) // denied
+          .respond(callTools([charge(customer, 50)])) // went on: charged
+          .respond(new AIMessage('Charged $50 instead.')),
+        {
+          reportDenials: false,
+          after: () => {
+            // The member is done; the tool's own, unrelated next step fails.
+            throw new Error('CRM unavailable: could not save the billing note');
+          },
+        },
+      );
+      // Without a toolErrorMiddleware, LangChain hands a tool's error to the app.
+      await expect(supervisorOf(askBilling, { retry: false }).invoke()).rejects.toThrow(/CRM unavailable/);
       expect(context.fakeStripe.moneyMoved()).toHaveLength(1);
     });
   });

@@ -26,6 +26,14 @@ describe('createJsonlAuditSink', () => {
     dirs.push(dir);
     return join(dir, 'nested', 'audit.jsonl');
   };
+  /** A log path whose directory cannot be made until `blocker`, a file in its place, is removed. */
+  const blockedPath = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
+    dirs.push(dir);
+    const blocker = join(dir, 'logs');
+    await writeFile(blocker, 'a file where the directory should be');
+    return { blocker, path: join(blocker, 'audit.jsonl') };
+  };
 
   describe('when the process restarts', () => {
     it('should keep every flushed record and let a later line supersede an earlier one', async () => {
@@ -63,11 +71,7 @@ describe('createJsonlAuditSink', () => {
     });
 
     it('should retry creating its directory on the next flush', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
-      dirs.push(dir);
-      const blocker = join(dir, 'logs');
-      await writeFile(blocker, 'a file where the directory should be');
-      const path = join(blocker, 'audit.jsonl');
+      const { blocker, path } = await blockedPath();
       const sink = createJsonlAuditSink({ path, onError: () => {} });
       sink.write(record('r1'));
       await expect(sink.flush()).rejects.toThrow(/could not append/);
@@ -99,11 +103,7 @@ describe('createJsonlAuditSink', () => {
     });
 
     it('should append the queued records again on its own, without a flush', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
-      dirs.push(dir);
-      const blocker = join(dir, 'logs');
-      await writeFile(blocker, 'a file where the directory should be');
-      const path = join(blocker, 'audit.jsonl');
+      const { blocker, path } = await blockedPath();
       const errors: Error[] = [];
       const sink = createJsonlAuditSink({ path, onError: (error) => errors.push(error) });
       sink.write(record('r1'));
@@ -120,11 +120,7 @@ describe('createJsonlAuditSink', () => {
     });
 
     it('should stop trying once closed, and report records written after that as lost', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
-      dirs.push(dir);
-      const blocker = join(dir, 'logs');
-      await writeFile(blocker, 'a file where the directory should be');
-      const path = join(blocker, 'audit.jsonl');
+      const { blocker, path } = await blockedPath();
       const errors: Error[] = [];
       const sink = createJsonlAuditSink({ path, onError: (error) => errors.push(error) });
       sink.write(record('r1'));
@@ -141,11 +137,7 @@ describe('createJsonlAuditSink', () => {
     });
 
     it('should drop the oldest queued records past maxQueued, and say so', async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'keybrake-audit-'));
-      dirs.push(dir);
-      const blocker = join(dir, 'logs');
-      await writeFile(blocker, 'a file where the directory should be');
-      const path = join(blocker, 'audit.jsonl');
+      const { blocker, path } = await blockedPath();
       const errors: Error[] = [];
       const sink = createJsonlAuditSink({ path, maxQueued: 3, onError: (error) => errors.push(error) });
       for (let i = 1; i <= 5; i++) sink.write(record(`r${i}`));
