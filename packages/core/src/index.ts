@@ -51,7 +51,12 @@ export { InvalidPolicyError } from './errors/invalid-policy-error.js';
 export { InvalidRequestError } from './errors/invalid-request-error.js';
 export { KeyExpiredError, type KeyExpiredErrorOptions } from './errors/key-expired-error.js';
 export { KeyRevokedError, type KeyRevokedErrorOptions } from './errors/key-revoked-error.js';
-export { KeybrakeError, type KeybrakeErrorCode, type KeybrakeErrorOptions } from './errors/keybrake-error.js';
+export {
+  isPolicyDenial,
+  KeybrakeError,
+  type KeybrakeErrorCode,
+  type KeybrakeErrorOptions,
+} from './errors/keybrake-error.js';
 export { StorageError } from './errors/storage-error.js';
 export { UnknownCostError } from './errors/unknown-cost-error.js';
 export { UnknownCurrencyError } from './errors/unknown-currency-error.js';

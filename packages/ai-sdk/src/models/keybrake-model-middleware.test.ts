@@ -11,7 +11,7 @@ import { keybrakeModelMiddleware } from './keybrake-model-middleware.js';
  * A loopback OpenAI-compatible chat-completions upstream that counts what reaches it. The first
  * `rateLimited` calls are answered by the vendor's own 429 (retry at once): a transient error.
  */
-async function startFakeLlm({ rateLimited = 0 } = {}) {
+async function startFakeLlm({ rateLimited = 0, port = 0 } = {}) {
   let calls = 0;
   const server: Server = createServer(async (req, res) => {
     for await (const _ of req);
@@ -33,10 +33,10 @@ async function startFakeLlm({ rateLimited = 0 } = {}) {
       }),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const { port: bound } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${bound}`,
     calls: () => calls,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -45,7 +45,7 @@ async function startFakeLlm({ rateLimited = 0 } = {}) {
 type FakeLlm = Awaited<ReturnType<typeof startFakeLlm>>;
 
 /** A vault whose `llm` vendor is the fake LLM at $1 a chat completion, and a wrapped model on a key capped at `capUsd`. */
-async function openCappedModel(llm: FakeLlm, capUsd: number) {
+async function openCappedModel(llm: Pick<FakeLlm, 'url'>, capUsd: number) {
   const vault = createVault({
     vendors: {
       llm: createBearerVendor({
@@ -106,6 +106,29 @@ describe('keybrakeModelMiddleware', () => {
       expect(errors.map((error) => findKeybrakeError(error)?.code)).toEqual(['KEYBRAKE_CAP_EXCEEDED']);
       await vault.close();
     });
+  });
+
+  describe('when the vendor cannot be reached at first', () => {
+    it('should leave the retry to maxRetries: nothing was sent and nothing counted', async () => {
+      const probe = await startFakeLlm();
+      const port = Number(new URL(probe.url).port);
+      await probe.close(); // nothing listens there now: connection refused, a 502 from Keybrake
+      const { vault, model } = await openCappedModel({ url: `http://127.0.0.1:${port}` }, 10);
+      let llm: FakeLlm | undefined;
+      try {
+        const attempt = generateText({ model, prompt: 'hi', maxRetries: 2 }).then(
+          (result) => result.text,
+          (error: unknown) => error,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500)); // back before the SDK's first retry (2 s)
+        llm = await startFakeLlm({ port });
+        expect(await attempt).toBe('hi');
+        expect(llm.calls()).toBe(1);
+      } finally {
+        await llm?.close();
+        await vault.close();
+      }
+    }, 20_000);
   });
 
   describe('when the denial arrives as a frozen APICallError', () => {

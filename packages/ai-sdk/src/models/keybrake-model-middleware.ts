@@ -1,4 +1,4 @@
-import { findKeybrakeError } from '@keybrake/core';
+import { findKeybrakeError, isPolicyDenial } from '@keybrake/core';
 import { APICallError, type LanguageModelMiddleware } from 'ai';
 
 /**
@@ -13,8 +13,9 @@ import { APICallError, type LanguageModelMiddleware } from 'ai';
  * `doGenerate` and `doStream`, so `generateText`, `streamText`, `ToolLoopAgent` and Mastra agents
  * using the wrapped model make one attempt. The error keeps its fields (`statusCode`,
  * `responseHeaders`, `responseBody`, `data`, `cause`), and `findKeybrakeError` finds the typed
- * denial behind it. Other errors, and the one Keybrake answer that is retryable (a repeated
- * `Idempotency-Key` still in flight), pass through unchanged.
+ * denial behind it. Other errors pass through unchanged, Keybrake's that are not denials by
+ * policy among them (`isPolicyDenial`: an unreachable vendor, a storage outage, a repeated
+ * `Idempotency-Key` still in flight), so the SDK retries those as before.
  *
  * @returns The middleware.
  * @example
@@ -58,9 +59,12 @@ function withoutRetryOfDenial(error: unknown): unknown {
   if (!APICallError.isInstance(error) || !error.isRetryable) return error;
   const headers = error.responseHeaders ?? {};
   const denial = findKeybrakeError(error);
-  if (denial === undefined && headers['x-keybrake-code'] === undefined) return error;
-  // Keybrake's own word on the retry: the typed error, else its `x-should-retry` header.
-  if (denial?.retryable ?? headers['x-should-retry'] === 'true') return error;
+  const code = denial?.code ?? headers['x-keybrake-code'];
+  if (code === undefined) return error;
+  // Only a denial by policy is final: an unreachable vendor, a storage outage or a call still in
+  // flight (Keybrake's own `retryable`, else its `x-should-retry`) may go through on a retry.
+  const retryable = denial?.retryable ?? headers['x-should-retry'] === 'true';
+  if (!isPolicyDenial({ code, retryable })) return error;
   try {
     // A plain own field at runtime (`readonly` only in its type): set on the instance, the error
     // keeps its class, stack and every field.

@@ -67,3 +67,21 @@ export abstract class KeybrakeError extends Error {
     return `${this.name} [${this.code}]: ${this.message}`;
   }
 }
+
+/**
+ * Whether a Keybrake error (or its JSON) is a denial by policy — a cap, an allow-list, an expiry, a
+ * revocation, an unknown cost or currency, a bad key or request: what stops an agent's tool for
+ * good. A storage outage, an unreachable vendor, and a retryable answer (a repeated
+ * `Idempotency-Key` still in flight) are not: the same call may go through later.
+ *
+ * @example
+ * ```ts
+ * const denial = findKeybrakeError(error);
+ * if (denial && isPolicyDenial(denial)) return 'stopped by its budget';
+ * ```
+ */
+export function isPolicyDenial(error: { code: string; retryable?: boolean | undefined }): boolean {
+  return (
+    error.retryable !== true && error.code !== 'KEYBRAKE_STORAGE_ERROR' && error.code !== 'KEYBRAKE_UPSTREAM_ERROR'
+  );
+}

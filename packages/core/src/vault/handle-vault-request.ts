@@ -15,7 +15,7 @@ import { CapExceededError } from '../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import { InvalidRequestError } from '../errors/invalid-request-error.js';
-import { KeybrakeError } from '../errors/keybrake-error.js';
+import { isPolicyDenial, KeybrakeError } from '../errors/keybrake-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { UnknownCostError } from '../errors/unknown-cost-error.js';
 import { UpstreamError } from '../errors/upstream-error.js';
@@ -968,7 +968,9 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
   }
   if (error.code === 'KEYBRAKE_UPSTREAM_ERROR') state.record.reason = error.code;
   finish(context, state);
-  recordDenial(error);
+  // Only a denial by policy stops the tool run it happened in: an outage or a call that may go
+  // through later must not turn the tool's later errors into it.
+  if (isPolicyDenial(error)) recordDenial(error);
   const shaped = state.vendor?.definition.errorResponse(error) ?? genericErrorResponse(error);
   const headers: ResponseHeaderRecord = {};
   for (const name in shaped.headers) headers[name.toLowerCase()] = shaped.headers[name] as string;
