@@ -1,4 +1,10 @@
-import { findKeybrakeError, formatDenialWentOn, type KeybrakeError, keybrakeErrorFromJSON } from '@keybrake/core';
+import {
+  findKeybrakeError,
+  formatDenialWentOn,
+  type KeybrakeError,
+  keybrakeErrorFromJSON,
+  noteMemberWentOn,
+} from '@keybrake/core';
 import { jsonSchema, type Tool, tool } from 'ai';
 import { asToolError } from '../tools/as-tool-error.js';
 
@@ -133,7 +139,10 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         // The run failed (its model provider, say) after the member was denied: the supervisor
         // must still read the denial, or it may send the delegation again — as a stop, or as a
         // note if the member had gone on after it.
-        if (!direct && seen?.wentOn) throw withNote(error, formatDenialWentOn(seen.denial));
+        if (!direct && seen?.wentOn) {
+          noteMemberWentOn();
+          throw withNote(error, formatDenialWentOn(seen.denial));
+        }
         const denial = direct ?? seen?.denial;
         if (!denial) throw error;
         throw asToolError(copyOf(denial), `The member's run then failed: ${errorMessage(error)}`);
@@ -144,6 +153,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // The member went on after the denial: not a failed delegation (the supervisor must not send
       // it again), but never hidden either — any later tool call, even a free one, counts as going on.
       if (last.wentOn) {
+        noteMemberWentOn();
         const note = formatDenialWentOn(denial);
         return result.text ? `${result.text}\n\n${note}` : note;
       }

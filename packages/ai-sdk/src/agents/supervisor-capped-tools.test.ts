@@ -1,6 +1,7 @@
-import { generateText, isStepCount, ToolLoopAgent } from 'ai';
+import { generateText, isStepCount, ToolLoopAgent, tool } from 'ai';
 import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, expect, it } from 'vitest';
+import { z } from 'zod';
 import { memberAsTool } from '../agents/member-as-tool.js';
 import { createScriptedModel, lastToolResults } from '../test-utils/create-scripted-model.js';
 import { billingTools, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
@@ -82,3 +83,45 @@ it("should keep memberAsTool's 'went on' note, not the earlier denial, when the 
   expect(value).toMatch(/^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/);
   expect(value).toContain('the member went on afterwards');
 });
+
+for (const wrapDelegation of [false, true]) {
+  it(`should read a note, not a stop, for a member that went on with a free tool and then failed (delegation ${wrapDelegation ? 'in' : 'outside'} withKeybrake)`, async () => {
+    const { team, close: c } = await openTestTeam();
+    close = c;
+    const billing = team.member('billing');
+    const scripted = createScriptedModel('billing', [
+      { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] }, // denied (cap)
+      { toolCalls: [{ toolName: 'note', input: { text: 'could not charge' } }] }, // goes on: a free tool
+    ]);
+    let calls = 0;
+    const failing = new MockLanguageModelV4({
+      doGenerate: async (options) => {
+        if (calls++ < 2) return scripted.doGenerate(options);
+        throw new Error('the model provider is overloaded');
+      },
+    });
+    const note = tool({ inputSchema: z.object({ text: z.string() }), execute: async () => 'noted' });
+    const member = new ToolLoopAgent({
+      model: failing,
+      // The pattern of recovered-member.test.ts: only the paid tools capped, a free one beside them.
+      tools: { ...withKeybrake(billingTools(stripeFor(billing)), { member: billing }), note },
+      stopWhen: isStepCount(5),
+      maxRetries: 0,
+    });
+    const delegate = { delegate_billing: memberAsTool(member, { description: 'Charges customers.' }) };
+    const supervisor = createScriptedModel('supervisor', [
+      { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }] },
+      { text: 'done' },
+    ]);
+    await generateText({
+      model: supervisor,
+      tools: wrapDelegation ? withKeybrake(delegate, { member: 'supervisor' }) : delegate,
+      stopWhen: isStepCount(3),
+      prompt: 'Bill.',
+    });
+    const value = String(lastToolResults(supervisor.doGenerateCalls[1])[0]?.output.value);
+    // memberAsTool's own answer: the run's error, the denial as a note ("went on").
+    expect(value).toMatch(/^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/);
+    expect(value).toContain('the member went on afterwards');
+  });
+}

@@ -115,6 +115,21 @@ export function noteRunEnded(denial: KeybrakeError | undefined): void {
   }
 }
 
+/**
+ * For adapters that run a member agent as a tool (`memberAsTool`): the member went on after its
+ * denials, by its framework's own account (a later tool call, even one Keybrake does not wrap). The
+ * tool run it runs in, and the runs around that, then do not read it as stopped.
+ *
+ * @example
+ * ```ts
+ * if (memberWentOn) noteMemberWentOn();
+ * ```
+ */
+export function noteMemberWentOn(): void {
+  const run = runScope(storage.getStore())?.run;
+  if (run) run.shared.stoppedBy = undefined;
+}
+
 /** The denial that stopped the last tool run ended inside the current scope, unless one ended well later. */
 export function stoppedBy(): KeybrakeError | undefined {
   return storage.getStore()?.run?.shared.stoppedBy;

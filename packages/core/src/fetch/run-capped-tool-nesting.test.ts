@@ -5,7 +5,7 @@ import { KeybrakeError } from '../errors/keybrake-error.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createVault, type Vault } from '../vault/create-vault.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
-import { runWithActor } from './actor-context.js';
+import { noteMemberWentOn, runWithActor } from './actor-context.js';
 import { runCappedTool } from './run-capped-tool.js';
 
 describe('runCappedTool inside another tool run', () => {
@@ -113,6 +113,23 @@ describe('runCappedTool inside another tool run', () => {
         await runCappedTool({ member: 'billing', tool: 'lookup', toolCallId: 'm3' }, async () => {
           await sleep(5, undefined, { signal: AbortSignal.timeout(1) });
         }).catch(() => {});
+        throw new Error('CRM unavailable');
+      }),
+    );
+    expect(error).toMatchObject({ message: 'CRM unavailable' });
+  });
+
+  it('should not read a member as stopped once its adapter says it went on (a tool Keybrake does not wrap)', async () => {
+    const charge = await charger();
+    const error = await outcome(
+      runCappedTool({ member: 'lead', tool: 'ask_supervisor', toolCallId: 'g1' }, async () => {
+        // The supervisor's delegation to billing, wrapped, ends well: billing went on after its denial.
+        await runCappedTool({ member: 'supervisor', tool: 'ask_billing', toolCallId: 's5' }, async () => {
+          await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'm1' }, charge);
+          await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'm2' }, charge).catch(() => {}); // denied
+          noteMemberWentOn(); // its next tool call, a free note, is not wrapped: memberAsTool saw it
+          return 'billing: could not charge, noted it';
+        });
         throw new Error('CRM unavailable');
       }),
     );

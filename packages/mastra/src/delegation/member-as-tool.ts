@@ -1,4 +1,4 @@
-import type { KeybrakeError } from '@keybrake/core';
+import { type KeybrakeError, noteMemberWentOn } from '@keybrake/core';
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { nonRetryableError } from '../tools/non-retryable-error.js';
@@ -72,7 +72,10 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const last = log.denials.at(-1);
       if (!last) return { text: reply.text };
       // Went on after the denial: not a failed delegation, but never a hidden denial either.
-      if (!memberWasStopped(log)) return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
+      if (!memberWasStopped(log)) {
+        noteMemberWentOn();
+        return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
+      }
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
       throw markMemberStopped(nonRetryableError([`${headline}${said}`, ...denial].join('\n'), last.error));
