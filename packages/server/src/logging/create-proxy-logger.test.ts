@@ -54,12 +54,42 @@ describe('createProxyLogger', () => {
         await upstream.close();
       }
       const failure = Object.assign(new Error('upstream refused'), {
-        headers: { authorization: 'Bearer kb_test_leaked', accept: 'application/json' },
+        headers: { Authorization: 'Bearer kb_test_leaked', accept: 'application/json' },
       });
       expect(serializeErrorWithoutCredentials(failure)).toMatchObject({
         message: 'upstream refused',
-        headers: { authorization: '[redacted]', accept: 'application/json' },
+        headers: { Authorization: '[redacted]', accept: 'application/json' },
       });
+    });
+
+    it("should keep the logger's own err serializer under the proxy's", async () => {
+      const upstream = await startAcmeUpstream();
+      const vault = createVault({ vendors: { acme: createAcmeVendor(upstream.url) }, secrets: { acme: ACME_SECRET } });
+      const lines: string[] = [];
+      // An operator whose err serializer scrubs connection strings from messages.
+      const logger = pino(
+        {
+          serializers: {
+            err: (error: Error) => ({ type: error.name, message: error.message.replace(/redis:\/\/\S+/g, '[dsn]') }),
+          },
+        },
+        { write: (line: string) => lines.push(line) },
+      );
+      const proxy = createProxyServer({ vault, adminToken: 'admin-token-0123456789-abcdef', logger });
+      const url = await proxy.listen({ port: 0 });
+      vault.handle = async () => {
+        throw new Error('connect failed: redis://:hunter2@cache.internal:6379');
+      };
+      try {
+        const answer = await fetch(`${url}/v1/charges`, { method: 'POST', headers: { authorization: 'Bearer x' } });
+        expect(answer.status).toBe(500);
+        const failed = lines.find((line) => line.includes('request failed'));
+        expect(failed).toContain('connect failed: [dsn]');
+        expect(failed).not.toContain('hunter2');
+      } finally {
+        await proxy.close();
+        await upstream.close();
+      }
     });
   });
 });

@@ -57,18 +57,30 @@ export function createProxyLogger(options: ProxyLoggerOptions = {}): Logger {
 
 /**
  * pino's error serializer, with an `Authorization` header the error carries (an HTTP client's
- * error, say) censored. The proxy sets it on a logger it is given, whose own redaction it keeps.
+ * error, say) censored, in any letter case. The proxy sets it on a logger it is given, whose own
+ * redaction it keeps, over that logger's own `err` serializer if it has one.
  *
+ * @param base - The serializer whose output is censored. @default pino's standard `err` serializer
  * @example
  * ```ts
  * const logger = pino({ serializers: { err: serializeErrorWithoutCredentials } });
  * ```
  */
-export function serializeErrorWithoutCredentials(error: Error): Record<string, unknown> {
-  const serialized = pino.stdSerializers.err(error) as unknown as Record<string, unknown>;
-  const headers = serialized.headers;
-  if (typeof headers === 'object' && headers !== null && 'authorization' in headers) {
-    return { ...serialized, headers: { ...headers, authorization: '[redacted]' } };
+export function serializeErrorWithoutCredentials(
+  error: Error,
+  base: (error: Error) => unknown = pino.stdSerializers.err,
+): unknown {
+  const serialized = base(error);
+  if (typeof serialized !== 'object' || serialized === null) return serialized;
+  const headers = (serialized as { headers?: unknown }).headers;
+  if (typeof headers !== 'object' || headers === null) return serialized;
+  const censored: Record<string, unknown> = { ...(headers as Record<string, unknown>) };
+  let found = false;
+  for (const name of Object.keys(censored)) {
+    if (name.toLowerCase() === 'authorization') {
+      censored[name] = '[redacted]';
+      found = true;
+    }
   }
-  return serialized;
+  return found ? { ...serialized, headers: censored } : serialized;
 }

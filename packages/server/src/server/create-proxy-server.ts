@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidPolicyError, parseDuration, type Vault } from '@keybrake/core';
-import type { Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { createProxyLogger, serializeErrorWithoutCredentials } from '../logging/create-proxy-logger.js';
 import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
 import { VERSION } from '../version.js';
@@ -110,9 +110,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   const shutdownTimeoutMs = Math.min(parseDuration(options.shutdownTimeout ?? '30s'), 2 ** 31 - 1);
   // A logger passed in keeps its own redaction (pino's child `redact` would replace it): the proxy
   // never logs headers, bodies or vault keys, and censors the one foreign object it logs, `err`.
-  const logger = options.logger
-    ? options.logger.child({}, { serializers: { err: serializeErrorWithoutCredentials } })
-    : createProxyLogger();
+  const logger = options.logger ? withCensoredErrors(options.logger) : createProxyLogger();
   const metrics = createProxyMetrics();
   let closing: Promise<void> | undefined;
   let inFlight = 0;
@@ -255,4 +253,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       return closing;
     },
   };
+}
+
+/** A child of `logger` whose `err` serializer, the logger's own or pino's, has `Authorization` censored. */
+function withCensoredErrors(logger: Logger): Logger {
+  const own = (logger as unknown as Record<symbol, Record<string, ((error: Error) => unknown) | undefined>>)[
+    pino.symbols.serializersSym
+  ]?.err;
+  return logger.child({}, { serializers: { err: (error: Error) => serializeErrorWithoutCredentials(error, own) } });
 }
