@@ -365,7 +365,9 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         for (const denial of denials) {
           expect(denial).toBeInstanceOf(twilio.RestException);
           expect(denial).toMatchObject({ status: 403 });
-          expect((denial as Error).message).toMatch(/^KEYBRAKE_UNKNOWN_COST: .*configure `callPerMinuteUsdByPrefix`/);
+          expect((denial as Error).message).toMatch(
+            /^KEYBRAKE_UNKNOWN_COST: .*\(callPerMinuteUsdByPrefix\).*configure its price/,
+          );
         }
         expect(fakeTwilio.requests).toHaveLength(0);
         expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(0);

@@ -183,6 +183,21 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: ' 60\n' } })).toBe('unknown');
     });
 
+    it("should price calls to Voice SDK clients and SIP endpoints with the 'client:' and 'sip:' keys", () => {
+      const prices = { callPerMinuteUsdByPrefix: { 'client:': '0.0040', 'sip:': '0.0050', '+': '0.5' } };
+      const reserved = (form: Record<string, string>) => {
+        const result = estimate({ path: CALLS, form }, prices);
+        return result.kind === 'known' ? result.micros : result.kind;
+      };
+      expect(reserved({ To: 'client:alice', TimeLimit: '600' })).toBe(40_000);
+      expect(reserved({ To: 'sip:alice@example.sip.twilio.com', TimeLimit: '60' })).toBe(5_000);
+      expect(reserved({ To: 'Client:alice' })).toBe(240 * 4_000);
+      expect(reserved({ To: '+447700900123', TimeLimit: '60' })).toBe(500_000);
+      // Without the key they stay unknown, the '+' catch-all notwithstanding.
+      const catchAll = { callPerMinuteUsdByPrefix: { '+': '0.5' } };
+      expect(estimate({ path: CALLS, form: { To: 'client:alice' } }, catchAll).kind).toBe('unknown');
+    });
+
     it('should refuse a fallback to every call of unknown cost, TimeLimit or not, and allow one to messages', () => {
       const fallback = (init: TestRequestInit) => {
         const result = estimate(init);
@@ -209,7 +224,16 @@ describe('createTwilioCostModel', () => {
       expect(fallback({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe(false);
       expect(fallback({ path: CALLS, form: { To: '+447700900123' }, query: 'TimeLimit=60' })).toBe(false);
       expect(estimate({ path: CALLS, form: { To: '+447700900123', TimeLimit: '600' } })).toMatchObject({
-        reason: expect.stringMatching(/^no call price is configured for \+447… .*configure `callPerMinuteUsdByPrefix`/),
+        reason: expect.stringMatching(
+          /^no call price is configured for \+447… \(callPerMinuteUsdByPrefix\); .*: configure its price$/,
+        ),
+      });
+      // Only a missing price is something to configure.
+      expect(estimate({ path: CALLS, form: { To: '+14155551212', Twiml: dial } })).toMatchObject({
+        reason: expect.stringMatching(/^inline TwiML with .*never let through at a fallback estimate$/),
+      });
+      expect(estimate({ path: CALLS, form: { To: 'client:alice', TimeLimit: '60' } })).toMatchObject({
+        reason: expect.stringMatching(/^no call price is configured for client: destinations .*: configure its price$/),
       });
       // Messages are bounded by their body.
       expect(fallback({ path: MESSAGES, form: { To: '+447700900123', Body: 'hi' } })).toBe(true);

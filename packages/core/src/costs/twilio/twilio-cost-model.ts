@@ -43,9 +43,10 @@ export interface TwilioCostOptions {
   callPerMinuteUsd?: number | string;
   /**
    * Per-minute call prices by destination prefix, as {@link TwilioCostOptions.smsSegmentUsdByPrefix}:
-   * a call to a number outside `+1` that no prefix here matches is `unknown` (denied).
+   * a call to a number outside `+1` that no prefix here matches is `unknown` (denied). The keys
+   * `'client:'` and `'sip:'` price calls to Voice SDK clients and SIP endpoints (`unknown` without).
    * @default {}
-   * @example { '+44': '0.0300', '+': '0.5000' }
+   * @example { '+44': '0.0300', '+': '0.5000', 'client:': '0.0040' }
    */
   callPerMinuteUsdByPrefix?: Readonly<Record<string, number | string>>;
   /**
@@ -146,7 +147,13 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
 export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCostModel {
   const segmentPrices = prefixTable('SMS', options.smsSegmentUsd ?? '0.0083', options.smsSegmentUsdByPrefix);
   const mmsMicros = toMicroUsd(options.mmsUsd ?? '0.0200');
-  const minutePrices = prefixTable('call', options.callPerMinuteUsd ?? '0.0140', options.callPerMinuteUsdByPrefix);
+  // `client:` and `sip:` keys price calls to Voice SDK clients and SIP endpoints; the rest are prefixes.
+  const { 'client:': clientUsd, 'sip:': sipUsd, ...byPrefix } = options.callPerMinuteUsdByPrefix ?? {};
+  const minutePrices = prefixTable('call', options.callPerMinuteUsd ?? '0.0140', byPrefix);
+  const endpointPrices: Readonly<Record<string, MicroUsd | undefined>> = {
+    client: clientUsd === undefined ? undefined : toMicroUsd(clientUsd),
+    sip: sipUsd === undefined ? undefined : toMicroUsd(sipUsd),
+  };
   const defaultCallMinutes = options.defaultCallMinutes ?? 240;
   if (!Number.isSafeInteger(defaultCallMinutes) || defaultCallMinutes < 1) {
     throw new InvalidPolicyError({
@@ -194,14 +201,26 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     if (verb) {
       return { kind: 'unknown', reason: `inline TwiML with ${verb} can dial, record or fetch more: not priced` };
     }
-    const to = destination(form.get('To'));
-    if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
-    const perMinute = priceFor(minutePrices, to);
-    if (perMinute === undefined) {
-      return {
-        kind: 'unknown',
-        reason: `no call price is configured for ${to.slice(0, 4)}… (callPerMinuteUsdByPrefix)`,
-      };
+    const endpoint = /^(client|sip):/i.exec(form.get('To') ?? '')?.[1]?.toLowerCase();
+    let perMinute: MicroUsd | undefined;
+    if (endpoint !== undefined) {
+      perMinute = endpointPrices[endpoint];
+      if (perMinute === undefined) {
+        return {
+          kind: 'unknown',
+          reason: `no call price is configured for ${endpoint}: destinations (callPerMinuteUsdByPrefix['${endpoint}:'])`,
+        };
+      }
+    } else {
+      const to = destination(form.get('To'));
+      if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
+      perMinute = priceFor(minutePrices, to);
+      if (perMinute === undefined) {
+        return {
+          kind: 'unknown',
+          reason: `no call price is configured for ${to.slice(0, 4)}… (callPerMinuteUsdByPrefix)`,
+        };
+      }
     }
     const raw = form.get('TimeLimit');
     // Not trimmed: a strict reader may ignore ` 60` and run the call to its own limit.
@@ -284,7 +303,9 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         if (estimate.kind === 'unknown' && !MESSAGES.test(request.path)) {
           return {
             kind: 'unknown',
-            reason: `${estimate.reason}; a call of unknown cost is never let through at a fallback estimate: configure \`callPerMinuteUsdByPrefix\` for its destination (\`'+'\` for every one)`,
+            reason: estimate.reason.startsWith('no call price is configured')
+              ? `${estimate.reason}; a call of unknown cost is never let through at a fallback estimate: configure its price`
+              : `${estimate.reason}; a call of unknown cost is never let through at a fallback estimate`,
             fallback: false,
           };
         }
