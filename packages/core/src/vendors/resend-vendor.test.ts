@@ -145,13 +145,23 @@ describe('resendVendor', () => {
       ['that repeats a key', JSON.stringify(bigBatch).replace(/"html":/g, '"bcc":"last@x.test","html":')],
       ['sent as text/plain', JSON.stringify(bigBatch), 'text/plain'],
       ['and one more email (101)', JSON.stringify([...bigBatch, bigBatch[0]])],
-      // Resend refuses the last email alone in a permissive batch, and sends the 99 others.
-      ['whose last email has no to', JSON.stringify([...bigBatch.slice(1), { ...bigBatch[0], to: [] }])],
     ])('should not pass the cap for the fallback with a 15,000-recipient batch %s', async (_name, body, type?) => {
       const result = await send('/emails/batch', body, type);
       expect(result).toEqual({
         status: 403,
         message: expect.stringMatching(/^KEYBRAKE_UNKNOWN_COST: .*no fallback estimate can stand for it/),
+        spentUsd: 0,
+      });
+      expect(upstream.received).toEqual([]);
+    });
+
+    it('should count a batch email without to at its cc and bcc, and deny the batch over the cap', async () => {
+      // Resend refuses the last email alone in a permissive batch, and sends the 99 others: 14,950 recipients.
+      const body = JSON.stringify([...bigBatch.slice(1), { ...bigBatch[0], to: [] }]);
+      const result = await send('/emails/batch', body);
+      expect(result).toEqual({
+        status: 429,
+        message: expect.stringMatching(/^KEYBRAKE_CAP_EXCEEDED: /),
         spentUsd: 0,
       });
       expect(upstream.received).toEqual([]);

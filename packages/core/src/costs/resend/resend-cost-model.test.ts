@@ -124,7 +124,7 @@ describe('createResendCostModel', () => {
       );
     });
 
-    it('should return unknown without a fallback for an email without recipients or a body that is not JSON', () => {
+    it('should return unknown without a fallback for an email without recipients, unreadable recipients or a body that is not JSON', () => {
       const unpriced = { kind: 'unknown', fallback: false };
       expect(estimate({ path: '/emails', json: { from: 'a@x.test', subject: 'x' } })).toMatchObject(unpriced);
       expect(estimate({ path: '/emails', json: email([]) })).toMatchObject(unpriced);
@@ -132,9 +132,22 @@ describe('createResendCostModel', () => {
       expect(estimate({ path: '/emails', body: 'to=a@x.test' })).toMatchObject(unpriced);
       expect(estimate({ path: '/emails/batch', json: email('a@x.test') })).toMatchObject(unpriced);
       expect(estimate({ path: '/emails/batch', json: [] })).toMatchObject(unpriced);
-      expect(estimate({ path: '/emails/batch', json: [email('a@x.test'), email([])] })).toMatchObject({
+      expect(
+        estimate({ path: '/emails/batch', json: [email('a@x.test'), email('b@x.test', { bcc: [null] })] }),
+      ).toMatchObject({
         ...unpriced,
-        reason: 'email 1 of the batch has no readable `to` recipient',
+        reason: 'email 1 of the batch has unreadable recipients',
+      });
+      // An email without `to` sends nothing (Resend refuses it); its cc and bcc are counted anyway.
+      expect(estimate({ path: '/emails/batch', json: [email('a@x.test'), email([])] })).toMatchObject({
+        kind: 'known',
+        micros: 900,
+      });
+      expect(
+        estimate({ path: '/emails/batch', json: [email('a@x.test'), email([], { cc: 'c@x.test' })] }),
+      ).toMatchObject({
+        kind: 'known',
+        micros: 1_800,
       });
       expect(
         estimate({

@@ -75,15 +75,20 @@ const known = (micros: MicroUsd, note?: string): CostEstimate & CostSettlement =
  * ```
  */
 export function countResendRecipients(email: unknown): number {
+  const read = readRecipients(email);
+  return read === undefined || read.to === 0 ? 0 : read.to + read.others;
+}
+
+/** The `to` and the `cc` + `bcc` addresses of one email, or `undefined` when any of them is unreadable. */
+function readRecipients(email: unknown): { to: number; others: number } | undefined {
   const parsed = emailSchema.safeParse(email);
-  if (!parsed.success) return 0;
+  if (!parsed.success) return undefined;
   const count = (value: string | string[] | null | undefined): number =>
     (value === null || value === undefined ? [] : Array.isArray(value) ? value : [value])
       // Commas, and semicolons as some address parsers also split on: more is the safe side.
       .flatMap((entry) => entry.split(/[,;]/))
       .filter((entry) => entry.trim() !== '').length;
-  const to = count(parsed.data.to);
-  return to === 0 ? 0 : to + count(parsed.data.cc) + count(parsed.data.bcc);
+  return { to: count(parsed.data.to), others: count(parsed.data.cc) + count(parsed.data.bcc) };
 }
 
 /**
@@ -128,10 +133,12 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     if (body.length > MAX_BATCH) {
       return { ok: false, reason: `a batch of ${body.length} emails is over Resend's limit of ${MAX_BATCH}` };
     }
-    const recipients = body.map((email) => countResendRecipients(email));
-    const missing = recipients.indexOf(0);
-    if (missing >= 0) return { ok: false, reason: `email ${missing} of the batch has no readable \`to\` recipient` };
-    return { ok: true, recipients };
+    const read = body.map((email) => readRecipients(email));
+    const unreadable = read.indexOf(undefined);
+    if (unreadable >= 0) return { ok: false, reason: `email ${unreadable} of the batch has unreadable recipients` };
+    // An email without `to` is refused by Resend (the batch with it, unless permissive): it sends
+    // nothing, but its `cc` and `bcc` are counted anyway, the safe side.
+    return { ok: true, recipients: read.map((email) => (email ? email.to + email.others : 0)) };
   };
 
   const isSend = (method: string, path: string) =>
