@@ -140,7 +140,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         // must still read the denial, or it may send the delegation again — as a stop, or as a
         // note if the member had gone on after it.
         if (!direct && seen?.wentOn) {
-          noteMemberWentOn();
+          noteMemberWentOn(seen.denial);
           throw withNote(error, formatDenialWentOn(seen.denial));
         }
         const denial = direct ?? seen?.denial;
@@ -153,7 +153,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // The member went on after the denial: not a failed delegation (the supervisor must not send
       // it again), but never hidden either — any later tool call, even a free one, counts as going on.
       if (last.wentOn) {
-        noteMemberWentOn();
+        noteMemberWentOn(denial);
         const note = formatDenialWentOn(denial);
         return result.text ? `${result.text}\n\n${note}` : note;
       }

@@ -17,18 +17,18 @@ interface ActorScope {
 interface ToolRun {
   /** A tick of {@link clock}. */
   startedAt: number;
-  /**
-   * Shared by the runs that are parts of one execution (a streaming tool's steps): the denial that
-   * stopped the last tool run ended inside it, unless a run started after that ended well (the
-   * member went on), and when it was noted (a tick of {@link clock}).
-   */
+  /** Shared by the runs that are parts of one execution (a streaming tool's steps). */
   shared: RunOutcome;
 }
 
-/** See {@link ToolRun.shared}. */
+/** How the tool runs opened inside one tool execution ended: see {@link noteRunEnded}. */
 export interface RunOutcome {
-  stoppedBy?: KeybrakeError | undefined;
-  stoppedAt?: number | undefined;
+  /**
+   * Per member (the runs' `actor.member`): the denial that stopped its last tool run ended here,
+   * and when it was noted (a tick of {@link clock}), unless a run of that member started after it
+   * ended otherwise (the member went on).
+   */
+  stops?: Map<string | undefined, { denial: KeybrakeError; at: number }>;
 }
 
 /** The nearest tool run scope at or above `scope`. */
@@ -106,33 +106,43 @@ export function noteRunEnded(denial: KeybrakeError | undefined): void {
   const self = storage.getStore();
   const parent = runScope(self?.parent)?.run?.shared;
   if (!parent || !self?.run) return;
+  const member = self.actor.member;
   if (denial) {
-    parent.stoppedBy = denial;
-    parent.stoppedAt = ++clock.tick;
-  } else if (parent.stoppedAt === undefined || self.run.startedAt > parent.stoppedAt) {
-    // Went on: only a run started after the denial was noted (not a parallel sibling) clears it.
-    parent.stoppedBy = undefined;
+    parent.stops ??= new Map();
+    parent.stops.set(member, { denial, at: ++clock.tick });
+    return;
   }
+  // Went on: only a run of the same member started after its denial was noted clears it, never a
+  // parallel sibling, nor another member's run.
+  const stop = parent.stops?.get(member);
+  if (stop && self.run.startedAt > stop.at) parent.stops?.delete(member);
 }
 
 /**
  * For adapters that run a member agent as a tool (`memberAsTool`): the member went on after its
- * denials, by its framework's own account (a later tool call, even one Keybrake does not wrap). The
- * tool run it runs in, and the runs around that, then do not read it as stopped.
+ * last denial, by its framework's own account (a later tool call, even one Keybrake does not
+ * wrap). The tool run it runs in then does not read it as stopped by that denial — and only by that
+ * one: a parallel sibling member's stop stays.
  *
+ * @param denial - The member's last denial, as its tool run raised it.
  * @example
  * ```ts
- * if (memberWentOn) noteMemberWentOn();
+ * if (memberWentOn) noteMemberWentOn(lastDenial);
  * ```
  */
-export function noteMemberWentOn(): void {
-  const run = runScope(storage.getStore())?.run;
-  if (run) run.shared.stoppedBy = undefined;
+export function noteMemberWentOn(denial: KeybrakeError): void {
+  const stops = runScope(storage.getStore())?.run?.shared.stops;
+  if (!stops) return;
+  for (const [member, stop] of stops) if (stop.denial === denial) stops.delete(member);
 }
 
-/** The denial that stopped the last tool run ended inside the current scope, unless one ended well later. */
+/** The latest denial that stopped a member's last tool run ended inside the current one, if any. */
 export function stoppedBy(): KeybrakeError | undefined {
-  return storage.getStore()?.run?.shared.stoppedBy;
+  let latest: { denial: KeybrakeError; at: number } | undefined;
+  for (const stop of storage.getStore()?.run?.shared.stops?.values() ?? []) {
+    if (!latest || stop.at > latest.at) latest = stop;
+  }
+  return latest?.denial;
 }
 
 /** The denials recorded in the current scope. */

@@ -126,8 +126,10 @@ describe('runCappedTool inside another tool run', () => {
         // The supervisor's delegation to billing, wrapped, ends well: billing went on after its denial.
         await runCappedTool({ member: 'supervisor', tool: 'ask_billing', toolCallId: 's5' }, async () => {
           await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'm1' }, charge);
-          await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'm2' }, charge).catch(() => {}); // denied
-          noteMemberWentOn(); // its next tool call, a free note, is not wrapped: memberAsTool saw it
+          const denial = await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'm2' }, charge).catch(
+            (error: KeybrakeError) => error,
+          );
+          noteMemberWentOn(denial as KeybrakeError); // its next tool call, a free note, is not wrapped: memberAsTool saw it
           return 'billing: could not charge, noted it';
         });
         throw new Error('CRM unavailable');

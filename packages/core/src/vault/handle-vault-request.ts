@@ -968,9 +968,10 @@ function deny(context: VaultContext, state: CallState, error: KeybrakeError): Va
   }
   if (error.code === 'KEYBRAKE_UPSTREAM_ERROR') state.record.reason = error.code;
   finish(context, state);
-  // Only a denial by policy stops the tool run it happened in: an outage or a call that may go
-  // through later must not turn the tool's later errors into it.
-  if (isPolicyDenial(error)) recordDenial(error);
+  // A denial by policy stops the tool run it happened in, and so does a call whose outcome is
+  // unknown (money may have moved: the tool must not be run again). An outage that sent nothing
+  // must not turn the tool's later errors into it.
+  if (isPolicyDenial(error) || (error instanceof UpstreamError && error.outcomeUnknown)) recordDenial(error);
   const shaped = state.vendor?.definition.errorResponse(error) ?? genericErrorResponse(error);
   const headers: ResponseHeaderRecord = {};
   for (const name in shaped.headers) headers[name.toLowerCase()] = shaped.headers[name] as string;

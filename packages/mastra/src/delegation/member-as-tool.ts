@@ -73,7 +73,7 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       if (!last) return { text: reply.text };
       // Went on after the denial: not a failed delegation, but never a hidden denial either.
       if (!memberWasStopped(log)) {
-        noteMemberWentOn();
+        noteMemberWentOn(last.error);
         return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
       }
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
