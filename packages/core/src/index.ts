@@ -62,7 +62,7 @@ export { UnknownCostError } from './errors/unknown-cost-error.js';
 export { UnknownCurrencyError } from './errors/unknown-currency-error.js';
 export { UnknownVendorError } from './errors/unknown-vendor-error.js';
 export { UpstreamError } from './errors/upstream-error.js';
-export { currentActor, noteMemberWentOn, runWithActor } from './fetch/actor-context.js';
+export { currentActor, noteMemberWentOn, runDelegation, runWithActor } from './fetch/actor-context.js';
 export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
 export {
   formatDenialForModel,

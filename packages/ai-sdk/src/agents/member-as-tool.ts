@@ -4,6 +4,7 @@ import {
   type KeybrakeError,
   keybrakeErrorFromJSON,
   noteMemberWentOn,
+  runDelegation,
 } from '@keybrake/core';
 import { jsonSchema, type Tool, tool } from 'ai';
 import { asToolError } from '../tools/as-tool-error.js';
@@ -62,16 +63,22 @@ export interface MemberTask {
  * The last Keybrake denial among the member's `tool-error` parts, and whether a later step's tool
  * call succeeded: then the member went on after it and was not stopped.
  */
-function lastDenial(result: MemberRunResult): { denial: KeybrakeError; wentOn: boolean } | undefined {
-  let found: { denial: KeybrakeError; wentOn: boolean } | undefined;
+function lastDenial(
+  result: MemberRunResult,
+): { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined {
+  let found: { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined;
+  const all: KeybrakeError[] = [];
   for (const step of result.steps) {
     let stepDenial: KeybrakeError | undefined;
     let succeeded = false;
     for (const part of step.content) {
-      if (part.type === 'tool-error') stepDenial = findKeybrakeError(part.error) ?? stepDenial;
-      else if (part.type === 'tool-result') succeeded = true;
+      const denial = part.type === 'tool-error' ? findKeybrakeError(part.error) : undefined;
+      if (denial) {
+        stepDenial = denial;
+        all.push(denial);
+      } else if (part.type === 'tool-result') succeeded = true;
     }
-    if (stepDenial) found = { denial: stepDenial, wentOn: false };
+    if (stepDenial) found = { denial: stepDenial, wentOn: false, all };
     else if (succeeded && found) found.wentOn = true;
   }
   return found;
@@ -123,14 +130,17 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // The member's last denial as it happened, and whether a tool call of a later step succeeded.
       // (Steps are told apart by their messages array, not its length: `prepareStep` may trim it.)
       let seen: { denial: KeybrakeError; step: object | undefined; wentOn: boolean } | undefined;
+      const denials: KeybrakeError[] = [];
       const onToolExecutionEnd = ({ toolOutput, messages: step }: MemberToolExecutionEnd) => {
         const denial = toolOutput.type === 'tool-error' ? findKeybrakeError(toolOutput.error) : undefined;
+        if (denial) denials.push(denial);
         if (denial) seen = { denial, step, wentOn: false };
         else if (toolOutput.type === 'tool-result' && seen && (step === undefined || step !== seen.step))
           seen.wentOn = true;
       };
       try {
-        result = await run(task, { abortSignal, onToolExecutionEnd });
+        // A delegation of its own: a parallel one to the same member does not clear its stop.
+        result = await runDelegation(() => run(task, { abortSignal, onToolExecutionEnd }));
       } catch (error) {
         // (A timed-out or cancelled delegation too: a per-tool timeout aborts this call only, and
         // the supervisor's run goes on.)
@@ -140,7 +150,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         // must still read the denial, or it may send the delegation again — as a stop, or as a
         // note if the member had gone on after it.
         if (!direct && seen?.wentOn) {
-          noteMemberWentOn(seen.denial);
+          for (const denial of denials) noteMemberWentOn(denial);
           throw withNote(error, formatDenialWentOn(seen.denial));
         }
         const denial = direct ?? seen?.denial;
@@ -153,7 +163,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // The member went on after the denial: not a failed delegation (the supervisor must not send
       // it again), but never hidden either — any later tool call, even a free one, counts as going on.
       if (last.wentOn) {
-        noteMemberWentOn(denial);
+        for (const each of last.all) noteMemberWentOn(each);
         const note = formatDenialWentOn(denial);
         return result.text ? `${result.text}\n\n${note}` : note;
       }

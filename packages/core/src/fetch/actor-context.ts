@@ -11,6 +11,8 @@ interface ActorScope {
   parent?: ActorScope | undefined;
   /** Set on the scopes `runCappedTool` opens: one tool run. */
   run?: ToolRun | undefined;
+  /** Set on the scope {@link runDelegation} opens: one delegation to a member, told apart from others. */
+  delegation?: object | undefined;
 }
 
 /** A tool run: when it started, and the state the steps of one execution share. */
@@ -24,11 +26,11 @@ interface ToolRun {
 /** How the tool runs opened inside one tool execution ended: see {@link noteRunEnded}. */
 export interface RunOutcome {
   /**
-   * Per member (the runs' `actor.member`): the denial that stopped its last tool run ended here,
-   * and when it was noted (a tick of {@link clock}), unless a run of that member started after it
-   * ended otherwise (the member went on).
+   * Per delegation ({@link runDelegation}), else per member (the runs' `actor.member`): the denial
+   * that stopped its last tool run ended here, and when it was noted (a tick of {@link clock}),
+   * unless a run of that delegation started after it ended otherwise (the member went on).
    */
-  stops?: Map<string | undefined, { denial: KeybrakeError; at: number }>;
+  stops?: Map<unknown, { denial: KeybrakeError; at: number }>;
 }
 
 /** The nearest tool run scope at or above `scope`. */
@@ -106,16 +108,37 @@ export function noteRunEnded(denial: KeybrakeError | undefined): void {
   const self = storage.getStore();
   const parent = runScope(self?.parent)?.run?.shared;
   if (!parent || !self?.run) return;
-  const member = self.actor.member;
+  const who = delegationOf(self) ?? self.actor.member;
   if (denial) {
     parent.stops ??= new Map();
-    parent.stops.set(member, { denial, at: ++clock.tick });
+    parent.stops.set(who, { denial, at: ++clock.tick });
     return;
   }
-  // Went on: only a run of the same member started after its denial was noted clears it, never a
-  // parallel sibling, nor another member's run.
-  const stop = parent.stops?.get(member);
-  if (stop && self.run.startedAt > stop.at) parent.stops?.delete(member);
+  // Went on: only a run of the same delegation started after its denial was noted clears it, never
+  // a parallel sibling, nor another delegation's run.
+  const stop = parent.stops?.get(who);
+  if (stop && self.run.startedAt > stop.at) parent.stops?.delete(who);
+}
+
+/** The delegation a tool run belongs to: the nearest {@link runDelegation} scope above it, below its parent run. */
+function delegationOf(scope: ActorScope): object | undefined {
+  for (let at = scope.parent; at && !at.run; at = at.parent) if (at.delegation) return at.delegation;
+  return undefined;
+}
+
+/**
+ * For adapters that run a member agent as a tool (`memberAsTool`): runs one delegation, so that
+ * two delegations to the same member in parallel are told apart (one that went on does not clear
+ * the other's stop).
+ *
+ * @example
+ * ```ts
+ * const result = await runDelegation(() => member.generate({ prompt: task }));
+ * ```
+ */
+export function runDelegation<T>(task: () => T): T {
+  const parent = storage.getStore();
+  return storage.run({ actor: { ...parent?.actor }, denials: [], parent, delegation: {} }, task);
 }
 
 /**

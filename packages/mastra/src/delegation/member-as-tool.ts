@@ -1,4 +1,4 @@
-import { type KeybrakeError, noteMemberWentOn } from '@keybrake/core';
+import { type KeybrakeError, noteMemberWentOn, runDelegation } from '@keybrake/core';
 import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { nonRetryableError } from '../tools/non-retryable-error.js';
@@ -68,12 +68,15 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const requestContext = new RequestContext<unknown>(entries);
       const log = openDenialLog(requestContext);
       const { prompt } = input as { prompt: string };
-      const reply = await agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal });
+      // A delegation of its own: a parallel one to the same member does not clear its stop.
+      const reply = await runDelegation(() =>
+        agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal }),
+      );
       const last = log.denials.at(-1);
       if (!last) return { text: reply.text };
       // Went on after the denial: not a failed delegation, but never a hidden denial either.
       if (!memberWasStopped(log)) {
-        noteMemberWentOn(last.error);
+        for (const each of log.denials) noteMemberWentOn(each.error);
         return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
       }
       const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
