@@ -1,9 +1,8 @@
 import { KeybrakeError, runCappedTool } from '@keybrake/core';
 import { generateText, isStepCount, ToolLoopAgent, tool } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createScriptedModel } from '../test-utils/create-scripted-model.js';
+import { createScriptedModel, failsAfter } from '../test-utils/create-scripted-model.js';
 import { billingTools, chargeCard, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
@@ -43,13 +42,7 @@ for (const withSibling of [false, true]) {
         ],
       },
     ]);
-    let calls = 0;
-    const supervisor = new MockLanguageModelV4({
-      doGenerate: async (options) => {
-        if (calls++ < 1) return scripted.doGenerate(options);
-        throw new Error('the model provider is overloaded');
-      },
-    });
+    const supervisor = failsAfter(scripted, 1);
     // The lead's tool runs the supervisor (the README pattern: delegations not wrapped).
     const error = await runCappedTool({ member: 'lead', tool: 'ask_supervisor', toolCallId: 'g1' }, () =>
       generateText({
@@ -160,13 +153,7 @@ it('should keep the stop of a delegation when a parallel delegation to the same 
       ],
     },
   ]);
-  let calls = 0;
-  const supervisor = new MockLanguageModelV4({
-    doGenerate: async (options) => {
-      if (calls++ < 1) return scripted.doGenerate(options);
-      throw new Error('the model provider is overloaded');
-    },
-  });
+  const supervisor = failsAfter(scripted, 1);
   const error = await runCappedTool({ member: 'lead', tool: 'ask_supervisor', toolCallId: 'g1' }, () =>
     generateText({
       model: supervisor,

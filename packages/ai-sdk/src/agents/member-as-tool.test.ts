@@ -1,8 +1,12 @@
 import { CapExceededError, type TeamMember } from '@keybrake/core';
 import { generateText, isStepCount, type LanguageModel, ToolLoopAgent, type ToolLoopAgentSettings } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createScriptedModel, lastToolResults, type ModelCall } from '../test-utils/create-scripted-model.js';
+import {
+  createScriptedModel,
+  failsAfter,
+  lastToolResults,
+  type ModelCall,
+} from '../test-utils/create-scripted-model.js';
 import { billingTools, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
@@ -30,23 +34,6 @@ const supervisorModel = (delegations: Array<{ toolName: string; input: { task: s
     const outcomes = lastToolResults(call).map((result) => `${result.toolName}: ${String(result.output.value)}`);
     return { text: `Report. ${outcomes.join(' | ')}` };
   });
-
-/**
- * A member model that answers as `scripted` for its first `turns` calls, then fails: its provider
- * throws, or (`hang`) it waits until its abort signal fires.
- */
-const failsAfter = (scripted: ReturnType<typeof createScriptedModel>, turns: number, hang = false) => {
-  let calls = 0;
-  return new MockLanguageModelV4({
-    doGenerate: async (options) => {
-      if (calls++ < turns) return scripted.doGenerate(options);
-      if (!hang) throw new Error('the model provider is overloaded');
-      return await new Promise<never>((_, reject) => {
-        options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason), { once: true });
-      });
-    },
-  });
-};
 
 /** The billing member as an agent on `model`, with its capped tools (no retries: a failure is final). */
 const cappedBillingAgent = (

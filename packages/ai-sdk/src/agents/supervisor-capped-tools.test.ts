@@ -1,9 +1,8 @@
 import { generateText, isStepCount, ToolLoopAgent, tool } from 'ai';
-import { MockLanguageModelV4 } from 'ai/test';
 import { afterEach, expect, it } from 'vitest';
 import { z } from 'zod';
 import { memberAsTool } from '../agents/member-as-tool.js';
-import { createScriptedModel, lastToolResults } from '../test-utils/create-scripted-model.js';
+import { createScriptedModel, failsAfter, lastToolResults } from '../test-utils/create-scripted-model.js';
 import { billingTools, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 
@@ -50,13 +49,7 @@ it("should keep memberAsTool's 'went on' note, not the earlier denial, when the 
     { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] },
     { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 5 } }] },
   ]);
-  let calls = 0;
-  const failing = new MockLanguageModelV4({
-    doGenerate: async (options) => {
-      if (calls++ < 2) return scripted.doGenerate(options);
-      throw new Error('the model provider is overloaded');
-    },
-  });
+  const failing = failsAfter(scripted, 2);
   const member = new ToolLoopAgent({
     model: failing,
     tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
@@ -93,13 +86,7 @@ for (const wrapDelegation of [false, true]) {
       { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 500 } }] }, // denied (cap)
       { toolCalls: [{ toolName: 'note', input: { text: 'could not charge' } }] }, // goes on: a free tool
     ]);
-    let calls = 0;
-    const failing = new MockLanguageModelV4({
-      doGenerate: async (options) => {
-        if (calls++ < 2) return scripted.doGenerate(options);
-        throw new Error('the model provider is overloaded');
-      },
-    });
+    const failing = failsAfter(scripted, 2);
     const note = tool({ inputSchema: z.object({ text: z.string() }), execute: async () => 'noted' });
     const member = new ToolLoopAgent({
       model: failing,

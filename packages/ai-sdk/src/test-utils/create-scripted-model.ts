@@ -73,3 +73,20 @@ export function createScriptedModel(
     },
   });
 }
+
+/**
+ * A model that answers as `scripted` for its first `turns` calls, then fails: its provider throws
+ * "the model provider is overloaded", or (`hang`) it waits until its abort signal fires.
+ */
+export function failsAfter(scripted: MockLanguageModelV4, turns: number, hang = false): MockLanguageModelV4 {
+  let calls = 0;
+  return new MockLanguageModelV4({
+    doGenerate: async (options) => {
+      if (calls++ < turns) return scripted.doGenerate(options);
+      if (!hang) throw new Error('the model provider is overloaded');
+      return await new Promise<never>((_, reject) => {
+        options.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason), { once: true });
+      });
+    },
+  });
+}
