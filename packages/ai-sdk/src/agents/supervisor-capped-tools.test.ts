@@ -9,6 +9,25 @@ import { withKeybrake } from '../tools/with-keybrake.js';
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => close?.());
 
+/**
+ * What the supervisor's model read of one delegation to `member`: its tool set wrapped with
+ * `withKeybrake` (its vendor tools live in the same set), unless `wrap` is false.
+ */
+async function delegateOnce(member: Parameters<typeof memberAsTool>[0], { wrap = true } = {}): Promise<string> {
+  const model = createScriptedModel('supervisor', [
+    { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }] },
+    { text: 'done' },
+  ]);
+  const delegate = { delegate_billing: memberAsTool(member, { description: 'Billing.' }) };
+  await generateText({
+    model,
+    tools: wrap ? withKeybrake(delegate, { member: 'supervisor' }) : delegate,
+    stopWhen: isStepCount(3),
+    prompt: 'Bill.',
+  });
+  return String(lastToolResults(model.doGenerateCalls[1])[0]?.output.value);
+}
+
 it("should keep memberAsTool's last report when the supervisor's own tool set is wrapped with withKeybrake too", async () => {
   const { team, close: c } = await openTestTeam();
   close = c;
@@ -21,21 +40,7 @@ it("should keep memberAsTool's last report when the supervisor's own tool set is
     tools: withKeybrake(billingTools(stripeFor(billing)), { member: billing }),
     stopWhen: isStepCount(4),
   });
-  const model = createScriptedModel('supervisor', [
-    { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1 $200.' } }] },
-    { text: 'done' },
-  ]);
-  await generateText({
-    model,
-    // the supervisor's own tools are capped too (its vendor tools live in the same set)
-    tools: withKeybrake(
-      { delegate_billing: memberAsTool(member, { description: 'Billing.' }) },
-      { member: 'supervisor' },
-    ),
-    stopWhen: isStepCount(3),
-    prompt: 'Bill.',
-  });
-  const value = String(lastToolResults(model.doGenerateCalls[1])[0]?.output.value);
+  const value = await delegateOnce(member);
   expect(value).toMatch(/^KEYBRAKE_CAP_EXCEEDED: /);
   expect(value).toContain("The member's last report: Could not charge cus_1.");
 });
@@ -56,22 +61,8 @@ it("should keep memberAsTool's 'went on' note, not the earlier denial, when the 
     stopWhen: isStepCount(5),
     maxRetries: 0,
   });
-  const model = createScriptedModel('supervisor', [
-    { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }] },
-    { text: 'done' },
-  ]);
-  await generateText({
-    model,
-    // the supervisor's own tools are capped too (as in supervisor-capped-tools.test.ts)
-    tools: withKeybrake(
-      { delegate_billing: memberAsTool(member, { description: 'Billing.' }) },
-      { member: 'supervisor' },
-    ),
-    stopWhen: isStepCount(3),
-    prompt: 'Bill.',
-  });
+  const value = await delegateOnce(member);
   expect(fakeStripe.moneyMoved()).toHaveLength(1);
-  const value = String(lastToolResults(model.doGenerateCalls[1])[0]?.output.value);
   // Without the supervisor's withKeybrake, memberAsTool answers this (member-as-tool.test.ts).
   expect(value).toMatch(/^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/);
   expect(value).toContain('the member went on afterwards');
@@ -95,18 +86,7 @@ for (const wrapDelegation of [false, true]) {
       stopWhen: isStepCount(5),
       maxRetries: 0,
     });
-    const delegate = { delegate_billing: memberAsTool(member, { description: 'Charges customers.' }) };
-    const supervisor = createScriptedModel('supervisor', [
-      { toolCalls: [{ toolName: 'delegate_billing', input: { task: 'Charge cus_1.' } }] },
-      { text: 'done' },
-    ]);
-    await generateText({
-      model: supervisor,
-      tools: wrapDelegation ? withKeybrake(delegate, { member: 'supervisor' }) : delegate,
-      stopWhen: isStepCount(3),
-      prompt: 'Bill.',
-    });
-    const value = String(lastToolResults(supervisor.doGenerateCalls[1])[0]?.output.value);
+    const value = await delegateOnce(member, { wrap: wrapDelegation });
     // memberAsTool's own answer: the run's error, the denial as a note ("went on").
     expect(value).toMatch(/^Error: the model provider is overloaded\n\nKeybrake denied a call of this member/);
     expect(value).toContain('the member went on afterwards');
