@@ -8,6 +8,11 @@ export type {
   AuditTotals,
 } from './audit/audit-record.js';
 export {
+  type AuditWriteQueue,
+  type AuditWriteQueueOptions,
+  createAuditWriteQueue,
+} from './audit/create-audit-write-queue.js';
+export {
   createJsonlAuditSink,
   type JsonlAuditSinkOptions,
   readJsonlAuditRecords,

@@ -3,6 +3,7 @@ import { appendFile, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { StorageError } from '../errors/storage-error.js';
 import type { AuditRecord, AuditSink } from './audit-record.js';
+import { createAuditWriteQueue } from './create-audit-write-queue.js';
 import { queryAuditRecords } from './query-audit-records.js';
 
 /** Options of {@link createJsonlAuditSink}. */
@@ -22,9 +23,6 @@ export interface JsonlAuditSinkOptions {
   maxQueued?: number | undefined;
 }
 
-/** How long a failed append waits before it is tried again without a flush. */
-const RETRY_MS = 1_000;
-
 /**
  * An append-only JSON Lines audit sink that survives restarts. Writes are batched off the call's
  * path and appended in order; `flush()` waits for them. Queries read the whole file (the last
@@ -38,24 +36,10 @@ const RETRY_MS = 1_000;
  */
 export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink {
   const maxQueued = options.maxQueued ?? 100_000;
-  const report =
-    options.onError ??
-    ((error: StorageError) => process.emitWarning(error.message, { code: error.code, detail: String(error.cause) }));
-  let pending: string[] = [];
-  let writing: Promise<void> = Promise.resolve();
-  let scheduled = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-  /** How many records at the head of `pending` are being appended right now. */
-  let sending = 0;
   /** Set once a batch was appended: the directory exists and the file ends with a whole line. */
   let prepared = false;
-
-  const drain = (): Promise<void> => {
-    writing = writing.then(async () => {
-      if (pending.length === 0) return;
-      const batch = pending.slice();
-      sending = batch.length;
+  const queue = createAuditWriteQueue<{ id: string; line: string }>({
+    async write(batch) {
       try {
         let lead = '';
         if (!prepared) {
@@ -64,73 +48,37 @@ export function createJsonlAuditSink(options: JsonlAuditSinkOptions): AuditSink 
           // record stays whole.
           if (await endsMidLine(options.path)) lead = '\n';
         }
-        await appendFile(options.path, lead + batch.join(''));
+        await appendFile(options.path, lead + batch.map((queued) => queued.line).join(''));
         prepared = true;
-        pending = pending.slice(batch.length);
       } catch (cause) {
         // The failed append may have written part of the batch: look at the file's end again.
         prepared = false;
-        const error = new StorageError({
-          message: `Keybrake could not append to the audit log ${options.path}; ${pending.length} record(s) stay queued and are retried.`,
-          cause,
-        });
-        report(error);
-        if (!closed) retryTimer ??= setTimeout(retry, RETRY_MS).unref();
-        throw error;
-      } finally {
-        sending = 0;
+        throw cause;
       }
-    });
-    const result = writing;
-    writing = writing.catch(() => {});
-    return result;
-  };
-  function retry() {
-    retryTimer = undefined;
-    drain().catch(() => {});
-  }
+    },
+    maxQueued,
+    report: options.onError,
+    describeFailure: (cause, queued) =>
+      new StorageError({
+        message: `Keybrake could not append to the audit log ${options.path}; ${queued} record(s) stay queued and are retried.`,
+        cause,
+      }),
+    describeDrop: (dropped) =>
+      new StorageError({
+        message: `Keybrake dropped ${dropped} audit record(s): more than ${maxQueued} were waiting to be appended to ${options.path}.`,
+      }),
+    describeLost: ({ id }) =>
+      new StorageError({ message: `Keybrake's JSONL audit sink is closed; audit record ${id} was lost.` }),
+  });
 
   return {
-    write(record) {
-      if (closed) {
-        report(
-          new StorageError({ message: `Keybrake's JSONL audit sink is closed; audit record ${record.id} was lost.` }),
-        );
-        return;
-      }
-      pending.push(`${escapeLineSeparators(JSON.stringify(record))}\n`);
-      if (pending.length > maxQueued) {
-        // The oldest records not being appended right now are dropped.
-        const dropped = pending.splice(sending, pending.length - maxQueued);
-        report(
-          new StorageError({
-            message: `Keybrake dropped ${dropped.length} audit record(s): more than ${maxQueued} were waiting to be appended to ${options.path}.`,
-          }),
-        );
-      }
-      // After a failure the retry timer drains; until then, calls do not each retry (and report).
-      if (scheduled || retryTimer) return;
-      scheduled = true;
-      queueMicrotask(() => {
-        scheduled = false;
-        drain().catch(() => {});
-      });
-    },
+    write: (record) => queue.push({ id: record.id, line: `${escapeLineSeparators(JSON.stringify(record))}\n` }),
     async query(query) {
-      await drain();
+      await queue.drain();
       return queryAuditRecords(await readJsonlAuditRecords([options.path]), query);
     },
-    flush: () => drain(),
-    async close() {
-      if (closed) return;
-      try {
-        await drain();
-      } finally {
-        closed = true;
-        clearTimeout(retryTimer);
-        retryTimer = undefined;
-      }
-    },
+    flush: queue.drain,
+    close: queue.close,
   };
 }
 

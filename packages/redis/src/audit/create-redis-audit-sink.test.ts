@@ -212,6 +212,39 @@ describe('createRedisAuditSink', () => {
     });
   });
 
+  describe('when calls keep writing records while a flush waits', () => {
+    it('should resolve the flush once the records written before it are in Redis', async () => {
+      const stream = uniqueStream();
+      const sink = createRedisAuditSink({ url: redis.url, stream });
+      let writing = true;
+      // A steady stream of calls: one record every turn of the event loop, as a busy proxy writes them.
+      const writer = (async () => {
+        while (writing) {
+          sink.write(record());
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const before = record({ id: 'before-the-flush', keyId: 'kbk_flushed' });
+        sink.write(before);
+        const flushed = await Promise.race([
+          sink.flush().then(() => 'flushed'),
+          new Promise((resolve) => setTimeout(resolve, 3000, 'still waiting')),
+        ]);
+        expect(flushed).toBe('flushed');
+        writing = false;
+        await writer;
+        const { records } = await sink.query({ keyId: 'kbk_flushed' });
+        expect(records.map((entry) => entry.id)).toEqual(['before-the-flush']);
+      } finally {
+        writing = false;
+        await writer;
+        await sink.close?.();
+      }
+    });
+  });
+
   describe('when Redis stays unreachable', () => {
     it('should hold at most maxQueued records and report the ones it drops', async () => {
       const errors: StorageError[] = [];

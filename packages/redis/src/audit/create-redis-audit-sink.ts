@@ -2,6 +2,8 @@ import {
   type AuditQueryResult,
   type AuditRecord,
   type AuditSink,
+  type AuditWriteQueue,
+  createAuditWriteQueue,
   parseDuration,
   queryAuditRecords,
   StorageError,
@@ -90,7 +92,6 @@ const PAGE_SIZE = 1000;
  * make a session quiet for a few weeks look new).
  */
 const seenTtlMs = (indexTtlMs: number) => Math.max(12 * indexTtlMs, 400 * 86_400_000);
-const RETRY_MS = 1000;
 
 /**
  * Creates an {@link AuditSink} on a Redis stream shared by every replica. `write()` only queues:
@@ -127,61 +128,41 @@ export function createAuditSinkOn(
   const maxLen = options.maxLen ?? 1_000_000;
   const indexTtlMs = parseDuration(options.sessionIndexTtl ?? '30d');
   const maxQueued = options.maxQueued ?? 100_000;
-  const report =
-    options.onError ??
-    ((error: StorageError) => process.emitWarning(error.message, { code: error.code, detail: String(error.cause) }));
   /** Each root key's index stream is this prefix and the root key id (the append script adds them the same way). */
   const indexPrefix = `${stream}:root:`;
   const indexKey = (rootKeyId: string) => `${indexPrefix}${rootKeyId}`;
-
-  let queue: AuditRecord[] = [];
-  let chain: Promise<void> = Promise.resolve();
-  let scheduled = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let closed = false;
-  /** How many records at the head of the queue are being appended right now. */
-  let sending = 0;
 
   const appendBatch = (client: RedisClientType, batch: readonly AuditRecord[]) => {
     const args = [stream, String(maxLen), indexPrefix, String(indexTtlMs), String(seenTtlMs(indexTtlMs))];
     for (const record of batch) args.push(record.id, record.rootKeyId ?? '', JSON.stringify(record));
     return appendScript.run(client, args);
   };
-
-  const writeQueued = async () => {
-    while (queue.length > 0) {
-      const batch = queue.slice(0, Math.min(BATCH_SIZE, maxQueued));
-      sending = batch.length;
-      try {
-        await connection.run(
-          'append audit records',
-          (client) => appendBatch(client, batch),
-          `${queue.length} audit record(s) stay queued and are retried.`,
-        );
-      } catch (error) {
-        const failure = StorageError.isInstance(error)
-          ? (error as StorageError)
-          : new StorageError({ message: 'Keybrake could not append audit records to Redis.', cause: error });
-        report(failure);
-        if (!closed) retryTimer ??= setTimeout(retry, RETRY_MS).unref();
-        throw failure;
-      } finally {
-        sending = 0;
-      }
-      // A failed batch is kept and appended again later; a record that lands twice is read once
-      // (queries keep one version of each id).
-      queue = queue.slice(batch.length);
-    }
-  };
-  const drain = (): Promise<void> => {
-    const run = chain.then(writeQueued);
-    chain = run.catch(() => {});
-    return run;
-  };
-  function retry() {
-    retryTimer = undefined;
-    drain().catch(() => {});
-  }
+  let closed = false;
+  // A failed batch is kept and appended again later; a record that lands twice is read once
+  // (queries keep one version of each id).
+  const queue: AuditWriteQueue<AuditRecord> = createAuditWriteQueue({
+    write: (batch) =>
+      connection.run(
+        'append audit records',
+        (client) => appendBatch(client, batch),
+        `${queue.size} audit record(s) stay queued and are retried.`,
+      ),
+    batchSize: BATCH_SIZE,
+    maxQueued,
+    report: options.onError,
+    // A whole turn of the event loop's records go in one script.
+    schedule: 'immediate',
+    describeFailure: (cause) =>
+      StorageError.isInstance(cause)
+        ? (cause as StorageError)
+        : new StorageError({ message: 'Keybrake could not append audit records to Redis.', cause }),
+    describeDrop: (dropped) =>
+      new StorageError({
+        message: `Keybrake dropped ${dropped} audit record(s): more than ${maxQueued} were waiting for Redis at ${connection.where}.`,
+      }),
+    describeLost: (record) =>
+      new StorageError({ message: `Keybrake's Redis audit sink is closed; audit record ${record.id} was lost.` }),
+  });
 
   const readStream = async (key: string, rootKeyId: string | undefined): Promise<AuditRecord[]> => {
     // Each id in the order of its oldest copy, records handed over oldest first: as the memory and
@@ -211,34 +192,10 @@ export function createAuditSinkOn(
   };
 
   return {
-    write(record) {
-      if (closed) {
-        report(
-          new StorageError({ message: `Keybrake's Redis audit sink is closed; audit record ${record.id} was lost.` }),
-        );
-        return;
-      }
-      queue.push(record);
-      if (queue.length > maxQueued) {
-        // The oldest records not being appended right now are dropped.
-        const dropped = queue.splice(sending, queue.length - maxQueued);
-        report(
-          new StorageError({
-            message: `Keybrake dropped ${dropped.length} audit record(s): more than ${maxQueued} were waiting for Redis at ${connection.where}.`,
-          }),
-        );
-      }
-      // After a failure the retry timer drains; until then, calls do not each retry (and report).
-      if (scheduled || retryTimer) return;
-      scheduled = true;
-      setImmediate(() => {
-        scheduled = false;
-        drain().catch(() => {});
-      });
-    },
+    write: (record) => queue.push(record),
 
     async query(query): Promise<AuditQueryResult> {
-      await drain();
+      await queue.drain();
       let key = stream;
       if (query.rootKeyId !== undefined) {
         const index = indexKey(query.rootKeyId);
@@ -253,20 +210,19 @@ export function createAuditSinkOn(
       return queryAuditRecords(await readStream(key, query.rootKeyId), query);
     },
 
-    flush: drain,
+    flush: queue.drain,
 
     async close() {
       if (closed) return;
+      closed = true;
       try {
-        await drain();
+        await queue.close();
       } catch (error) {
         throw new StorageError({
-          message: `Keybrake closed its Redis audit sink with ${queue.length} audit record(s) it could not write; they are lost.`,
+          message: `Keybrake closed its Redis audit sink with ${queue.size} audit record(s) it could not write; they are lost.`,
           cause: error,
         });
       } finally {
-        closed = true;
-        clearTimeout(retryTimer);
         await connection.release();
       }
     },
