@@ -121,18 +121,26 @@ describe('openRedisConnection', () => {
     });
   });
 
-  describe('when Redis may evict any key under memory pressure (maxmemory-policy allkeys-*)', () => {
-    it('should refuse every operation, fail closed, and say how to fix it; noeviction and volatile-* are fine', async () => {
+  describe("when Redis may evict Keybrake's keys under memory pressure (any maxmemory-policy but noeviction)", () => {
+    it('should refuse every operation, fail closed, and say how to fix it; noeviction is fine', async () => {
       const evicting = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
-      const volatile = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-lru'] });
+      // Spend totals and revocation markers carry a TTL (until 8 days after their key expires), so
+      // volatile-* policies may evict them too.
+      const volatile = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'volatile-ttl'] });
+      const keeping = await startRedisServer({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction'] });
       const unsafe = openRedisConnection({ url: evicting.url });
-      const safe = openRedisConnection({ url: volatile.url });
+      const alsoUnsafe = openRedisConnection({ url: volatile.url });
+      const safe = openRedisConnection({ url: keeping.url });
       try {
         await expect(unsafe.run('reserve a call', (client) => client.ping())).rejects.toMatchObject({
           code: 'KEYBRAKE_STORAGE_ERROR',
           message: expect.stringMatching(
-            /may evict Keybrake's keys \(maxmemory-policy allkeys-lru\).*Set maxmemory-policy to noeviction.*the call is denied\.$/,
+            /may evict Keybrake's keys \(maxmemory-policy allkeys-lru\).*Set maxmemory-policy to noeviction;.*the call is denied\.$/,
           ),
+        });
+        await expect(alsoUnsafe.run('reserve a call', (client) => client.ping())).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: expect.stringContaining('(maxmemory-policy volatile-ttl)'),
         });
         expect(await safe.run('reserve a call', (client) => client.ping())).toBe('PONG');
         // The whole vault fails closed with it: a Redis ledger on that server denies the reservation.
@@ -148,8 +156,8 @@ describe('openRedisConnection', () => {
         ).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
         await ledger.close?.();
       } finally {
-        await Promise.all([unsafe.release(), safe.release()]);
-        await Promise.all([evicting.close(), volatile.close()]);
+        await Promise.all([unsafe.release(), alsoUnsafe.release(), safe.release()]);
+        await Promise.all([evicting.close(), volatile.close(), keeping.close()]);
       }
     });
   });

@@ -127,9 +127,10 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
   let initial = !client.isReady;
   let firstConnect: Promise<void> | undefined;
   /**
-   * Redis' eviction policy, as last read. Under `allkeys-*` Redis may evict any key when memory
-   * runs short — spend totals and revocation markers included, which would silently reopen caps
-   * and revoked keys — so every operation is refused (fail closed) while it is in force.
+   * Redis' eviction policy, as last read. Under any policy but `noeviction` Redis may evict keys
+   * when memory runs short — under `volatile-*` those with a TTL, which Keybrake's spend totals and
+   * revocation markers have (until 8 days after their key expires) — and silently reopen caps and
+   * revoked keys, so every operation is refused (fail closed) while it is in force.
    */
   let policy: { evicting: string | undefined; at: number } | undefined;
   let policyRead: Promise<void> | undefined;
@@ -138,7 +139,7 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       .then(
         (text) => {
           const name = /^maxmemory_policy:(\S+)/m.exec(String(text))?.[1];
-          policy = { evicting: name?.startsWith('allkeys-') ? name : undefined, at: Date.now() };
+          policy = { evicting: name && name !== 'noeviction' ? name : undefined, at: Date.now() };
         },
         () => {
           // INFO renamed or refused (some managed services do): the policy cannot be told; the
@@ -156,7 +157,7 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
     else if (Date.now() - policy.at > POLICY_RECHECK_MS) void readPolicy();
     if (policy?.evicting) {
       throw new StorageError({
-        message: `Redis at ${where} may evict Keybrake's keys (maxmemory-policy ${policy.evicting}): spend totals and revocations could vanish and reopen caps. Set maxmemory-policy to noeviction (or a volatile-* policy); until then ${consequence}`,
+        message: `Redis at ${where} may evict Keybrake's keys (maxmemory-policy ${policy.evicting}): spend totals and revocations could vanish and reopen caps. Set maxmemory-policy to noeviction; until then ${consequence}`,
       });
     }
   };
