@@ -67,7 +67,13 @@ export { UnknownCostError } from './errors/unknown-cost-error.js';
 export { UnknownCurrencyError } from './errors/unknown-currency-error.js';
 export { UnknownVendorError } from './errors/unknown-vendor-error.js';
 export { UpstreamError } from './errors/upstream-error.js';
-export { currentActor, noteMemberWentOn, runDelegation, runWithActor } from './fetch/actor-context.js';
+export {
+  currentActor,
+  type DelegationReport,
+  noteMemberWentOn,
+  runDelegation,
+  runWithActor,
+} from './fetch/actor-context.js';
 export { type CappedFetchOptions, createCappedFetch } from './fetch/create-capped-fetch.js';
 export {
   formatDenialForModel,

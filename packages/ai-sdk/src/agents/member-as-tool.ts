@@ -1,4 +1,5 @@
 import {
+  type DelegationReport,
   findKeybrakeError,
   formatDenialWentOn,
   type KeybrakeError,
@@ -13,13 +14,18 @@ import { asToolError } from '../tools/as-tool-error.js';
 export interface MemberRunResult {
   /** The member's final text: what the supervisor's model reads when the member was not stopped. */
   text: string;
-  /** The member's steps, scanned for `tool-error` parts carrying a Keybrake denial. */
-  steps: ReadonlyArray<{ readonly content: ReadonlyArray<{ readonly type: string; readonly error?: unknown }> }>;
+  /**
+   * The member's steps, scanned for `tool-error` parts carrying a Keybrake denial, and for
+   * `tool-result` parts of capped tool runs that answered a denial as their result.
+   */
+  steps: ReadonlyArray<{
+    readonly content: ReadonlyArray<{ readonly type: string; readonly error?: unknown; readonly toolCallId?: string }>;
+  }>;
 }
 
 /** What `onToolExecutionEnd` is given (the AI SDK's `ToolExecutionEndEvent`, the part a delegation reads). */
 export interface MemberToolExecutionEnd {
-  readonly toolOutput: { readonly type: string; readonly error?: unknown };
+  readonly toolOutput: { readonly type: string; readonly error?: unknown; readonly toolCallId?: string };
   /** The messages of the step's model call: one array per step, shared by its tool calls. */
   readonly messages?: readonly unknown[] | undefined;
 }
@@ -60,19 +66,38 @@ export interface MemberTask {
 }
 
 /**
- * The last Keybrake denial among the member's `tool-error` parts, and whether a later step's tool
- * call succeeded: then the member went on after it and was not stopped.
+ * Reads the denials of a member's tool calls from their outputs: a `tool-error` carrying one, or a
+ * `tool-result` of a capped tool run that answered one as its result (the tool caught the official
+ * SDK's error and returned a value), as the delegation's report has it — each report entry once,
+ * as tool call ids may repeat across steps.
+ */
+function denialReader(report: DelegationReport) {
+  const taken = new Set<object>();
+  return (output: { readonly type: string; readonly error?: unknown; readonly toolCallId?: string }) => {
+    if (output.type === 'tool-error') return findKeybrakeError(output.error);
+    if (output.type !== 'tool-result' || output.toolCallId === undefined) return undefined;
+    const entry = report.answered.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));
+    if (entry) taken.add(entry);
+    return entry?.denial;
+  };
+}
+
+/**
+ * The last Keybrake denial among the member's tool calls, and whether a later step's tool call
+ * succeeded: then the member went on after it and was not stopped.
  */
 function lastDenial(
   result: MemberRunResult,
+  report: DelegationReport,
 ): { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined {
   let found: { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined;
   const all: KeybrakeError[] = [];
+  const denialOf = denialReader(report);
   for (const step of result.steps) {
     let stepDenial: KeybrakeError | undefined;
     let succeeded = false;
     for (const part of step.content) {
-      const denial = part.type === 'tool-error' ? findKeybrakeError(part.error) : undefined;
+      const denial = denialOf(part);
       if (denial) {
         stepDenial = denial;
         all.push(denial);
@@ -88,7 +113,8 @@ function lastDenial(
  * Turns a member agent into a delegation tool for the supervisor (the AI SDK's subagent pattern:
  * a tool whose `execute` runs the member). A member's tool errors stay inside its own run, so when
  * the member's steps hold a `tool-error` with a Keybrake denial (a cap, endpoint, expiry or
- * revocation stop), the tool throws that typed {@link KeybrakeError}: the supervisor gets a
+ * revocation stop) — or a tool wrapped with `withKeybrake` caught a denial and returned it as its
+ * result, which the AI SDK records as a `tool-result` — the tool throws that typed {@link KeybrakeError}: the supervisor gets a
  * `tool-error` part of its own, and its model reads an `error-text` tool result with the code,
  * the member's key label, cap, spent and attempted amounts, then the member's last report. If
  * the member went on with another tool call after the denial, the tool returns the member's final
@@ -131,8 +157,10 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       // (Steps are told apart by their messages array, not its length: `prepareStep` may trim it.)
       let seen: { denial: KeybrakeError; step: object | undefined; wentOn: boolean } | undefined;
       const denials: KeybrakeError[] = [];
+      const report: DelegationReport = { answered: [] };
+      const denialOf = denialReader(report);
       const onToolExecutionEnd = ({ toolOutput, messages: step }: MemberToolExecutionEnd) => {
-        const denial = toolOutput.type === 'tool-error' ? findKeybrakeError(toolOutput.error) : undefined;
+        const denial = denialOf(toolOutput);
         if (denial) denials.push(denial);
         if (denial) seen = { denial, step, wentOn: false };
         else if (toolOutput.type === 'tool-result' && seen && (step === undefined || step !== seen.step))
@@ -140,7 +168,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       };
       try {
         // A delegation of its own: a parallel one to the same member does not clear its stop.
-        result = await runDelegation(() => run(task, { abortSignal, onToolExecutionEnd }));
+        result = await runDelegation(() => run(task, { abortSignal, onToolExecutionEnd }), report);
       } catch (error) {
         // (A timed-out or cancelled delegation too: a per-tool timeout aborts this call only, and
         // the supervisor's run goes on.)
@@ -157,7 +185,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         if (!denial) throw error;
         throw asToolError(copyOf(denial), `The member's run then failed: ${errorMessage(error)}`);
       }
-      const last = lastDenial(result);
+      const last = lastDenial(result, report);
       if (!last) return result.text;
       const { denial } = last;
       // The member went on after the denial: not a failed delegation (the supervisor must not send

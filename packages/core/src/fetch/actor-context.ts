@@ -12,7 +12,18 @@ interface ActorScope {
   /** Set on the scopes `runCappedTool` opens: one tool run. */
   run?: ToolRun | undefined;
   /** Set on the scope {@link runDelegation} opens: one delegation to a member, told apart from others. */
-  delegation?: object | undefined;
+  delegation?: { report?: DelegationReport | undefined } | undefined;
+}
+
+/**
+ * What {@link runDelegation} tells the adapter that runs a member about the member's tool runs
+ * that its framework cannot show: those a denial stopped but that answered it as their result
+ * (the tool caught the official SDK's error and returned a value, which the framework records as
+ * a successful tool call).
+ */
+export interface DelegationReport {
+  /** Those tool runs, in the order they ended: the tool call id (if the run had one) and the denial. */
+  readonly answered: Array<{ readonly toolCallId: string | undefined; readonly denial: KeybrakeError }>;
 }
 
 /** A tool run: when it started, and the state the steps of one execution share. */
@@ -103,12 +114,24 @@ export function runAsTool<T>(actor: AuditActor, task: () => T, denials: Keybrake
  * sibling). A member's run, itself a supervisor's tool, that a denial stopped and that then threw
  * (its model gave up, say) is then answered as that denial too, never as an error to retry, which
  * would run the member and move its money again.
+ *
+ * @param answered - The run returned normally: a denial that stopped it was answered as its result
+ * (noted in its delegation's {@link DelegationReport}, which the framework cannot show).
  */
-export function noteRunEnded(denial: KeybrakeError | undefined): void {
+export function noteRunEnded(denial: KeybrakeError | undefined, answered = false): void {
   const self = storage.getStore();
-  const parent = runScope(self?.parent)?.run?.shared;
-  if (!parent || !self?.run) return;
-  const who = delegationOf(self) ?? self.actor.member;
+  if (!self?.run) return;
+  const delegation = delegationOf(self);
+  if (denial && answered && delegation?.report) {
+    const { answered: runs } = delegation.report;
+    const toolCallId = self.actor.toolCallId;
+    // A streaming tool's steps end one by one with the same denial: one entry.
+    const last = runs.at(-1);
+    if (last?.denial !== denial || last.toolCallId !== toolCallId) runs.push({ toolCallId, denial });
+  }
+  const parent = runScope(self.parent)?.run?.shared;
+  if (!parent) return;
+  const who = delegation ?? self.actor.member;
   if (denial) {
     parent.stops ??= new Map();
     parent.stops.set(who, { denial, at: ++clock.tick });
@@ -121,7 +144,7 @@ export function noteRunEnded(denial: KeybrakeError | undefined): void {
 }
 
 /** The delegation a tool run belongs to: the nearest {@link runDelegation} scope above it, below its parent run. */
-function delegationOf(scope: ActorScope): object | undefined {
+function delegationOf(scope: ActorScope): NonNullable<ActorScope['delegation']> | undefined {
   for (let at = scope.parent; at && !at.run; at = at.parent) if (at.delegation) return at.delegation;
   return undefined;
 }
@@ -133,12 +156,16 @@ function delegationOf(scope: ActorScope): object | undefined {
  *
  * @example
  * ```ts
- * const result = await runDelegation(() => member.generate({ prompt: task }));
+ * const report: DelegationReport = { answered: [] };
+ * const result = await runDelegation(() => member.generate({ prompt: task }), report);
+ * report.answered; // the member's tool calls that answered a denial as their result
  * ```
+ * @param task - Runs the member.
+ * @param report - Where the member's tool runs that answered a denial as their result are noted.
  */
-export function runDelegation<T>(task: () => T): T {
+export function runDelegation<T>(task: () => T, report?: DelegationReport): T {
   const parent = storage.getStore();
-  return storage.run({ actor: { ...parent?.actor }, denials: [], parent, delegation: {} }, task);
+  return storage.run({ actor: { ...parent?.actor }, denials: [], parent, delegation: { report } }, task);
 }
 
 /**

@@ -6,7 +6,7 @@ import { KeybrakeError } from '../errors/keybrake-error.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createVault, type Vault } from '../vault/create-vault.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
-import { noteMemberWentOn, runWithActor } from './actor-context.js';
+import { type DelegationReport, noteMemberWentOn, runDelegation, runWithActor } from './actor-context.js';
 import { formatDenialForModel, runCappedTool } from './run-capped-tool.js';
 
 describe('runCappedTool', () => {
@@ -81,6 +81,31 @@ describe('runCappedTool', () => {
       await expect(runCappedTool(actor, afterDenial(timeout))).rejects.toBe(timeout);
       // Without the predicate, an error after a denial is still the denial.
       await expect(runCappedTool(actor, afterDenial(signal))).rejects.toBeInstanceOf(CapExceededError);
+    });
+  });
+
+  describe('when a tool run answers a denial as its result, inside a delegation', () => {
+    it("should note the run's tool call id and denial in the delegation's report, once per run", async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 5, label: 'team/billing' });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const forgiving = async () => {
+        const response = await send('http://x/charge', { method: 'POST' });
+        return response.ok ? 'charged' : `failed: ${response.status}`;
+      };
+      const report: DelegationReport = { answered: [] };
+      const outputs = await runDelegation(async () => {
+        const denied = await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'call_1' }, forgiving);
+        // A run that throws its denial is its framework's to see, not the report's.
+        const thrown = await runCappedTool({ member: 'billing', tool: 'charge', toolCallId: 'call_2' }, async () => {
+          throw new Error(await forgiving());
+        }).catch((error: unknown) => error);
+        const free = await runCappedTool({ member: 'billing', tool: 'note', toolCallId: 'call_3' }, () => 'noted');
+        return [denied, thrown, free];
+      }, report);
+      expect(outputs[0]).toBe('failed: 429');
+      expect(outputs[1]).toBeInstanceOf(CapExceededError);
+      expect(report.answered).toEqual([{ toolCallId: 'call_1', denial: expect.any(CapExceededError) }]);
+      expect(report.answered[0]?.denial).not.toBe(outputs[1]);
     });
   });
 

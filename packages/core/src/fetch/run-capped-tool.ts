@@ -72,7 +72,7 @@ export async function runCappedTool<T>(
         throw denial;
       }
       // A run that answered a denial as its result (a wrapper inside it did) was still stopped by it.
-      noteRunEnded(scopeDenials().at(-1) ?? stoppedBy());
+      noteRunEnded(scopeDenials().at(-1) ?? stoppedBy(), true);
       return result;
     },
     denials,

@@ -24,8 +24,10 @@ type Execute = (input: unknown, context: unknown) => unknown;
  * vendor call made inside it is audited with the member, the tool name and the model's tool call
  * id, and a Keybrake denial (cap, endpoint, expiry, revocation) — thrown by a capped fetch or by
  * an official SDK's own exception — becomes the tool's error, whose message tells the model the
- * code, the budget, spent, cap, attempted amount and that retrying will not help. Other errors
- * pass through unchanged. Tools without `execute` are returned as they are.
+ * code, the budget, spent, cap, attempted amount and that retrying will not help. A tool that
+ * catches a denial and returns a value keeps its result, but the denial is still recorded for the
+ * supervisor (`keybrakeDelegation`, `memberAsTool`). Other errors pass through unchanged. Tools
+ * without `execute` are returned as they are.
  *
  * @param tools - The member's tools, keyed by the name the model calls them by.
  * @param options - The member the tools belong to.
@@ -61,16 +63,25 @@ export function withKeybrake<TTools extends Record<string, KeybrakeTool>>(
       const started = performance.now();
       /** A member this tool delegated to (`memberAsTool`) that Keybrake stopped: its error is kept as worded. */
       let memberStopped: (Error & { cause: KeybrakeError }) | undefined;
+      /** The denials of this execution's own vendor calls. */
+      const denials: KeybrakeError[] = [];
       try {
-        const output = await runCappedTool(actor, async () => {
-          try {
-            return await execute.call(tool, input, context);
-          } catch (error) {
-            memberStopped = findMemberStopped(error);
-            throw error;
-          }
-        });
-        recordMemberSuccess(requestContextOf(context), started);
+        const output = await runCappedTool(
+          actor,
+          async () => {
+            try {
+              return await execute.call(tool, input, context);
+            } catch (error) {
+              memberStopped = findMemberStopped(error);
+              throw error;
+            }
+          },
+          { denials },
+        );
+        // The tool caught a denial (the official SDK's error) and answered it as its result: Mastra
+        // records a successful call, but the supervisor still reads that the member was denied.
+        if (denials.length > 0) for (const denial of denials) recordToolDenial(denial, { ...actor, context });
+        else recordMemberSuccess(requestContextOf(context), started);
         return output;
       } catch (error) {
         if (memberStopped) {
