@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { type RealVendors, runBillingTeam } from './run-team.js';
 
-// Offline by default. Real credentials in .env (see .env.example) switch each part to the real thing.
+// Offline by default. Real credentials in .env (see .env.example) switch each part to the real thing;
+// a variable left empty there (NAME=) counts as unset.
 const envFile = new URL('../.env', import.meta.url);
 if (existsSync(envFile)) process.loadEnvFile(envFile);
 const env = process.env;
@@ -17,13 +18,13 @@ function realVendors(): RealVendors | undefined {
     twilio: {
       accountSid: TWILIO_ACCOUNT_SID,
       authToken: TWILIO_AUTH_TOKEN,
-      from: TWILIO_FROM_NUMBER ?? '+15005550006',
+      from: TWILIO_FROM_NUMBER?.trim() || '+15005550006',
     },
   };
 }
 
 // A model id string is resolved by the AI SDK's built-in Vercel AI Gateway provider (AI_GATEWAY_API_KEY).
-const modelId = env.AI_GATEWAY_API_KEY ? (env.KEYBRAKE_DEMO_MODEL ?? 'openai/gpt-5-mini') : undefined;
+const modelId = env.AI_GATEWAY_API_KEY ? env.KEYBRAKE_DEMO_MODEL?.trim() || 'openai/gpt-5-mini' : undefined;
 const vendors = realVendors();
 
 console.log('Keybrake × Vercel AI SDK: a billing team with spending brakes');
