@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { InvalidPolicyError, parseDuration, type Vault } from '@keybrake/core';
 import { type Logger, pino } from 'pino';
 import { createProxyLogger, serializeErrorWithoutCredentials } from '../logging/create-proxy-logger.js';
@@ -192,6 +193,57 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     before.once('finish', next);
     before.once('close', next);
   });
+  // A client that half-closes its side after its last request (a TCP FIN) still reads the answers
+  // it is owed: a charge sent that way has moved money. (Node's default ends the connection at once;
+  // `httpAllowHalfOpen` is its switch, undocumented but in node:http since v14: a test holds it.)
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  // A request Node cannot read (malformed, headers too large, too slow) is answered in the proxy's
+  // error shape, and only after the answers owed on the connection before it: a charge pipelined
+  // ahead of it has moved money, and its client must read the outcome. Then the connection closes.
+  const refused = new WeakSet<Duplex>();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (refused.has(socket)) return; // the parser reports again on each later chunk
+    refused.add(socket);
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+    logger.warn({ code: error.code, status }, 'unreadable request');
+    const refuse = () => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify({
+        error: {
+          code: 'KEYBRAKE_INVALID_REQUEST',
+          message: `Keybrake could not read this request (${error.code ?? 'malformed HTTP'}); it was not sent. The connection is closed.`,
+        },
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n${body}`,
+        () => socket.destroy(),
+      );
+    };
+    const owed = lastResponse.get(socket);
+    if (!owed || owed.writableFinished || owed.destroyed) return refuse();
+    if (!owed.req.complete) {
+      // The request in flight is the unreadable one (its body cut short, or too slow): it is never
+      // answered, as Node does by default.
+      if (!owed.headersSent) refuse();
+      else socket.destroy();
+      return;
+    }
+    const once = () => {
+      owed.off('finish', once);
+      owed.off('close', once);
+      refuse();
+    };
+    owed.once('finish', once);
+    owed.once('close', once);
+  });
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1;
     route(request, response)
@@ -254,6 +306,13 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     },
   };
 }
+
+/** The status of a request Node cannot read, by its parser's error code (else 400), as Node's own default answers. */
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
 
 /** A child of `logger` whose `err` serializer, the logger's own or pino's, has `Authorization` censored. */
 function withCensoredErrors(logger: Logger): Logger {

@@ -36,6 +36,11 @@ describe('the proxy at the HTTP level', () => {
         res.write('{"ok":true}');
         res.addTrailers({ 'x-checksum': 'abc' });
         res.end();
+      } else if (req.url === '/v1/slow') {
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{"charged":true}');
+        }, 150);
       } else if (req.url === '/v1/empty') {
         res.writeHead(204);
         res.end();
@@ -68,6 +73,7 @@ describe('the proxy at the HTTP level', () => {
               'POST /v1/charges': '5.00',
               'POST /v1/trailer': '5.00',
               'POST /v1/trickle': '5.00',
+              'POST /v1/slow': '5.00',
               'GET /**': 0,
               'HEAD /**': 0,
               'DELETE /**': 0,
@@ -105,6 +111,42 @@ describe('the proxy at the HTTP level', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 413']);
     expect(received.filter((line) => line === 'POST /v1/charges').length).toBe(before);
+  });
+
+  describe('when a charge is still in flight on the connection', () => {
+    const charge = () =>
+      `POST /v1/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\namount=500`;
+
+    it("should send the charge's answer before the 400 of a malformed request pipelined behind it", async () => {
+      const answer = await sendRaw(url, `${charge()}NOT A REQUEST\r\n\r\n`);
+      expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+      expect(answer).toContain('{"charged":true}');
+      expect(answer).toMatch(/HTTP\/1\.1 400 .*connection: close.*"code":"KEYBRAKE_INVALID_REQUEST"/is);
+    });
+
+    it('should still answer a client that half-closed its side after sending it', async () => {
+      const answer = await sendRaw(url, charge(), { halfClose: true });
+      expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+      expect(answer).toContain('{"charged":true}');
+    });
+  });
+
+  it('should close, not wait, when a client half-closes in the middle of a body, and send nothing on', async () => {
+    const before = received.length;
+    const answer = await sendRaw(
+      url,
+      `POST /v1/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nContent-Length: 100\r\n\r\namount=500`,
+      { halfClose: true },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(answer).not.toContain('HTTP/1.1 200');
+    expect(received.length).toBe(before);
+  });
+
+  it("should answer a malformed request with a 400 in the proxy's error shape", async () => {
+    const answer = await sendRaw(url, 'NOT A REQUEST\r\n\r\n');
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(answer).toMatch(/\r\n\r\n\{"error":\{"code":"KEYBRAKE_INVALID_REQUEST","message":"[^"]+"\}\}$/);
   });
 
   it('should answer a charged call whose answer carries a Trailer header, not fail it with a 500', async () => {
