@@ -185,6 +185,13 @@ describe('createRedisLedger', () => {
         const again = Date.now();
         await expect(ledger.balance('k', NOW)).rejects.toMatchObject({ code: 'KEYBRAKE_STORAGE_ERROR' });
         expect(Date.now() - again).toBeLessThan(100);
+        // A settlement comes after the call was allowed and sent: its failure does not deny it, and
+        // a command that timed out may still run, so the message claims neither.
+        await expect(ledger.settle({ reservationId: 'r', micros: 1, now: NOW })).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message:
+            'Keybrake cannot reach Redis at redis://127.0.0.1:1/0; the call was sent, and its reservation stays open and expires into spend at its estimate, unless this settlement reaches Redis late.',
+        });
       } finally {
         await ledger.close?.();
       }

@@ -13,6 +13,13 @@ import {
 } from '../connection/open-redis-connection.js';
 import { balanceScript, reserveScript, settleScript } from './ledger-scripts.js';
 
+/**
+ * What a failed settlement means. The call was allowed and sent, so it is not denied; and a command
+ * that timed out (Redis hung) may still run when Redis answers again, settling at `micros` after all.
+ */
+const SETTLE_FAILED =
+  'the call was sent, and its reservation stays open and expires into spend at its estimate, unless this settlement reaches Redis late.';
+
 /** Options of {@link createRedisLedger}. */
 export interface RedisLedgerOptions extends RedisConnectionOptions {
   /**
@@ -110,15 +117,18 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
 
     async settle({ reservationId, micros, now, awaitsLatePrice }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
-      await connection.run('settle a call', (client) =>
-        settleScript.run(client, [
-          prefix,
-          retain,
-          reservationId,
-          String(micros),
-          String(now),
-          awaitsLatePrice ? '1' : '0',
-        ]),
+      await connection.run(
+        'settle a call',
+        (client) =>
+          settleScript.run(client, [
+            prefix,
+            retain,
+            reservationId,
+            String(micros),
+            String(now),
+            awaitsLatePrice ? '1' : '0',
+          ]),
+        SETTLE_FAILED,
       );
     },
 
