@@ -5,8 +5,8 @@ import { createTool } from '@mastra/core/tools';
 import type Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
-import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
+import { chargeIntent, startBillingTeam, stripeFor, superviseOnce } from '../test-utils/billing-team.js';
+import { type ScriptStep, scriptModel } from '../test-utils/script-model.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { keybrakeDelegation } from './keybrake-delegation.js';
 import { memberAsTool } from './member-as-tool.js';
@@ -21,13 +21,7 @@ const forgivingCharge = (stripe: Stripe) =>
     inputSchema: z.object({ customer: z.string(), amountCents: z.number().int().positive() }),
     execute: async ({ customer, amountCents }) => {
       try {
-        const intent = await stripe.paymentIntents.create({
-          amount: amountCents,
-          currency: 'usd',
-          confirm: true,
-          payment_method: 'pm_card_visa',
-          metadata: { customer },
-        });
+        const intent = await chargeIntent(stripe, customer, amountCents);
         return { ok: true, id: intent.id };
       } catch (error) {
         return { ok: false, error: (error as Error).message };
@@ -60,23 +54,6 @@ const member = (team: Team['team'], steps: ScriptStep[]) => {
     tools: withKeybrake({ chargeCustomer: forgivingCharge(stripeFor(billing)) }, { member: billing }),
   });
 };
-
-/** Runs a supervisor whose model delegates once through `toolName`; returns the delegation's output as its model read it. */
-async function superviseOnce(toolName: string, setup: Partial<ConstructorParameters<typeof Agent>[0]>) {
-  const supervisorModel = scriptModel([
-    { toolCalls: [{ toolName, input: { prompt: 'Charge cus_1.' } }] },
-    { text: 'ok' },
-  ]);
-  const supervisor = new Agent({
-    id: 'supervisor',
-    name: 'supervisor',
-    instructions: 'Run billing.',
-    model: supervisorModel.model,
-    ...setup,
-  });
-  await supervisor.generate('Bill cus_1.');
-  return toolOutputs(supervisorModel.prompts[1])[0];
-}
 
 describe('a member tool that answers its denial as its result', () => {
   let running: Team | undefined;

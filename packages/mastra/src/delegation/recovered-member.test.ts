@@ -1,9 +1,6 @@
-// A member denied once that goes on and finishes its task is not reported as stopped: a supervisor
-// told the delegation failed might send it again, and the member already moved money.
-import { Agent } from '@mastra/core/agent';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBillingAgent, startBillingTeam } from '../test-utils/billing-team.js';
-import { type ScriptStep, scriptModel, toolOutputs } from '../test-utils/script-model.js';
+import { createBillingAgent, startBillingTeam, superviseOnce } from '../test-utils/billing-team.js';
+import type { ScriptStep } from '../test-utils/script-model.js';
 import { keybrakeDelegation } from './keybrake-delegation.js';
 import { memberAsTool } from './member-as-tool.js';
 
@@ -24,23 +21,6 @@ const stopped: ScriptStep[] = [
 ];
 
 const billingAgent = (team: Team['team'], steps: ScriptStep[]) => createBillingAgent(team.member('billing'), steps);
-
-/** Runs a supervisor whose model delegates once through `toolName`; returns the delegation's output as its model read it. */
-async function superviseOnce(toolName: string, setup: Partial<ConstructorParameters<typeof Agent>[0]>) {
-  const supervisorModel = scriptModel([
-    { toolCalls: [{ toolName, input: { prompt: 'Charge cus_1 $50.' } }] },
-    { text: 'ok' },
-  ]);
-  const supervisor = new Agent({
-    id: 'supervisor',
-    name: 'supervisor',
-    instructions: 'Run billing.',
-    model: supervisorModel.model,
-    ...setup,
-  });
-  await supervisor.generate('Bill cus_1.');
-  return toolOutputs(supervisorModel.prompts[1])[0];
-}
 
 describe('a member denied once that went on', () => {
   let running: Team | undefined;

@@ -9,7 +9,7 @@ import twilio from 'twilio';
 import { z } from 'zod';
 import { keybrakeHooks } from '../tools/keybrake-hooks.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
-import { type ScriptStep, scriptModel } from './script-model.js';
+import { type ScriptStep, scriptModel, toolOutputs } from './script-model.js';
 
 export const STRIPE_SECRET = 'sk_test_51MastraAdapterSecret0123456789';
 export const TWILIO_SID = `AC${'7'.repeat(32)}`;
@@ -57,6 +57,16 @@ export function stripeFor(member: TeamMember): Stripe {
   });
 }
 
+/** Charges a customer `amountCents` with one confirmed PaymentIntent (official Stripe SDK). */
+export const chargeIntent = (stripe: Stripe, customer: string, amountCents: number) =>
+  stripe.paymentIntents.create({
+    amount: amountCents,
+    currency: 'usd',
+    confirm: true,
+    payment_method: 'pm_card_visa',
+    metadata: { customer },
+  });
+
 /** A Mastra tool charging a customer with a confirmed PaymentIntent (official Stripe SDK). */
 export function createChargeTool(stripe: Stripe) {
   return createTool({
@@ -64,13 +74,7 @@ export function createChargeTool(stripe: Stripe) {
     description: 'Charge a customer in US cents with a confirmed PaymentIntent.',
     inputSchema: z.object({ customer: z.string(), amountCents: z.number().int().positive() }),
     execute: async ({ customer, amountCents }) => {
-      const intent = await stripe.paymentIntents.create({
-        amount: amountCents,
-        currency: 'usd',
-        confirm: true,
-        payment_method: 'pm_card_visa',
-        metadata: { customer },
-      });
+      const intent = await chargeIntent(stripe, customer, amountCents);
       return { id: intent.id, status: intent.status, amountCents: intent.amount };
     },
   });
@@ -90,6 +94,27 @@ export function createSmsTool(member: TeamMember) {
       return { sid: message.sid, status: message.status };
     },
   });
+}
+
+/**
+ * Runs a supervisor whose scripted model delegates once through `toolName` (input `{ prompt }`),
+ * then answers 'ok'; returns the delegation's output as its model read it.
+ */
+export async function superviseOnce(
+  toolName: string,
+  setup: Partial<ConstructorParameters<typeof Agent>[0]>,
+  prompt = 'Charge cus_1 $50.',
+) {
+  const supervisorModel = scriptModel([{ toolCalls: [{ toolName, input: { prompt } }] }, { text: 'ok' }]);
+  const supervisor = new Agent({
+    id: 'supervisor',
+    name: 'supervisor',
+    instructions: 'Run billing.',
+    model: supervisorModel.model,
+    ...setup,
+  });
+  await supervisor.generate('Bill cus_1.');
+  return toolOutputs(supervisorModel.prompts[1])[0];
 }
 
 /** A member as a Mastra agent whose model follows `steps`, its charge tool wrapped with `withKeybrake` (or, `hooksOnly`, under `keybrakeHooks`). */
