@@ -13,6 +13,7 @@ export {
   type MemberRunner,
   type MemberRunResult,
   type MemberTask,
+  type MemberToolOutput,
   memberAsTool,
 } from './agents/member-as-tool.js';
 export { keybrakeModelMiddleware } from './models/keybrake-model-middleware.js';

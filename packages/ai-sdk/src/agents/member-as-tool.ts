@@ -10,6 +10,13 @@ import {
 import { jsonSchema, type Tool, tool } from 'ai';
 import { asToolError } from '../tools/as-tool-error.js';
 
+/** A member's tool call outcome as a delegation reads it: a step's content part, or `onToolExecutionEnd`'s `toolOutput`. */
+export interface MemberToolOutput {
+  readonly type: string;
+  readonly error?: unknown;
+  readonly toolCallId?: string;
+}
+
 /** The parts of an AI SDK run result (`agent.generate()`, `generateText()`) a delegation reads. */
 export interface MemberRunResult {
   /** The member's final text: what the supervisor's model reads when the member was not stopped. */
@@ -19,13 +26,13 @@ export interface MemberRunResult {
    * `tool-result` parts of capped tool runs that answered a denial as their result.
    */
   steps: ReadonlyArray<{
-    readonly content: ReadonlyArray<{ readonly type: string; readonly error?: unknown; readonly toolCallId?: string }>;
+    readonly content: ReadonlyArray<MemberToolOutput>;
   }>;
 }
 
 /** What `onToolExecutionEnd` is given (the AI SDK's `ToolExecutionEndEvent`, the part a delegation reads). */
 export interface MemberToolExecutionEnd {
-  readonly toolOutput: { readonly type: string; readonly error?: unknown; readonly toolCallId?: string };
+  readonly toolOutput: MemberToolOutput;
   /** The messages of the step's model call: one array per step, shared by its tool calls. */
   readonly messages?: readonly unknown[] | undefined;
 }
@@ -73,7 +80,7 @@ export interface MemberTask {
  */
 function denialReader(report: DelegationReport) {
   const taken = new Set<object>();
-  return (output: { readonly type: string; readonly error?: unknown; readonly toolCallId?: string }) => {
+  return (output: MemberToolOutput) => {
     if (output.type === 'tool-error') return findKeybrakeError(output.error);
     if (output.type !== 'tool-result' || output.toolCallId === undefined) return undefined;
     const entry = report.answered.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));

@@ -6,6 +6,7 @@ import { type Logger, pino } from 'pino';
 import { createProxyLogger, serializeErrorWithoutCredentials } from '../logging/create-proxy-logger.js';
 import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
 import { VERSION } from '../version.js';
+import type { WireError } from '../wire/wire-types.js';
 import { createAdminTokenCheck } from './create-admin-token-check.js';
 import { handleAdminRequest } from './handle-admin-request.js';
 import { handleVendorRequest } from './handle-vendor-request.js';
@@ -215,12 +216,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         socket.destroy();
         return;
       }
-      const body = JSON.stringify({
+      // The admin API's error shape (`writeError`'s), written to the socket: there is no response object.
+      const wire: WireError = {
         error: {
           code: 'KEYBRAKE_INVALID_REQUEST',
           message: `Keybrake could not read this request (${error.code ?? 'malformed HTTP'}); it was not sent. The connection is closed.`,
         },
-      });
+      };
+      const body = JSON.stringify(wire);
       socket.end(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
           `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n${body}`,
