@@ -8,7 +8,7 @@ import { createProxyMetrics } from '../metrics/create-proxy-metrics.js';
 import { VERSION } from '../version.js';
 import type { WireError } from '../wire/wire-types.js';
 import { createAdminTokenCheck } from './create-admin-token-check.js';
-import { handleAdminRequest } from './handle-admin-request.js';
+import { handleAdminRequest, MAX_ADMIN_BODY_BYTES } from './handle-admin-request.js';
 import { handleVendorRequest } from './handle-vendor-request.js';
 import type { ProxyContext } from './proxy-context.js';
 import { writeError, writeJson } from './write-json.js';
@@ -193,6 +193,16 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     if (before.writableFinished) return next();
     before.once('finish', next);
     before.once('close', next);
+  });
+  // A client that sends `Expect: 100-continue` waits for the go-ahead before its body. One whose
+  // `Content-Length` is already over the limit gets no go-ahead but its 413 (RFC 9110 §10.1.1):
+  // asking it to upload a body the proxy will not read wastes its bandwidth and ours.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    const url = request.url ?? '/';
+    const admin = url === '/vault' || url.startsWith('/vault/') || url.startsWith('/vault?');
+    const declared = Number(request.headers['content-length']);
+    if (!(declared > (admin ? MAX_ADMIN_BODY_BYTES : maxBodyBytes))) response.writeContinue();
+    server.emit('request', request, response);
   });
   // A client that half-closes its side after its last request (a TCP FIN) still reads the answers
   // it is owed: a charge sent that way has moved money. (Node's default ends the connection at once;

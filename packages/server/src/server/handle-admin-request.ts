@@ -12,7 +12,7 @@ import { readRequestBody } from './read-request-body.js';
 import { writeError, writeJson } from './write-json.js';
 
 /** Largest admin request body, bytes. */
-const MAX_ADMIN_BODY_BYTES = 65_536;
+export const MAX_ADMIN_BODY_BYTES = 65_536;
 const KEY_ROUTE = /^\/vault\/keys\/([^/]+)$/;
 const KEY_ID = /^kbk_[0-9A-Za-z]{1,64}$/;
 

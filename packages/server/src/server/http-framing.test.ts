@@ -1,7 +1,7 @@
 // The proxy at the HTTP level, over raw loopback sockets: what it passes on from the vendor's
 // answer, and what it never runs. The upstream answers by path.
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { createBearerVendor, createFixedPriceCostModel, createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +141,44 @@ describe('the proxy at the HTTP level', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(answer).not.toContain('HTTP/1.1 200');
     expect(received.length).toBe(before);
+  });
+
+  describe('when a client asks for 100 Continue before sending its body', () => {
+    const head = (length: number) =>
+      `POST /v1/charges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: ${length}\r\n\r\n`;
+
+    it('should answer 413 at once, not 100 Continue, when the declared body is over the limit', async () => {
+      const before = received.length;
+      const answer = await sendRaw(url, head(5000));
+      expect(answer).not.toContain('100 Continue');
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+      expect(answer).toContain('"code":"KEYBRAKE_INVALID_REQUEST"');
+      expect(received.length).toBe(before);
+    });
+
+    it('should answer 100 Continue to a body within the limit, then the call', async () => {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(url).port), '127.0.0.1', () => socket.write(head(10)));
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk.toString('utf8');
+          if (text === 'HTTP/1.1 100 Continue\r\n\r\n') socket.write('amount=500');
+        });
+        socket.on('close', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 100', 'HTTP/1.1 200']);
+      expect(answer).toContain('{"ok":true}');
+    });
+
+    it("should answer 413 at once to an admin call over the admin API's body limit", async () => {
+      const answer = await sendRaw(
+        url,
+        'POST /vault/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-token-0123456789-abcdef\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: 70000\r\n\r\n',
+      );
+      expect(answer).not.toContain('100 Continue');
+      expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    });
   });
 
   it("should answer a malformed request with a 400 in the proxy's error shape", async () => {
