@@ -45,6 +45,9 @@ Options:
                               live replicas never share keys or spend; KEYBRAKE_REDIS_PREFIX)
   --max-body-bytes <n>        Largest request body (default 1048576)
   --upstream-timeout <d>      Timeout of vendor calls (default 60s)
+  --reservation-ttl <d>       How long a call's reservation stays open before it counts as spent
+                              (a replica that crashed mid-call never settles it; default 10m, at
+                              least 2 × upstream timeout + 1s)
   --mode <test|live>          Prefix of issued vault keys, kb_test_ or kb_live_ (default test;
                               KEYBRAKE_MODE)
   --log-level <level>         fatal, error, warn, info, debug, trace or silent (default info;

@@ -53,6 +53,9 @@ describe('runCli', () => {
         [['serve', '--price', 'twilio'], /Invalid --price "twilio"/],
         [['serve', '--upstream', 'strpe=http://127.0.0.1:12111'], /upstream was given for unknown vendor "strpe"/],
         [['serve', '--host='], /--host must not be empty/],
+        [['serve', '--reservation-ttl', '5s'], /reservationTtl \(5000 ms\) must outlast the longest call/],
+        [['serve', '--reservation-ttl', 'soon'], /--reservation-ttl: Invalid duration "soon"/],
+        [['serve', '--upstream-timeout', 'forever'], /--upstream-timeout: Invalid duration/],
         [['serve', '--config', '/nonexistent/keybrake.json'], /cannot read the config file/],
       ];
       for (const [args, message] of cases) {
@@ -86,6 +89,7 @@ describe('runCli', () => {
           logLevel: 'silent',
           prices: { twilio: { smsSegmentUsd: '0.0079' } },
           publicMetrics: true,
+          reservationTtl: '3m',
         }),
       );
       const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789' });

@@ -47,6 +47,7 @@ export async function createServeVault(config: ServeConfig, logger: Logger): Pro
       mode: config.mode,
       maxBodyBytes: config.maxBodyBytes,
       upstreamTimeout: config.upstreamTimeout,
+      reservationTtl: config.reservationTtl,
     });
   } catch (error) {
     await Promise.allSettled([storage.ledger?.close?.(), storage.keyStore?.close?.(), audit?.close?.()]);

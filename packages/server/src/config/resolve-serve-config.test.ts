@@ -28,6 +28,7 @@ describe('resolveServeConfig', () => {
         redisPrefix: 'keybrake:test:',
         maxBodyBytes: 1_048_576,
         upstreamTimeout: '60s',
+        reservationTtl: undefined,
         mode: 'test',
         logLevel: 'info',
         publicMetrics: false,
@@ -38,7 +39,7 @@ describe('resolveServeConfig', () => {
   describe('when flags, the environment and the config file disagree', () => {
     it('should take flags over the environment over the file', () => {
       const config = resolveServeConfig({
-        flags: { port: '0', fx: 'jpy=0.0067', upstream: ['stripe=http://127.0.0.1:1'] },
+        flags: { port: '0', fx: 'jpy=0.0067', upstream: ['stripe=http://127.0.0.1:1'], reservationTtl: '5m' },
         env: {
           ...env,
           KEYBRAKE_PORT: '9000',
@@ -53,6 +54,8 @@ describe('resolveServeConfig', () => {
           secrets: { stripe: 'sk_test_file', resend: 're_file' },
           upstreams: { stripe: 'http://127.0.0.1:2', twilio: 'http://127.0.0.1:3' },
           auditFile: 'audit.jsonl',
+          reservationTtl: '20m',
+          upstreamTimeout: '30s',
         },
       });
       expect(config).toMatchObject({
@@ -62,6 +65,8 @@ describe('resolveServeConfig', () => {
         secrets: { stripe: 'sk_test_env', resend: 're_file' },
         upstreams: { stripe: 'http://127.0.0.1:1', twilio: 'http://127.0.0.1:3' },
         auditFile: 'audit.jsonl',
+        reservationTtl: '5m',
+        upstreamTimeout: '30s',
       });
     });
 

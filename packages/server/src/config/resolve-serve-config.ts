@@ -3,6 +3,7 @@ import {
   type FxRates,
   InvalidPolicyError,
   type KeyMode,
+  parseDuration,
   parseFxRates,
   type VaultSecrets,
 } from '@keybrake/core';
@@ -22,6 +23,7 @@ export interface ServeFlags {
   redisPrefix?: string | undefined;
   maxBodyBytes?: string | undefined;
   upstreamTimeout?: string | undefined;
+  reservationTtl?: string | undefined;
   mode?: string | undefined;
   logLevel?: string | undefined;
   publicMetrics?: boolean | undefined;
@@ -46,6 +48,8 @@ export interface ServeConfig {
   redisPrefix: string;
   maxBodyBytes: number;
   upstreamTimeout: string | number;
+  /** The vault's `reservationTtl`; `undefined`: the vault's default (10 minutes, or longer if the upstream timeout needs it). */
+  reservationTtl?: string | number | undefined;
   mode: KeyMode;
   logLevel: LevelWithSilent;
   publicMetrics: boolean;
@@ -147,7 +151,8 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
     redisUrl: flags.redisUrl ?? fromEnv('KEYBRAKE_REDIS_URL') ?? file.redisUrl,
     redisPrefix,
     maxBodyBytes,
-    upstreamTimeout: flags.upstreamTimeout ?? file.upstreamTimeout ?? '60s',
+    upstreamTimeout: checkDuration('--upstream-timeout', flags.upstreamTimeout ?? file.upstreamTimeout ?? '60s'),
+    reservationTtl: checkDuration('--reservation-ttl', flags.reservationTtl ?? file.reservationTtl),
     mode,
     logLevel: logLevel as LevelWithSilent,
     publicMetrics: flags.publicMetrics ?? file.publicMetrics ?? false,
@@ -165,6 +170,17 @@ function describeFields(fields: Record<string, string>): string {
   return Object.entries(fields)
     .map(([path, message]) => `${path} ${message}`)
     .join('; ');
+}
+
+/** The duration as given, once it parses, or an error naming the option it came from. */
+function checkDuration<T extends string | number | undefined>(name: string, value: T): T {
+  if (value === undefined) return value;
+  try {
+    parseDuration(value);
+  } catch (error) {
+    throw new InvalidPolicyError({ message: `${name}: ${(error as Error).message}`, cause: error });
+  }
+  return value;
 }
 
 function toInteger(name: string, text: string | undefined, fallback: number): number {

@@ -78,6 +78,7 @@ export const serveConfigFileSchema = z.strictObject({
   redisPrefix: z.string().min(1).optional(),
   maxBodyBytes: z.number().int().positive().optional(),
   upstreamTimeout: z.union([z.string(), z.number().positive()]).optional(),
+  reservationTtl: z.union([z.string(), z.number().positive()]).optional(),
   mode: z.enum(['test', 'live']).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   publicMetrics: z.boolean().optional(),
