@@ -95,6 +95,39 @@ describe('memberAsTool, when a member tool answers its denial as its result', ()
     });
   });
 
+  it("should fail the delegation when the denial came last, though its tool call id repeats an earlier step's", async () => {
+    // Some providers number tool calls per step (`call_0`, …): the denial is the second `call_0`.
+    const { read, close: closeTeam } = await delegate((_call, turn) =>
+      turn === 0
+        ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 50 }, toolCallId: 'call_0' }] }
+        : turn === 1
+          ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 200 }, toolCallId: 'call_0' }] }
+          : { text: 'I charged cus_1 $50 but not $200.' },
+    );
+    close = closeTeam;
+    expect(read?.output.type).toBe('error-text');
+    expect(String(read?.output.value)).toMatch(
+      /^KEYBRAKE_CAP_EXCEEDED: .*\nThe member's last report: I charged cus_1 \$50 but not \$200\.$/s,
+    );
+  });
+
+  it("should report the member as going on when its later call repeats the denied call's id and succeeds", async () => {
+    const { read, close: closeTeam } = await delegate((_call, turn) =>
+      turn === 0
+        ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 200 }, toolCallId: 'call_0' }] }
+        : turn === 1
+          ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 50 }, toolCallId: 'call_0' }] }
+          : { text: 'Charged cus_1 $50.' },
+    );
+    close = closeTeam;
+    expect(read?.output).toEqual({
+      type: 'text',
+      value: expect.stringMatching(
+        /^Charged cus_1 \$50\.\n\nKeybrake denied a call of this member during the run \(KEYBRAKE_CAP_EXCEEDED: .*\); the member went on afterwards\.$/s,
+      ),
+    });
+  });
+
   it("should fail the delegation with the denial when the member's run then fails", async () => {
     const {
       read,

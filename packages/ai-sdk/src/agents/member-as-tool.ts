@@ -89,6 +89,30 @@ function denialReader(report: DelegationReport) {
   };
 }
 
+/** A member's `tool-result` as `onToolExecutionEnd` saw it end, in order: the denial it answered, if any. */
+interface EndedToolResult {
+  readonly toolCallId: string | undefined;
+  readonly denial: KeybrakeError | undefined;
+}
+
+/**
+ * Reads the denials of a finished run's step parts. From what `onToolExecutionEnd` saw as each tool
+ * call ended, when it saw any: taken in order, so a tool call id that repeats in a later step (some
+ * providers number calls per step) reads that step's outcome. Else (a runner that did not pass the
+ * callback on) from the delegation's report.
+ */
+function stepDenialReader(report: DelegationReport, ended: readonly EndedToolResult[]) {
+  if (ended.length === 0) return denialReader(report);
+  const taken = new Set<EndedToolResult>();
+  return (output: MemberToolOutput) => {
+    if (output.type === 'tool-error') return findKeybrakeError(output.error);
+    if (output.type !== 'tool-result') return undefined;
+    const entry = ended.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));
+    if (entry) taken.add(entry);
+    return entry?.denial;
+  };
+}
+
 /**
  * The last Keybrake denial among the member's tool calls, and whether a later step's tool call
  * succeeded: then the member went on after it and was not stopped.
@@ -96,10 +120,11 @@ function denialReader(report: DelegationReport) {
 function lastDenial(
   result: MemberRunResult,
   report: DelegationReport,
+  ended: readonly EndedToolResult[],
 ): { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined {
   let found: { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined;
   const all: KeybrakeError[] = [];
-  const denialOf = denialReader(report);
+  const denialOf = stepDenialReader(report, ended);
   for (const step of result.steps) {
     let stepDenial: KeybrakeError | undefined;
     let succeeded = false;
@@ -166,8 +191,10 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       const denials: KeybrakeError[] = [];
       const report: DelegationReport = { answered: [] };
       const denialOf = denialReader(report);
+      const ended: EndedToolResult[] = [];
       const onToolExecutionEnd = ({ toolOutput, messages: step }: MemberToolExecutionEnd) => {
         const denial = denialOf(toolOutput);
+        if (toolOutput.type === 'tool-result') ended.push({ toolCallId: toolOutput.toolCallId, denial });
         if (denial) denials.push(denial);
         if (denial) seen = { denial, step, wentOn: false };
         else if (toolOutput.type === 'tool-result' && seen && (step === undefined || step !== seen.step))
@@ -192,7 +219,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
         if (!denial) throw error;
         throw asToolError(copyOf(denial), `The member's run then failed: ${errorMessage(error)}`);
       }
-      const last = lastDenial(result, report);
+      const last = lastDenial(result, report, ended);
       if (!last) return result.text;
       const { denial } = last;
       // The member went on after the denial: not a failed delegation (the supervisor must not send
