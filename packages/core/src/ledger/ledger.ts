@@ -81,6 +81,13 @@ export interface SettleRequest {
    * a later settle of it is ignored, so a ledger does not grow with call history.
    */
   awaitsLatePrice?: boolean | undefined;
+  /**
+   * Called if this settlement throws but then takes effect after all: a storage command that timed
+   * out on the client (a hung Redis) and ran once the server answered again. The vault uses it to
+   * write the call's audit record again with the amount the ledger now holds. A ledger that cannot
+   * fail that way (the memory ledger) never calls it; one that can should, at most once.
+   */
+  onLateSettle?: (() => void) | undefined;
 }
 
 /** Where one key stands. Expired unsettled reservations are included in `spent`. */

@@ -37,10 +37,11 @@ describe('createVault', () => {
     vault.handle({ vaultKey, method, path, headers: {} });
 
   /** A vault fronting one custom vendor priced by `costModel`, on the recording upstream unless told otherwise. */
-  const customVault = (costModel: CostModel, baseUrl = upstream.url) => {
+  const customVault = (costModel: CostModel, baseUrl = upstream.url, keyStore?: KeyStore) => {
     const vault = createVault({
       vendors: { custom: createBearerVendor({ name: 'custom', baseUrl, costModel }) },
       secrets: { custom: 'sk_custom_secret' },
+      ...(keyStore ? { keyStore } : {}),
     });
     vaults.push(vault);
     return vault;
@@ -1163,6 +1164,55 @@ describe('createVault', () => {
       expect(records.filter((record) => record.note?.includes("reconciled to the vendor's price"))).toEqual([
         expect.objectContaining({ method: 'POST', actualMicros: 40_000, label: 'notifier' }),
       ]);
+      await sms.close();
+    });
+
+    it("should keep a call's own settled cost when the late prices its answer reports cannot be applied", async () => {
+      const sms = await startRecordingUpstream((request) =>
+        request.method === 'POST' ? { body: { id: 'msg_1', price: null } } : { body: { id: 'msg_1', price: 40_000 } },
+      );
+      const inner = createMemoryKeyStore();
+      let storeDown = false;
+      const keyStore: KeyStore = {
+        ...inner,
+        takePending: async (ref) => {
+          if (storeDown) throw new Error('key store unreachable');
+          return inner.takePending(ref);
+        },
+      };
+      const model: CostModel = {
+        // A priced GET (a paid lookup) whose own cost is known from its answer.
+        estimate: (request) => ({ kind: 'known', micros: request.method === 'POST' ? 50_000 : 10_000 }),
+        settle: (request, response, estimate) => {
+          const id = (response.json as { id?: string }).id;
+          if (request.method !== 'POST') return { kind: 'known', micros: 7_000 };
+          return estimate.kind === 'known' && id
+            ? { kind: 'known', micros: estimate.micros, pendingRef: id }
+            : { kind: 'known', micros: 0 };
+        },
+        reconcile: (_request, response) => {
+          const { id, price } = response.json as { id: string; price: number | null };
+          return price === null ? undefined : { ref: id, micros: price };
+        },
+      };
+      const vault = customVault(model, sms.url, keyStore);
+      const key = await vault.issueKey({ vendor: 'custom', capUsd: 1 });
+      const call = (method: string, path: string) =>
+        vault.handle({ vaultKey: key.vaultKey, method, path, headers: {} });
+      await call('POST', '/messages');
+      storeDown = true;
+      const lookup = await call('GET', '/messages/msg_1');
+      await vault.getKeyStatus(key.id);
+      const record = (await vault.queryAudit({ keyId: key.id })).records.find(
+        (each) => each.id === lookup.keybrake.auditId,
+      );
+      expect(record).toMatchObject({
+        outcome: 'settled',
+        actualMicros: 7_000,
+        note: 'late prices of earlier calls not applied (key store unreachable)',
+      });
+      // The SMS keeps its estimate; the lookup its own cost.
+      expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(57_000);
       await sms.close();
     });
   });

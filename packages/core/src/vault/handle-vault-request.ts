@@ -389,12 +389,13 @@ async function allowOrDeny(
           reservationId: state.auditId,
           micros: outcomeUnknown ? estimatedMicros : 0,
           now: context.now(),
+          onLateSettle: outcomeUnknown ? undefined : auditLateSettlement(context, record, 0, record.note),
         });
       } catch (settleError) {
         // The reservation stays open and expires into spend at the estimate: counted, not lost.
         // The caller still learns what happened to the call, not that the ledger failed.
         counted = estimatedMicros;
-        record.note = `settlement failed (${settleError instanceof Error ? settleError.message : 'storage error'}); the estimate stays counted`;
+        record.note = settlementFailed(settleError);
       }
     }
     record.outcome = outcomeUnknown ? 'unknown' : 'settled';
@@ -487,19 +488,26 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
   const { vendor, upstream, replayed, estimatedMicros } = call;
   const record = state.record;
   let { actualMicros, pendingRef } = call;
-  try {
-    if (!replayed)
+  if (!replayed) {
+    try {
       await context.ledger.settle({
         reservationId: state.auditId,
         micros: actualMicros,
         now: context.now(),
         awaitsLatePrice: pendingRef !== undefined,
+        onLateSettle: auditLateSettlement(context, record, actualMicros, record.note),
       });
-    if (call.late.length > 0) await applyLatePrices(context, vendor, call.late);
-  } catch (error) {
-    if (!replayed) actualMicros = estimatedMicros;
-    pendingRef = undefined;
-    record.note = `settlement failed (${error instanceof Error ? error.message : 'storage error'}); the estimate stays counted`;
+    } catch (error) {
+      actualMicros = estimatedMicros;
+      pendingRef = undefined;
+      record.note = settlementFailed(error);
+    }
+  }
+  if (call.late.length > 0) {
+    // This call's own settlement stands; only the earlier calls' prices could not be applied.
+    await applyLatePrices(context, vendor, call.late).catch((error: unknown) => {
+      record.note = `${record.note ? `${record.note}; ` : ''}late prices of earlier calls not applied (${error instanceof Error ? error.message : 'storage error'})`;
+    });
   }
   record.outcome = replayed ? 'replayed' : 'settled';
   record.actualMicros = actualMicros;
@@ -511,6 +519,30 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
   record.vendorRequestId = requestId !== undefined && REQUEST_ID.test(requestId) ? requestId : undefined;
   finish(context, state);
   if (pendingRef) await context.keyStore.putPending(pendingRef, record, PENDING_TTL_MS).catch(() => {});
+}
+
+function settlementFailed(error: unknown): string {
+  return `settlement failed (${error instanceof Error ? error.message : 'storage error'}); the estimate stays counted`;
+}
+
+/**
+ * What the vault does when a settlement that failed (a storage command that timed out while Redis
+ * was hung) takes effect after all: the ledger then holds `micros`, not the estimate the call's
+ * audit record gave, so the record is written again (`revision` + 1) with that amount.
+ */
+function auditLateSettlement(
+  context: VaultContext,
+  record: AuditRecord,
+  micros: MicroUsd,
+  modelNote: string | undefined,
+): () => void {
+  return () =>
+    context.audit.write({
+      ...record,
+      revision: (record.revision ?? 0) + 1,
+      actualMicros: micros,
+      note: `${modelNote ? `${modelNote}; ` : ''}settled late: the settlement timed out, then reached the ledger`,
+    });
 }
 
 /** Keeps a call's bookkeeping in the vault's set of unfinished ones until it is done. */

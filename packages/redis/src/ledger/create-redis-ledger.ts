@@ -115,21 +115,30 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
       return toReserveResult(reservationId, reply);
     },
 
-    async settle({ reservationId, micros, now, awaitsLatePrice }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
-      await connection.run(
-        'settle a call',
-        (client) =>
-          settleScript.run(client, [
-            prefix,
-            retain,
-            reservationId,
-            String(micros),
-            String(now),
-            awaitsLatePrice ? '1' : '0',
-          ]),
-        SETTLE_FAILED,
-      );
+      let sent: Promise<unknown> | undefined;
+      try {
+        await connection.run(
+          'settle a call',
+          (client) => {
+            sent = settleScript.run(client, [
+              prefix,
+              retain,
+              reservationId,
+              String(micros),
+              String(now),
+              awaitsLatePrice ? '1' : '0',
+            ]);
+            return sent;
+          },
+          SETTLE_FAILED,
+        );
+      } catch (error) {
+        // Timed out while Redis was hung: the script may still run once Redis answers again.
+        if (sent && onLateSettle) sent.then(onLateSettle, () => {});
+        throw error;
+      }
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {
