@@ -142,12 +142,19 @@ describe('an upstream that echoes the credential it received', () => {
         const echo = Buffer.from(
           JSON.stringify({ error: `invalid x-api-key ${String(request.headers['x-api-key'])}` }),
         );
+        const twice = zlib.gzipSync(zlib.gzipSync(echo));
         const [encoding, bytes] =
           request.url === '/zstd'
             ? ['zstd', zlib.zstdCompressSync(echo)]
             : request.url === '/compress'
               ? ['compress', echo]
-              : [undefined, echo];
+              : request.url === '/gzip-twice'
+                ? ['gzip, gzip', twice]
+                : request.url === '/gzip-twice-labelled-once'
+                  ? ['gzip', twice]
+                  : request.url === '/compress-deflated'
+                    ? ['compress', zlib.deflateSync(echo)]
+                    : [undefined, echo];
         response.writeHead(401, {
           'content-type': 'application/json',
           ...(encoding && { 'content-encoding': encoding }),
@@ -183,6 +190,18 @@ describe('an upstream that echoes the credential it received', () => {
       const undecodable = await send(`${url}/compress`);
       expect(undecodable.headers.get('content-encoding')).toBeNull();
       expect(await undecodable.text()).toBe('');
+      // Compressed twice, as HTTP allows: both layers undone, then redacted.
+      const twice = await send(`${url}/gzip-twice`);
+      expect(twice.headers.get('content-encoding')).toBeNull();
+      expect(await twice.text()).toBe('{"error":"invalid x-api-key [redacted by keybrake]"}');
+      // Compressed twice but labelled once: what is left after one layer is still compressed, and
+      // the secret is in it.
+      const hidden = await send(`${url}/gzip-twice-labelled-once`);
+      expect(Buffer.from(await hidden.arrayBuffer()).byteLength).toBe(0);
+      // An encoding Keybrake cannot undo hides whatever is in it: the body is not passed on.
+      const opaque = await send(`${url}/compress-deflated`);
+      expect(opaque.headers.get('content-encoding')).toBeNull();
+      expect(Buffer.from(await opaque.arrayBuffer()).byteLength).toBe(0);
     } finally {
       await vault.close();
       server.close();

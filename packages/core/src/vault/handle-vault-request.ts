@@ -75,6 +75,8 @@ const RESPONSE_DROP = new Set([
   'proxy-authenticate',
   'proxy-connection',
 ]);
+/** The most codings a `Content-Encoding` may list. */
+const MAX_CODINGS = 4;
 /** The most a vendor's answer may decompress to. */
 const MAX_DECODED_BYTES = 64 * 1024 * 1024;
 const encoder = new TextEncoder();
@@ -819,14 +821,13 @@ function redactEchoedCredential(upstream: UpstreamAnswer, credentials: readonly 
   const headers = upstream.headers;
   const body = Buffer.from(upstream.body.buffer, upstream.body.byteOffset, upstream.body.byteLength);
   if (bytes.some((form) => body.includes(form))) {
-    if (headers['content-encoding'] !== undefined) {
-      upstream.body = new Uint8Array();
-      delete headers['content-encoding'];
-    } else {
-      let text = body.toString('latin1');
-      for (const form of bytes) text = text.replaceAll(form.toString('latin1'), REDACTED);
-      upstream.body = Buffer.from(text, 'latin1');
-    }
+    let text = body.toString('latin1');
+    for (const form of bytes) text = text.replaceAll(form.toString('latin1'), REDACTED);
+    upstream.body = Buffer.from(text, 'latin1');
+  } else if (holdsCompressed(body, bytes)) {
+    // Compressed more times than its Content-Encoding said: the secret is in there, unreadable to
+    // the search above but not to a caller who undoes the rest. It cannot be edited: dropped.
+    upstream.body = new Uint8Array();
   }
   for (const name in headers) {
     const value = headers[name];
@@ -838,6 +839,27 @@ function redactEchoedCredential(upstream: UpstreamAnswer, credentials: readonly 
       headers[name] = value.map((entry) => strings.reduce((text, form) => text.replaceAll(form, REDACTED), entry));
     }
   }
+}
+
+/**
+ * Whether `body` is itself gzip, zlib or zstd data (by its magic bytes) that decompresses, within a
+ * few layers, to bytes holding one of `forms`. Costs a byte comparison for any other body.
+ */
+function holdsCompressed(body: Buffer, forms: readonly Buffer[], depth = 0): boolean {
+  if (depth >= MAX_CODINGS || body.byteLength < 4) return false;
+  const encoding =
+    body[0] === 0x1f && body[1] === 0x8b
+      ? 'gzip'
+      : body[0] === 0x78 && ((body[0] << 8) | (body[1] as number)) % 31 === 0
+        ? 'deflate'
+        : body.readUInt32LE(0) === 0xfd2fb528
+          ? 'zstd'
+          : undefined;
+  if (encoding === undefined) return false;
+  const inner = decodeOne(encoding, body);
+  if (!inner) return false;
+  const bytes = Buffer.from(inner.buffer, inner.byteOffset, inner.byteLength);
+  return forms.some((form) => bytes.includes(form)) || holdsCompressed(bytes, forms, depth + 1);
 }
 
 function headerValue(headers: ResponseHeaderRecord, name: string): string | undefined {
@@ -1072,14 +1094,11 @@ async function forward(
     if (value !== undefined && !RESPONSE_DROP.has(name) && !dropAlso?.has(name) && !name.startsWith('x-keybrake-'))
       responseHeaders[name] = value;
   }
-  // Asked for identity; a vendor (or a CDN) that compressed anyway is decoded here, so the cost
-  // model and the caller read plain bytes. An encoding that cannot be decoded is passed on as is.
+  // Asked for identity; a vendor (or a CDN) that compressed anyway is decoded here (every coding
+  // it lists, `gzip, gzip` too), so the cost model and the caller read plain bytes. A body in an
+  // encoding Keybrake cannot undo is not passed on: it could not be searched for an echoed secret.
   const encoding = response.headers['content-encoding'];
-  if (encoding !== undefined && bytes.byteLength > 0) {
-    const decoded = decode(String(encoding), bytes);
-    if (decoded) bytes = decoded;
-    else responseHeaders['content-encoding'] = encoding;
-  }
+  if (encoding !== undefined && bytes.byteLength > 0) bytes = decode(String(encoding), bytes) ?? new Uint8Array();
   // A HEAD answer has no body to measure: its length is only in the header.
   const length = method === 'HEAD' ? response.headers['content-length'] : undefined;
   if (length !== undefined) responseHeaders['content-length'] = length;
@@ -1267,9 +1286,19 @@ function cutOffLateBodies(): void {
 }
 
 /** Decodes a single `gzip`, `deflate`, `br` or (on Node 22.15 and later) `zstd` body (up to {@link MAX_DECODED_BYTES}); `undefined` if it cannot. */
+/** Undoes every coding a `Content-Encoding` lists (applied in order, so undone last first); `undefined` if one cannot be. */
 function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
+  const names = encoding.split(',');
+  if (names.length > MAX_CODINGS) return undefined;
+  let decoded: Uint8Array | undefined = bytes;
+  for (let index = names.length - 1; index >= 0 && decoded; index--)
+    decoded = decodeOne(names[index] as string, decoded);
+  return decoded;
+}
+
+function decodeOne(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
   const name = encoding.trim().toLowerCase();
-  if (name === 'identity') return bytes;
+  if (name === 'identity' || name === '') return bytes;
   const options = { maxOutputLength: MAX_DECODED_BYTES };
   try {
     if (name === 'gzip' || name === 'x-gzip') return gunzipSync(bytes, options);
