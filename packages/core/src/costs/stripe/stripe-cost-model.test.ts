@@ -532,6 +532,24 @@ describe('createStripeCostModel', () => {
       expect(micros(deactivate.estimate)).toBe(0);
       expect(requantify.estimate.kind).toBe('unknown');
     });
+
+    it('should deny, even with a fallback, a Checkout Session update that changes what it charges', async () => {
+      const session = { json: fixture('checkout-session') };
+      const metadata = await run(
+        { path: '/v1/checkout/sessions/cs_test_1', form: { 'metadata[order]': '7' } },
+        session,
+      );
+      expect(micros(metadata.estimate)).toBe(0);
+      expect(micros(metadata.settlement)).toBe(0);
+      const updates: Array<Record<string, string>> = [
+        { 'line_items[0][id]': 'li_1', 'line_items[0][quantity]': '500' },
+        { 'shipping_options[0][shipping_rate]': 'shr_1' },
+      ];
+      for (const form of updates) {
+        const update = await run({ path: '/v1/checkout/sessions/cs_test_1', form }, session);
+        expect(update.estimate).toMatchObject({ kind: 'unknown', fallback: false });
+      }
+    });
   });
 
   describe('Refunds', () => {

@@ -402,6 +402,26 @@ function settleConfirmedIntent(input: SettleInput, note: string): CostSettlement
   return settleAmount(input.context, amount, intent?.currency, input.estimate, note);
 }
 
+/**
+ * An update of a priced object (a Payment Link, an open Checkout Session): free unless it changes
+ * its items or shipping, which is denied, not even with a fallback — the object was priced when
+ * created, and its payments would be charged at the new items.
+ */
+const itemsUpdateHandler = (label: string): RouteHandler => ({
+  moneyMoving: false,
+  estimate: ({ form }) => {
+    const priced = Object.keys(form).find((key) => /^(line_items|optional_items|shipping_options)\[/.test(key));
+    return priced === undefined
+      ? known(0, `${label} updated`)
+      : {
+          kind: 'unknown',
+          reason: `a ${label} update that changes ${priced.split('[')[0]} cannot be priced`,
+          fallback: false,
+        };
+  },
+  settle: ({ estimate }) => keepEstimate(estimate),
+});
+
 const zeroHandler = (note: string): RouteHandler => ({
   moneyMoving: false,
   estimate: () => known(0, note),
@@ -711,27 +731,10 @@ function buildRoutes({
 
     ['POST', '/v1/checkout/sessions', lineItemsHandler('Checkout Session', prices)],
     ['POST', '/v1/checkout/sessions/:id/expire', zeroHandler('Checkout Session expired')],
+    // An open session's items and shipping can be changed: its payment would then be charged at them.
+    ['POST', '/v1/checkout/sessions/:id', itemsUpdateHandler('Checkout Session')],
     ['POST', '/v1/payment_links', lineItemsHandler('Payment Link', prices)],
-    [
-      'POST',
-      '/v1/payment_links/:id',
-      {
-        moneyMoving: false,
-        estimate: ({ form }) => {
-          const priced = Object.keys(form).find((key) => /^(line_items|optional_items|shipping_options)\[/.test(key));
-          // Not even with a fallback: the link was priced when created, and every later payment
-          // would be charged at the new items.
-          return priced === undefined
-            ? known(0, 'Payment Link updated')
-            : {
-                kind: 'unknown',
-                reason: `a Payment Link update that changes ${priced.split('[')[0]} cannot be priced`,
-                fallback: false,
-              };
-        },
-        settle: ({ estimate }) => keepEstimate(estimate),
-      },
-    ],
+    ['POST', '/v1/payment_links/:id', itemsUpdateHandler('Payment Link')],
 
     ['POST', '/v1/refunds', creditHandler('refund', creditRefunds)],
     ['POST', '/v1/charges/:id/refunds', creditHandler('refund', creditRefunds)],
