@@ -348,6 +348,32 @@ describe('createTwilioCostModel', () => {
       );
     });
 
+    it('should deny, even with a fallback, a call or participant that records or detects machines', () => {
+      const participants = `${ACCOUNT}/Conferences/CF1/Participants.json`;
+      const plain = { To: '+14155551212', TimeLimit: '60' };
+      for (const [path, extra] of [
+        [CALLS, { Record: 'true' }],
+        [CALLS, { MachineDetection: 'Enable' }],
+        [CALLS, { machinedetection: 'DetectMessageEnd' }],
+        [participants, { ConferenceRecord: 'record-from-start' }],
+        [participants, { Record: 'True' }],
+      ] as const) {
+        expect(estimate({ path, form: { ...plain, ...extra } }), JSON.stringify(extra)).toMatchObject({
+          kind: 'unknown',
+          reason: expect.stringContaining('billed apart from the call'),
+          fallback: false,
+        });
+      }
+      // Asking not to record costs nothing extra.
+      const none: Array<Record<string, string>> = [{ Record: 'false' }, { ConferenceRecord: 'do-not-record' }];
+      for (const extra of none) {
+        expect(estimate({ path: participants, form: { ...plain, ...extra } })).toMatchObject({
+          kind: 'known',
+          micros: 14_000,
+        });
+      }
+    });
+
     it('should return unknown for a malformed TimeLimit', () => {
       expect(estimate({ path: CALLS, form: { TimeLimit: 'forever' } }).kind).toBe('unknown');
     });

@@ -119,7 +119,8 @@ const known = (micros: MicroUsd, note?: string): CostSettlement & CostEstimate =
  *   `pendingRef` = the message SID, since Twilio's `price` is `null` at creation.
  * - `POST …/Calls.json`: `TimeLimit` rounded up to minutes (else `defaultCallMinutes`) × the
  *   per-minute price, settled the same way with the call SID. A call of unknown cost (a destination
- *   with no configured price, TwiML that dials…) is denied even on a key with a fallback estimate:
+ *   with no configured price, TwiML that dials, a recording or answering-machine detection, which
+ *   Twilio bills apart from the call…) is denied even on a key with a fallback estimate:
  *   minutes at an unknown rate, or legs Twilio prices apart, are bounded by no fixed estimate.
  * - `POST …/Conferences/{sid}/Participants.json` dials the participant: priced as a call, and
  *   settled pending on the answer's `call_sid`.
@@ -201,6 +202,8 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     if (verb) {
       return { kind: 'unknown', reason: `inline TwiML with ${verb} can dial, record or fetch more: not priced` };
     }
+    const extra = billedApart(form);
+    if (extra) return { kind: 'unknown', reason: `\`${extra}\` is billed apart from the call: not priced` };
     const endpoint = /^(client|sip):/i.exec(form.get('To') ?? '')?.[1]?.toLowerCase();
     let perMinute: MicroUsd | undefined;
     if (endpoint !== undefined) {
@@ -484,6 +487,22 @@ const TAG = /<(\/?)([A-Za-z][\w.:-]*)((?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))
  * SSML, or markup this scanner cannot read for sure (a comment, CDATA, a stray `<`) — or
  * `undefined` if nothing does.
  */
+/**
+ * Call and participant options Twilio bills apart from the call's own `price` (a recording, by the
+ * minute; answering-machine detection, per call), named as sent (Twilio reads names in any case).
+ * Asking for none (`Record=false`, `ConferenceRecord=do-not-record`) costs nothing extra.
+ */
+function billedApart(form: URLSearchParams): string | undefined {
+  for (const [name, value] of form) {
+    const option = name.toLowerCase();
+    const off = value.trim().toLowerCase();
+    if (option === 'machinedetection') return name;
+    if ((option === 'record' || option === 'conferencerecord') && off !== 'false' && off !== 'do-not-record')
+      return name;
+  }
+  return undefined;
+}
+
 function costlyTwimlVerb(twiml: string): string | undefined {
   const text = twiml.replace(/^\s*<\?xml[^<>]*\?>/, '');
   if (text.includes('<!') || text.includes('<?')) return 'a comment, CDATA or processing instruction';
