@@ -66,6 +66,9 @@ export interface ProxyServer {
   close(): Promise<void>;
 }
 
+/** The admin API's paths, which `route` hands to `handleAdminRequest`: `/vault` and below. */
+const isAdminPath = (pathname: string): boolean => pathname === '/vault' || pathname.startsWith('/vault/');
+
 /**
  * Creates the Keybrake proxy: an HTTP server that holds no rules of its own and passes every
  * vendor call to `vault.handle`, so agents need only a vault key and a base URL.
@@ -167,7 +170,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         'content-length': text.byteLength,
       });
       response.end(text);
-    } else if (pathname === '/vault' || pathname.startsWith('/vault/')) {
+    } else if (isAdminPath(pathname)) {
       await handleAdminRequest(context, request, response, pathname, search);
     } else {
       await handleVendorRequest(context, request, response, pathname, search);
@@ -198,8 +201,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // `Content-Length` is already over the limit gets no go-ahead but its 413 (RFC 9110 §10.1.1):
   // asking it to upload a body the proxy will not read wastes its bandwidth and ours.
   server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
-    const url = request.url ?? '/';
-    const admin = url === '/vault' || url.startsWith('/vault/') || url.startsWith('/vault?');
+    const admin = isAdminPath((request.url ?? '/').split('?', 1)[0] as string);
     const declared = Number(request.headers['content-length']);
     if (!(declared > (admin ? MAX_ADMIN_BODY_BYTES : maxBodyBytes))) response.writeContinue();
     server.emit('request', request, response);
