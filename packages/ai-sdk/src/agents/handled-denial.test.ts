@@ -4,7 +4,12 @@ import { isStepCount, ToolLoopAgent, type ToolSet, tool } from 'ai';
 import type Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createScriptedModel, failsAfter, lastToolResults } from '../test-utils/create-scripted-model.js';
+import {
+  createScriptedModel,
+  failsAfter,
+  lastToolResults,
+  type ScriptedTurn,
+} from '../test-utils/create-scripted-model.js';
 import { chargeCard, openTestTeam, stripeFor } from '../test-utils/open-test-team.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
@@ -53,6 +58,16 @@ async function delegate(turns: Parameters<typeof createScriptedModel>[1], failAf
   return { ...opened, read: lastToolResults(supervisor.doGenerateCalls[1])[0] };
 }
 
+/** A member that charges cus_1 each amount in its own step, every call with the id `call_0`, then reports `text`. */
+const chargesAsCall0 =
+  (amountsUsd: number[], text: string) =>
+  (_call: unknown, turn: number): ScriptedTurn => {
+    const amountUsd = amountsUsd[turn];
+    return amountUsd === undefined
+      ? { text }
+      : { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd }, toolCallId: 'call_0' }] };
+  };
+
 describe('memberAsTool, when a member tool answers its denial as its result', () => {
   let close: (() => Promise<void>) | undefined;
   afterEach(async () => {
@@ -97,13 +112,7 @@ describe('memberAsTool, when a member tool answers its denial as its result', ()
 
   it("should fail the delegation when the denial came last, though its tool call id repeats an earlier step's", async () => {
     // Some providers number tool calls per step (`call_0`, …): the denial is the second `call_0`.
-    const { read, close: closeTeam } = await delegate((_call, turn) =>
-      turn === 0
-        ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 50 }, toolCallId: 'call_0' }] }
-        : turn === 1
-          ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 200 }, toolCallId: 'call_0' }] }
-          : { text: 'I charged cus_1 $50 but not $200.' },
-    );
+    const { read, close: closeTeam } = await delegate(chargesAsCall0([50, 200], 'I charged cus_1 $50 but not $200.'));
     close = closeTeam;
     expect(read?.output.type).toBe('error-text');
     expect(String(read?.output.value)).toMatch(
@@ -112,13 +121,7 @@ describe('memberAsTool, when a member tool answers its denial as its result', ()
   });
 
   it("should report the member as going on when its later call repeats the denied call's id and succeeds", async () => {
-    const { read, close: closeTeam } = await delegate((_call, turn) =>
-      turn === 0
-        ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 200 }, toolCallId: 'call_0' }] }
-        : turn === 1
-          ? { toolCalls: [{ toolName: 'charge', input: { customer: 'cus_1', amountUsd: 50 }, toolCallId: 'call_0' }] }
-          : { text: 'Charged cus_1 $50.' },
-    );
+    const { read, close: closeTeam } = await delegate(chargesAsCall0([200, 50], 'Charged cus_1 $50.'));
     close = closeTeam;
     expect(read?.output).toEqual({
       type: 'text',

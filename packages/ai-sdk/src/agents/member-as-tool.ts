@@ -72,23 +72,6 @@ export interface MemberTask {
   task: string;
 }
 
-/**
- * Reads the denials of a member's tool calls from their outputs: a `tool-error` carrying one, or a
- * `tool-result` of a capped tool run that answered one as its result (the tool caught the official
- * SDK's error and returned a value), as the delegation's report has it — each report entry once,
- * as tool call ids may repeat across steps.
- */
-function denialReader(report: DelegationReport) {
-  const taken = new Set<object>();
-  return (output: MemberToolOutput) => {
-    if (output.type === 'tool-error') return findKeybrakeError(output.error);
-    if (output.type !== 'tool-result' || output.toolCallId === undefined) return undefined;
-    const entry = report.answered.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));
-    if (entry) taken.add(entry);
-    return entry?.denial;
-  };
-}
-
 /** A member's `tool-result` as `onToolExecutionEnd` saw it end, in order: the denial it answered, if any. */
 interface EndedToolResult {
   readonly toolCallId: string | undefined;
@@ -96,18 +79,17 @@ interface EndedToolResult {
 }
 
 /**
- * Reads the denials of a finished run's step parts. From what `onToolExecutionEnd` saw as each tool
- * call ended, when it saw any: taken in order, so a tool call id that repeats in a later step (some
- * providers number calls per step) reads that step's outcome. Else (a runner that did not pass the
- * callback on) from the delegation's report.
+ * Reads the denials of a member's tool calls from their outputs: a `tool-error` carrying one, or a
+ * `tool-result` of a capped tool run that answered one as its result (the tool caught the official
+ * SDK's error and returned a value), as `entries` have it — the delegation's report, or what
+ * `onToolExecutionEnd` saw — each entry once, in order, as tool call ids may repeat across steps.
  */
-function stepDenialReader(report: DelegationReport, ended: readonly EndedToolResult[]) {
-  if (ended.length === 0) return denialReader(report);
+function denialReader(entries: readonly EndedToolResult[]) {
   const taken = new Set<EndedToolResult>();
   return (output: MemberToolOutput) => {
     if (output.type === 'tool-error') return findKeybrakeError(output.error);
-    if (output.type !== 'tool-result') return undefined;
-    const entry = ended.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));
+    if (output.type !== 'tool-result' || output.toolCallId === undefined) return undefined;
+    const entry = entries.find((each) => each.toolCallId === output.toolCallId && !taken.has(each));
     if (entry) taken.add(entry);
     return entry?.denial;
   };
@@ -124,7 +106,10 @@ function lastDenial(
 ): { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined {
   let found: { denial: KeybrakeError; wentOn: boolean; all: KeybrakeError[] } | undefined;
   const all: KeybrakeError[] = [];
-  const denialOf = stepDenialReader(report, ended);
+  // What `onToolExecutionEnd` saw, every tool result in order, so a tool call id that repeats in a
+  // later step (some providers number calls per step) reads that step's outcome; else (a runner that
+  // did not pass the callback on) the delegation's report, which holds only the denials.
+  const denialOf = denialReader(ended.length > 0 ? ended : report.answered);
   for (const step of result.steps) {
     let stepDenial: KeybrakeError | undefined;
     let succeeded = false;
@@ -190,7 +175,7 @@ export function memberAsTool(member: MemberRunner, options: MemberAsToolOptions)
       let seen: { denial: KeybrakeError; step: object | undefined; wentOn: boolean } | undefined;
       const denials: KeybrakeError[] = [];
       const report: DelegationReport = { answered: [] };
-      const denialOf = denialReader(report);
+      const denialOf = denialReader(report.answered);
       const ended: EndedToolResult[] = [];
       const onToolExecutionEnd = ({ toolOutput, messages: step }: MemberToolExecutionEnd) => {
         const denial = denialOf(toolOutput);
