@@ -106,6 +106,7 @@ export {
   type ReserveDenial,
   type ReserveRequest,
   type ReserveResult,
+  type ReserveRevoked,
   type SettleRequest,
   utcDay,
 } from './ledger/ledger.js';

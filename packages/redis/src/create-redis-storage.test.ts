@@ -106,6 +106,116 @@ describe('createRedisStorage', () => {
     });
   });
 
+  describe('when another replica revokes a key while a call on it is being reserved', () => {
+    it('should not send the call once revokeKey() has resolved, and release its reservation', async () => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      const storage = createRedisStorage({ url: redis.url, prefix, onAuditError: () => {} });
+      // The serving replica's reservation waits, as one slow round trip to Redis does.
+      let reserving = () => {};
+      let release = () => {};
+      const reserveStarts = () => new Promise<void>((resolve) => (reserving = resolve));
+      const serving = createVault({
+        ...storage,
+        ledger: {
+          ...storage.ledger,
+          async reserve(request) {
+            reserving();
+            await new Promise<void>((resolve) => (release = resolve));
+            return storage.ledger.reserve(request);
+          },
+        },
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00' } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      try {
+        const session = await admin.issueKey({ capUsd: 30, label: 'team/sess_2' });
+        const member = await admin.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 20 });
+        // The serving replica has read (and cached) the chain before.
+        const charge = () =>
+          serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+        let started = reserveStarts();
+        const first = charge();
+        await started;
+        release();
+        expect((await first).status).toBe(200);
+        started = reserveStarts();
+        const call = charge();
+        await started;
+        await admin.revokeKey(session.id);
+        release();
+        const response = await call;
+        expect(response.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+        expect(upstream.received).toHaveLength(1);
+        expect(await admin.getKeyStatus(member.id)).toMatchObject({
+          spentMicros: 3_000_000,
+          reservedMicros: 0,
+          revoked: true,
+        });
+      } finally {
+        await Promise.all([admin.close(), serving.close()]);
+      }
+    });
+  });
+
+  describe('when a key is revoked after a call on it was checked, before it is reserved', () => {
+    it('should refuse the reservation in the reserve script itself, and send nothing', async () => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      const storage = createRedisStorage({ url: redis.url, prefix, onAuditError: () => {} });
+      expect(storage.keyStore.revocationsCheckedBy).toBe(storage.ledger);
+      // The serving replica's key check is answered, then held: the revocation lands after it.
+      let holding: Promise<void> | undefined;
+      let read = () => {};
+      const serving = createVault({
+        ...storage,
+        keyStore: {
+          ...storage.keyStore,
+          async getChain(id) {
+            const chain = await storage.keyStore.getChain?.(id);
+            read();
+            await holding;
+            return chain;
+          },
+        },
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: upstream.url,
+            costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00' } }),
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      try {
+        const session = await admin.issueKey({ capUsd: 30 });
+        const member = await admin.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 20 });
+        let release = () => {};
+        holding = new Promise<void>((resolve) => (release = resolve));
+        const checked = new Promise<void>((resolve) => (read = resolve));
+        const call = serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+        await checked;
+        await admin.revokeKey(session.id);
+        holding = undefined;
+        release();
+        const response = await call;
+        expect(response.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+        expect(upstream.received).toHaveLength(0);
+        expect(await admin.getKeyStatus(member.id)).toMatchObject({ spentMicros: 0, reservedMicros: 0, calls: 0 });
+      } finally {
+        await Promise.all([admin.close(), serving.close()]);
+      }
+    });
+  });
+
   describe('when Redis stops and comes back', () => {
     it('should deny calls with 503 KEYBRAKE_STORAGE_ERROR in the vendor’s shape, forward nothing, then recover', async () => {
       upstream.received.length = 0;

@@ -57,7 +57,8 @@ export function createRedisStorage(options: RedisStorageOptions = {}): RedisStor
   connection.retain();
   connection.retain();
   const ledger = createLedgerOn(connection, prefix);
-  const keyStore = createKeyStoreOn(connection, prefix);
+  // The reserve script reads this store's revocation markers (same connection, same prefix).
+  const keyStore = createKeyStoreOn(connection, prefix, ledger);
   const audit = createAuditSinkOn(connection, {
     stream: options.stream ?? `${prefix}audit`,
     maxLen: options.maxLen,

@@ -52,6 +52,17 @@ export interface ReserveDenial {
   reserved: number;
 }
 
+/**
+ * A reservation refused because a key of the chain is revoked: only from a ledger that reads its
+ * key store's revocations in the same atomic step (see `KeyStore.revocationsCheckedBy`).
+ */
+export interface ReserveRevoked {
+  ok: false;
+  revoked: true;
+  /** The revoked key. */
+  keyId: string;
+}
+
 /** Result of {@link Ledger.reserve}. */
 export type ReserveResult =
   | {
@@ -67,7 +78,8 @@ export type ReserveResult =
        */
       originalOpen?: boolean | undefined;
     }
-  | ReserveDenial;
+  | ReserveDenial
+  | ReserveRevoked;
 
 /** A settlement: the final cost of a reserved call. */
 export interface SettleRequest {

@@ -1,5 +1,6 @@
 import type { AuditRecord } from '../audit/audit-record.js';
 import type { KeyRecord } from '../keys/key-record.js';
+import type { Ledger } from '../ledger/ledger.js';
 
 /**
  * Where key records live. Implementations must throw on storage failures (a thrown error denies
@@ -38,4 +39,11 @@ export interface KeyStore {
    * such a store with a ledger that is not {@link Ledger.shared}.
    */
   readonly shared?: boolean;
+  /**
+   * A ledger whose `reserve` refuses, in the same atomic step, a chain holding a key this store
+   * has revoked (answering `{ ok: false, revoked: true }`), as the Redis storage's does. With that
+   * ledger, the vault does not read the chain again after reserving a call, which it otherwise
+   * does so that no call is sent once `revokeKey()` has resolved.
+   */
+  readonly revocationsCheckedBy?: Ledger | undefined;
 }

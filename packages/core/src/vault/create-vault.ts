@@ -118,7 +118,8 @@ export interface Vault {
   checkStorage(): Promise<void>;
   /**
    * Refuses new calls, waits for the calls in flight to be answered and for their bookkeeping,
-   * flushes the audit sink and closes stores and connections the vault owns.
+   * flushes the audit sink and closes stores and connections the vault owns. Calling it again
+   * returns the first call's promise.
    */
   close(): Promise<void>;
 }
@@ -283,23 +284,27 @@ export function createVault(options: VaultOptions = {}): Vault {
       await settled(context);
       return context.audit.query(query);
     },
-    async close() {
-      context.closed = true;
-      // Calls already past the closed check may be at the vendor: they are answered, settled and
-      // audited before the stores under them close.
-      if (context.inFlight > 0) await new Promise<void>((resolve) => context.idleWaiters.push(resolve));
-      await settled(context);
-      // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
-      // a store's own closing one first (it says what is lost), else the flush's.
-      const flushed = await Promise.allSettled([context.audit.flush()]);
-      const closing = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];
-      if (ownsDispatcher) closing.push(context.dispatcher.close());
-      const failed = [...(await Promise.allSettled(closing)), ...flushed].find(
-        (result) => result.status === 'rejected',
-      );
-      if (failed) throw failed.reason;
+    close() {
+      // Once: a second close (a shutdown hook and a `finally`) waits for the first.
+      closing ??= closeVault();
+      return closing;
     },
   };
+  let closing: Promise<void> | undefined;
+  async function closeVault(): Promise<void> {
+    context.closed = true;
+    // Calls already past the closed check may be at the vendor: they are answered, settled and
+    // audited before the stores under them close.
+    if (context.inFlight > 0) await new Promise<void>((resolve) => context.idleWaiters.push(resolve));
+    await settled(context);
+    // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
+    // a store's own closing one first (it says what is lost), else the flush's.
+    const flushed = await Promise.allSettled([context.audit.flush()]);
+    const closes = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];
+    if (ownsDispatcher) closes.push(context.dispatcher.close());
+    const failed = [...(await Promise.allSettled(closes)), ...flushed].find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
   return vault;
 }
 

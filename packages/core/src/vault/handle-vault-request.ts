@@ -15,6 +15,7 @@ import { CapExceededError } from '../errors/cap-exceeded-error.js';
 import { EndpointNotAllowedError } from '../errors/endpoint-not-allowed-error.js';
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import { InvalidRequestError } from '../errors/invalid-request-error.js';
+import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { isPolicyDenial, KeybrakeError } from '../errors/keybrake-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import { UnknownCostError } from '../errors/unknown-cost-error.js';
@@ -271,12 +272,8 @@ async function allowOrDeny(
   const costContext = new VaultCostContext(context, vendor, request.signal);
 
   let estimate: CostEstimate;
-  let waited = false;
   try {
-    const pending = vendor.definition.costModel.estimate(costRequest, costContext);
-    // A custom model that returned a promise may have waited on anything (its own price service).
-    waited = !vendor.builtin && typeof (pending as Partial<PromiseLike<unknown>>).then === 'function';
-    estimate = await pending;
+    estimate = await vendor.definition.costModel.estimate(costRequest, costContext);
   } catch (error) {
     // An abort is the caller's (whatever the model made of it); a typed denial (an unknown
     // currency) is the model's answer.
@@ -290,12 +287,10 @@ async function allowOrDeny(
   const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
-  // An estimate that read the vendor (or a custom model's that waited on anything else) may have
-  // taken up to upstreamTimeout: a key revoked meanwhile is read again, and one that expired
-  // meanwhile is caught at the time of the reservation.
-  const current = costContext.lookedUp || waited ? await loadKeyChain(context, vaultKey) : chain;
+  // An estimate that read the vendor may have taken up to upstreamTimeout: a key that expired
+  // meanwhile is caught at the time of the reservation (a revocation, after it, below).
   const reservedAt = context.now();
-  assertChainUsable(current, reservedAt);
+  assertChainUsable(chain, reservedAt);
   for (const entry of chain) {
     if (entry.perCallMaxMicros !== undefined && estimatedMicros > entry.perCallMaxMicros) {
       throw capError(key, entry, 'per_call', entry.perCallMaxMicros, 0, 0, estimatedMicros);
@@ -331,6 +326,11 @@ async function allowOrDeny(
     throw error;
   }
   if (!reservation.ok) {
+    // A ledger that read a revocation in its reservation: the chain read again says whose and when.
+    if ('revoked' in reservation) {
+      assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
+      throw new KeyRevokedError({ keyId: key.id, label: key.label, revokedKeyId: reservation.keyId });
+    }
     const limiting = chain.find((entry) => entry.id === reservation.keyId) ?? key;
     throw capError(
       key,
@@ -341,6 +341,19 @@ async function allowOrDeny(
       reservation.reserved,
       estimatedMicros,
     );
+  }
+  // Revoked while the call was checked, estimated or reserved (a Redis round trip): read again
+  // after the reservation, the last wait before the call is sent, so that once `revokeKey()` has
+  // resolved no call on the key, or under it, reaches the vendor. Released, as nothing was sent.
+  try {
+    if (context.keyStore.revocationsCheckedBy !== context.ledger) {
+      assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
+    }
+  } catch (error) {
+    if (reservation.replayOf === undefined) {
+      await context.ledger.settle({ reservationId: state.auditId, micros: 0, now: context.now() }).catch(() => {});
+    }
+    throw error;
   }
   if (reservation.originalOpen) {
     throw new InvalidRequestError({
@@ -1116,19 +1129,13 @@ class VaultCostContext implements CostContext {
   readonly #context: VaultContext;
   readonly #vendor: ConfiguredVendor;
   readonly #signal: AbortSignal | undefined;
-  #lookedUp = false;
   constructor(context: VaultContext, vendor: ConfiguredVendor, signal: AbortSignal | undefined) {
     this.#context = context;
     this.#vendor = vendor;
     this.#signal = signal;
     this.fx = context.fx;
   }
-  /** Whether the cost model read the vendor. */
-  get lookedUp(): boolean {
-    return this.#lookedUp;
-  }
   async lookup(path: string): Promise<unknown> {
-    this.#lookedUp = true;
     const headers: Record<string, string> = { ...LOOKUP_HEADERS };
     const vendor = this.#vendor;
     const authorized = vendor.definition.authorize({ path, headers }, vendor.secret);

@@ -167,6 +167,7 @@ function toReserveResult(reservationId: string, reply: unknown): ReserveResult {
   const [kind, keyId, cap, limit, spent, reserved] = toArray(reply, 1);
   if (kind === 'reserved') return { ok: true, reservationId };
   if (kind === 'replay') return { ok: true, reservationId, replayOf: String(keyId), originalOpen: cap === '1' };
+  if (kind === 'revoked') return { ok: false, revoked: true, keyId: String(keyId) };
   if (kind !== 'denied' || (cap !== 'total' && cap !== 'daily' && cap !== 'calls')) {
     throw new TypeError(`Unexpected reply from the reserve script: ${JSON.stringify(reply)}`);
   }

@@ -81,14 +81,19 @@ end
  * ARGV: prefix, retain, reservation id, micros, now, expiresAt, day, idempotency key ('' for none),
  * idempotency window (ms), then per key of the chain: key id, cap, daily cap, max calls, and how
  * long from now its totals are kept (ms: the key's expiry plus the retention) ('' for none).
- * Reply: `{'reserved'}`, `{'replay', originalId, '1' if the original is still open else '0'}` or
- * `{'denied', keyId, cap, limit, spent, reserved}`.
+ * Reply: `{'reserved'}`, `{'replay', originalId, '1' if the original is still open else '0'}`,
+ * `{'revoked', keyId}` or `{'denied', keyId, cap, limit, spent, reserved}`.
  */
 export const reserveScript = createRedisScript(`${PRELUDE}
 local rid, micros, now, expiresAt, day, idem, window = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local chain = {}
 for i = 10, #ARGV, 5 do
   chain[#chain + 1] = { id = ARGV[i], cap = tonumber(ARGV[i + 1]), daily = tonumber(ARGV[i + 2]), calls = tonumber(ARGV[i + 3]), keep = tonumber(ARGV[i + 4]) }
+end
+-- A key revoked (by the Redis key store on the same prefix, \`revoked:{id}\`) refuses the call here,
+-- atomically with the reservation: once the revocation is written, no call of its chain is reserved.
+for _, limit in ipairs(chain) do
+  if redis.call('EXISTS', P .. 'revoked:' .. limit.id) == 1 then return { 'revoked', limit.id } end
 end
 for _, limit in ipairs(chain) do sweep(limit.id, now) end
 

@@ -1,4 +1,4 @@
-import { type AuditRecord, EXPIRED_KEY_RETENTION_MS, type KeyRecord, type KeyStore } from '@keybrake/core';
+import { type AuditRecord, EXPIRED_KEY_RETENTION_MS, type KeyRecord, type KeyStore, type Ledger } from '@keybrake/core';
 import KeyvRedis from '@keyv/redis';
 import type { RedisClientType } from '@redis/client';
 import Keyv from 'keyv';
@@ -119,7 +119,11 @@ export function createRedisKeyStore(options: RedisKeyStoreOptions = {}): KeyStor
  * `createRedisStorage` to share one connection.
  * @internal
  */
-export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake:'): KeyStore {
+export function createKeyStoreOn(
+  connection: RedisConnection,
+  prefix = 'keybrake:',
+  revocationsCheckedBy?: Ledger,
+): KeyStore {
   const store = new KeyvRedis<KeyRecord>(connection.client, { throwOnErrors: true, throwOnConnectError: true });
   const keyv = new Keyv<KeyRecord>({ store, useKeyPrefix: false, throwOnErrors: true });
   // Keys are named here in full (`{prefix}key:{id}`), not by Keyv's namespace.
@@ -169,6 +173,7 @@ export function createKeyStoreOn(connection: RedisConnection, prefix = 'keybrake
 
   return {
     shared: true,
+    revocationsCheckedBy,
     get: (id) =>
       connection.run('read a key', async (client) => {
         const [record, revokedAt] = await Promise.all([keyv.get(recordKey(id)), client.get(revokedKey(id))]);
