@@ -1,6 +1,10 @@
 import { KeybrakeError, type KeybrakeErrorOptions } from './keybrake-error.js';
 
-/** The upstream could not be reached or did not answer; the reservation is kept as spent. Answered with 502/504. */
+/**
+ * The upstream could not be reached or did not answer. Answered with 502/504. If the request may
+ * have reached the vendor (`outcomeUnknown`), its reservation is kept as spent; if it was never
+ * sent (the connection failed), it is released.
+ */
 export class UpstreamError extends KeybrakeError {
   readonly code = 'KEYBRAKE_UPSTREAM_ERROR' as const;
   readonly status: number;

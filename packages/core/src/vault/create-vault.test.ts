@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
-import { Agent } from 'undici';
+import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
@@ -383,7 +383,7 @@ describe('createVault', () => {
 
   describe('when the vendor answers an error', () => {
     /** Charges $5 once through a vault fronting `baseUrl`; returns the response and the key's status. */
-    const chargeOnce = async (baseUrl: string, options: { upstreamTimeout?: number } = {}) => {
+    const chargeOnce = async (baseUrl: string, options: { upstreamTimeout?: number; dispatcher?: Dispatcher } = {}) => {
       const vault = createAcmeVault({ baseUrl, prices: { 'POST /**': 5 }, ...options });
       try {
         const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
@@ -420,8 +420,65 @@ describe('createVault', () => {
       expect(slow.received).toHaveLength(1);
       await slow.close();
       expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
-      expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
+      expect(audit.records[0]).toMatchObject({
+        outcome: 'unknown',
+        actualMicros: 5_000_000,
+        note: 'outcome unknown: the acme API did not answer within upstreamTimeout (1000 ms, for the whole answer); the estimate stays counted',
+      });
     });
+
+    it('should cut off a vendor that keeps sending informational answers (103) at upstreamTimeout, and keep the estimate', async () => {
+      // Each 1xx starts undici's headers timeout again: only the vault's own deadline ends the call.
+      const hinting = createServer((req) => {
+        const timer = setInterval(
+          () => req.socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n'),
+          200,
+        );
+        req.socket.once('close', () => clearInterval(timer));
+      });
+      await new Promise<void>((resolve) => hinting.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(hinting.address() as AddressInfo).port}`;
+      try {
+        const { response, status, audit } = await chargeOnce(url, { upstreamTimeout: 1 });
+        expect(response.status).toBe(504);
+        expect(response.keybrake.error?.message).toMatch(/did not answer within upstreamTimeout \(1000 ms/);
+        expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+        expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
+      } finally {
+        hinting.closeAllConnections();
+        await new Promise((resolve) => hinting.close(resolve));
+      }
+    });
+
+    it.each(['EHOSTUNREACH', 'ENETUNREACH'])(
+      'should keep the estimate when a connection that carried the call fails with %s (not a failed connect)',
+      async (code) => {
+        const sockets: Socket[] = [];
+        const connector = buildConnector({});
+        const dispatcher = new Agent({
+          connect: (options, callback) =>
+            connector(options, (error, socket) => {
+              if (socket) sockets.push(socket as Socket);
+              (callback as (error: Error | null, socket: unknown) => void)(error, socket);
+            }),
+        });
+        // The vendor has the whole request (money may move), then the client's socket dies.
+        const dying = await startRecordingUpstream(() => {
+          for (const socket of sockets)
+            socket.destroy(Object.assign(new Error(`read ${code}`), { code, syscall: 'read' }));
+          return {};
+        });
+        try {
+          const { response, status } = await chargeOnce(dying.url, { dispatcher });
+          expect(dying.received).toHaveLength(1);
+          expect(response.status).toBe(502);
+          expect(response.keybrake.error?.message).toMatch(/the outcome of this call is unknown/);
+          expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+        } finally {
+          await Promise.all([dying.close(), dispatcher.close()]);
+        }
+      },
+    );
 
     it('should say so when the answer is larger than the vault reads, and keep the estimate', async () => {
       const huge = await startRecordingUpstream(() => ({ body: 'x'.repeat(33 * 1024 * 1024) }));

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import zlib, { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { errors as undiciErrors } from 'undici';
+import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { AuditActor, AuditRecord } from '../audit/audit-record.js';
 import type {
   CostContext,
@@ -397,6 +398,19 @@ async function allowOrDeny(
   } catch (error) {
     // A request that may have reached the vendor keeps its reservation as spent (never undercount).
     const outcomeUnknown = sending && !isConnectError(error);
+    const timedOut = isTimeout(error);
+    const what = timedOut
+      ? `did not answer within upstreamTimeout (${context.upstreamTimeoutMs} ms, for the whole answer)`
+      : error instanceof undiciErrors.ResponseExceededMaxSizeError
+        ? 'answered with more than the 32 MiB Keybrake reads to price a call'
+        : 'did not answer';
+    // The estimate's note ("PaymentIntent created and confirmed") is not what happened; a failed
+    // settlement, below, says more.
+    if (outcomeUnknown && !replayed) {
+      record.note = request.signal?.aborted
+        ? 'outcome unknown: the caller gave up the call after it was sent; the estimate stays counted'
+        : `outcome unknown: the ${vendor.definition.name} API ${what}; the estimate stays counted`;
+    }
     let counted = outcomeUnknown && !replayed ? estimatedMicros : 0;
     if (!replayed) {
       try {
@@ -419,12 +433,6 @@ async function allowOrDeny(
       finish(context, state);
       throw error;
     }
-    const timedOut = isTimeout(error);
-    const what = timedOut
-      ? `did not answer within upstreamTimeout (${context.upstreamTimeoutMs} ms, for the whole answer)`
-      : error instanceof undiciErrors.ResponseExceededMaxSizeError
-        ? 'answered with more than the 32 MiB Keybrake reads to price a call'
-        : 'did not answer';
     throw new UpstreamError({
       status: timedOut ? 504 : 502,
       outcomeUnknown,
@@ -1078,25 +1086,32 @@ async function forward(
   signal: AbortSignal | undefined,
 ): Promise<UpstreamAnswer> {
   const base = vendor.baseUrl;
-  const started = performance.now();
-  const response = await context.dispatcher.request({
-    origin: base.origin,
-    path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
-    method: method as 'GET',
-    headers,
-    body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
-    headersTimeout: context.upstreamTimeoutMs,
-    bodyTimeout: context.upstreamTimeoutMs,
-    signal,
-  });
-  // One deadline for the whole answer: undici's body timeout only bounds the wait between chunks.
-  reading.set(response.body, started + context.upstreamTimeoutMs);
-  sweeper ??= setInterval(cutOffLateBodies, 1000).unref();
+  signal?.throwIfAborted();
+  // One deadline for the whole answer, from the request on: undici's headers timeout starts again
+  // at every informational (1xx) answer, and its body timeout only bounds the wait between chunks.
+  const deadline = new Deadline();
+  const onAbort = signal && (() => deadline.destroy(signal.reason));
+  if (onAbort) signal.addEventListener('abort', onAbort, { once: true });
+  reading.set(deadline, performance.now() + context.upstreamTimeoutMs);
+  sweeper ??= setInterval(cutOffLateAnswers, 1000).unref();
+  let response: Dispatcher.ResponseData<null>;
   let bytes: Uint8Array;
   try {
+    response = await context.dispatcher.request({
+      origin: base.origin,
+      path: `${base.pathname === '/' ? '' : base.pathname.replace(/\/$/, '')}${pathAndQuery}`,
+      method: method as 'GET',
+      headers,
+      body: body.byteLength === 0 && (method === 'GET' || method === 'HEAD') ? null : body,
+      headersTimeout: context.upstreamTimeoutMs,
+      bodyTimeout: context.upstreamTimeoutMs,
+      // undici reads it as an EventEmitter (`once`, `removeListener`).
+      signal: deadline as unknown as EventEmitter,
+    });
     bytes = new Uint8Array(await response.body.arrayBuffer());
   } finally {
-    reading.delete(response.body);
+    reading.delete(deadline);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
   // undici gives lower-case names, and arrays only for repeated headers.
   const dropAlso = connectionTokens(response.headers.connection);
@@ -1245,22 +1260,28 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | u
 
 /**
  * Errors raised before a byte of the request is written: it never reached the vendor. Besides
- * connection failures, undici's own refusals of a request it will not send.
+ * connection and name lookup failures, undici's own refusals of a request it will not send.
  */
 const CONNECT_CODES = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_INVALID_ARG',
   'UND_ERR_NOT_SUPPORTED',
 ]);
 
+/**
+ * Errors a connection can also raise after it carried the request (an ICMP "unreachable" on a
+ * reused socket): "never sent" only when raised by the connect itself.
+ */
+const UNREACHABLE_CODES = new Set(['EHOSTUNREACH', 'ENETUNREACH']);
+
 function isConnectError(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code;
-  return error instanceof undiciErrors.ConnectTimeoutError || (code !== undefined && CONNECT_CODES.has(code));
+  if (error instanceof undiciErrors.ConnectTimeoutError) return true;
+  const { code, syscall } = (error ?? {}) as { code?: string; syscall?: string };
+  if (code === undefined) return false;
+  return CONNECT_CODES.has(code) || (UNREACHABLE_CODES.has(code) && syscall === 'connect');
 }
 
 function isTimeout(error: unknown): boolean {
@@ -1272,19 +1293,45 @@ function isTimeout(error: unknown): boolean {
 }
 
 /**
- * Vendors' answers being read, with their deadlines (`performance.now()` ms). One sweep a second
- * cuts off those past it, within a second of it: cheaper per call than a timer of its own, and
- * much cheaper than an AbortSignal on the request, which costs undici ~30 µs of latency a call.
+ * What a call's request is given as its signal: an emitter undici calls `once('abort', …)` on, not
+ * an `AbortSignal` (whose listeners cost undici ~30 µs of latency a call). `destroy` aborts the
+ * request, or the answer being read, with its reason: fired by the deadline sweep, or by the
+ * caller's own signal. It has no `aborted` property, by which undici would take it for an
+ * `AbortSignal`.
  */
-const reading = new Map<{ destroy(error: Error): unknown }, number>();
+class Deadline {
+  reason: unknown;
+  #listener: (() => void) | undefined;
+  once(_event: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+  /** Only checked for, as what tells undici this is an emitter. */
+  on(event: 'abort', listener: () => void): void {
+    this.once(event, listener);
+  }
+  removeListener(): void {
+    this.#listener = undefined;
+  }
+  destroy(reason: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.#listener?.();
+  }
+}
+
+/**
+ * Calls at the vendor, with their deadlines (`performance.now()` ms). One sweep a second cuts off
+ * those past it, within a second of it: cheaper per call than a timer of its own.
+ */
+const reading = new Map<Deadline, number>();
 let sweeper: NodeJS.Timeout | undefined;
 
-function cutOffLateBodies(): void {
+function cutOffLateAnswers(): void {
   const now = performance.now();
-  for (const [body, deadline] of reading) {
+  for (const [call, deadline] of reading) {
     if (deadline > now) continue;
-    reading.delete(body);
-    body.destroy(new DOMException('The vendor did not answer in time.', 'TimeoutError'));
+    reading.delete(call);
+    call.destroy(new DOMException('The vendor did not answer in time.', 'TimeoutError'));
   }
   if (reading.size === 0) {
     clearInterval(sweeper);

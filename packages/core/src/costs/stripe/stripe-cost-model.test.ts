@@ -95,6 +95,24 @@ describe('createStripeCostModel', () => {
       expect(micros(settlement)).toBe(10_990_000);
     });
 
+    it.each([
+      ['succeeded', { amount_received: 0 }],
+      ['requires_capture', { amount_capturable: 0 }],
+    ])(
+      'should keep the estimate of a %s intent that reports 0 moved (a contradiction, not a free call)',
+      async (status, zero) => {
+        const { settlement } = await run(
+          { path: '/v1/payment_intents', form: { amount: '2000', currency: 'usd', confirm: 'true' } },
+          // Stripe's own example object reports amount_received and amount_capturable 0.
+          { json: { ...paymentIntent, status, ...zero } },
+        );
+        expect(micros(settlement)).toBe(20_000_000);
+        expect(settlement).toMatchObject({
+          note: expect.stringMatching(/no readable amount in the response, estimate kept/),
+        });
+      },
+    );
+
     it('should settle a confirmation that left the intent in requires_payment_method at 0', async () => {
       const { settlement } = await run(
         { path: '/v1/payment_intents', form: { amount: '1099', currency: 'usd', confirm: 'true' } },

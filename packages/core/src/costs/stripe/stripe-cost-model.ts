@@ -376,13 +376,16 @@ async function lookupObject(context: CostContext, path: string): Promise<StripeO
   }
 }
 
-/** What a confirmed PaymentIntent commits the customer to, by status; `undefined` if unreadable. */
+/**
+ * What a confirmed PaymentIntent commits the customer to, by status; `undefined` if unreadable. A
+ * status that moved money with an amount of 0 contradicts itself: unreadable, not free.
+ */
 function committedIntentAmount(intent: StripeObject | undefined): number | undefined {
   switch (intent?.status) {
     case 'succeeded':
-      return intent.amountReceived ?? intent.amount;
+      return positive(intent.amountReceived ?? intent.amount);
     case 'requires_capture':
-      return intent.amountCapturable ?? intent.amount;
+      return positive(intent.amountCapturable ?? intent.amount);
     case 'processing':
     case 'requires_action':
     case 'requires_confirmation':
@@ -393,6 +396,10 @@ function committedIntentAmount(intent: StripeObject | undefined): number | undef
     default:
       return undefined;
   }
+}
+
+function positive(amount: number | undefined): number | undefined {
+  return amount === 0 ? undefined : amount;
 }
 
 function settleConfirmedIntent(input: SettleInput, note: string): CostSettlement {
