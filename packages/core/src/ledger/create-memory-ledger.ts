@@ -191,7 +191,7 @@ export function createMemoryLedger(): Ledger {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
-      if (!reservation) return;
+      if (!reservation) return false;
       finalize(reservationId, reservation, micros);
       // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
       if (micros === 0 && reservation.idemKey !== undefined)
@@ -199,6 +199,7 @@ export function createMemoryLedger(): Ledger {
           idempotency.delete(reservation.idemKey);
       // Kept only while a late price may still arrive; otherwise history would grow without end.
       if (!awaitsLatePrice) reservations.delete(reservationId);
+      return true;
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {

@@ -128,8 +128,10 @@ export interface Ledger {
    * prices are reconciled. Settling at 0 forgets the reservation's idempotency key. A negative
    * amount (a credit, such as a refund) lowers lifetime spend only, never a day's. Unknown and
    * done ids are ignored.
+   * @returns `false` if the id was unknown or done (nothing changed); `true`, or nothing (a ledger
+   *   written before this was asked), if the amount was set.
    */
-  settle(request: SettleRequest): Promise<void>;
+  settle(request: SettleRequest): Promise<boolean | undefined | void>;
   /** One key's balance at `now`. */
   balance(keyId: string, now: number): Promise<LedgerBalance>;
   /** Releases connections and timers. */

@@ -25,7 +25,7 @@ import { recordDenial } from '../fetch/actor-context.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { redactVaultKeys } from '../keys/vault-key-format.js';
 import type { ReserveRequest, ReserveResult } from '../ledger/ledger.js';
-import { fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
+import { formatUsd, fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
 import type { VendorDefinition, VendorErrorResponse } from '../vendors/vendor-definition.js';
@@ -418,6 +418,8 @@ async function allowOrDeny(
           reservationId: state.auditId,
           micros: outcomeUnknown ? estimatedMicros : 0,
           now: context.now(),
+          // Counted at the estimate: kept, so that a replay of the call can say what it cost.
+          awaitsLatePrice: outcomeUnknown,
           onLateSettle: outcomeUnknown ? undefined : auditLateSettlement(context, record, 0, record.note),
         });
       } catch (settleError) {
@@ -446,6 +448,11 @@ async function allowOrDeny(
   const costResponse = new UpstreamCostResponse(upstream);
   let actualMicros: MicroUsd = 0;
   let pendingRef: string | undefined;
+  // Counted at its estimate because its outcome or cost is not known: kept re-settleable, as a
+  // call awaiting a late price is, so that a replay of it can say what it cost.
+  let unsure = false;
+  // For a replay: what its answer says the original call cost, above the estimate it was counted at.
+  let repricedMicros: MicroUsd | undefined;
   if (!replayed) {
     let settlement: CostSettlement;
     try {
@@ -467,6 +474,9 @@ async function allowOrDeny(
     if (settlement.kind === 'known' && settlement.note) record.note = settlement.note;
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
+    unsure = settlement.kind !== 'known' || upstream.status >= 500;
+  } else {
+    repricedMicros = priceReplay(vendor, costRequest, upstream, estimate, costContext, estimatedMicros);
   }
   // The vendor has answered, and the caller gets its answer now. The bookkeeping (settle, late
   // prices, audit) follows off the response path; until it lands the reservation holds the
@@ -478,7 +488,17 @@ async function allowOrDeny(
   if (late.length > 0) await settled(context);
   track(
     context,
-    settleAndAudit(context, state, { vendor, upstream, replayed, estimatedMicros, actualMicros, pendingRef, late }),
+    settleAndAudit(context, state, {
+      vendor,
+      upstream,
+      replayOf: reservation.replayOf,
+      estimatedMicros,
+      actualMicros,
+      pendingRef,
+      unsure,
+      repricedMicros,
+      late,
+    }),
   );
   return new LazyVaultResponse(upstream.status, upstream.headers, upstream.body, {
     auditId: state.auditId,
@@ -494,10 +514,15 @@ async function allowOrDeny(
 interface AnsweredCall {
   vendor: ConfiguredVendor;
   upstream: UpstreamAnswer;
-  replayed: boolean;
+  /** For a replay: the original call's reservation. */
+  replayOf: string | undefined;
   estimatedMicros: MicroUsd;
   actualMicros: MicroUsd;
   pendingRef: string | undefined;
+  /** Counted at its estimate for want of a known outcome or cost: kept re-settleable. */
+  unsure: boolean;
+  /** For a replay: what its answer says the original cost, when above the original's estimate. */
+  repricedMicros: MicroUsd | undefined;
   /** Real prices the answer reports for earlier calls. */
   late: readonly CostReconciliation[];
 }
@@ -508,16 +533,29 @@ interface AnsweredCall {
  * and expires into spend at its estimate (never undercounted), and the record says so.
  */
 async function settleAndAudit(context: VaultContext, state: CallState, call: AnsweredCall): Promise<void> {
-  const { vendor, upstream, replayed, estimatedMicros } = call;
+  const { vendor, upstream, replayOf, estimatedMicros } = call;
+  const replayed = replayOf !== undefined;
   const record = state.record;
   let { actualMicros, pendingRef } = call;
+  if (replayed && call.repricedMicros !== undefined) {
+    // The original was counted at its estimate, its outcome unknown; this answer (the vendor's
+    // replay of it, or the call run afresh) says what it cost. Set once: the settlement ends the
+    // original's reservation, so a later replay finds it done and counts nothing again.
+    const applied = await context.ledger
+      .settle({ reservationId: replayOf, micros: call.repricedMicros, now: context.now() })
+      .catch(() => false);
+    if (applied !== false) {
+      actualMicros = call.repricedMicros - estimatedMicros;
+      record.note = `replay of call ${replayOf}, whose outcome was unknown and counted at its estimate: this answer prices it at ${formatUsd(call.repricedMicros)}; the difference is counted here`;
+    }
+  }
   if (!replayed) {
     try {
       await context.ledger.settle({
         reservationId: state.auditId,
         micros: actualMicros,
         now: context.now(),
-        awaitsLatePrice: pendingRef !== undefined,
+        awaitsLatePrice: pendingRef !== undefined || call.unsure,
         onLateSettle: auditLateSettlement(context, record, actualMicros, record.note),
       });
     } catch (error) {
@@ -604,21 +642,61 @@ class UpstreamCostResponse implements CostResponse {
   #json: { value: unknown } | undefined;
   #headers: Headers | undefined;
   readonly status: number;
-  constructor(private readonly upstream: UpstreamAnswer) {
+  /**
+   * @param upstream - The vendor's answer.
+   * @param unmarked - Read without the vendor's replay marker (`Idempotent-Replayed`), to price a
+   *   replay as the call it replays.
+   */
+  constructor(
+    private readonly upstream: UpstreamAnswer,
+    private readonly unmarked = false,
+  ) {
     this.status = upstream.status;
   }
   get headers(): Headers {
-    this.#headers ??= toHeaders(this.upstream.headers);
+    if (!this.#headers) {
+      this.#headers = toHeaders(this.upstream.headers);
+      if (this.unmarked) this.#headers.delete(REPLAY_MARKER);
+    }
     return this.#headers;
   }
   header(name: string): string | undefined {
-    return headerValue(this.upstream.headers, name.toLowerCase());
+    const lower = name.toLowerCase();
+    return this.unmarked && lower === REPLAY_MARKER ? undefined : headerValue(this.upstream.headers, lower);
   }
   // Parsed only if the cost model reads it (reads of free endpoints never do).
   get json(): unknown {
     this.#json ??= { value: parseJson(this.upstream.body, this.upstream.headers) };
     return this.#json.value;
   }
+}
+
+/** The header by which a vendor (Stripe) marks an answer as the replay of an earlier call's. */
+const REPLAY_MARKER = 'idempotent-replayed';
+
+/**
+ * What the answer to a replayed call says the original call cost, read as if it were not a replay,
+ * when that is more than the estimate the original was counted at; otherwise `undefined`. It never
+ * lowers what was counted: a conflict or error answer says nothing certain of the original.
+ */
+function priceReplay(
+  vendor: ConfiguredVendor,
+  costRequest: CostRequest,
+  upstream: UpstreamAnswer,
+  estimate: CostEstimate,
+  costContext: CostContext,
+  estimatedMicros: MicroUsd,
+): MicroUsd | undefined {
+  let settlement: CostSettlement;
+  try {
+    const response = new UpstreamCostResponse(upstream, true);
+    settlement = wellFormed(vendor.definition.costModel.settle(costRequest, response, estimate, costContext));
+  } catch {
+    return undefined;
+  }
+  if (settlement.kind !== 'known') return undefined;
+  const micros = settlement.atLeast ? Math.max(settlement.micros, estimatedMicros) : settlement.micros;
+  return micros > estimatedMicros ? micros : undefined;
 }
 
 /** The request as a cost model reads it: form, JSON, query and `Headers` built only on first read. */

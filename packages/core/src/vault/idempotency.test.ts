@@ -3,6 +3,7 @@
 import { createFakeStripe } from '@keybrake/testkit';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadStripeFixtures } from '../costs/stripe/__fixtures__/stripe-openapi-fixtures.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { resendVendor } from '../vendors/resend-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
@@ -153,5 +154,80 @@ describe('retries under one Idempotency-Key, for a vendor that replays only some
       await vault.close();
       await upstream.close();
     }
+  });
+});
+
+describe('a retry of a call whose outcome was unknown', () => {
+  // An Issuing approval has no estimate: the key's fallback ($1) lets it through, and Stripe's
+  // answer (its `amount`) is what it cost. Stripe's own example object, approved for $500.
+  const APPROVED = {
+    ...loadStripeFixtures()['issuing.authorization'],
+    id: 'iauth_1',
+    approved: true,
+    amount: 50_000,
+    currency: 'usd',
+    status: 'closed',
+  };
+  type Answer = { hang?: boolean; body?: Record<string, unknown>; headers?: Record<string, string> };
+  let answers: Answer[];
+  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
+  let vault: Vault;
+  beforeAll(async () => {
+    upstream = await startRecordingUpstream(() => {
+      const next = answers.shift() ?? {};
+      return { delayMs: next.hang ? 2500 : 0, body: next.body ?? APPROVED, headers: next.headers ?? {} };
+    });
+  });
+  beforeEach(() => {
+    upstream.received.length = 0;
+    vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: upstream.url }, upstreamTimeout: 1 });
+    return () => vault.close();
+  });
+  afterAll(() => upstream.close());
+
+  const approve = (vaultKey: string) =>
+    vault.handle({
+      vaultKey,
+      method: 'POST',
+      path: '/v1/issuing/authorizations/iauth_1/approve',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': 'approve-iauth_1' },
+    });
+  const timedOutFirst = async () => {
+    const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 1 });
+    expect((await approve(key.vaultKey)).status).toBe(504);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 1_000_000, reservedMicros: 0 });
+    return key;
+  };
+
+  it.each([
+    ['replays it', { 'idempotent-replayed': 'true' }],
+    ['runs it afresh', {}],
+  ])('should count what the answer says it cost when Stripe %s, once', async (_, headers) => {
+    answers = [{ hang: true }, { headers }, { headers }];
+    const key = await timedOutFirst();
+    expect((await approve(key.vaultKey)).status).toBe(200);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 500_000_000, reservedMicros: 0, calls: 1 });
+    // A second retry replays it too: counted once.
+    expect((await approve(key.vaultKey)).status).toBe(200);
+    expect(upstream.received).toHaveLength(3);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 500_000_000, calls: 1 });
+    // The audit trail adds up to what the ledger holds.
+    const { records } = await vault.queryAudit({ keyId: key.id });
+    expect(records.map((record) => [record.outcome, record.actualMicros])).toEqual([
+      ['replayed', 0],
+      ['replayed', 499_000_000],
+      ['unknown', 1_000_000],
+    ]);
+    expect(records[1]?.note).toMatch(
+      /whose outcome was unknown and counted at its estimate: this answer prices it at \$500\.00/,
+    );
+  });
+
+  it('should never lower what the original was counted at', async () => {
+    // The retry's answer says the authorization was declined: it may not be the original's fate.
+    answers = [{ hang: true }, { body: { ...APPROVED, approved: false, amount: 0, status: 'reversed' } }];
+    const key = await timedOutFirst();
+    expect((await approve(key.vaultKey)).status).toBe(200);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 1_000_000, calls: 1 });
   });
 });

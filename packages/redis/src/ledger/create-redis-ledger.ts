@@ -119,7 +119,7 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       let sent: Promise<unknown> | undefined;
       try {
-        await connection.run(
+        const reply = await connection.run(
           'settle a call',
           (client) => {
             sent = settleScript.run(client, [
@@ -134,6 +134,7 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
           },
           SETTLE_FAILED,
         );
+        return reply === 1;
       } catch (error) {
         // Timed out while Redis was hung: the script may still run once Redis answers again.
         if (sent && onLateSettle) sent.then(onLateSettle, () => {});
