@@ -24,7 +24,11 @@ export interface AuditRecord {
   decision: 'allowed' | 'denied';
   /** For denials: the Keybrake error code. */
   reason?: KeybrakeErrorCode | undefined;
-  /** For allowed calls: `settled`, or `unknown` when the outcome is unknown and the reservation stays spent. */
+  /**
+   * For allowed calls: `settled`; `unknown` when the outcome is unknown and the estimate stays
+   * spent (no answer, an answer that could not be read, or a vendor error, 5xx, on a call kept
+   * counted); `replayed` for a retry answered with an earlier call's result.
+   */
   outcome?: 'settled' | 'unknown' | 'replayed' | undefined;
   estimatedMicros: MicroUsd;
   /** Settled cost; for denials 0. */

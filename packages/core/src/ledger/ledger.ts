@@ -131,6 +131,7 @@ export interface Ledger {
    * @returns `false` if the id was unknown or done (nothing changed); `true`, or nothing (a ledger
    *   written before this was asked), if the amount was set.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a ledger written as `Promise<void>` still implements it.
   settle(request: SettleRequest): Promise<boolean | undefined | void>;
   /** One key's balance at `now`. */
   balance(keyId: string, now: number): Promise<LedgerBalance>;

@@ -480,6 +480,25 @@ describe('createVault', () => {
       },
     );
 
+    it('should audit a vendor error it keeps counted (5xx) as an unknown outcome', async () => {
+      const failing = await startRecordingUpstream(() => ({ status: 500, body: { error: { type: 'api_error' } } }));
+      const { response, status, audit } = await chargeOnce(failing.url).finally(() => failing.close());
+      expect(response.status).toBe(500);
+      expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+      expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000, vendorStatus: 500 });
+    });
+
+    it('should answer 502 for an answer in an encoding it cannot read, and keep the estimate', async () => {
+      const garbled = await startRecordingUpstream(() => ({ headers: { 'content-encoding': 'gzip' } }));
+      const { response, status, audit } = await chargeOnce(garbled.url).finally(() => garbled.close());
+      expect(response.status).toBe(502);
+      expect(response.keybrake.error?.message).toMatch(
+        /The acme API answered with a body in an encoding Keybrake cannot read \(Content-Encoding: gzip\); the outcome of this call is unknown/,
+      );
+      expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+      expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
+    });
+
     it('should say so when the answer is larger than the vault reads, and keep the estimate', async () => {
       const huge = await startRecordingUpstream(() => ({ body: 'x'.repeat(33 * 1024 * 1024) }));
       const { response, status } = await chargeOnce(huge.url).finally(() => huge.close());

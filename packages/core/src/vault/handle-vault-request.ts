@@ -403,7 +403,9 @@ async function allowOrDeny(
       ? `did not answer within upstreamTimeout (${context.upstreamTimeoutMs} ms, for the whole answer)`
       : error instanceof undiciErrors.ResponseExceededMaxSizeError
         ? 'answered with more than the 32 MiB Keybrake reads to price a call'
-        : 'did not answer';
+        : error instanceof UndecodableAnswerError
+          ? error.message
+          : 'did not answer';
     // The estimate's note ("PaymentIntent created and confirmed") is not what happened; a failed
     // settlement, below, says more.
     if (outcomeUnknown && !replayed) {
@@ -570,7 +572,8 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
       record.note = `${record.note ? `${record.note}; ` : ''}late prices of earlier calls not applied (${error instanceof Error ? error.message : 'storage error'})`;
     });
   }
-  record.outcome = replayed ? 'replayed' : 'settled';
+  // A vendor error (5xx) on a call its model kept counted: the call may or may not have run.
+  record.outcome = replayed ? 'replayed' : upstream.status >= 500 && actualMicros > 0 ? 'unknown' : 'settled';
   record.actualMicros = actualMicros;
   record.vendorStatus = upstream.status;
   // Kept only if it looks like an id: the audit trail is no place for whatever else a gateway put there.
@@ -668,6 +671,14 @@ class UpstreamCostResponse implements CostResponse {
   get json(): unknown {
     this.#json ??= { value: parseJson(this.upstream.body, this.upstream.headers) };
     return this.#json.value;
+  }
+}
+
+/** A vendor's answer in a `Content-Encoding` Keybrake cannot undo: neither priced nor passed on. */
+class UndecodableAnswerError extends Error {
+  constructor(encoding: string) {
+    super(`answered with a body in an encoding Keybrake cannot read (Content-Encoding: ${encoding.slice(0, 40)})`);
+    this.name = 'UndecodableAnswerError';
   }
 }
 
@@ -1202,9 +1213,14 @@ async function forward(
   }
   // Asked for identity; a vendor (or a CDN) that compressed anyway is decoded here (every coding
   // it lists, `gzip, gzip` too), so the cost model and the caller read plain bytes. A body in an
-  // encoding Keybrake cannot undo is not passed on: it could not be searched for an echoed secret.
+  // encoding Keybrake cannot undo is not passed on: it could not be searched for an echoed secret,
+  // nor priced.
   const encoding = response.headers['content-encoding'];
-  if (encoding !== undefined && bytes.byteLength > 0) bytes = decode(String(encoding), bytes) ?? new Uint8Array();
+  if (encoding !== undefined && bytes.byteLength > 0) {
+    const decoded = decode(String(encoding), bytes);
+    if (!decoded) throw new UndecodableAnswerError(String(encoding));
+    bytes = decoded;
+  }
   // A HEAD answer has no body to measure: its length is only in the header.
   const length = method === 'HEAD' ? response.headers['content-length'] : undefined;
   if (length !== undefined) responseHeaders['content-length'] = length;
