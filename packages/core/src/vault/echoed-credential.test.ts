@@ -154,7 +154,9 @@ describe('an upstream that echoes the credential it received', () => {
                   ? ['gzip', twice]
                   : request.url === '/compress-deflated'
                     ? ['compress', zlib.deflateSync(echo)]
-                    : [undefined, echo];
+                    : request.url === '/encoding-echo'
+                      ? [String(request.headers['x-api-key']), echo]
+                      : [undefined, echo];
         response.writeHead(401, {
           'content-type': 'application/json',
           ...(encoding && { 'content-encoding': encoding }),
@@ -203,6 +205,10 @@ describe('an upstream that echoes the credential it received', () => {
       const hidden = await send(`${url}/gzip-twice-labelled-once`);
       expect(Buffer.from(await hidden.arrayBuffer()).byteLength).toBe(0);
       // An encoding Keybrake cannot undo hides whatever is in it: the body is not passed on.
+      // A coding named by the credential (a gateway echoing what it got) is not named back.
+      const named = await (await send(`${url}/encoding-echo`)).text();
+      expect(named).toMatch(/Content-Encoding: not a registered coding/);
+      expect(named).not.toContain(KEY);
       const opaque = await send(`${url}/compress-deflated`);
       expect(opaque.status).toBe(502);
       expect(opaque.headers.get('content-encoding')).toBeNull();

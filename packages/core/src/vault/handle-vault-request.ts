@@ -677,10 +677,34 @@ class UpstreamCostResponse implements CostResponse {
 /** A vendor's answer in a `Content-Encoding` Keybrake cannot undo: neither priced nor passed on. */
 class UndecodableAnswerError extends Error {
   constructor(encoding: string) {
-    super(`answered with a body in an encoding Keybrake cannot read (Content-Encoding: ${encoding.slice(0, 40)})`);
+    // Named only if it is a list of registered codings: a header's value is the vendor's (or a
+    // gateway's) to fill, and the message reaches the caller and the audit trail.
+    const named =
+      /^\s*[a-z0-9-]{1,16}(\s*,\s*[a-z0-9-]{1,16}){0,3}\s*$/i.test(encoding) &&
+      encoding.split(',').every((coding) => CODINGS.has(coding.trim().toLowerCase()));
+    super(
+      `answered with a body in an encoding Keybrake cannot read (Content-Encoding: ${named ? encoding.trim() : 'not a registered coding'})`,
+    );
     this.name = 'UndecodableAnswerError';
   }
 }
+
+/** HTTP's registered content codings (IANA), the names an undecodable answer may be reported by. */
+const CODINGS = new Set([
+  'aes128gcm',
+  'br',
+  'compress',
+  'dcb',
+  'dcz',
+  'deflate',
+  'exi',
+  'gzip',
+  'identity',
+  'pack200-gzip',
+  'x-compress',
+  'x-gzip',
+  'zstd',
+]);
 
 /** The header by which a vendor (Stripe) marks an answer as the replay of an earlier call's. */
 const REPLAY_MARKER = 'idempotent-replayed';
