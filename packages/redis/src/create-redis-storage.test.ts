@@ -106,6 +106,18 @@ describe('createRedisStorage', () => {
     });
   });
 
+  /** A serving replica's vendor: acme at the test upstream, $3 a charge. */
+  const servingAcme = () => ({
+    vendors: {
+      acme: createBearerVendor({
+        name: 'acme',
+        baseUrl: upstream.url,
+        costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00' } }),
+      }),
+    },
+    secrets: { acme: SECRET },
+  });
+
   describe('when another replica revokes a key while a call on it is being reserved', () => {
     it('should not send the call once revokeKey() has resolved, and release its reservation', async () => {
       upstream.received.length = 0;
@@ -126,14 +138,7 @@ describe('createRedisStorage', () => {
             return storage.ledger.reserve(request);
           },
         },
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00' } }),
-          }),
-        },
-        secrets: { acme: SECRET },
+        ...servingAcme(),
       });
       try {
         const session = await admin.issueKey({ capUsd: 30, label: 'team/sess_2' });
@@ -186,14 +191,7 @@ describe('createRedisStorage', () => {
             return chain;
           },
         },
-        vendors: {
-          acme: createBearerVendor({
-            name: 'acme',
-            baseUrl: upstream.url,
-            costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '3.00' } }),
-          }),
-        },
-        secrets: { acme: SECRET },
+        ...servingAcme(),
       });
       try {
         const session = await admin.issueKey({ capUsd: 30 });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** A request the recording upstream received. */
 export interface ReceivedRequest {
@@ -49,4 +50,31 @@ export async function startRecordingUpstream(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A recording upstream for the enclosing `describe`: started before its tests, its requests
+ * forgotten and the vaults a test pushed to `vaults` closed after each, stopped after all.
+ */
+export function useRecordingUpstream(reply?: Parameters<typeof startRecordingUpstream>[0]) {
+  let started: Awaited<ReturnType<typeof startRecordingUpstream>> | undefined;
+  const vaults: Array<{ close(): Promise<void> }> = [];
+  beforeAll(async () => {
+    started = await startRecordingUpstream(reply);
+  });
+  afterEach(async () => {
+    if (started) started.received.length = 0;
+    await Promise.all(vaults.splice(0).map((vault) => vault.close()));
+  });
+  afterAll(() => started?.close());
+  const upstream = {
+    get url(): string {
+      if (!started) throw new Error('The recording upstream is used before it started.');
+      return started.url;
+    },
+    get received(): ReceivedRequest[] {
+      return started?.received ?? [];
+    },
+  };
+  return { upstream, vaults };
 }

@@ -2,12 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import { createAcmeVault } from '../test-utils/create-acme-vault.js';
-import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { startRecordingUpstream, useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import type { Vault } from './create-vault.js';
 
 describe('the vault along a key chain, on replays and when issuing children', () => {
-  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
-  const vaults: Vault[] = [];
+  const { upstream, vaults } = useRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
   const makeVault = (
     options: {
       upstreamTimeout?: string;
@@ -30,15 +29,6 @@ describe('the vault along a key chain, on replays and when issuing children', ()
   };
   const charge = (vault: Vault, vaultKey: string, headers: Record<string, string> = {}) =>
     vault.handle({ vaultKey, method: 'POST', path: '/v1/charges', headers, body: 'amount=1' });
-
-  beforeAll(async () => {
-    upstream = await startRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
-  });
-  afterEach(async () => {
-    upstream.received.length = 0;
-    await Promise.all(vaults.splice(0).map((vault) => vault.close()));
-  });
-  afterAll(() => upstream.close());
 
   // handle-vault-request.ts resolveEstimate: the largest fallback of the chain, wherever it sits.
   it('should reserve the largest fallback of the chain even when the child sets it', async () => {

@@ -5,7 +5,7 @@ import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-mode
 import type { KeyRecord } from '../keys/key-record.js';
 import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import type { KeyStore } from '../storage/key-store.js';
-import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
 
@@ -27,16 +27,7 @@ function corruptingStore(corrupt: (record: KeyRecord) => KeyRecord, withChain = 
 }
 
 describe('failing closed', () => {
-  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
-  const vaults: Vault[] = [];
-  beforeAll(async () => {
-    upstream = await startRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
-  });
-  afterEach(async () => {
-    upstream.received.length = 0;
-    await Promise.all(vaults.splice(0).map((vault) => vault.close()));
-  });
-  afterAll(() => upstream.close());
+  const { upstream, vaults } = useRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
 
   const vaultWith = (
     keyStore: KeyStore,

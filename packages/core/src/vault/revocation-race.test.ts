@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { createAcmeVault } from '../test-utils/create-acme-vault.js';
-import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
+import { useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import type { Vault } from './create-vault.js';
 
 /** A ledger whose `reserve` waits until released, as a Redis round trip does. */
@@ -25,16 +25,7 @@ function slowReserveLedger() {
 }
 
 describe('a revocation racing a call', () => {
-  let upstream: Awaited<ReturnType<typeof startRecordingUpstream>>;
-  const vaults: Vault[] = [];
-  beforeAll(async () => {
-    upstream = await startRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
-  });
-  afterEach(async () => {
-    upstream.received.length = 0;
-    await Promise.all(vaults.splice(0).map((vault) => vault.close()));
-  });
-  afterAll(() => upstream.close());
+  const { upstream, vaults } = useRecordingUpstream(() => ({ body: { id: 'ch_1' } }));
 
   const setup = () => {
     const slow = slowReserveLedger();
