@@ -103,10 +103,10 @@ export {
   type Ledger,
   type LedgerBalance,
   type LedgerLimit,
+  type RepriceRequest,
   type ReserveDenial,
   type ReserveRequest,
   type ReserveResult,
-  type ReserveRevoked,
   type SettleRequest,
   utcDay,
 } from './ledger/ledger.js';

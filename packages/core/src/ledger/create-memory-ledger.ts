@@ -31,6 +31,8 @@ interface Reservation {
   final: boolean;
   /** The idempotency entry this reservation made, if any: forgotten if it is settled at 0. */
   idemKey?: string | undefined;
+  /** Settled at its estimate for want of a known outcome: a replay may re-price it (`repriceUnknown`). */
+  unknown?: boolean | undefined;
 }
 
 /**
@@ -187,19 +189,30 @@ export function createMemoryLedger(): Ledger {
       return { ok: true, reservationId };
     },
 
-    async settle({ reservationId, micros, now, awaitsLatePrice }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice, outcomeUnknown }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
-      if (!reservation) return false;
+      if (!reservation) return;
       finalize(reservationId, reservation, micros);
       // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
       if (micros === 0 && reservation.idemKey !== undefined)
         if (idempotency.get(reservation.idemKey)?.reservationId === reservationId)
           idempotency.delete(reservation.idemKey);
-      // Kept only while a late price may still arrive; otherwise history would grow without end.
-      if (!awaitsLatePrice) reservations.delete(reservationId);
-      return true;
+      // Kept only while a late price (or a replay's) may still arrive; otherwise history would grow without end.
+      if (outcomeUnknown) reservation.unknown = true;
+      else if (!awaitsLatePrice) reservations.delete(reservationId);
+    },
+
+    async repriceUnknown({ reservationId, micros, now }) {
+      if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
+      sweep(now);
+      const reservation = reservations.get(reservationId);
+      if (!reservation?.unknown || micros <= reservation.micros) return 0;
+      const added = micros - reservation.micros;
+      finalize(reservationId, reservation, micros);
+      reservations.delete(reservationId);
+      return added;
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {

@@ -41,26 +41,20 @@ export interface ReserveRequest {
 /** Why a reservation was refused: which key's which limit, and where it stood. */
 export interface ReserveDenial {
   ok: false;
-  /** The key whose limit has no room. */
+  /** The key whose limit has no room (or, for `revoked`, the revoked key). */
   keyId: string;
-  cap: 'total' | 'daily' | 'calls';
+  /**
+   * Which limit. `revoked`: a key of the chain is revoked, from a ledger that reads its key store's
+   * revocations in the same atomic step (see `KeyStore.revocationsCheckedBy`); `limit`, `spent`
+   * and `reserved` are then 0.
+   */
+  cap: 'total' | 'daily' | 'calls' | 'revoked';
   /** The limit (micro-dollars, or calls for `calls`). */
   limit: number;
   /** Spent against that limit (micro-dollars, or calls made). */
   spent: number;
   /** Reserved by calls in flight (micro-dollars; 0 for `calls`). */
   reserved: number;
-}
-
-/**
- * A reservation refused because a key of the chain is revoked: only from a ledger that reads its
- * key store's revocations in the same atomic step (see `KeyStore.revocationsCheckedBy`).
- */
-export interface ReserveRevoked {
-  ok: false;
-  revoked: true;
-  /** The revoked key. */
-  keyId: string;
 }
 
 /** Result of {@link Ledger.reserve}. */
@@ -78,8 +72,7 @@ export type ReserveResult =
        */
       originalOpen?: boolean | undefined;
     }
-  | ReserveDenial
-  | ReserveRevoked;
+  | ReserveDenial;
 
 /** A settlement: the final cost of a reserved call. */
 export interface SettleRequest {
@@ -100,6 +93,20 @@ export interface SettleRequest {
    * fail that way (the memory ledger) never calls it; one that can should, at most once.
    */
   onLateSettle?: (() => void) | undefined;
+  /**
+   * The call's outcome is unknown (it timed out, its connection dropped, the vendor failed) and
+   * `micros` is its estimate: keep the reservation, as with `awaitsLatePrice`, and mark it so that
+   * {@link Ledger.repriceUnknown} may raise it once a replay of the call says what it cost.
+   */
+  outcomeUnknown?: boolean | undefined;
+}
+
+/** What a replay's answer says a call of unknown outcome cost; see {@link Ledger.repriceUnknown}. */
+export interface RepriceRequest {
+  reservationId: string;
+  /** What the call cost, micro-dollars. */
+  micros: MicroUsd;
+  now: number;
 }
 
 /** Where one key stands. Expired unsettled reservations are included in `spent`. */
@@ -128,11 +135,17 @@ export interface Ledger {
    * prices are reconciled. Settling at 0 forgets the reservation's idempotency key. A negative
    * amount (a credit, such as a refund) lowers lifetime spend only, never a day's. Unknown and
    * done ids are ignored.
-   * @returns `false` if the id was unknown or done (nothing changed); `true`, or nothing (a ledger
-   *   written before this was asked), if the amount was set.
    */
-  // biome-ignore lint/suspicious/noConfusingVoidType: a ledger written as `Promise<void>` still implements it.
-  settle(request: SettleRequest): Promise<boolean | undefined | void>;
+  settle(request: SettleRequest): Promise<void>;
+  /**
+   * Optional: re-prices a reservation settled with {@link SettleRequest.outcomeUnknown}, from the
+   * answer to a replay of its call (a retry under the same idempotency key). Raises its amount to
+   * `micros` if that is more than it holds, on every key of its chain, and ends it; otherwise (not
+   * settled that way, already re-priced, or `micros` not more) changes nothing. Without it, such a
+   * call stays counted at its estimate.
+   * @returns The micro-dollars added (0 if nothing changed).
+   */
+  repriceUnknown?(request: RepriceRequest): Promise<MicroUsd>;
   /** One key's balance at `now`. */
   balance(keyId: string, now: number): Promise<LedgerBalance>;
   /** Releases connections and timers. */

@@ -41,7 +41,7 @@ export interface KeyStore {
   readonly shared?: boolean;
   /**
    * A ledger whose `reserve` refuses, in the same atomic step, a chain holding a key this store
-   * has revoked (answering `{ ok: false, revoked: true }`), as the Redis storage's does. With that
+   * has revoked (answering a denial with `cap: 'revoked'`), as the Redis storage's does. With that
    * ledger, the vault does not read the chain again after reserving a call, which it otherwise
    * does so that no call is sent once `revokeKey()` has resolved.
    */

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { createMemoryKeyStore } from '../storage/create-memory-key-store.js';
 import { createAcmeVault } from '../test-utils/create-acme-vault.js';

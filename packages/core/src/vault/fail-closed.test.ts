@@ -1,5 +1,5 @@
 // Fail closed: a damaged key record or a malformed settlement never lets money move uncounted.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
 import type { KeyRecord } from '../keys/key-record.js';

@@ -328,7 +328,7 @@ async function allowOrDeny(
   }
   if (!reservation.ok) {
     // A ledger that read a revocation in its reservation: the chain read again says whose and when.
-    if ('revoked' in reservation) {
+    if (reservation.cap === 'revoked') {
       assertChainUsable(await loadKeyChain(context, vaultKey), context.now());
       throw new KeyRevokedError({ keyId: key.id, label: key.label, revokedKeyId: reservation.keyId });
     }
@@ -421,7 +421,7 @@ async function allowOrDeny(
           micros: outcomeUnknown ? estimatedMicros : 0,
           now: context.now(),
           // Counted at the estimate: kept, so that a replay of the call can say what it cost.
-          awaitsLatePrice: outcomeUnknown,
+          outcomeUnknown,
           onLateSettle: outcomeUnknown ? undefined : auditLateSettlement(context, record, 0, record.note),
         });
       } catch (settleError) {
@@ -453,8 +453,6 @@ async function allowOrDeny(
   // Counted at its estimate because its outcome or cost is not known: kept re-settleable, as a
   // call awaiting a late price is, so that a replay of it can say what it cost.
   let unsure = false;
-  // For a replay: what its answer says the original call cost, above the estimate it was counted at.
-  let repricedMicros: MicroUsd | undefined;
   if (!replayed) {
     let settlement: CostSettlement;
     try {
@@ -477,8 +475,20 @@ async function allowOrDeny(
     if (settlement.kind === 'known' && settlement.pendingRef)
       pendingRef = `${vendor.definition.name}:${settlement.pendingRef}`;
     unsure = settlement.kind !== 'known' || upstream.status >= 500;
-  } else {
-    repricedMicros = priceReplay(vendor, costRequest, upstream, estimate, costContext, estimatedMicros);
+  } else if (context.ledger.repriceUnknown) {
+    // The original may have been counted at its estimate, its outcome unknown; this answer (the
+    // vendor's replay of it, or the call run afresh) says what it cost. The ledger raises it, once,
+    // if it was settled that way and this is more; the difference is this call's to report.
+    const micros = priceReplay(vendor, costRequest, upstream, estimate, costContext);
+    if (micros !== undefined) {
+      const original = reservation.replayOf as string;
+      actualMicros = await context.ledger
+        .repriceUnknown({ reservationId: original, micros, now: context.now() })
+        .catch(() => 0);
+      if (actualMicros > 0) {
+        record.note = `replay of call ${original}, whose outcome was unknown and counted at its estimate: this answer prices it at ${formatUsd(micros)}; the ${formatUsd(actualMicros)} more is counted here`;
+      }
+    }
   }
   // The vendor has answered, and the caller gets its answer now. The bookkeeping (settle, late
   // prices, audit) follows off the response path; until it lands the reservation holds the
@@ -498,7 +508,6 @@ async function allowOrDeny(
       actualMicros,
       pendingRef,
       unsure,
-      repricedMicros,
       late,
     }),
   );
@@ -521,10 +530,8 @@ interface AnsweredCall {
   estimatedMicros: MicroUsd;
   actualMicros: MicroUsd;
   pendingRef: string | undefined;
-  /** Counted at its estimate for want of a known outcome or cost: kept re-settleable. */
+  /** Counted at its estimate for want of a known outcome or cost: kept re-priceable. */
   unsure: boolean;
-  /** For a replay: what its answer says the original cost, when above the original's estimate. */
-  repricedMicros: MicroUsd | undefined;
   /** Real prices the answer reports for earlier calls. */
   late: readonly CostReconciliation[];
 }
@@ -539,25 +546,14 @@ async function settleAndAudit(context: VaultContext, state: CallState, call: Ans
   const replayed = replayOf !== undefined;
   const record = state.record;
   let { actualMicros, pendingRef } = call;
-  if (replayed && call.repricedMicros !== undefined) {
-    // The original was counted at its estimate, its outcome unknown; this answer (the vendor's
-    // replay of it, or the call run afresh) says what it cost. Set once: the settlement ends the
-    // original's reservation, so a later replay finds it done and counts nothing again.
-    const applied = await context.ledger
-      .settle({ reservationId: replayOf, micros: call.repricedMicros, now: context.now() })
-      .catch(() => false);
-    if (applied !== false) {
-      actualMicros = call.repricedMicros - estimatedMicros;
-      record.note = `replay of call ${replayOf}, whose outcome was unknown and counted at its estimate: this answer prices it at ${formatUsd(call.repricedMicros)}; the difference is counted here`;
-    }
-  }
   if (!replayed) {
     try {
       await context.ledger.settle({
         reservationId: state.auditId,
         micros: actualMicros,
         now: context.now(),
-        awaitsLatePrice: pendingRef !== undefined || call.unsure,
+        awaitsLatePrice: pendingRef !== undefined,
+        outcomeUnknown: call.unsure && pendingRef === undefined,
         onLateSettle: auditLateSettlement(context, record, actualMicros, record.note),
       });
     } catch (error) {
@@ -710,9 +706,9 @@ const CODINGS = new Set([
 const REPLAY_MARKER = 'idempotent-replayed';
 
 /**
- * What the answer to a replayed call says the original call cost, read as if it were not a replay,
- * when that is more than the estimate the original was counted at; otherwise `undefined`. It never
- * lowers what was counted: a conflict or error answer says nothing certain of the original.
+ * What the answer to a replayed call says the original call cost, read as if it were not a replay;
+ * `undefined` if it cannot be read or says nothing was spent. The ledger only ever raises what the
+ * original was counted at: a conflict or error answer says nothing certain of the original.
  */
 function priceReplay(
   vendor: ConfiguredVendor,
@@ -720,7 +716,6 @@ function priceReplay(
   upstream: UpstreamAnswer,
   estimate: CostEstimate,
   costContext: CostContext,
-  estimatedMicros: MicroUsd,
 ): MicroUsd | undefined {
   let settlement: CostSettlement;
   try {
@@ -729,9 +724,7 @@ function priceReplay(
   } catch {
     return undefined;
   }
-  if (settlement.kind !== 'known') return undefined;
-  const micros = settlement.atLeast ? Math.max(settlement.micros, estimatedMicros) : settlement.micros;
-  return micros > estimatedMicros ? micros : undefined;
+  return settlement.kind === 'known' && settlement.micros > 0 ? settlement.micros : undefined;
 }
 
 /** The request as a cost model reads it: form, JSON, query and `Headers` built only on first read. */
@@ -1200,13 +1193,13 @@ async function forward(
 ): Promise<UpstreamAnswer> {
   const base = vendor.baseUrl;
   signal?.throwIfAborted();
-  // One deadline for the whole answer, from the request on: undici's headers timeout starts again
-  // at every informational (1xx) answer, and its body timeout only bounds the wait between chunks.
-  const deadline = new Deadline();
+  // One deadline for the whole answer, armed once the vendor has started answering (an
+  // informational 1xx answer, or the answer's headers): undici's headers timeout starts again at
+  // every 1xx, and its body timeout only bounds the wait between chunks. Not before: a request
+  // still waiting for a connection has not been sent, and cut off then it would be counted.
+  const deadline = new Deadline(performance.now() + context.upstreamTimeoutMs);
   const onAbort = signal && (() => deadline.destroy(signal.reason));
   if (onAbort) signal.addEventListener('abort', onAbort, { once: true });
-  reading.set(deadline, performance.now() + context.upstreamTimeoutMs);
-  sweeper ??= setInterval(cutOffLateAnswers, 1000).unref();
   let response: Dispatcher.ResponseData<null>;
   let bytes: Uint8Array;
   try {
@@ -1220,7 +1213,9 @@ async function forward(
       bodyTimeout: context.upstreamTimeoutMs,
       // undici reads it as an EventEmitter (`once`, `removeListener`).
       signal: deadline as unknown as EventEmitter,
+      onInfo: deadline.arm,
     });
+    deadline.arm();
     bytes = new Uint8Array(await response.body.arrayBuffer());
   } finally {
     reading.delete(deadline);
@@ -1420,6 +1415,17 @@ function isTimeout(error: unknown): boolean {
 class Deadline {
   reason: unknown;
   #listener: (() => void) | undefined;
+  readonly #at: number;
+  /** @param at - When the call must be answered by (`performance.now()` ms). */
+  constructor(at: number) {
+    this.#at = at;
+  }
+  /** From now on the sweep cuts the call off at its deadline (the vendor has the request). */
+  readonly arm = (): void => {
+    if (reading.has(this)) return;
+    reading.set(this, this.#at);
+    sweeper ??= setInterval(cutOffLateAnswers, 1000).unref();
+  };
   once(_event: 'abort', listener: () => void): void {
     this.#listener = listener;
   }

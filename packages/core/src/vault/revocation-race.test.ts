@@ -1,11 +1,10 @@
 // A revocation that completes while a call is being checked or reserved: once `revokeKey()` has
 // resolved, no call on the key (or under it) reaches the vendor, and nothing it reserved stays counted.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { createAcmeVault } from '../test-utils/create-acme-vault.js';
 import { useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
-import type { Vault } from './create-vault.js';
 
 /** A ledger whose `reserve` waits until released, as a Redis round trip does. */
 function slowReserveLedger() {

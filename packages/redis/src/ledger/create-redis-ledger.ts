@@ -11,7 +11,7 @@ import {
   type RedisConnection,
   type RedisConnectionOptions,
 } from '../connection/open-redis-connection.js';
-import { balanceScript, reserveScript, settleScript } from './ledger-scripts.js';
+import { balanceScript, repriceScript, reserveScript, settleScript } from './ledger-scripts.js';
 
 /**
  * What a failed settlement means. The call was allowed and sent, so it is not denied; and a command
@@ -115,11 +115,19 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
       return toReserveResult(reservationId, reply);
     },
 
-    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle }) {
+    async repriceUnknown({ reservationId, micros, now }) {
+      if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
+      const reply = await connection.run('re-price a call', (client) =>
+        repriceScript.run(client, [prefix, retain, reservationId, String(micros), String(now)]),
+      );
+      return toInteger(reply);
+    },
+
+    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle, outcomeUnknown }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       let sent: Promise<unknown> | undefined;
       try {
-        const reply = await connection.run(
+        await connection.run(
           'settle a call',
           (client) => {
             sent = settleScript.run(client, [
@@ -129,12 +137,12 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
               String(micros),
               String(now),
               awaitsLatePrice ? '1' : '0',
+              outcomeUnknown ? '1' : '0',
             ]);
             return sent;
           },
           SETTLE_FAILED,
         );
-        return reply === 1;
       } catch (error) {
         // Timed out while Redis was hung: the script may still run once Redis answers again.
         if (sent && onLateSettle) sent.then(onLateSettle, () => {});
@@ -168,7 +176,7 @@ function toReserveResult(reservationId: string, reply: unknown): ReserveResult {
   const [kind, keyId, cap, limit, spent, reserved] = toArray(reply, 1);
   if (kind === 'reserved') return { ok: true, reservationId };
   if (kind === 'replay') return { ok: true, reservationId, replayOf: String(keyId), originalOpen: cap === '1' };
-  if (kind === 'revoked') return { ok: false, revoked: true, keyId: String(keyId) };
+  if (kind === 'revoked') return { ok: false, keyId: String(keyId), cap: 'revoked', limit: 0, spent: 0, reserved: 0 };
   if (kind !== 'denied' || (cap !== 'total' && cap !== 'daily' && cap !== 'calls')) {
     throw new TypeError(`Unexpected reply from the reserve script: ${JSON.stringify(reply)}`);
   }

@@ -157,15 +157,31 @@ return { 'reserved' }
 
 /**
  * Settles (or re-settles) a reservation. Unknown ids are ignored. The reservation is kept (for
- * `retain` ms) only if a late price is awaited, else deleted. It does not sweep: expired
- * reservations count against every cap either way (as reserved until swept, then as spent), and
- * the reserve and balance scripts sweep the keys they read.
- * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0').
+ * `retain` ms) only if a late price is awaited or its outcome is unknown (marked \`unknown\`, for
+ * the reprice script), else deleted. It does not sweep: expired reservations count against every
+ * cap either way (as reserved until swept, then as spent), and the reserve and balance scripts
+ * sweep the keys they read.
+ * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown ('1' or '0').
  * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
-if finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1', true) then return 1 end
-return 0
+local unknown = ARGV[7] == '1'
+if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true) then return 0 end
+if unknown then redis.call('HSET', reservation(ARGV[3]), 'unknown', '1') end
+return 1
+`);
+
+/**
+ * Raises a reservation settled with its outcome unknown to what a replay's answer says the call
+ * cost, if that is more, and ends it; anything else is left alone.
+ * ARGV: prefix, retain, reservation id, micros, now. Reply: the micros added (0 if nothing changed).
+ */
+export const repriceScript = createRedisScript(`${PRELUDE}
+local r = redis.call('HMGET', reservation(ARGV[3]), 'micros', 'final', 'unknown')
+local micros, old = tonumber(ARGV[4]), tonumber(r[1])
+if r[3] ~= '1' or r[2] ~= '1' or not old or micros <= old then return 0 end
+finalize(ARGV[3], micros, false, false)
+return micros - old
 `);
 
 /**

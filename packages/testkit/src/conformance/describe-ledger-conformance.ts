@@ -403,9 +403,7 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         const reservationId = id('r');
         await ledger.reserve({ reservationId, chain, micros: 8_300, now: NOW, ttlMs: HOUR });
         await ledger.settle({ reservationId, micros: 8_300, now: NOW, awaitsLatePrice: true });
-        expect(await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 })).not.toBe(false);
-        // Done now: a later settlement of it sets nothing.
-        expect(await ledger.settle({ reservationId, micros: 99_999, now: NOW + 11 })).not.toBe(true);
+        await ledger.settle({ reservationId, micros: 16_600, now: NOW + 10 });
         for (const key of [child, root]) {
           expect(await ledger.balance(key, NOW + 10)).toMatchObject({
             spentMicros: 16_600,
@@ -418,10 +416,40 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         ).toMatchObject({ ok: false, keyId: root, cap: 'daily', spent: 16_600 });
       });
 
+      it('should re-price a call of unknown outcome once, only upward, on every key, and nothing else', async () => {
+        const ledger = await create();
+        // Optional: a ledger without it leaves such a call at its estimate.
+        if (!ledger.repriceUnknown) return;
+        const [child, root] = [id('child'), id('root')];
+        const chain = [{ keyId: child }, { keyId: root }];
+        const [unknown, known, lower] = [id('unknown'), id('known'), id('lower')];
+        for (const reservationId of [unknown, known, lower])
+          await ledger.reserve({ reservationId, chain, micros: 1_000, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId: unknown, micros: 1_000, now: NOW, outcomeUnknown: true });
+        await ledger.settle({ reservationId: known, micros: 1_000, now: NOW, awaitsLatePrice: true });
+        await ledger.settle({ reservationId: lower, micros: 1_000, now: NOW, outcomeUnknown: true });
+        // Not more than it holds, or not settled with its outcome unknown: nothing changes.
+        expect(await ledger.repriceUnknown({ reservationId: lower, micros: 600, now: NOW + 1 })).toBe(0);
+        expect(await ledger.repriceUnknown({ reservationId: known, micros: 5_000, now: NOW + 1 })).toBe(0);
+        expect(await ledger.repriceUnknown({ reservationId: id('nope'), micros: 5_000, now: NOW + 1 })).toBe(0);
+        expect(await ledger.repriceUnknown({ reservationId: unknown, micros: 5_000, now: NOW + 1 })).toBe(4_000);
+        // Once: a second replay's answer adds nothing.
+        expect(await ledger.repriceUnknown({ reservationId: unknown, micros: 9_000, now: NOW + 2 })).toBe(0);
+        for (const key of [child, root]) {
+          expect(await ledger.balance(key, NOW + 2)).toMatchObject({
+            spentMicros: 7_000,
+            reservedMicros: 0,
+            dailySpentMicros: 7_000,
+          });
+        }
+        // The known call still takes its late price.
+        await ledger.settle({ reservationId: known, micros: 2_000, now: NOW + 3 });
+        expect(await ledger.balance(root, NOW + 3)).toMatchObject({ spentMicros: 8_000 });
+      });
+
       it('should ignore an unknown reservation id', async () => {
         const ledger = await create();
-        // `false` says nothing was set (a ledger that returns nothing is read as having set it).
-        expect(await ledger.settle({ reservationId: id('nope'), micros: 5, now: NOW })).not.toBe(true);
+        await expect(ledger.settle({ reservationId: id('nope'), micros: 5, now: NOW })).resolves.toBeUndefined();
       });
     });
 
