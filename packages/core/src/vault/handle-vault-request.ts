@@ -484,7 +484,11 @@ async function allowOrDeny(
       const original = reservation.replayOf as string;
       actualMicros = await context.ledger
         .repriceUnknown({ reservationId: original, micros, now: context.now() })
-        .catch(() => 0);
+        .catch((error: unknown) => {
+          // The original stays counted as it was; the audit trail says what could not be done.
+          record.note = `replay of call ${original}: re-pricing it at ${formatUsd(micros)} failed (${errorName(error)}); it stays counted as it was`;
+          return 0;
+        });
       if (actualMicros > 0) {
         record.note = `replay of call ${original}, whose outcome was unknown and counted at its estimate: this answer prices it at ${formatUsd(micros)}; the ${formatUsd(actualMicros)} more is counted here`;
       }
@@ -673,11 +677,10 @@ class UpstreamCostResponse implements CostResponse {
 /** A vendor's answer in a `Content-Encoding` Keybrake cannot undo: neither priced nor passed on. */
 class UndecodableAnswerError extends Error {
   constructor(encoding: string) {
-    // Named only if it is a list of registered codings: a header's value is the vendor's (or a
-    // gateway's) to fill, and the message reaches the caller and the audit trail.
-    const named =
-      /^\s*[a-z0-9-]{1,16}(\s*,\s*[a-z0-9-]{1,16}){0,3}\s*$/i.test(encoding) &&
-      encoding.split(',').every((coding) => CODINGS.has(coding.trim().toLowerCase()));
+    // Named only if it is a short list of registered codings: a header's value is the vendor's (or
+    // a gateway's) to fill, and the message reaches the caller and the audit trail.
+    const codings = encoding.split(',');
+    const named = codings.length <= 4 && codings.every((coding) => CODINGS.has(coding.trim().toLowerCase()));
     super(
       `answered with a body in an encoding Keybrake cannot read (Content-Encoding: ${named ? encoding.trim() : 'not a registered coding'})`,
     );

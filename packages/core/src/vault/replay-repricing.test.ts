@@ -94,35 +94,34 @@ const auditSum = async (vault: Vault, keyId: string) => {
   return [...latest.values()].reduce((sum, record) => sum + record.actualMicros, 0);
 };
 
-describe('re-pricing of a replay', () => {
-  it('should never lower what the original was counted at, when the retry is estimated lower', async () => {
-    const state = { price: 20_000_000 };
-    const vault = makeVault(state);
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
-    answers = [{ hang: true }, { body: { id: 'obj_1', cost: 15_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(504);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 20_000_000 });
-    // The price service now quotes less: the retry's estimate is $10, its answer says $15.
-    state.price = 10_000_000;
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    const status = await vault.getKeyStatus(key.id);
-    // The original was counted at $20; an answer never lowers it (README), and the audit adds up.
-    expect(status.spentMicros).toBeGreaterThanOrEqual(20_000_000);
-    expect(await auditSum(vault, key.id)).toBe(status.spentMicros);
-  }, 20_000);
+/** A vault on the acme fake, a key on it, and the key's `Idempotency-Key` charge. */
+async function setup(state: { price: number; pendingRef?: boolean }, ledger?: Ledger) {
+  const vault = makeVault(state, ledger);
+  const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
+  const spent = async () => (await vault.getKeyStatus(key.id)).spentMicros;
+  return { vault, key, spent, send: async () => (await charge(vault, key.vaultKey)).status };
+}
 
-  it("should raise the original from what it was counted at, not from the retry's estimate, and audit the difference", async () => {
-    const state = { price: 20_000_000 };
-    const vault = makeVault(state);
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
-    answers = [{ hang: true }, { body: { id: 'obj_1', cost: 25_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(504);
-    state.price = 10_000_000;
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    const status = await vault.getKeyStatus(key.id);
-    expect(status.spentMicros).toBe(25_000_000);
-    expect(await auditSum(vault, key.id)).toBe(status.spentMicros);
-  }, 20_000);
+describe('re-pricing of a replay', () => {
+  it.each([
+    ['lower than it holds: never lowered', 15_000_000, 20_000_000],
+    ["more than it holds: raised, from what it holds, not from the retry's estimate", 25_000_000, 25_000_000],
+  ])(
+    'should re-price the original of unknown outcome when the answer says %s',
+    async (_, cost, counted) => {
+      const state = { price: 20_000_000 };
+      const { vault, key, spent, send } = await setup(state);
+      answers = [{ hang: true }, { body: { id: 'obj_1', cost } }];
+      expect(await send()).toBe(504);
+      expect(await spent()).toBe(20_000_000);
+      // The price service now quotes less: the retry's estimate is $10.
+      state.price = 10_000_000;
+      expect(await send()).toBe(200);
+      expect(await spent()).toBe(counted);
+      expect(await auditSum(vault, key.id)).toBe(counted);
+    },
+    20_000,
+  );
 
   it('should leave the original at its estimate with a ledger that cannot re-price, and the audit should add up', async () => {
     const memory = createMemoryLedger();
@@ -132,52 +131,42 @@ describe('re-pricing of a replay', () => {
       settle: (request) => memory.settle(request),
       balance: (keyId, now) => memory.balance(keyId, now),
     };
-    const vault = makeVault({ price: 1_000_000 }, plain);
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
+    const { vault, key, spent, send } = await setup({ price: 1_000_000 }, plain);
     answers = [{ hang: true }, { body: { id: 'obj_1', cost: 5_000_000 } }, { body: { id: 'obj_1', cost: 5_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(504);
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    const status = await vault.getKeyStatus(key.id);
-    expect(status.spentMicros).toBe(1_000_000);
-    expect(await auditSum(vault, key.id)).toBe(status.spentMicros);
+    expect([await send(), await send(), await send()]).toEqual([504, 200, 200]);
+    expect(await spent()).toBe(1_000_000);
+    expect(await auditSum(vault, key.id)).toBe(1_000_000);
   }, 20_000);
 
-  it('should count nothing for a replay of a call settled at a known price that awaits a late one', async () => {
-    const vault = makeVault({ price: 10_000_000, pendingRef: true });
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
+  it('should answer the retry and say so in its audit record when the ledger fails to re-price', async () => {
+    const memory = createMemoryLedger();
+    const failing: Ledger = {
+      ...memory,
+      repriceUnknown: async () => {
+        throw new Error('Redis is down');
+      },
+    };
+    const { vault, key, spent, send } = await setup({ price: 1_000_000 }, failing);
+    answers = [{ hang: true }, { body: { id: 'obj_1', cost: 5_000_000 } }];
+    expect([await send(), await send()]).toEqual([504, 200]);
+    expect(await spent()).toBe(1_000_000);
+    const { records } = await vault.queryAudit({ keyId: key.id });
+    expect(records[0]).toMatchObject({ outcome: 'replayed', actualMicros: 0 });
+    expect(records[0]?.note).toMatch(/re-pricing it at \$5\.00 failed \(Error\); it stays counted as it was/);
+  }, 20_000);
+
+  it('should leave a replayed call of known price alone, and still apply its late price', async () => {
+    const { vault, key, spent, send } = await setup({ price: 10_000_000, pendingRef: true });
     answers = [{ body: { id: 'obj_1', cost: 15_000_000 } }, { body: { id: 'obj_1', cost: 15_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 15_000_000 });
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    const status = await vault.getKeyStatus(key.id);
-    expect(status.spentMicros).toBe(15_000_000);
-    expect(await auditSum(vault, key.id)).toBe(status.spentMicros);
-  }, 20_000);
-
-  it('should apply a late price (the control of the next test)', async () => {
-    const vault = makeVault({ price: 10_000_000, pendingRef: true });
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
-    answers = [{ body: { id: 'obj_1', cost: 15_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 15_000_000 });
-    const read = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/v1/objects/obj_1', headers: {} });
-    expect(read.status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 30_000_000 });
-  }, 20_000);
-
-  it('should still apply the late price of a call that a replay answered meanwhile', async () => {
-    const vault = makeVault({ price: 10_000_000, pendingRef: true });
-    const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
-    answers = [{ body: { id: 'obj_1', cost: 15_000_000 } }, { body: { id: 'obj_1', cost: 15_000_000 } }];
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 15_000_000 });
-    // A retry the vendor replays: the original's outcome was known.
-    expect((await charge(vault, key.vaultKey)).status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 15_000_000 });
+    expect(await send()).toBe(200);
+    expect(await spent()).toBe(15_000_000);
+    // A retry the vendor replays: the original's outcome was known, the replay counts nothing.
+    expect(await send()).toBe(200);
+    expect(await spent()).toBe(15_000_000);
+    expect(await auditSum(vault, key.id)).toBe(15_000_000);
     // The vendor's real price arrives late ($30): it replaces the original's settlement.
     const read = await vault.handle({ vaultKey: key.vaultKey, method: 'GET', path: '/v1/objects/obj_1', headers: {} });
     expect(read.status).toBe(200);
-    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 30_000_000 });
+    expect(await spent()).toBe(30_000_000);
   }, 20_000);
 });
