@@ -129,7 +129,7 @@ export {
 } from './sdks/create-twilio-http-client.js';
 export { createKeyvKeyStore, type KeyvKeyStoreOptions } from './storage/create-keyv-key-store.js';
 export { createMemoryKeyStore, type MemoryKeyStoreOptions } from './storage/create-memory-key-store.js';
-export type { KeyStore } from './storage/key-store.js';
+export type { ChainReadOptions, KeyStore } from './storage/key-store.js';
 export {
   type MemberKey,
   openTeamSession,

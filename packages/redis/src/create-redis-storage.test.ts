@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBearerVendor, createFixedPriceCostModel, createVault, type Vault } from '@keybrake/core';
+import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStorage, type RedisStorage } from './create-redis-storage.js';
 import { type RedisServer, startRedisServer } from './testing/start-redis-server.js';
@@ -208,6 +209,109 @@ describe('createRedisStorage', () => {
         expect(response.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
         expect(upstream.received).toHaveLength(0);
         expect(await admin.getKeyStatus(member.id)).toMatchObject({ spentMicros: 0, reservedMicros: 0, calls: 0 });
+      } finally {
+        await Promise.all([admin.close(), serving.close()]);
+      }
+    });
+  });
+
+  /** Calls of each Redis command so far (`INFO commandstats`), read through a connection of the test's own. */
+  const commandCalls = async (): Promise<Record<string, number>> => {
+    const client = createClient({ url: redis.url });
+    await client.connect();
+    try {
+      const info = await client.info('commandstats');
+      return Object.fromEntries(
+        [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(([, name, calls]) => [name, Number(calls)]),
+      );
+    } finally {
+      client.destroy();
+    }
+  };
+
+  describe('when a replica serves calls on a key chain it has read before', () => {
+    it('should read no key from Redis per call (the reserve script checks revocations) and refuse the call at once once another replica revokes its key', async () => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      const serving = createVault({ ...createRedisStorage({ url: redis.url, prefix }), ...servingAcme() });
+      try {
+        const session = await admin.issueKey({ capUsd: 30 });
+        const member = await admin.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 20 });
+        const call = () =>
+          serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+        expect((await call()).status).toBe(200);
+        const before = await commandCalls();
+        for (let index = 0; index < 4; index++) expect((await call()).status).toBe(200);
+        const after = await commandCalls();
+        const delta = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+        expect({ get: delta('get'), mget: delta('mget') }).toEqual({ get: 0, mget: 0 });
+        expect(delta('evalsha')).toBeGreaterThanOrEqual(2 * 4);
+
+        await admin.revokeKey(session.id);
+        const refused = await call();
+        expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+        expect(upstream.received).toHaveLength(5);
+        expect(await admin.getKeyStatus(member.id)).toMatchObject({
+          spentMicros: 15_000_000,
+          reservedMicros: 0,
+          calls: 5,
+        });
+      } finally {
+        await Promise.all([admin.close(), serving.close()]);
+      }
+    });
+
+    it.each([
+      ['lets the error through', false],
+      ['catches the error', true],
+    ])('should refuse a revoked key before its cost model reads the vendor, when the model %s', async (_, catches) => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      const serving = createVault({
+        ...createRedisStorage({ url: redis.url, prefix }),
+        vendors: {
+          acme: createBearerVendor({
+            name: 'acme',
+            baseUrl: upstream.url,
+            costModel: {
+              async estimate(_request, context) {
+                const quote = catches
+                  ? await context.lookup('/v1/quotes/qt_1').catch(() => undefined)
+                  : await context.lookup('/v1/quotes/qt_1');
+                return quote === undefined
+                  ? { kind: 'unknown', reason: 'the quote could not be read' }
+                  : { kind: 'known', micros: 3_000_000 };
+              },
+              settle: (_request, _response, estimate) =>
+                estimate.kind === 'known' ? estimate : { kind: 'unknown', reason: 'unpriced' },
+            },
+          }),
+        },
+        secrets: { acme: SECRET },
+      });
+      try {
+        const session = await admin.issueKey({ capUsd: 30 });
+        const member = await admin.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 20 });
+        const call = () =>
+          serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+        expect((await call()).status).toBe(200);
+        expect(upstream.received.map((request) => `${request.method} ${request.url}`)).toEqual([
+          'GET /v1/quotes/qt_1',
+          'POST /v1/charges',
+        ]);
+
+        await admin.revokeKey(member.id);
+        const refused = await call();
+        expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+        // Neither the model's read nor the call reached the vendor.
+        expect(upstream.received).toHaveLength(2);
+        expect(await admin.getKeyStatus(member.id)).toMatchObject({
+          spentMicros: 3_000_000,
+          reservedMicros: 0,
+          calls: 1,
+        });
       } finally {
         await Promise.all([admin.close(), serving.close()]);
       }

@@ -2,9 +2,21 @@ import type { AuditRecord } from '../audit/audit-record.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { Ledger } from '../ledger/ledger.js';
 
+/** Options of {@link KeyStore.getChain}. */
+export interface ChainReadOptions {
+  /**
+   * `false`: the caller does not need the chain's revocations from this read (its ledger refuses a
+   * revoked chain when it reserves, see {@link KeyStore.revocationsCheckedBy}), so a store whose
+   * revocations cost a round trip may skip reading them. A store may always read them anyway.
+   * @default true
+   */
+  revocations?: boolean | undefined;
+}
+
 /**
  * Where key records live. Implementations must throw on storage failures (a thrown error denies
- * the call) and must never cache a record past a revocation.
+ * the call) and must never cache a record past a revocation (but for a chain read with
+ * `{ revocations: false }`).
  */
 export interface KeyStore {
   /** Reads one record. */
@@ -15,9 +27,10 @@ export interface KeyStore {
    * Optional: reads a record and its ancestors (`ancestorIds` order) in one round trip, for
    * stores where two reads cost two network trips. Resolves to `[record, ...ancestors]` with
    * `undefined` for a missing ancestor, or `undefined` if the record itself is unknown. Without it
-   * the vault calls {@link KeyStore.get} then {@link KeyStore.getMany}.
+   * the vault calls {@link KeyStore.get} then {@link KeyStore.getMany}. With
+   * `{ revocations: false }` (see {@link ChainReadOptions}) a store may leave `revokedAt` out.
    */
-  getChain?(id: string): Promise<[KeyRecord, ...Array<KeyRecord | undefined>] | undefined>;
+  getChain?(id: string, options?: ChainReadOptions): Promise<[KeyRecord, ...Array<KeyRecord | undefined>] | undefined>;
   /** Stores a new record and indexes it under its parent. */
   create(record: KeyRecord): Promise<void>;
   /** Marks records revoked at `at` (epoch ms). Revoking a revoked record keeps the first time. */
@@ -43,7 +56,9 @@ export interface KeyStore {
    * A ledger whose `reserve` refuses, in the same atomic step, a chain holding a key this store
    * has revoked (answering a denial with `cap: 'revoked'`), as the Redis storage's does. With that
    * ledger, the vault does not read the chain again after reserving a call, which it otherwise
-   * does so that no call is sent once `revokeKey()` has resolved.
+   * does so that no call is sent once `revokeKey()` has resolved, and it reads the chain before
+   * reserving with `getChain(id, { revocations: false })`: a revoked key is then refused by the
+   * reservation (or before a cost model reads the vendor), not by that first read.
    */
   readonly revocationsCheckedBy?: Ledger | undefined;
 }

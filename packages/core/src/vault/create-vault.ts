@@ -232,6 +232,7 @@ export function createVault(options: VaultOptions = {}): Vault {
     vendors,
     keyStore,
     ledger,
+    ledgerChecksRevocations: keyStore.revocationsCheckedBy === ledger,
     audit: options.audit ?? createMemoryAuditSink(),
     fx,
     reservationTtlMs,

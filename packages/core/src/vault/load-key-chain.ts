@@ -4,16 +4,22 @@ import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { StorageError } from '../errors/storage-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { hashVaultKey, type KeyMode, parseVaultKey } from '../keys/vault-key-format.js';
+import type { ChainReadOptions } from '../storage/key-store.js';
 import type { VaultContext } from './vault-context.js';
 
 /**
  * Authenticates a presented vault key and loads its chain (the key, then each ancestor),
  * refusing malformed and unknown keys. Always reads the store, so a revocation is seen on the
- * very next call; the caller checks expiry and revocation with {@link assertChainUsable}.
+ * very next call; the caller checks expiry and revocation with {@link assertChainUsable}. With
+ * `options.revocations` false (the ledger checks them when it reserves), a store may leave them out.
  *
  * @throws {InvalidKeyError | StorageError} `StorageError` also when a store's `getChain` returns the wrong number of parents.
  */
-export async function loadKeyChain(context: VaultContext, vaultKey: string | undefined): Promise<KeyRecord[]> {
+export async function loadKeyChain(
+  context: VaultContext,
+  vaultKey: string | undefined,
+  options?: ChainReadOptions,
+): Promise<KeyRecord[]> {
   if (!vaultKey) {
     throw new InvalidKeyError({
       message: 'Keybrake denied this call: no vault key was presented (send it as the API key / Bearer token).',
@@ -35,7 +41,7 @@ export async function loadKeyChain(context: VaultContext, vaultKey: string | und
   const store = context.keyStore;
   let chain: Array<KeyRecord | undefined>;
   if (store.getChain) {
-    const loaded = await store.getChain(parsed.keyId);
+    const loaded = await store.getChain(parsed.keyId, options);
     if (!loaded || !hashesEqual(parsed.hash, loaded[0].hash)) throw unknownKey();
     chain = loaded;
   } else {

@@ -24,6 +24,11 @@ export interface VaultContext {
   vendors: Map<string, ConfiguredVendor>;
   keyStore: KeyStore;
   ledger: Ledger;
+  /**
+   * The ledger refuses a revoked chain in its reservation (`keyStore.revocationsCheckedBy`): the
+   * chain is read without its revocations before the reservation, and not again after it.
+   */
+  ledgerChecksRevocations: boolean;
   audit: AuditSink;
   fx: FxTable;
   reservationTtlMs: number;

@@ -47,7 +47,7 @@ if ttl > 0 then redis.call('PEXPIRE', index, ttl) end
 return 1
 `);
 
-/** How long a key chain read from Redis is reused (its revocations are read on every call). */
+/** How long a key chain read from Redis is reused (its revocations are read on every call, or by the ledger). */
 const CHAIN_CACHE_TTL_MS = 60_000;
 /** The most key chains kept per key store. */
 const CHAIN_CACHE_SIZE = 10_000;
@@ -96,8 +96,10 @@ return out
  * revocation through one replica denies the very next call through any other. Key records never
  * change once written, so `getChain` keeps the chains it has read (up to 10,000, for up to a
  * minute each) and reads a known chain again as one `MGET` of its revocation markers instead of a
- * script; a record deleted from Redis out of band can thus be served for up to that minute
- * (revoke keys instead: that is seen at once). A key's record, revocation marker and children set
+ * script, or, read with `{ revocations: false }` (by a vault whose ledger is this store's
+ * `revocationsCheckedBy`, which checks them in its reserve script), without a round trip; a record
+ * deleted from Redis out of band can thus be served for up to that minute (revoke keys instead:
+ * that is seen at once). A key's record, revocation marker and children set
  * expire in Redis `EXPIRED_KEY_RETENTION_MS` after the key does.
  *
  * @param options - The Redis connection and key prefix; see {@link RedisKeyStoreOptions}.
@@ -180,8 +182,15 @@ export function createKeyStoreOn(
         return withRevocation(record ?? undefined, revokedAt);
       }),
 
-    getChain: (id) =>
-      connection.run('read a key chain', async (client) => {
+    getChain: (id, options) => {
+      // Revocations left to the ledger's reservation (`revocationsCheckedBy`): a known chain costs
+      // no round trip at all.
+      if (options?.revocations === false && !closed) {
+        const cached = chains.get(id);
+        if (cached !== undefined && cached.until > Date.now())
+          return Promise.resolve(cached.records.slice() as [KeyRecord, ...KeyRecord[]]);
+      }
+      return connection.run('read a key chain', async (client) => {
         const cached = chains.get(id);
         if (cached !== undefined) {
           if (cached.until > Date.now()) {
@@ -217,7 +226,8 @@ export function createKeyStoreOn(
           KeyRecord,
           ...Array<KeyRecord | undefined>,
         ];
-      }),
+      });
+    },
 
     getMany: (ids) => connection.run('read keys', (client) => readMany(client, ids)),
 
