@@ -94,6 +94,38 @@ describe('createRedisLedger', () => {
     });
   });
 
+  describe('when a key of the chain carries a revocation marker (written by the Redis key store)', () => {
+    it.each([
+      ['the key itself', 'member'],
+      ['its parent', 'team'],
+      ['the root', 'session'],
+    ])('should refuse the reservation naming %s, and reserve nothing on any key', async (_, revokedId) => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        const chain = [{ keyId: 'member' }, { keyId: 'team' }, { keyId: 'session', capMicros: 5_000 }];
+        await admin.set(`${prefix}revoked:${revokedId}`, String(NOW));
+        expect(await ledger.reserve({ reservationId: 'r', chain, micros: 100, now: NOW, ttlMs: HOUR })).toEqual({
+          ok: false,
+          keyId: revokedId,
+          cap: 'revoked',
+          limit: 0,
+          spent: 0,
+          reserved: 0,
+        });
+        for (const { keyId } of chain) {
+          expect(await ledger.balance(keyId, NOW)).toMatchObject({ reservedMicros: 0, calls: 0 });
+        }
+        expect(await admin.exists([`${prefix}ledger:open`, `${prefix}ledger:reservation:r`])).toBe(0);
+      } finally {
+        await admin.quit();
+        await ledger.close?.();
+      }
+    });
+  });
+
   describe('when amounts are large', () => {
     it('should keep micro-dollar precision up to 2^53 (no floats, no exponent notation)', async () => {
       const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
@@ -209,7 +241,7 @@ describe('createRedisLedger', () => {
   });
 
   describe('when keys have been expired for longer than the retention', () => {
-    it('should let Redis expire their totals, open reservations and reservation records then', async () => {
+    it('should let Redis expire their totals and reservation records then, and sweep their open reservations', async () => {
       const prefix = uniquePrefix();
       const ledger = createRedisLedger({ url: redis.url, prefix });
       const admin = createClient({ url: redis.url });
@@ -227,16 +259,17 @@ describe('createRedisLedger', () => {
         const ttl = (name: string) => admin.pTTL(`${prefix}ledger:${name}`);
         const near = (value: number, expected: number) => Math.abs(value - expected) < 5_000;
         expect(near(await ttl('key:session'), 24 * HOUR)).toBe(true);
-        expect(near(await ttl('open:session'), 24 * HOUR)).toBe(true);
         expect(near(await ttl('reservation:crashed'), 24 * HOUR)).toBe(true);
         expect(await ttl('key:member')).toBeLessThanOrEqual(300);
+        expect(await admin.zRange(`${prefix}ledger:open`, 0, -1)).toEqual(['crashed']);
         await new Promise((resolve) => setTimeout(resolve, 500));
-        expect(await admin.exists([`${prefix}ledger:key:member`, `${prefix}ledger:open:member`])).toBe(0);
+        expect(await admin.exists(`${prefix}ledger:key:member`)).toBe(0);
         expect(await ledger.balance('session', NOW)).toMatchObject({ spentMicros: 100, reservedMicros: 200 });
 
-        // The crashed call is swept into spend on the session; the forgotten member is not brought back.
+        // The crashed call is swept into spend on the session; the forgotten member is not brought
+        // back, and no open reservation is left.
         expect(await ledger.balance('session', NOW + HOUR)).toMatchObject({ spentMicros: 300, reservedMicros: 0 });
-        expect(await admin.exists(`${prefix}ledger:key:member`)).toBe(0);
+        expect(await admin.exists([`${prefix}ledger:key:member`, `${prefix}ledger:open`])).toBe(0);
       } finally {
         await admin.quit();
         await ledger.close?.();

@@ -58,9 +58,9 @@ const keepFor = (expiresAt: number | undefined, now: number) => {
 /**
  * Creates the Redis {@link Ledger}: one spend truth for every replica of a vault. A reservation
  * across the whole key chain is one Lua script (checked and reserved everywhere, or nowhere);
- * settling is another. Open reservations are kept per key in a sorted set by expiry, and every
- * script first turns the expired ones of the keys it touches into spend, so a replica that crashed
- * mid-call never frees budget it may have used. Idempotency keys are shared across replicas for
+ * settling is another. Open reservations are kept in one sorted set by expiry, and the reserve and
+ * balance scripts first turn the expired ones into spend, so a replica that crashed mid-call never
+ * frees budget it may have used. Idempotency keys are shared across replicas for
  * 24 hours. A key's totals expire in Redis `EXPIRED_KEY_RETENTION_MS` after the key does (given
  * `expiresAt` in its limit, as the vault does). Semantics match `createMemoryLedger` exactly (both pass the same conformance suite).
  *

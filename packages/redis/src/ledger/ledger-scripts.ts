@@ -6,18 +6,24 @@ import { createRedisScript } from '../connection/create-redis-script.js';
  * with `%d`, never `tostring` (which would print 15+ digit numbers in exponent form).
  *
  * Layout: `ledger:key:{keyId}` hash (spent, reserved, calls, ds:{day}, dr:{day}),
- * `ledger:open:{keyId}` zset (reservation id → expiresAt), `ledger:reservation:{id}` hash
+ * `ledger:open` zset (every open reservation's id → its expiresAt, one per prefix: a reservation
+ * is added and removed once, not once per key of its chain), `ledger:reservation:{id}` hash
  * (keys as JSON, day, micros, final, expiresAt, idem: its idempotency hash's name),
- * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at). A key's hash and zset expire
- * (Redis TTL) once the key is past its retention (its expiry plus `EXPIRED_KEY_RETENTION_MS`), an
- * open reservation once every key of its chain is.
+ * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at). A key's hash expires (Redis TTL)
+ * once the key is past its retention (its expiry plus `EXPIRED_KEY_RETENTION_MS`), a reservation's
+ * once every key of its chain is; `ledger:open` holds only open reservations (it empties, and so
+ * disappears, as they are settled or swept).
+ *
+ * Each `redis.call` from a script costs redis-server about a microsecond besides the command, so
+ * the scripts make as few as they can: one `EXISTS` for a chain's revocation markers, one sweep,
+ * one `ZADD` and one `ZREM` per reservation, and each key's totals read and written once.
  */
 const PRELUDE = `
 local P = ARGV[1]
 local RETAIN = ARGV[2]
 local function int(n) return string.format('%d', n) end
 local function totals(id) return P .. 'ledger:key:' .. id end
-local function open(id) return P .. 'ledger:open:' .. id end
+local OPEN = P .. 'ledger:open'
 local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 
 -- Sets the final amount of a reservation on every key of its chain: an open one moves from
@@ -52,10 +58,10 @@ local function finalize(rid, micros, keep, forget)
         redis.call('HSET', t,
           'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
           ds, int((tonumber(v[3]) or 0) + dayNew), dr, int((tonumber(v[4]) or 0) - old))
-        redis.call('ZREM', open(id), rid)
       end
     end
   end
+  if r[4] ~= '1' then redis.call('ZREM', OPEN, rid) end
   if keep then
     redis.call('HSET', key, 'micros', int(micros), 'final', '1')
     redis.call('PEXPIRE', key, RETAIN)
@@ -65,13 +71,13 @@ local function finalize(rid, micros, keep, forget)
   return true
 end
 
--- Open reservations of a key past their expiry count as spent: their caller crashed or hung.
-local function sweep(id, now)
-  local z = open(id)
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', now)) do
+-- Open reservations past their expiry count as spent: their caller crashed or hung. All of them,
+-- whatever their keys: an expired reservation counts against every cap of its chain either way (as
+-- reserved until swept, then as spent), so sweeping it early changes no decision, only the split.
+local function sweep(now)
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    if micros then finalize(rid, tonumber(micros), true, false) end
-    redis.call('ZREM', z, rid)
+    if micros then finalize(rid, tonumber(micros), true, false) else redis.call('ZREM', OPEN, rid) end
   end
 end
 `;
@@ -92,10 +98,14 @@ for i = 10, #ARGV, 5 do
 end
 -- A key revoked (by the Redis key store on the same prefix, \`revoked:{id}\`) refuses the call here,
 -- atomically with the reservation: once the revocation is written, no call of its chain is reserved.
-for _, limit in ipairs(chain) do
-  if redis.call('EXISTS', P .. 'revoked:' .. limit.id) == 1 then return { 'revoked', limit.id } end
+local markers = {}
+for i, limit in ipairs(chain) do markers[i] = P .. 'revoked:' .. limit.id end
+if redis.call('EXISTS', unpack(markers)) > 0 then
+  for i, limit in ipairs(chain) do
+    if redis.call('EXISTS', markers[i]) == 1 then return { 'revoked', limit.id } end
+  end
 end
-for _, limit in ipairs(chain) do sweep(limit.id, now) end
+sweep(now)
 
 local idemKey
 if idem ~= '' then
@@ -134,17 +144,16 @@ for _, limit in ipairs(chain) do
   local v = limit.v
   redis.call('HSET', totals(limit.id), 'calls', int((tonumber(v[3]) or 0) + 1),
     'reserved', int((tonumber(v[2]) or 0) + micros), dr, int((tonumber(v[5]) or 0) + micros))
-  redis.call('ZADD', open(limit.id), expiresAt, rid)
   if limit.keep then
-    -- Set once, when the totals are new (a key's expiry never changes); the zset may be new each time.
+    -- Set once, when the totals are new (a key's expiry never changes).
     if not v[3] then redis.call('PEXPIRE', totals(limit.id), int(limit.keep)) end
-    redis.call('PEXPIRE', open(limit.id), int(limit.keep))
     if keepAll and limit.keep > keepAll then keepAll = limit.keep end
   else
     keepAll = nil
   end
   ids[#ids + 1] = limit.id
 end
+redis.call('ZADD', OPEN, expiresAt, rid)
 redis.call('HSET', reservation(rid), 'keys', cjson.encode(ids), 'day', day, 'micros', ARGV[4], 'final', '0', 'expiresAt', expiresAt)
 if keepAll then redis.call('PEXPIRE', reservation(rid), int(keepAll)) end
 if idemKey then
@@ -160,7 +169,7 @@ return { 'reserved' }
  * `retain` ms) only if a late price is awaited or its outcome is unknown (marked \`unknown\`, for
  * the reprice script), else deleted. It does not sweep: expired reservations count against every
  * cap either way (as reserved until swept, then as spent), and the reserve and balance scripts
- * sweep the keys they read.
+ * sweep them.
  * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown ('1' or '0').
  * Reply: 1 if settled, 0 if unknown.
  */
@@ -189,7 +198,7 @@ return micros - old
  * Reply: `{spent, reserved, daySpent, dayReserved, calls}`.
  */
 export const balanceScript = createRedisScript(`${PRELUDE}
-sweep(ARGV[3], ARGV[4])
+sweep(ARGV[4])
 local v = redis.call('HMGET', totals(ARGV[3]), 'spent', 'reserved', 'ds:' .. ARGV[5], 'dr:' .. ARGV[5], 'calls')
 return { tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0 }
 `);
