@@ -77,7 +77,9 @@ end
 local function sweep(now)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    if micros then finalize(rid, tonumber(micros), true, false) else redis.call('ZREM', OPEN, rid) end
+    if micros then finalize(rid, tonumber(micros), true, false) end
+    -- Also when it was no longer open (settled by an older version, which kept open sets per key).
+    redis.call('ZREM', OPEN, rid)
   end
 end
 `;
