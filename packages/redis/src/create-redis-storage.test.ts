@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createBearerVendor, createFixedPriceCostModel, createVault, type Vault } from '@keybrake/core';
+import {
+  createBearerVendor,
+  createFixedPriceCostModel,
+  createVault,
+  type IssueKeyOptions,
+  type Vault,
+} from '@keybrake/core';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStorage, type RedisStorage } from './create-redis-storage.js';
 import { type RedisServer, startRedisServer } from './testing/start-redis-server.js';
 
 const SECRET = 'sk_acme_live_DO_NOT_LEAK_0123456789';
+
+/** How a test cost model reads its two quotes: each resolves to the quote, or `undefined`. */
+type ReadQuotes = (lookup: (path: string) => Promise<unknown>) => Promise<[unknown, unknown]>;
 
 interface Upstream {
   url: string;
@@ -262,14 +271,12 @@ describe('createRedisStorage', () => {
       }
     });
 
-    it.each([
-      ['lets the error through', false],
-      ['catches the error', true],
-    ])('should refuse a revoked key before its cost model reads the vendor, when the model %s', async (_, catches) => {
-      upstream.received.length = 0;
-      const prefix = `test:${randomUUID()}:`;
-      const admin = makeVault(prefix).vault;
-      const serving = createVault({
+    /**
+     * A vault on its own Redis storage whose acme cost model reads two quotes from the vendor before
+     * pricing a charge at $3, by `read` (each read resolves to the quote, or `undefined`).
+     */
+    const servingWithLookups = (prefix: string, read: ReadQuotes) =>
+      createVault({
         ...createRedisStorage({ url: redis.url, prefix }),
         vendors: {
           acme: createBearerVendor({
@@ -277,11 +284,9 @@ describe('createRedisStorage', () => {
             baseUrl: upstream.url,
             costModel: {
               async estimate(_request, context) {
-                const quote = catches
-                  ? await context.lookup('/v1/quotes/qt_1').catch(() => undefined)
-                  : await context.lookup('/v1/quotes/qt_1');
-                return quote === undefined
-                  ? { kind: 'unknown', reason: 'the quote could not be read' }
+                const quotes = await read((path) => context.lookup(path));
+                return quotes.includes(undefined)
+                  ? { kind: 'unknown', reason: 'a quote could not be read' }
                   : { kind: 'known', micros: 3_000_000 };
               },
               settle: (_request, _response, estimate) =>
@@ -291,22 +296,50 @@ describe('createRedisStorage', () => {
         },
         secrets: { acme: SECRET },
       });
+
+    it.each<[string, ReadQuotes]>([
+      ['one after the other', async (lookup) => [await lookup('/v1/quotes/1'), await lookup('/v1/quotes/2')]],
+      [
+        'at once, catching their errors',
+        async (lookup) => {
+          const [first, second] = await Promise.all(
+            [1, 2].map((n) => lookup(`/v1/quotes/${n}`).catch(() => undefined)),
+          );
+          return [first, second];
+        },
+      ],
+      [
+        // Both started, then awaited in turn: a rejection of the second before the first settles
+        // would be unhandled (and end the process).
+        'both started before either is awaited',
+        async (lookup) => {
+          const first = lookup('/v1/quotes/1');
+          const second = lookup('/v1/quotes/2');
+          return [await first, await second];
+        },
+      ],
+    ])('should refuse a revoked key before its cost model reads the vendor, when it reads %s', async (_, read) => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      const serving = servingWithLookups(prefix, read);
       try {
         const session = await admin.issueKey({ capUsd: 30 });
         const member = await admin.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 20 });
         const call = () =>
           serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
         expect((await call()).status).toBe(200);
-        expect(upstream.received.map((request) => `${request.method} ${request.url}`)).toEqual([
-          'GET /v1/quotes/qt_1',
+        expect(upstream.received.map((request) => `${request.method} ${request.url}`).sort()).toEqual([
+          'GET /v1/quotes/1',
+          'GET /v1/quotes/2',
           'POST /v1/charges',
         ]);
 
-        await admin.revokeKey(member.id);
+        await admin.revokeKey(session.id);
         const refused = await call();
         expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
-        // Neither the model's read nor the call reached the vendor.
-        expect(upstream.received).toHaveLength(2);
+        // Neither the model's reads nor the call reached the vendor.
+        expect(upstream.received).toHaveLength(3);
         expect(await admin.getKeyStatus(member.id)).toMatchObject({
           spentMicros: 3_000_000,
           reservedMicros: 0,
@@ -316,6 +349,62 @@ describe('createRedisStorage', () => {
         await Promise.all([admin.close(), serving.close()]);
       }
     });
+
+    it('should check the key again before each read of the vendor, not only the first', async () => {
+      upstream.received.length = 0;
+      const prefix = `test:${randomUUID()}:`;
+      const admin = makeVault(prefix).vault;
+      let between = async () => {};
+      const serving = servingWithLookups(prefix, async (lookup) => {
+        const first = await lookup('/v1/quotes/1');
+        await between();
+        return [first, await lookup('/v1/quotes/2')];
+      });
+      try {
+        const member = await admin.issueKey({ vendor: 'acme', capUsd: 20 });
+        const call = () =>
+          serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+        expect((await call()).status).toBe(200);
+        upstream.received.length = 0;
+        between = async () => {
+          await admin.revokeKey(member.id);
+        };
+        expect((await call()).keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+        expect(upstream.received.map((request) => request.url)).toEqual(['/v1/quotes/1']);
+      } finally {
+        await Promise.all([admin.close(), serving.close()]);
+      }
+    });
+
+    it.each<[string, IssueKeyOptions]>([
+      ['expired as well', { expiresIn: 1 }],
+      ['over its per-call maximum as well', { perCallMaxUsd: 1 }],
+      ['calling off its allow-list as well', { allowedEndpoints: ['GET /v1/charges'] }],
+    ])(
+      'should deny a revoked key as revoked when it is %s, on a replica that read its chain before',
+      async (_, policy) => {
+        upstream.received.length = 0;
+        const prefix = `test:${randomUUID()}:`;
+        const admin = makeVault(prefix).vault;
+        const serving = createVault({ ...createRedisStorage({ url: redis.url, prefix }), ...servingAcme() });
+        try {
+          const member = await admin.issueKey({ vendor: 'acme', capUsd: 20, ...policy });
+          if (policy.expiresIn !== undefined) await new Promise((resolve) => setTimeout(resolve, 1_100));
+          // The serving replica reads (and keeps) the chain on a first call, denied for its policy.
+          const call = () =>
+            serving.handle({ vaultKey: member.vaultKey, method: 'POST', path: '/v1/charges', headers: {} });
+          expect((await call()).keybrake.error?.code).not.toBe('KEYBRAKE_KEY_REVOKED');
+          await admin.revokeKey(member.id);
+          const refused = await call();
+          expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+          const [audited] = (await serving.queryAudit({ keyId: member.id, limit: 1 })).records;
+          expect(audited).toMatchObject({ decision: 'denied', reason: 'KEYBRAKE_KEY_REVOKED' });
+          expect(upstream.received).toHaveLength(0);
+        } finally {
+          await Promise.all([admin.close(), serving.close()]);
+        }
+      },
+    );
   });
 
   describe('when Redis stops and comes back', () => {

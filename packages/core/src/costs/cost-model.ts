@@ -41,7 +41,9 @@ export interface CostContext {
   /**
    * Reads a vendor resource with the real credentials, uncounted and unaudited, for estimates
    * that need state (an invoice's `amount_remaining`, a price's `unit_amount`). Resolves to the
-   * parsed JSON body, or `undefined` if the vendor did not answer 2xx.
+   * parsed JSON body, or `undefined` if the vendor did not answer 2xx or was not read (the calling
+   * key was revoked meanwhile: the vault then denies the call, whatever the estimate). Rejects only
+   * when the caller aborted the call.
    */
   lookup(path: string): Promise<unknown>;
 }

@@ -101,6 +101,8 @@ interface CallState {
   record: AuditRecord;
   chain?: KeyRecord[];
   vendor?: ConfiguredVendor;
+  /** The vault key, once its chain was read without revocations (left to the ledger's reservation). */
+  revocationsUnread?: string;
 }
 
 /**
@@ -144,7 +146,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
   try {
     return await allowOrDeny(context, request, headers, method, rawPath, search, state);
   } catch (error) {
-    if (KeybrakeError.isInstance(error)) return deny(context, state, error);
+    if (KeybrakeError.isInstance(error)) return deny(context, state, await revokedFirst(context, state, error));
     if (request.signal?.aborted) throw error;
     return deny(
       context,
@@ -176,6 +178,7 @@ async function allowOrDeny(
   // With a ledger that refuses a revoked chain when it reserves, the chain's revocations are left
   // to it (with Redis: one round trip less per call); a cost model's vendor read checks them first.
   const chain = await loadKeyChain(context, vaultKey, context.ledgerChecksRevocations ? NO_REVOCATIONS : undefined);
+  if (context.ledgerChecksRevocations) state.revocationsUnread = vaultKey;
   const key = chain[0] as KeyRecord;
   state.chain = chain;
   const record = state.record;
@@ -288,7 +291,7 @@ async function allowOrDeny(
     // An abort is the caller's (whatever the model made of it), as is a revoked key found before a
     // vendor read; a typed denial (an unknown currency) is the model's answer.
     request.signal?.throwIfAborted();
-    if (costContext.revocationCheck) await costContext.revocationCheck;
+    await costContext.assertNotRevoked();
     if (KeybrakeError.isInstance(error)) throw error;
     record.note = `the cost model failed (${errorName(error)})`;
     throw costModelError(vendor, method, path, 'failed');
@@ -296,7 +299,7 @@ async function allowOrDeny(
   // A lookup aborted by the caller reads as `unknown` to the model: the abort, not a denial; so
   // does one refused for a revoked key, which the model may have caught.
   request.signal?.throwIfAborted();
-  if (costContext.revocationCheck) await costContext.revocationCheck;
+  if (costContext.revocationChecks !== undefined) await costContext.assertNotRevoked();
   const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
@@ -1264,10 +1267,29 @@ async function forward(
 /** The headers of a cost model's lookup, before the vendor's `authorize` adds its credentials. */
 const LOOKUP_HEADERS: Readonly<Record<string, string>> = { accept: 'application/json' };
 
-/** What a cost model may use besides the request: FX, and uncounted reads with the real credentials. */
 /** A key chain read that leaves revocations to the ledger's reservation. */
 const NO_REVOCATIONS = { revocations: false } as const;
 
+/**
+ * A denial of a call whose chain was read without its revocations (left to the reservation, which
+ * a check before it refused first): if a key of the chain is revoked, the call is denied as revoked,
+ * as it is when the chain is read with them — whatever the replica had cached. One read more, on
+ * denials only; if it fails, the first denial stands.
+ */
+async function revokedFirst(context: VaultContext, state: CallState, error: KeybrakeError): Promise<KeybrakeError> {
+  if (state.revocationsUnread === undefined || error.code === 'KEYBRAKE_KEY_REVOKED') return error;
+  try {
+    const chain = await loadKeyChain(context, state.revocationsUnread);
+    const revoked = chain.find((key) => key.revokedAt !== undefined);
+    const self = chain[0];
+    if (revoked && self) return new KeyRevokedError({ keyId: self.id, label: self.label, revokedKeyId: revoked.id });
+  } catch {
+    // The denial it had stands.
+  }
+  return error;
+}
+
+/** What a cost model may use besides the request: FX, and uncounted reads with the real credentials. */
 class VaultCostContext implements CostContext {
   readonly fx: CostContext['fx'];
   // Private fields, not own properties: the vendor holds the real secret, and the vault context
@@ -1275,10 +1297,10 @@ class VaultCostContext implements CostContext {
   readonly #context: VaultContext;
   readonly #vendor: ConfiguredVendor;
   readonly #signal: AbortSignal | undefined;
-  /** Refuses a revoked chain before the vendor is first read with its secret, once per call. */
+  /** Refuses a revoked chain (the chain read with its revocations) before each read of the vendor. */
   readonly #checkRevocations: (() => Promise<void>) | undefined;
-  /** That check, once a lookup has started it: rejected if the chain is revoked (or unreadable). */
-  revocationCheck: Promise<void> | undefined;
+  /** Those checks, one per lookup so far: rejected if the chain is revoked (or could not be read). */
+  revocationChecks: Array<Promise<void>> | undefined;
   constructor(
     context: VaultContext,
     vendor: ConfiguredVendor,
@@ -1291,11 +1313,22 @@ class VaultCostContext implements CostContext {
     this.#checkRevocations = checkRevocations;
     this.fx = context.fx;
   }
+  /** Throws the first failed revocation check of this call's lookups (a revoked key), if any. */
+  async assertNotRevoked(): Promise<void> {
+    if (this.revocationChecks !== undefined) await Promise.all(this.revocationChecks);
+  }
   async lookup(path: string): Promise<unknown> {
-    // Not caught below: a revoked key (or a failed read) denies the call, as it would at its reservation.
     if (this.#checkRevocations) {
-      this.revocationCheck ??= this.#checkRevocations();
-      await this.revocationCheck;
+      // A revoked key is never read with: the model gets `undefined`, as for any failed read (never
+      // a rejection it may not handle), and the vault then denies the call as revoked.
+      const check = this.#checkRevocations();
+      if (this.revocationChecks === undefined) this.revocationChecks = [check];
+      else this.revocationChecks.push(check);
+      try {
+        await check;
+      } catch {
+        return undefined;
+      }
     }
     const headers: Record<string, string> = { ...LOOKUP_HEADERS };
     const vendor = this.#vendor;

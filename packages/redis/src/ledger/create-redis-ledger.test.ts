@@ -126,6 +126,40 @@ describe('createRedisLedger', () => {
     });
   });
 
+  describe('when many reservations expired unsettled at once (a replica fleet crashed)', () => {
+    it('should sweep at most 256 per script, and every one of them over the next calls', async () => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        for (let index = 0; index < 300; index++) {
+          await ledger.reserve({
+            reservationId: `crashed${index}`,
+            chain: [{ keyId: 'k' }],
+            micros: 1,
+            now: NOW,
+            ttlMs: 1000,
+          });
+        }
+        // Another key's call sweeps 256 of them; the rest stay counted, as reserved, until swept.
+        await ledger.reserve({
+          reservationId: 'other',
+          chain: [{ keyId: 'other' }],
+          micros: 1,
+          now: NOW + 2000,
+          ttlMs: HOUR,
+        });
+        expect(await admin.zCard(`${prefix}ledger:open`)).toBe(300 - 256 + 1);
+        expect(await ledger.balance('k', NOW + 2000)).toMatchObject({ spentMicros: 300, reservedMicros: 0 });
+        expect(await admin.zRange(`${prefix}ledger:open`, 0, -1)).toEqual(['other']);
+      } finally {
+        await admin.quit();
+        await ledger.close?.();
+      }
+    });
+  });
+
   describe('when amounts are large', () => {
     it('should keep micro-dollar precision up to 2^53 (no floats, no exponent notation)', async () => {
       const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });

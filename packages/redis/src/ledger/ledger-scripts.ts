@@ -11,8 +11,9 @@ import { createRedisScript } from '../connection/create-redis-script.js';
  * (keys as JSON, day, micros, final, expiresAt, idem: its idempotency hash's name),
  * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at). A key's hash expires (Redis TTL)
  * once the key is past its retention (its expiry plus `EXPIRED_KEY_RETENTION_MS`), a reservation's
- * once every key of its chain is; `ledger:open` holds only open reservations (it empties, and so
- * disappears, as they are settled or swept).
+ * once every key of its chain is; `ledger:open` holds open reservations (it empties, and so
+ * disappears, as they are settled or swept; with an older version on the same prefix it may also
+ * hold ones that version settled, until a sweep takes them out).
  *
  * Each `redis.call` from a script costs redis-server about a microsecond besides the command, so
  * the scripts make as few as they can: one `EXISTS` for a chain's revocation markers, one sweep,
@@ -71,11 +72,13 @@ local function finalize(rid, micros, keep, forget)
   return true
 end
 
--- Open reservations past their expiry count as spent: their caller crashed or hung. All of them,
--- whatever their keys: an expired reservation counts against every cap of its chain either way (as
--- reserved until swept, then as spent), so sweeping it early changes no decision, only the split.
+-- Open reservations past their expiry count as spent: their caller crashed or hung. Whatever their
+-- keys, and at most SWEEP_MAX per script (a backlog, after an outage, is swept over the next calls
+-- instead of blocking Redis): an expired reservation counts against every cap of its chain either
+-- way (as reserved until swept, then as spent), so when it is swept changes no decision, only the split.
+local SWEEP_MAX = 256
 local function sweep(now)
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now)) do
+  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now, 'LIMIT', 0, SWEEP_MAX)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
     if micros then finalize(rid, tonumber(micros), true, false) end
     -- Also when it was no longer open (settled by an older version, which kept open sets per key).

@@ -158,6 +158,29 @@ export function describeKeyStoreConformance(name: string, options: KeyStoreConfo
       });
     });
 
+    describe('key chains read with { revocations: false } (getChain)', () => {
+      it('should give the same records, and a revocation again on the next read with them', async () => {
+        const [writer, reader] = await pair();
+        // Without getChain the vault reads get and getMany, which always give revocations (above).
+        if (!reader.getChain) return;
+        const root = record(id('root'));
+        const child = record(id('child'), root);
+        await writer.create(root);
+        await writer.create(child);
+        expect(await reader.getChain(child.id, { revocations: true })).toEqual([child, root]);
+        await writer.revoke([root.id], NOW + 1000);
+        // A store may leave revocations out of such a read, or give them: nothing else differs.
+        const without = await reader.getChain(child.id, { revocations: false });
+        expect(without?.map((entry) => ({ ...entry, revokedAt: undefined }))).toEqual([child, root]);
+        expect(await reader.getChain(child.id, { revocations: false })).toHaveLength(2);
+        expect(await reader.getChain(child.id)).toEqual([child, { ...root, revokedAt: NOW + 1000 }]);
+        expect(await reader.getChain(child.id, { revocations: true })).toEqual([
+          child,
+          { ...root, revokedAt: NOW + 1000 },
+        ]);
+      });
+    });
+
     describe('revoke, through every read', () => {
       it('should never serve a revoked key as valid from get or getMany, even one read before', async () => {
         const [writer, reader] = await pair();

@@ -589,6 +589,52 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
       });
     });
 
+    describe('expiry, whoever sweeps it', () => {
+      it("should count an expired reservation the same after an unrelated chain's call, and still replay its idempotency key", async () => {
+        const ledger = await create();
+        const [member, session, other] = [id('member'), id('session'), id('other')];
+        const chain = [
+          { keyId: member, capMicros: 1_000 },
+          { keyId: session, capMicros: 1_500 },
+        ];
+        const original = await ledger.reserve({
+          reservationId: id('r'),
+          chain,
+          micros: 700,
+          now: NOW,
+          ttlMs: 1_000,
+          idempotencyKey: 'idem-crashed',
+        });
+        // The original's caller crashed; an unrelated chain's call comes first after its expiry.
+        expect(
+          (
+            await ledger.reserve({
+              reservationId: id('r'),
+              chain: [{ keyId: other }],
+              micros: 5,
+              now: NOW + 2_000,
+              ttlMs: HOUR,
+            })
+          ).ok,
+        ).toBe(true);
+        for (const keyId of [member, session])
+          expect(await ledger.balance(keyId, NOW + 2_001)).toMatchObject({
+            spentMicros: 700,
+            reservedMicros: 0,
+            calls: 1,
+          });
+        expect(await ledger.balance(other, NOW + 2_001)).toMatchObject({ spentMicros: 0, reservedMicros: 5, calls: 1 });
+        const retry = (micros: number, idempotencyKey?: string) =>
+          ledger.reserve({ reservationId: id('r'), chain, micros, now: NOW + 2_002, ttlMs: HOUR, idempotencyKey });
+        expect(await retry(700, 'idem-crashed')).toMatchObject({
+          ok: true,
+          replayOf: original.ok ? original.reservationId : '',
+          originalOpen: false,
+        });
+        expect(await retry(301)).toMatchObject({ ok: false, keyId: member, cap: 'total', spent: 700 });
+      });
+    });
+
     describe('expiry, seen at once', () => {
       it('should report an expired reservation as spent on the next balance, however soon after the last', async () => {
         const ledger = await create();
