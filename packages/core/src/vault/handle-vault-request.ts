@@ -291,7 +291,7 @@ async function allowOrDeny(
     // An abort is the caller's (whatever the model made of it), as is a revoked key found before a
     // vendor read; a typed denial (an unknown currency) is the model's answer.
     request.signal?.throwIfAborted();
-    await costContext.assertNotRevoked();
+    await costContext.revocationsChecked();
     if (KeybrakeError.isInstance(error)) throw error;
     record.note = `the cost model failed (${errorName(error)})`;
     throw costModelError(vendor, method, path, 'failed');
@@ -299,7 +299,8 @@ async function allowOrDeny(
   // A lookup aborted by the caller reads as `unknown` to the model: the abort, not a denial; so
   // does one refused for a revoked key, which the model may have caught.
   request.signal?.throwIfAborted();
-  if (costContext.revocationChecks !== undefined) await costContext.assertNotRevoked();
+  const revocationsChecked = costContext.revocationsChecked();
+  if (revocationsChecked !== undefined) await revocationsChecked;
   const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
@@ -1277,7 +1278,13 @@ const NO_REVOCATIONS = { revocations: false } as const;
  * denials only; if it fails, the first denial stands.
  */
 async function revokedFirst(context: VaultContext, state: CallState, error: KeybrakeError): Promise<KeybrakeError> {
-  if (state.revocationsUnread === undefined || error.code === 'KEYBRAKE_KEY_REVOKED') return error;
+  // A storage failure is not asked of the storage again.
+  if (
+    state.revocationsUnread === undefined ||
+    error.code === 'KEYBRAKE_KEY_REVOKED' ||
+    error.code === 'KEYBRAKE_STORAGE_ERROR'
+  )
+    return error;
   try {
     const chain = await loadKeyChain(context, state.revocationsUnread);
     const revoked = chain.find((key) => key.revokedAt !== undefined);
@@ -1300,7 +1307,7 @@ class VaultCostContext implements CostContext {
   /** Refuses a revoked chain (the chain read with its revocations) before each read of the vendor. */
   readonly #checkRevocations: (() => Promise<void>) | undefined;
   /** Those checks, one per lookup so far: rejected if the chain is revoked (or could not be read). */
-  revocationChecks: Array<Promise<void>> | undefined;
+  #revocationChecks: Array<Promise<void>> | undefined;
   constructor(
     context: VaultContext,
     vendor: ConfiguredVendor,
@@ -1313,17 +1320,20 @@ class VaultCostContext implements CostContext {
     this.#checkRevocations = checkRevocations;
     this.fx = context.fx;
   }
-  /** Throws the first failed revocation check of this call's lookups (a revoked key), if any. */
-  async assertNotRevoked(): Promise<void> {
-    if (this.revocationChecks !== undefined) await Promise.all(this.revocationChecks);
+  /**
+   * Rejects with the first failed revocation check of this call's lookups (a revoked key); resolves
+   * once they all passed; `undefined` (nothing to wait for) if no lookup was made.
+   */
+  revocationsChecked(): Promise<unknown> | undefined {
+    return this.#revocationChecks && Promise.all(this.#revocationChecks);
   }
   async lookup(path: string): Promise<unknown> {
     if (this.#checkRevocations) {
       // A revoked key is never read with: the model gets `undefined`, as for any failed read (never
       // a rejection it may not handle), and the vault then denies the call as revoked.
       const check = this.#checkRevocations();
-      if (this.revocationChecks === undefined) this.revocationChecks = [check];
-      else this.revocationChecks.push(check);
+      if (this.#revocationChecks === undefined) this.#revocationChecks = [check];
+      else this.#revocationChecks.push(check);
       try {
         await check;
       } catch {
