@@ -7,6 +7,7 @@ import {
   createVault,
   type IssueKeyOptions,
   type Vault,
+  type VaultResponse,
 } from '@keybrake/core';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,6 +225,25 @@ describe('createRedisStorage', () => {
     });
   });
 
+  /**
+   * Expects a call refused as revoked, with the upstream at `sent` requests in all and the member
+   * key at `calls` settled $3 calls, none still reserved.
+   */
+  const expectRefusedAsRevoked = async (
+    refused: VaultResponse,
+    admin: Vault,
+    memberId: string,
+    { sent, calls }: { sent: number; calls: number },
+  ) => {
+    expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
+    expect(upstream.received).toHaveLength(sent);
+    expect(await admin.getKeyStatus(memberId)).toMatchObject({
+      spentMicros: calls * 3_000_000,
+      reservedMicros: 0,
+      calls,
+    });
+  };
+
   /** Calls of each Redis command so far (`INFO commandstats`), read through a connection of the test's own. */
   const commandCalls = async (): Promise<Record<string, number>> => {
     const client = createClient({ url: redis.url });
@@ -258,14 +278,7 @@ describe('createRedisStorage', () => {
         expect(delta('evalsha')).toBeGreaterThanOrEqual(2 * 4);
 
         await admin.revokeKey(session.id);
-        const refused = await call();
-        expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
-        expect(upstream.received).toHaveLength(5);
-        expect(await admin.getKeyStatus(member.id)).toMatchObject({
-          spentMicros: 15_000_000,
-          reservedMicros: 0,
-          calls: 5,
-        });
+        await expectRefusedAsRevoked(await call(), admin, member.id, { sent: 5, calls: 5 });
       } finally {
         await Promise.all([admin.close(), serving.close()]);
       }
@@ -336,15 +349,8 @@ describe('createRedisStorage', () => {
         ]);
 
         await admin.revokeKey(session.id);
-        const refused = await call();
-        expect(refused.keybrake.error?.code).toBe('KEYBRAKE_KEY_REVOKED');
         // Neither the model's reads nor the call reached the vendor.
-        expect(upstream.received).toHaveLength(3);
-        expect(await admin.getKeyStatus(member.id)).toMatchObject({
-          spentMicros: 3_000_000,
-          reservedMicros: 0,
-          calls: 1,
-        });
+        await expectRefusedAsRevoked(await call(), admin, member.id, { sent: 3, calls: 1 });
       } finally {
         await Promise.all([admin.close(), serving.close()]);
       }
