@@ -32,6 +32,8 @@ export async function startRecordingUpstream(
     received.push(request);
     const answer = reply(request);
     if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+    // The client gave up meanwhile (a timeout under test): nothing to answer.
+    if (res.destroyed) return;
     res.writeHead(answer.status ?? 200, {
       'content-type': 'application/json',
       'request-id': `req_${received.length}`,

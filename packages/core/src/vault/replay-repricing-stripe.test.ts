@@ -1,15 +1,12 @@
 // A replay re-priced with the built-in Stripe model (invoice pay), where the retry's estimate (a
 // lookup: the invoice is paid by then) differs from what the original was counted at.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createVault } from './create-vault.js';
 
 const SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
 let paid = false;
 let posts = 0;
-let server: ReturnType<typeof createServer>;
-let url: string;
 const invoice = () => ({
   id: 'in_1',
   object: 'invoice',
@@ -19,34 +16,18 @@ const invoice = () => ({
   amount_paid: paid ? 10_000 : 0,
   amount_remaining: paid ? 0 : 10_000,
 });
-beforeAll(async () => {
-  server = createServer(async (req, res) => {
-    for await (const _ of req);
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': 'req_1' };
-    if (req.method === 'POST') {
-      posts += 1;
-      paid = true;
-      // The first answer is lost (the call times out); the retry gets Stripe's replay of it.
-      if (posts === 1) await new Promise((resolve) => setTimeout(resolve, 2500));
-      else headers['idempotent-replayed'] = 'true';
-    }
-    if (res.destroyed) return;
-    res.writeHead(200, headers);
-    res.end(JSON.stringify(invoice()));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const { upstream } = useRecordingUpstream((request) => {
+  if (request.method !== 'POST') return { body: invoice() };
+  posts += 1;
+  paid = true;
+  // The first answer is lost (the call times out); the retry gets Stripe's replay of it.
+  return posts === 1
+    ? { delayMs: 2500, body: invoice() }
+    : { headers: { 'idempotent-replayed': 'true' }, body: invoice() };
 });
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
 
 it('should count a replayed invoice payment whose original timed out once, and the audit trail should add up', async () => {
-  const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: url }, upstreamTimeout: 1 });
+  const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: upstream.url }, upstreamTimeout: 1 });
   try {
     const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000 });
     const pay = () =>

@@ -1,45 +1,24 @@
 // A replay of a call whose outcome was unknown: the ledger raises the original (never lowers it),
 // once, from what it was counted at, and the audit trail adds up to what the ledger holds.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { useRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { createBearerVendor } from '../vendors/create-bearer-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
 
 const SECRET = 'acme_secret_0123456789';
 
+/** What the upstream answers the next POSTs with (a hang outlasts the vault's 1 s upstreamTimeout). */
 type Answer = { hang?: boolean; body?: unknown };
 let answers: Answer[] = [];
-let server: ReturnType<typeof createServer>;
-let url: string;
-
-beforeAll(async () => {
-  server = createServer(async (req, res) => {
-    for await (const _ of req);
-    const next = req.method === 'GET' ? { body: { id: 'obj_1', cost: 30_000_000 } } : (answers.shift() ?? {});
-    if (next.hang) await new Promise((resolve) => setTimeout(resolve, 2500));
-    if (res.destroyed) return;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(next.body ?? { id: 'obj_1', cost: 15_000_000 }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const { upstream, vaults } = useRecordingUpstream((request) => {
+  if (request.method === 'GET') return { body: { id: 'obj_1', cost: 30_000_000 } };
+  const next = answers.shift() ?? {};
+  return { delayMs: next.hang ? 2500 : 0, body: next.body ?? { id: 'obj_1', cost: 15_000_000 } };
 });
-afterAll(
-  () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-);
-
-let vaults: Vault[] = [];
-afterEach(async () => {
-  await Promise.all(vaults.map((vault) => vault.close()));
-  vaults = [];
+afterEach(() => {
   answers = [];
 });
 
@@ -64,7 +43,12 @@ function makeModel(state: { price: number; pendingRef?: boolean }): CostModel {
 function makeVault(state: { price: number; pendingRef?: boolean }, ledger?: Ledger) {
   const vault = createVault({
     vendors: {
-      acme: createBearerVendor({ name: 'acme', baseUrl: url, costModel: makeModel(state), honorsIdempotencyKey: true }),
+      acme: createBearerVendor({
+        name: 'acme',
+        baseUrl: upstream.url,
+        costModel: makeModel(state),
+        honorsIdempotencyKey: true,
+      }),
     },
     secrets: { acme: SECRET },
     upstreamTimeout: 1,
