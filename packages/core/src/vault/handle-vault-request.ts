@@ -663,25 +663,25 @@ class UpstreamCostResponse implements CostResponse {
   readonly status: number;
   /**
    * @param upstream - The vendor's answer.
-   * @param unmarked - Read without the vendor's replay marker (`Idempotent-Replayed`), to price a
+   * @param unmarked - The vendor's replay header (its `replayHeader`), read as absent: to price a
    *   replay as the call it replays.
    */
   constructor(
     private readonly upstream: UpstreamAnswer,
-    private readonly unmarked = false,
+    private readonly unmarked?: string,
   ) {
     this.status = upstream.status;
   }
   get headers(): Headers {
     if (!this.#headers) {
       this.#headers = toHeaders(this.upstream.headers);
-      if (this.unmarked) this.#headers.delete(REPLAY_MARKER);
+      if (this.unmarked) this.#headers.delete(this.unmarked);
     }
     return this.#headers;
   }
   header(name: string): string | undefined {
     const lower = name.toLowerCase();
-    return this.unmarked && lower === REPLAY_MARKER ? undefined : headerValue(this.upstream.headers, lower);
+    return lower === this.unmarked ? undefined : headerValue(this.upstream.headers, lower);
   }
   // Parsed only if the cost model reads it (reads of free endpoints never do).
   get json(): unknown {
@@ -721,9 +721,6 @@ const CODINGS = new Set([
   'zstd',
 ]);
 
-/** The header by which a vendor (Stripe) marks an answer as the replay of an earlier call's. */
-const REPLAY_MARKER = 'idempotent-replayed';
-
 /**
  * What the answer to a replayed call says the original call cost, read as if it were not a replay;
  * `undefined` if it cannot be read or says nothing was spent. The ledger only ever raises what the
@@ -738,7 +735,7 @@ function priceReplay(
 ): MicroUsd | undefined {
   let settlement: CostSettlement;
   try {
-    const response = new UpstreamCostResponse(upstream, true);
+    const response = new UpstreamCostResponse(upstream, vendor.definition.replayHeader?.toLowerCase());
     settlement = wellFormed(vendor.definition.costModel.settle(costRequest, response, estimate, costContext));
   } catch {
     return undefined;

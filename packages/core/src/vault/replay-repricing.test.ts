@@ -11,24 +11,31 @@ import { createVault, type Vault } from './create-vault.js';
 const SECRET = 'acme_secret_0123456789';
 
 /** What the upstream answers the next POSTs with (a hang outlasts the vault's 1 s upstreamTimeout). */
-type Answer = { hang?: boolean; body?: unknown };
+type Answer = { hang?: boolean; body?: unknown; headers?: Record<string, string> };
 let answers: Answer[] = [];
 const { upstream, vaults } = useRecordingUpstream((request) => {
   if (request.method === 'GET') return { body: { id: 'obj_1', cost: 30_000_000 } };
   const next = answers.shift() ?? {};
-  return { delayMs: next.hang ? 2500 : 0, body: next.body ?? { id: 'obj_1', cost: 15_000_000 } };
+  return { delayMs: next.hang ? 2500 : 0, headers: next.headers, body: next.body ?? { id: 'obj_1', cost: 15_000_000 } };
 });
 afterEach(() => {
   answers = [];
 });
 
+/**
+ * The model's price service (a mutable price), whether it names a pending price, and the header by
+ * which the vendor marks a replay, if it declares one (the model settles such an answer at 0).
+ */
+type ModelState = { price: number; pendingRef?: boolean; replayHeader?: string; marks?: string };
+
 /** A custom model whose estimate comes from a "price service" (a mutable price). */
-function makeModel(state: { price: number; pendingRef?: boolean }): CostModel {
+function makeModel(state: ModelState): CostModel {
   return {
     estimate: async (request) =>
       request.method === 'GET' ? { kind: 'known', micros: 0 } : { kind: 'known', micros: state.price },
     settle: (request, response) => {
       if (request.method === 'GET') return { kind: 'known', micros: 0 };
+      if (state.marks && response.header(state.marks) === 'true') return { kind: 'known', micros: 0 };
       const json = response.json as { cost?: number; id?: string } | undefined;
       if (response.status !== 200 || typeof json?.cost !== 'number') return { kind: 'unknown', reason: 'no cost' };
       return { kind: 'known', micros: json.cost, ...(state.pendingRef ? { pendingRef: json.id } : {}) };
@@ -40,7 +47,7 @@ function makeModel(state: { price: number; pendingRef?: boolean }): CostModel {
   };
 }
 
-function makeVault(state: { price: number; pendingRef?: boolean }, ledger?: Ledger) {
+function makeVault(state: ModelState, ledger?: Ledger) {
   const vault = createVault({
     vendors: {
       acme: createBearerVendor({
@@ -48,6 +55,7 @@ function makeVault(state: { price: number; pendingRef?: boolean }, ledger?: Ledg
         baseUrl: upstream.url,
         costModel: makeModel(state),
         honorsIdempotencyKey: true,
+        replayHeader: state.replayHeader,
       }),
     },
     secrets: { acme: SECRET },
@@ -79,7 +87,7 @@ const auditSum = async (vault: Vault, keyId: string) => {
 };
 
 /** A vault on the acme fake, a key on it, and the key's `Idempotency-Key` charge. */
-async function setup(state: { price: number; pendingRef?: boolean }, ledger?: Ledger) {
+async function setup(state: ModelState, ledger?: Ledger) {
   const vault = makeVault(state, ledger);
   const key = await vault.issueKey({ vendor: 'acme', capUsd: 1000 });
   const spent = async () => (await vault.getKeyStatus(key.id)).spentMicros;
@@ -100,6 +108,22 @@ describe('re-pricing of a replay', () => {
       expect(await spent()).toBe(20_000_000);
       // The price service now quotes less: the retry's estimate is $10.
       state.price = 10_000_000;
+      expect(await send()).toBe(200);
+      expect(await spent()).toBe(counted);
+      expect(await auditSum(vault, key.id)).toBe(counted);
+    },
+    20_000,
+  );
+
+  it.each([
+    ['declares the header it marks replays with: priced as the call it replays', 'X-Replayed', 25_000_000],
+    ['does not declare it: priced as the model prices a replay (0), the original kept', undefined, 20_000_000],
+  ])(
+    'should re-price the original from an answer the vendor marks as a replay, when the vendor %s',
+    async (_, replayHeader, counted) => {
+      const { vault, key, spent, send } = await setup({ price: 20_000_000, replayHeader, marks: 'x-replayed' });
+      answers = [{ hang: true }, { body: { id: 'obj_1', cost: 25_000_000 }, headers: { 'x-replayed': 'true' } }];
+      expect(await send()).toBe(504);
       expect(await send()).toBe(200);
       expect(await spent()).toBe(counted);
       expect(await auditSum(vault, key.id)).toBe(counted);

@@ -19,6 +19,8 @@ export interface BearerVendorOptions {
   requestIdHeader?: string;
   /** Whether the vendor replays a repeated `Idempotency-Key` (then a retry is counted once). @default false */
   honorsIdempotencyKey?: boolean;
+  /** The response header by which the vendor marks an answer as a replay (see `VendorDefinition.replayHeader`). */
+  replayHeader?: string;
 }
 
 /**
@@ -39,6 +41,7 @@ export function createBearerVendor(options: BearerVendorOptions): VendorDefiniti
     costModel: options.costModel,
     requestIdHeader: options.requestIdHeader,
     honorsIdempotencyKey: options.honorsIdempotencyKey ?? false,
+    replayHeader: options.replayHeader,
     parseSecret(secret) {
       if (typeof secret !== 'string' || secret.length === 0) {
         throw new InvalidPolicyError({ message: `The ${options.name} secret must be a non-empty string.` });

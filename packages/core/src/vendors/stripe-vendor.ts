@@ -28,6 +28,8 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
     honorsIdempotencyKey: true,
     // Stripe keeps idempotency keys per account: a Connect call on another account is a new call.
     idempotencyScopeHeaders: ['stripe-account', 'stripe-context'],
+    // Its cost model settles an answer so marked at 0: the money moved with the original call.
+    replayHeader: 'idempotent-replayed',
     parseSecret(secret) {
       if (typeof secret !== 'string' || !SECRET_PATTERN.test(secret)) {
         throw new InvalidPolicyError({

@@ -40,6 +40,12 @@ export interface VendorDefinition<Secret = unknown> {
    */
   idempotencyScopeHeaders?: readonly string[];
   /**
+   * The response header (lower case) by which the vendor marks an answer as its replay of an
+   * earlier call's, such as Stripe's `idempotent-replayed`. A replay of a call whose outcome was
+   * unknown is priced as if unmarked, so its answer can say what the original call cost.
+   */
+  replayHeader?: string | undefined;
+  /**
    * Endpoints the vault never forwards, whatever a key's allow-list says: those that would hand
    * the agent the real credentials (Twilio's Account resource carries its auth token). Returns
    * why, or `undefined` to go on. Runs on the normalised path.
