@@ -279,9 +279,7 @@ async function allowOrDeny(
     context,
     vendor,
     request.signal,
-    context.ledgerChecksRevocations
-      ? async () => assertChainUsable(await loadKeyChain(context, vaultKey), context.now())
-      : undefined,
+    context.ledgerChecksRevocations ? vaultKey : undefined,
   );
 
   let estimate: CostEstimate;
@@ -1301,20 +1299,20 @@ class VaultCostContext implements CostContext {
   readonly #context: VaultContext;
   readonly #vendor: ConfiguredVendor;
   readonly #signal: AbortSignal | undefined;
-  /** Refuses a revoked chain (the chain read with its revocations) before each read of the vendor. */
-  readonly #checkRevocations: (() => Promise<void>) | undefined;
+  /** The call's vault key, if its chain's revocations are to be read before each read of the vendor. */
+  readonly #checkRevocationsOf: string | undefined;
   /** Those checks, one per lookup so far: rejected if the chain is revoked (or could not be read). */
   #revocationChecks: Array<Promise<void>> | undefined;
   constructor(
     context: VaultContext,
     vendor: ConfiguredVendor,
     signal: AbortSignal | undefined,
-    checkRevocations: (() => Promise<void>) | undefined,
+    checkRevocationsOf: string | undefined,
   ) {
     this.#context = context;
     this.#vendor = vendor;
     this.#signal = signal;
-    this.#checkRevocations = checkRevocations;
+    this.#checkRevocationsOf = checkRevocationsOf;
     this.fx = context.fx;
   }
   /**
@@ -1325,10 +1323,13 @@ class VaultCostContext implements CostContext {
     return this.#revocationChecks && Promise.all(this.#revocationChecks);
   }
   async lookup(path: string): Promise<unknown> {
-    if (this.#checkRevocations) {
+    if (this.#checkRevocationsOf !== undefined) {
       // A revoked key is never read with: the model gets `undefined`, as for any failed read (never
       // a rejection it may not handle), and the vault then denies the call as revoked.
-      const check = this.#checkRevocations();
+      const context = this.#context;
+      const check = loadKeyChain(context, this.#checkRevocationsOf).then((chain) =>
+        assertChainUsable(chain, context.now()),
+      );
       if (this.#revocationChecks === undefined) this.#revocationChecks = [check];
       else this.#revocationChecks.push(check);
       try {
