@@ -505,6 +505,34 @@ describe('createProxyServer', () => {
     });
   });
 
+  describe('when the log level is warn', () => {
+    it('should log the denied call and not the allowed one', async () => {
+      const lines: string[] = [];
+      const vault = createVault({ vendors: { acme: createAcmeVendor(upstream.url) }, secrets: { acme: ACME_SECRET } });
+      const quiet = createProxyServer({
+        vault,
+        adminToken: ADMIN_TOKEN,
+        logger: createProxyLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } }),
+      });
+      const quietUrl = await quiet.listen({ port: 0 });
+      try {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 6 });
+        const send = () =>
+          fetch(`${quietUrl}/v1/charges`, { method: 'POST', headers: { authorization: `Bearer ${key.vaultKey}` } });
+        expect((await send()).status).toBe(200);
+        expect((await send()).status).toBe(429);
+      } finally {
+        await quiet.close();
+      }
+      const calls = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((entry) => 'decision' in entry);
+      expect(calls).toEqual([
+        expect.objectContaining({ msg: 'vendor call denied', decision: 'denied', reason: 'KEYBRAKE_CAP_EXCEEDED' }),
+      ]);
+    });
+  });
+
   describe('when closed with a call in flight', () => {
     it('should stop accepting connections, finish the call, then close the vault', async () => {
       const upstream = await startAcmeUpstream();

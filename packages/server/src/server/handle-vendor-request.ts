@@ -125,6 +125,9 @@ function finish(context: ProxyContext, call: FinishedCall): void {
     actualMicros: call.actualMicros,
     seconds,
   });
+  // Allowed calls log at info, denials at warn: a level above drops the line, and building it.
+  const level = call.decision === 'denied' ? 'warn' : 'info';
+  if (!context.logger.isLevelEnabled(level)) return;
   const normalized = normalizePath(call.path);
   const entry = {
     keyId: call.keyId ?? null,
@@ -143,7 +146,7 @@ function finish(context: ProxyContext, call: FinishedCall): void {
     toolCallId: call.actor?.toolCallId ?? null,
     auditId: call.auditId ?? null,
   };
-  if (call.decision === 'denied') context.logger.warn(entry, 'vendor call denied');
+  if (level === 'warn') context.logger.warn(entry, 'vendor call denied');
   else context.logger.info(entry, 'vendor call');
 }
 
