@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { createVault } from '@keybrake/core';
 import { Agent, Pool, fetch as undiciFetch } from 'undici';
 import { PAYMENT_BODY, sendPayment, setupKeys } from './setup-keys.js';
-import { measureVaultCpu, type VaultCpu } from './vault-cpu.js';
+import { measureVaultCpu, measureVaultScaling, type VaultCpu, type VaultScaling } from './vault-cpu.js';
 
 const USAGE = `Usage: pnpm bench [--json] [--duration 2] [--runs 3] [--warmup 5] [--sequential 1000]
 
@@ -249,6 +249,8 @@ async function main() {
   // First, in a fresh process: nothing else has run yet.
   log('measuring the vault alone (in-process upstream)…');
   const vaultCpu = await measureVaultCpu();
+  log('measuring the vault alone with 10, 10,000 and 100,000 live keys, and an empty and a full audit sink…');
+  const scaling = await measureVaultScaling();
   const { url: upstream } = await startChild('./upstream.ts');
   const results: ModeResult[] = [];
 
@@ -296,7 +298,7 @@ async function main() {
     results.push(await measure(name, proxy.send, { proxy: proxyChild.pid, redis: redis?.pid }));
     await proxy.close();
   }
-  report(results, vaultCpu);
+  report(results, vaultCpu, scaling);
 }
 
 interface Target {
@@ -336,7 +338,7 @@ function targets(results: ModeResult[]): Target[] {
   ];
 }
 
-function report(results: ModeResult[], vaultCpu: VaultCpu) {
+function report(results: ModeResult[], vaultCpu: VaultCpu, scaling: VaultScaling) {
   const direct = results.find((result) => result.name === 'direct') as ModeResult;
   const byName = (name: string) => results.find((result) => result.name === name);
   const ratio = (name: string, base: ModeResult | undefined = direct) => {
@@ -382,6 +384,8 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
       handle: Number(vaultCpu.handle.toFixed(1)),
       capped_fetch: Number(vaultCpu.cappedFetch.toFixed(1)),
     },
+    // vault.handle alone by live keys in the store and by audit records held before the calls.
+    vault_scaling_us_per_call: { live_keys: scaling.liveKeys, audit_records: scaling.auditRecords },
     ratios: {
       embedded: ratio('embedded'),
       proxy: ratio('proxy'),
@@ -417,6 +421,13 @@ function report(results: ModeResult[], vaultCpu: VaultCpu) {
   }
   console.log(
     `\nthe vault alone, no sockets (CPU µs per call): vault.handle ${vaultCpu.handle.toFixed(1)}, capped fetch ${vaultCpu.cappedFetch.toFixed(1)}`,
+  );
+  const row = (points: Record<number, number>) =>
+    Object.entries(points)
+      .map(([count, us]) => `${Number(count).toLocaleString('en-US')}: ${us}`)
+      .join(', ');
+  console.log(
+    `vault.handle alone (CPU µs per call) by live keys — ${row(scaling.liveKeys)}; by audit records already held — ${row(scaling.auditRecords)}`,
   );
   console.log(`ratios (req/s at 16 callers): ${JSON.stringify(summary.ratios)}`);
   console.log('targets (issue 7):');
