@@ -160,6 +160,81 @@ describe('createRedisLedger', () => {
     });
   });
 
+  describe('when calls are settled close together', () => {
+    const scriptsRun = async (admin: { info(section: string): Promise<string> }) =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+
+    it('should settle them in one script per 256, each call at its own amount', async () => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      try {
+        const chain = [{ keyId: 'member' }, { keyId: 'session' }];
+        for (let index = 0; index < 300; index++) {
+          await ledger.reserve({ reservationId: `r${index}`, chain, micros: 10, now: NOW, ttlMs: HOUR });
+        }
+        const before = await scriptsRun(admin);
+        await Promise.all(
+          Array.from({ length: 300 }, (_, index) =>
+            ledger.settle({ reservationId: `r${index}`, micros: index % 3, now: NOW + 1 }),
+          ),
+        );
+        expect((await scriptsRun(admin)) - before).toBe(2);
+        // 0 + 1 + 2 for each of 100 triples; nothing left reserved, on every key of the chain.
+        for (const keyId of ['member', 'session']) {
+          expect(await ledger.balance(keyId, NOW + 1)).toMatchObject({
+            spentMicros: 300,
+            reservedMicros: 0,
+            calls: 300,
+          });
+        }
+      } finally {
+        await admin.quit();
+        await ledger.close?.();
+      }
+    });
+
+    it('should send the settlements gathered so far ahead of the next reservation', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
+      try {
+        const chain = [{ keyId: 'k', capMicros: 10_000_000 }];
+        const request = { chain, now: NOW, ttlMs: HOUR };
+        expect(await ledger.reserve({ ...request, reservationId: 'first', micros: 10_000_000 })).toMatchObject({
+          ok: true,
+        });
+        // Settled below its estimate, and not awaited: the next reservation must see it settled.
+        const settling = ledger.settle({ reservationId: 'first', micros: 4_000_000, now: NOW });
+        expect(await ledger.reserve({ ...request, reservationId: 'second', micros: 6_000_000 })).toMatchObject({
+          ok: true,
+        });
+        await settling;
+        expect(await ledger.balance('k', NOW)).toMatchObject({ spentMicros: 4_000_000, reservedMicros: 6_000_000 });
+      } finally {
+        await ledger.close?.();
+      }
+    });
+
+    it('should send a lone settlement within milliseconds, and on close', async () => {
+      const prefix = uniquePrefix();
+      const ledger = createRedisLedger({ url: redis.url, prefix });
+      const reader = createRedisLedger({ url: redis.url, prefix });
+      try {
+        await ledger.reserve({ reservationId: 'a', chain: [{ keyId: 'k' }], micros: 9, now: NOW, ttlMs: HOUR });
+        await ledger.reserve({ reservationId: 'b', chain: [{ keyId: 'k' }], micros: 9, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId: 'a', micros: 5, now: NOW });
+        expect(await reader.balance('k', NOW)).toMatchObject({ spentMicros: 5, reservedMicros: 9 });
+        const settling = ledger.settle({ reservationId: 'b', micros: 7, now: NOW });
+        await ledger.close?.();
+        await settling;
+        expect(await reader.balance('k', NOW)).toMatchObject({ spentMicros: 12, reservedMicros: 0 });
+      } finally {
+        await ledger.close?.();
+        await reader.close?.();
+      }
+    });
+  });
+
   describe('when amounts are large', () => {
     it('should keep micro-dollar precision up to 2^53 (no floats, no exponent notation)', async () => {
       const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
