@@ -37,25 +37,6 @@ const IDEMPOTENCY_WINDOW_MS = DAY_MS;
 /** How long a settled reservation is kept so a late price (a Twilio SMS) can still replace its amount. */
 const SETTLED_RETENTION_MS = 8 * 86_400_000;
 
-/**
- * How long a settlement waits for others, to go to Redis with them in one script. A reservation,
- * a re-pricing or a balance read sends the settlements gathered so far ahead of itself, so under
- * load they wait only for the next call; alone, a settlement waits this long. Meanwhile its
- * reservation holds the call's estimate: a cap is only held more, never less.
- */
-const SETTLE_GATHER_MS = 2;
-/** Most settlements in one script. */
-const SETTLE_BATCH_MAX = 256;
-
-/** A settlement waiting to be sent. */
-interface GatheredSettlement {
-  /** Its script arguments: reservation id, micros, awaits a late price, outcome unknown. */
-  args: readonly [string, string, string, string];
-  onLateSettle: (() => void) | undefined;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
 /** A limit as the scripts read it: '' for none. Anything but a whole number is refused: a `null` or NaN read as "no limit" would fail open. */
 const LIMIT = (value: number | undefined) => {
   if (value === undefined) return '';
@@ -77,8 +58,7 @@ const keepFor = (expiresAt: number | undefined, now: number) => {
 /**
  * Creates the Redis {@link Ledger}: one spend truth for every replica of a vault. A reservation
  * across the whole key chain is one Lua script (checked and reserved everywhere, or nowhere);
- * settling is another, which settles every call gathered within 2 ms, or sent ahead of the next
- * reservation (a settled call's reservation holds its estimate until then). Open reservations are kept in one sorted set by expiry, and the reserve and
+ * settling is another. Open reservations are kept in one sorted set by expiry, and the reserve and
  * balance scripts first turn the expired ones into spend, so a replica that crashed mid-call never
  * frees budget it may have used. Idempotency keys are shared across replicas for
  * 24 hours. A key's totals expire in Redis `EXPIRED_KEY_RETENTION_MS` after the key does (given
@@ -106,45 +86,6 @@ export function createRedisLedger(options: RedisLedgerOptions = {}): Ledger {
 export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'): Ledger {
   const retain = String(SETTLED_RETENTION_MS);
   let closed = false;
-  let gathered: GatheredSettlement[] = [];
-  let gatherTimer: NodeJS.Timeout | undefined;
-  /** Sends the gathered settlements in one script; each settles (or fails) with it. */
-  const sendSettlements = () => {
-    clearTimeout(gatherTimer);
-    gatherTimer = undefined;
-    const batch = gathered;
-    if (batch.length === 0) return;
-    gathered = [];
-    const args = [prefix, retain];
-    for (const settlement of batch) args.push(...settlement.args);
-    let sent: Promise<unknown> | undefined;
-    const settled = connection.run(
-      batch.length === 1 ? 'settle a call' : `settle ${batch.length} calls`,
-      (client) => {
-        sent = settleScript.run(client, args);
-        return sent;
-      },
-      SETTLE_FAILED,
-    );
-    settled.then(
-      () => {
-        for (const settlement of batch) settlement.resolve();
-      },
-      (error: unknown) => {
-        // Timed out while Redis was hung: the script may still run once Redis answers again, and
-        // then it has settled each call it found.
-        sent?.then(
-          (reply) => {
-            batch.forEach((settlement, index) => {
-              if (Array.isArray(reply) && Number(reply[index]) === 1) settlement.onLateSettle?.();
-            });
-          },
-          () => {},
-        );
-        for (const settlement of batch) settlement.reject(error);
-      },
-    );
-  };
   return {
     shared: true,
     async reserve({ reservationId, chain, micros, now, ttlMs, idempotencyKey }): Promise<ReserveResult> {
@@ -170,37 +111,46 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
           keepFor(limit.expiresAt, now),
         );
       }
-      // Settlements first, in the same write: Redis runs them before this reservation.
-      sendSettlements();
       const reply = await connection.run('reserve a call', (client) => reserveScript.run(client, args));
       return toReserveResult(reservationId, reply);
     },
 
     async repriceUnknown({ reservationId, micros, now }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
-      sendSettlements();
       const reply = await connection.run('re-price a call', (client) =>
         repriceScript.run(client, [prefix, retain, reservationId, String(micros), String(now)]),
       );
       return toInteger(reply);
     },
 
-    async settle({ reservationId, micros, awaitsLatePrice, onLateSettle, outcomeUnknown }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle, outcomeUnknown }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
-      await new Promise<void>((resolve, reject) => {
-        gathered.push({
-          args: [reservationId, String(micros), awaitsLatePrice ? '1' : '0', outcomeUnknown ? '1' : '0'],
-          onLateSettle,
-          resolve,
-          reject,
-        });
-        if (gathered.length >= SETTLE_BATCH_MAX) sendSettlements();
-        else gatherTimer ??= setTimeout(sendSettlements, SETTLE_GATHER_MS);
-      });
+      let sent: Promise<unknown> | undefined;
+      try {
+        await connection.run(
+          'settle a call',
+          (client) => {
+            sent = settleScript.run(client, [
+              prefix,
+              retain,
+              reservationId,
+              String(micros),
+              String(now),
+              awaitsLatePrice ? '1' : '0',
+              outcomeUnknown ? '1' : '0',
+            ]);
+            return sent;
+          },
+          SETTLE_FAILED,
+        );
+      } catch (error) {
+        // Timed out while Redis was hung: the script may still run once Redis answers again.
+        if (sent && onLateSettle) sent.then(onLateSettle, () => {});
+        throw error;
+      }
     },
 
     async balance(keyId, now): Promise<LedgerBalance> {
-      sendSettlements();
       const reply = await connection.run('read a balance', (client) =>
         balanceScript.run(client, [prefix, retain, keyId, String(now), String(utcDay(now))]),
       );
@@ -217,7 +167,6 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
     async close() {
       if (closed) return;
       closed = true;
-      sendSettlements();
       await connection.release();
     },
   };

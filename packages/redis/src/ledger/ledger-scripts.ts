@@ -170,26 +170,19 @@ return { 'reserved' }
 `);
 
 /**
- * Settles (or re-settles) reservations, in order: one script for every settlement a replica has
- * gathered (see `SETTLE_GATHER_MS`). Unknown ids are ignored. A reservation is kept (for `retain`
- * ms) only if a late price is awaited or its outcome is unknown (marked \`unknown\`, for the reprice
- * script), else deleted. It does not sweep: expired reservations count against every cap either
- * way (as reserved until swept, then as spent), and the reserve and balance scripts sweep them.
- * ARGV: prefix, retain, then per settlement: reservation id, micros, awaits late price ('1' or '0'),
- * outcome unknown ('1' or '0'). Reply: per settlement, 1 if settled, 0 if its id was unknown.
+ * Settles (or re-settles) a reservation. Unknown ids are ignored. The reservation is kept (for
+ * `retain` ms) only if a late price is awaited or its outcome is unknown (marked \`unknown\`, for
+ * the reprice script), else deleted. It does not sweep: expired reservations count against every
+ * cap either way (as reserved until swept, then as spent), and the reserve and balance scripts
+ * sweep them.
+ * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown ('1' or '0').
+ * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
-local replies = {}
-for i = 3, #ARGV, 4 do
-  local rid, unknown = ARGV[i], ARGV[i + 3] == '1'
-  if finalize(rid, tonumber(ARGV[i + 1]), ARGV[i + 2] == '1' or unknown, true) then
-    if unknown then redis.call('HSET', reservation(rid), 'unknown', '1') end
-    replies[#replies + 1] = 1
-  else
-    replies[#replies + 1] = 0
-  end
-end
-return replies
+local unknown = ARGV[7] == '1'
+if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true) then return 0 end
+if unknown then redis.call('HSET', reservation(ARGV[3]), 'unknown', '1') end
+return 1
 `);
 
 /**
