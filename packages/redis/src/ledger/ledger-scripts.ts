@@ -3,7 +3,9 @@ import { createRedisScript } from '../connection/create-redis-script.js';
 /**
  * Shared by every ledger script. ARGV[1] is the key prefix, ARGV[2] how long a final reservation
  * is kept for late settlements (ms). Amounts are integers (micro-dollars) and are handed to Redis
- * with `%d`, never `tostring` (which would print 15+ digit numbers in exponent form).
+ * with `%d`, never `tostring` (which would print 15+ digit numbers in exponent form), and replied
+ * as strings: an integer reply near 2^53 is read back one off by node-redis, whose integer parser
+ * passes through a float.
  *
  * Layout: `ledger:key:{keyId}` hash (spent, reserved, calls, ds:{day}, dr:{day}),
  * `ledger:open` zset (every open reservation's id → its expiresAt, one per prefix: a reservation
@@ -50,7 +52,8 @@ local function finalize(rid, micros, keep, forget)
       if micros ~= old then
         local v = redis.call('HMGET', t, 'spent', ds, 'calls')
         if v[3] then
-          redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + micros - old), ds, int((tonumber(v[2]) or 0) + dayNew - dayOld))
+          -- The difference first: a sum past 2^53 on the way would be rounded.
+          redis.call('HSET', t, 'spent', int((tonumber(v[1]) or 0) + (micros - old)), ds, int((tonumber(v[2]) or 0) + (dayNew - dayOld)))
         end
       end
     else
@@ -129,15 +132,15 @@ for _, limit in ipairs(chain) do
   limit.v = v
   local spent, reserved, calls = tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0
   if limit.calls and calls + 1 > limit.calls then
-    return { 'denied', limit.id, 'calls', limit.calls, calls, 0 }
+    return { 'denied', limit.id, 'calls', int(limit.calls), int(calls), '0' }
   end
   if limit.cap and spent + reserved + micros > limit.cap then
-    return { 'denied', limit.id, 'total', limit.cap, spent, reserved }
+    return { 'denied', limit.id, 'total', int(limit.cap), int(spent), int(reserved) }
   end
   if limit.daily then
     local daySpent, dayReserved = tonumber(v[4]) or 0, tonumber(v[5]) or 0
     if daySpent + dayReserved + micros > limit.daily then
-      return { 'denied', limit.id, 'daily', limit.daily, daySpent, dayReserved }
+      return { 'denied', limit.id, 'daily', int(limit.daily), int(daySpent), int(dayReserved) }
     end
   end
 end
@@ -188,22 +191,22 @@ return 1
 /**
  * Raises a reservation settled with its outcome unknown to what a replay's answer says the call
  * cost, if that is more, and ends it; anything else is left alone.
- * ARGV: prefix, retain, reservation id, micros, now. Reply: the micros added (0 if nothing changed).
+ * ARGV: prefix, retain, reservation id, micros, now. Reply: the micros added, as a string ('0' if nothing changed).
  */
 export const repriceScript = createRedisScript(`${PRELUDE}
 local r = redis.call('HMGET', reservation(ARGV[3]), 'micros', 'final', 'unknown')
 local micros, old = tonumber(ARGV[4]), tonumber(r[1])
-if r[3] ~= '1' or r[2] ~= '1' or not old or micros <= old then return 0 end
+if r[3] ~= '1' or r[2] ~= '1' or not old or micros <= old then return '0' end
 finalize(ARGV[3], micros, false, false)
-return micros - old
+return int(micros - old)
 `);
 
 /**
  * One key's balance after sweeping it. ARGV: prefix, retain, key id, now, day.
- * Reply: `{spent, reserved, daySpent, dayReserved, calls}`.
+ * Reply: `{spent, reserved, daySpent, dayReserved, calls}`, as strings.
  */
 export const balanceScript = createRedisScript(`${PRELUDE}
 sweep(ARGV[4])
 local v = redis.call('HMGET', totals(ARGV[3]), 'spent', 'reserved', 'ds:' .. ARGV[5], 'dr:' .. ARGV[5], 'calls')
-return { tonumber(v[1]) or 0, tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0 }
+return { v[1] or '0', v[2] or '0', v[3] or '0', v[4] or '0', v[5] or '0' }
 `);

@@ -472,6 +472,51 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
       });
     });
 
+    describe('amounts at the edge of exact integers', () => {
+      // 2^53 - 1 micro-dollars: read back exactly (a reply parsed as a float would be off by one).
+      const MAX = Number.MAX_SAFE_INTEGER;
+
+      it('should report an amount just below 2^53 exactly in a balance', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const micros = MAX - 10;
+        await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: key, capMicros: MAX }],
+          micros,
+          now: NOW,
+          ttlMs: HOUR,
+        });
+        expect(await ledger.balance(key, NOW)).toMatchObject({ reservedMicros: micros, dailyReservedMicros: micros });
+      });
+
+      it('should deny a call past a cap of 2^53 - 1 as a cap denial, with exact figures', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const chain = [{ keyId: key, capMicros: MAX }];
+        await ledger.reserve({ reservationId: id('r'), chain, micros: MAX, now: NOW, ttlMs: HOUR });
+        expect(await ledger.reserve({ reservationId: id('r'), chain, micros: 1, now: NOW, ttlMs: HOUR })).toEqual({
+          ok: false,
+          keyId: key,
+          cap: 'total',
+          limit: MAX,
+          spent: 0,
+          reserved: MAX,
+        });
+      });
+
+      it('should report exactly what re-pricing a call up to 2^53 - 1 added', async () => {
+        const ledger = await create();
+        if (!ledger.repriceUnknown) return;
+        const key = id('k');
+        const reservationId = id('r');
+        await ledger.reserve({ reservationId, chain: [{ keyId: key }], micros: 10, now: NOW, ttlMs: HOUR });
+        await ledger.settle({ reservationId, micros: 10, now: NOW, outcomeUnknown: true });
+        expect(await ledger.repriceUnknown({ reservationId, micros: MAX, now: NOW + 1 })).toBe(MAX - 10);
+        expect(await ledger.balance(key, NOW + 1)).toMatchObject({ spentMicros: MAX });
+      });
+    });
+
     describe('settlement edges', () => {
       it("should move a late price into the day's spend as well as the lifetime spend", async () => {
         const ledger = await create();
