@@ -85,6 +85,8 @@ const encoder = new TextEncoder();
 /** How long a call settled at its estimate waits for the vendor's real price. */
 const PENDING_TTL_MS = 7 * 86_400_000;
 const decoder = new TextDecoder();
+/** Decodes a request body for its cost model as the bytes are sent: a byte order mark is kept, not dropped. */
+const requestDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** The vendor's answer, read whole. */
 interface UpstreamAnswer {
@@ -273,7 +275,16 @@ async function allowOrDeny(
       message: `Keybrake denied this call: its body is sent with Content-Encoding "${encoding.slice(0, 40)}", which Keybrake cannot read to price it. The call was not sent; send the body uncompressed.`,
     });
   }
-  const bodyText = body.byteLength === 0 ? '' : decoder.decode(body);
+  if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
+    // One parser drops a leading byte order mark, another reads it as part of the first parameter's
+    // name (`\uFEFFTimeLimit`): priced one way, the vendor may read the call the other.
+    throw new InvalidRequestError({
+      status: 400,
+      message:
+        'Keybrake denied this call: its body starts with a byte order mark (EF BB BF), which a vendor may read as part of its first parameter. The call was not sent; send the body without it.',
+    });
+  }
+  const bodyText = body.byteLength === 0 ? '' : requestDecoder.decode(body);
   const costRequest = new LazyCostRequest(method, path, search, headers, bodyText);
   const costContext = new VaultCostContext(
     context,
