@@ -55,6 +55,13 @@ describe('createResendCostModel', () => {
       });
     });
 
+    it('should price a send whose path is in another letter case per recipient too', () => {
+      const fifty = email(Array.from({ length: 50 }, (_, index) => `u${index}@x.test`));
+      for (const path of ['/Emails', '/EMAILS'])
+        expect(estimate({ path, json: fifty })).toMatchObject({ micros: 45_000 });
+      expect(estimate({ path: '/Emails/Batch', json: [fifty, email('a@x.test')] })).toMatchObject({ micros: 45_900 });
+    });
+
     it('should use a configured price', () => {
       expect(estimate({ path: '/emails', json: email('a@x.test') }, { perEmailUsd: '0.001' })).toMatchObject({
         micros: 1_000,
@@ -185,6 +192,9 @@ describe('createResendCostModel', () => {
         reason: 'the body is not valid JSON',
         fallback: false,
       });
+      // In any letter case: should Resend route them alike, a fallback estimate would let them pass.
+      expect(estimate({ path: '/Broadcasts/b_1/Send', json: {} })).toEqual(unpriced);
+      expect(estimate({ path: '/BROADCASTS', json: { ...broadcast, send: true } })).toEqual(unpriced);
       // Not even when the key's owner lists it as free: it is a send, not a draft.
       expect(
         estimate({ path: '/broadcasts/b_1/send', json: {} }, { zeroCostEndpoints: ['POST /broadcasts/*/send'] }),

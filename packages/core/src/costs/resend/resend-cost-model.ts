@@ -122,7 +122,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     const odd = oddJson(request);
     if (odd) return { ok: false, reason: odd };
     const body = request.json();
-    if (request.path === '/emails') {
+    if (request.path.toLowerCase() === '/emails') {
       const recipients = countResendRecipients(body);
       return recipients === 0
         ? { ok: false, reason: 'the email has no readable `to` recipient' }
@@ -141,8 +141,12 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     return { ok: true, recipients: read.map((email) => (email ? email.to + email.others : 0)) };
   };
 
-  const isSend = (method: string, path: string) =>
-    method === 'POST' && (path === '/emails' || path === '/emails/batch');
+  // In any letter case, as the broadcast checks: should Resend route `/Emails` as it does `/emails`,
+  // a send priced as unknown would pass at a key's fallback estimate.
+  const isSend = (method: string, path: string) => {
+    const lower = path.toLowerCase();
+    return method === 'POST' && (lower === '/emails' || lower === '/emails/batch');
+  };
   const describe = (recipients: number[]) => {
     const total = recipients.reduce((sum, n) => sum + n, 0);
     const emails = recipients.length > 1 ? ` in ${recipients.length} emails` : '';
@@ -185,7 +189,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         return keep(`Resend answered ${response.status}: outcome unknown, estimate kept`);
       if (response.status < 200 || response.status >= 300)
         return known(0, `Resend answered ${response.status}: nothing sent`);
-      if (!send || request.path !== '/emails/batch') return keep();
+      if (!send || request.path.toLowerCase() !== '/emails/batch') return keep();
       // A permissive batch reports the emails it refused by index; only the others were sent.
       const parsed = batchResponseSchema.safeParse(response.json);
       const refused = new Set(
@@ -249,14 +253,16 @@ const BROADCAST_SEND = parseEndpointPattern('POST /broadcasts/*/send');
 
 /**
  * Why a call sends a broadcast, or `undefined`: `POST /broadcasts/{id}/send` (now or scheduled),
- * or `POST /broadcasts` whose body sends or schedules it at creation, or that cannot be read safely.
+ * or `POST /broadcasts` whose body sends or schedules it at creation, or that cannot be read
+ * safely; its path in any letter case.
  */
 function broadcastSend(method: string, request: CostRequest): string | undefined {
   const fix = 'send the emails with POST /emails or /emails/batch, which Keybrake prices per recipient';
-  if (matchesEndpoint(BROADCAST_SEND, method, request.path)) {
+  const path = request.path.toLowerCase();
+  if (matchesEndpoint(BROADCAST_SEND, method, path)) {
     return `a broadcast to a segment cannot be priced; ${fix}`;
   }
-  if (method !== 'POST' || request.path !== '/broadcasts') return undefined;
+  if (method !== 'POST' || path !== '/broadcasts') return undefined;
   const odd = oddJson(request);
   if (odd) return odd;
   if (sendsBroadcast(request.json())) return `a broadcast to a segment cannot be priced; ${fix}`;

@@ -84,6 +84,19 @@ describe('createStripeCostModel', () => {
       expect(micros(settlement)).toBe(10_990_000);
     });
 
+    it('should price a money path in another letter case as the lower-case one, and v2 money management never on a fallback', async () => {
+      // Should Stripe route them alike, a path priced as unknown would pass at a key's fallback.
+      for (const path of ['/v1/Payment_Intents', '/V1/PAYMENT_INTENTS']) {
+        const { estimate, settlement } = await run(
+          { path, form: { amount: '1099', currency: 'usd', confirm: 'true' } },
+          { json: { ...paymentIntent, status: 'succeeded', amount_received: 1099 } },
+        );
+        expect([micros(estimate), micros(settlement)]).toEqual([10_990_000, 10_990_000]);
+      }
+      const { estimate } = await run({ path: '/v2/Money_Management/outbound_payments', json: {} }, {});
+      expect(estimate).toMatchObject({ kind: 'unknown', fallback: false });
+    });
+
     it('should settle a confirmed manual-capture intent at amount_capturable', async () => {
       const { settlement } = await run(
         {

@@ -136,7 +136,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (!match) {
         // v2 money management sends and pulls money (outbound payments and transfers, payout
         // intents): a fallback estimate would let one such call move any amount past a cap.
-        if (request.path.startsWith('/v2/money_management/')) {
+        if (request.path.toLowerCase().startsWith('/v2/money_management/')) {
           return {
             kind: 'unknown',
             reason: `${method} ${request.path} moves money Keybrake cannot price (Stripe API v2)`,
@@ -307,7 +307,9 @@ function matchRoute(
       if (expected === ':id') {
         if (actual === '') matched = false;
         else ids.push(actual);
-      } else if (expected !== actual) {
+      } else if (expected !== actual && expected !== actual.toLowerCase()) {
+        // In any letter case: should Stripe route `/v1/Payment_Intents` as it does the lower-case
+        // path, a call priced as unknown would pass at a key's fallback estimate.
         matched = false;
       }
     }
