@@ -30,6 +30,15 @@ describe('createTwilioCostModel', () => {
       });
     });
 
+    it('should read parameters named in any letter case, as Twilio does', () => {
+      expect(estimate({ path: MESSAGES, body: `to=%2B15558675310&body=${'a'.repeat(307)}` })).toMatchObject({
+        micros: 3 * 8_300,
+      });
+      expect(estimate({ path: CALLS, body: 'TO=%2B14155551212&timelimit=120' })).toMatchObject({ micros: 2 * 14_000 });
+      const template = `To=%2B15558675310&Body=x&contentsid=HX${'0'.repeat(32)}`;
+      expect(estimate({ path: MESSAGES, body: template })).toMatchObject({ kind: 'unknown' });
+    });
+
     it('should price a long GSM-7 body per 153-septet segment', () => {
       expect(estimate({ path: MESSAGES, form: { To: '+15558675310', Body: 'a'.repeat(307) } })).toMatchObject({
         micros: 3 * 8_300,
@@ -179,6 +188,10 @@ describe('createTwilioCostModel', () => {
       expect(micros({ path: MESSAGES, form: template })).toBe('unknown');
       expect(micros({ path: MESSAGES, body: `To=%2B15558675310&Body=hi&Body=${'a'.repeat(1600)}` })).toBe('unknown');
       expect(micros({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TimeLimit=14400' })).toBe('unknown');
+      // Twilio reads names in any case: the same parameter in another case is repeated too.
+      expect(micros({ path: MESSAGES, body: `To=%2B15558675310&Body=hi&body=${'a'.repeat(1600)}` })).toBe('unknown');
+      expect(micros({ path: CALLS, body: 'To=%2B14155551212&TimeLimit=60&TIMELIMIT=14400' })).toBe('unknown');
+      expect(micros({ path: CALLS, body: 'To=%2B14155551212&to=%2B447700900123&TimeLimit=60' })).toBe('unknown');
       // Not trimmed: a strict reader may ignore it and run the call to its own 4-hour limit.
       expect(micros({ path: CALLS, form: { To: '+14155551212', TimeLimit: ' 60\n' } })).toBe('unknown');
     });

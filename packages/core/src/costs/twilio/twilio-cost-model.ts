@@ -164,22 +164,22 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
   const zeroCost: EndpointPattern[] = (options.zeroCostEndpoints ?? []).map((source) => parseEndpointPattern(source));
 
   const estimateMessage = (request: CostRequest): CostEstimate => {
-    const form = new URLSearchParams(request.bodyText);
+    const form = caseless(request.bodyText);
     const repeated = repeatedParameter(form, ['To', 'Body', 'SendAsMms', 'ContentSid']);
     if (repeated) return { kind: 'unknown', reason: `a repeated \`${repeated}\` cannot be priced` };
-    if (form.has('ContentSid')) {
+    if (form.has('contentsid')) {
       return { kind: 'unknown', reason: 'a message sent from a ContentSid template has no Body to count segments' };
     }
-    const to = destination(form.get('To'));
+    const to = destination(form.get('to'));
     if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
     const perSegment = priceFor(segmentPrices, to);
     if (perSegment === undefined) {
       return { kind: 'unknown', reason: `no SMS price is configured for ${to.slice(0, 4)}… (smsSegmentUsdByPrefix)` };
     }
-    const media = form.getAll('MediaUrl').filter((url) => url.trim() !== '');
-    const body = form.get('Body') ?? '';
+    const media = form.getAll('mediaurl').filter((url) => url.trim() !== '');
+    const body = form.get('body') ?? '';
     // Any value but `false` may be read as true (`1`, `yes`): the dearer reading is priced.
-    const sendAsMms = form.get('SendAsMms');
+    const sendAsMms = form.get('sendasmms');
     if (media.length > 0 || (sendAsMms !== null && sendAsMms.toLowerCase() !== 'false')) {
       // Outside the US and Canada Twilio sends an SMS with the media links; inside, its MMS
       // Converter (on by default) does so for a carrier without MMS, charged as that SMS.
@@ -194,17 +194,17 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
   };
 
   const estimateCall = (request: CostRequest): CostEstimate => {
-    const form = new URLSearchParams(request.bodyText);
+    const form = caseless(request.bodyText);
     const repeated = repeatedParameter(form, ['To', 'TimeLimit', 'Twiml']);
     if (repeated) return { kind: 'unknown', reason: `a repeated \`${repeated}\` cannot be priced` };
-    const twiml = form.get('Twiml');
+    const twiml = form.get('twiml');
     const verb = twiml === null ? undefined : costlyTwimlVerb(twiml);
     if (verb) {
       return { kind: 'unknown', reason: `inline TwiML with ${verb} can dial, record or fetch more: not priced` };
     }
     const extra = billedApart(form);
     if (extra) return { kind: 'unknown', reason: `\`${extra}\` is billed apart from the call: not priced` };
-    const endpoint = /^(client|sip):/i.exec(form.get('To') ?? '')?.[1]?.toLowerCase();
+    const endpoint = /^(client|sip):/i.exec(form.get('to') ?? '')?.[1]?.toLowerCase();
     let perMinute: MicroUsd | undefined;
     if (endpoint !== undefined) {
       perMinute = endpointPrices[endpoint];
@@ -215,7 +215,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         };
       }
     } else {
-      const to = destination(form.get('To'));
+      const to = destination(form.get('to'));
       if (to === undefined) return { kind: 'unknown', reason: '`To` is not an E.164 phone number' };
       perMinute = priceFor(minutePrices, to);
       if (perMinute === undefined) {
@@ -225,7 +225,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         };
       }
     }
-    const raw = form.get('TimeLimit');
+    const raw = form.get('timelimit');
     // Not trimmed: a strict reader may ignore ` 60` and run the call to its own limit.
     if (raw !== null && !/^\d{1,9}$/.test(raw))
       return { kind: 'unknown', reason: '`TimeLimit` is not a whole number of seconds' };
@@ -542,7 +542,20 @@ function isCreate(path: string): boolean {
   return MESSAGES.test(path) || CALLS.test(path) || PARTICIPANTS.test(path);
 }
 
-/** The first of `names` given more than once (Twilio does not document which value it uses). */
+/**
+ * The first of `names` given more than once, in any letter case (Twilio does not document which
+ * value it uses), in a form read by {@link caseless}.
+ */
 function repeatedParameter(form: URLSearchParams, names: readonly string[]): string | undefined {
-  return names.find((name) => form.getAll(name).length > 1);
+  return names.find((name) => form.getAll(name.toLowerCase()).length > 1);
+}
+
+/**
+ * A form body with every parameter name in lower case. Twilio reads names in any case: `body`
+ * alone is the message's `Body`, and `To` with `to` is a `To` given twice, not two parameters.
+ */
+function caseless(bodyText: string): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const [name, value] of new URLSearchParams(bodyText)) form.append(name.toLowerCase(), value);
+  return form;
 }
