@@ -85,6 +85,16 @@ const encoder = new TextEncoder();
 /** How long a call settled at its estimate waits for the vendor's real price. */
 const PENDING_TTL_MS = 7 * 86_400_000;
 const decoder = new TextDecoder();
+/** Charsets a body is read in as sent: UTF-8, and ASCII, a subset of it. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+/** The `charset` parameter of a `Content-Type`, lower-cased and unquoted, if it has one. */
+function declaredCharset(contentType: string | undefined): string | undefined {
+  if (contentType === undefined || !/charset/i.test(contentType)) return undefined;
+  const match = /;\s*charset\s*=\s*("?)([^";,\s]*)\1/i.exec(contentType);
+  return match ? (match[2] ?? '').toLowerCase() : 'unreadable';
+}
+
 /** Decodes a request body for its cost model as the bytes are sent: a byte order mark is kept, not dropped. */
 const requestDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -273,6 +283,15 @@ async function allowOrDeny(
     throw new InvalidRequestError({
       status: 415,
       message: `Keybrake denied this call: its body is sent with Content-Encoding "${encoding.slice(0, 40)}", which Keybrake cannot read to price it. The call was not sent; send the body uncompressed.`,
+    });
+  }
+  const charset = body.byteLength === 0 ? undefined : declaredCharset(headers['content-type']);
+  if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
+    // Priced as UTF-8, a body the vendor decodes otherwise says something else to it: Latin-1
+    // `Ã©` is two characters there, one `é` here (an SMS of fewer, cheaper segments).
+    throw new InvalidRequestError({
+      status: 415,
+      message: `Keybrake denied this call: its body is declared in charset ${JSON.stringify(charset.slice(0, 40))}, and Keybrake reads bodies as UTF-8 to price them. The call was not sent; send the body in UTF-8.`,
     });
   }
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {

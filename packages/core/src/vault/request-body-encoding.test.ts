@@ -57,3 +57,39 @@ describe('a request body that starts with a byte order mark', () => {
     ]);
   });
 });
+
+describe('a request body declared in a charset other than UTF-8', () => {
+  const { upstream, vaults } = useRecordingUpstream(() => ({ status: 201, body: { sid: 'SM0123', price: null } }));
+  const path = `/2010-04-01/Accounts/${TWILIO_SID}/Messages.json`;
+  // `Ã©` as Latin-1 bytes reads as one `é` in UTF-8: two UCS-2 characters to Twilio, one GSM-7 here.
+  const body = new Uint8Array([...new TextEncoder().encode('To=%2B15558675310&Body='), 0xc3, 0xa9]);
+
+  it('should refuse it with 415 and send nothing, and send it declared as UTF-8 in any spelling', async () => {
+    const vault = createVault({
+      secrets: { twilio: { accountSid: TWILIO_SID, authToken: 'auth-token-0123456789abcdef' } },
+      upstreams: { twilio: upstream.url },
+    });
+    vaults.push(vault);
+    const key = await vault.issueKey({ vendor: 'twilio', capUsd: 100, expiresIn: '1h' });
+    const send = (type: string) =>
+      vault.handle({ vaultKey: key.vaultKey, method: 'POST', path, headers: { 'content-type': type }, body });
+    for (const type of [
+      'application/x-www-form-urlencoded; charset=ISO-8859-1',
+      'application/x-www-form-urlencoded;charset="windows-1252"',
+      'application/x-www-form-urlencoded; charset=',
+    ]) {
+      const refused = await send(type);
+      expect(refused.status).toBe(415);
+      expect(new TextDecoder().decode(refused.body)).toContain('reads bodies as UTF-8');
+    }
+    expect(upstream.received).toHaveLength(0);
+    for (const type of [
+      'application/x-www-form-urlencoded',
+      'application/x-www-form-urlencoded;charset=utf-8',
+      'application/x-www-form-urlencoded; Charset="UTF-8"',
+    ]) {
+      expect((await send(type)).status).toBe(201);
+    }
+    expect(upstream.received).toHaveLength(3);
+  });
+});
