@@ -44,9 +44,18 @@ const amountsSchema = z.object({
 });
 const priceSchema = amountsSchema.extend({
   currency: text,
+  /** `recurring` for a price that charges every period (a subscription's), `one_time` otherwise. */
+  type: text,
+  recurring: z.unknown().optional(),
   /** The same price in other currencies, which a customer may be charged in instead. */
   currency_options: z.record(z.string(), amountsSchema).nullish().catch(undefined),
 });
+/** A parameter of an item or shipping list written without an index: `optional_items[][price]`. */
+const UNINDEXED_LIST = /^(line_items|optional_items|shipping_options)\[(?!\d+\])/;
+/** Why a recurring price is not priced. */
+const RECURRING =
+  'it charges every period after this call (by usage, if metered), which no estimate of this call can hold: not priced';
+
 const shippingRateSchema = z.object({
   fixed_amount: z
     .object({ amount: minor, currency: text, currency_options: z.record(z.string(), z.unknown()).nullish() })
@@ -91,6 +100,16 @@ interface UnitPrice {
  * ```
  */
 export async function estimateStripeLineItems({ form, prices, context }: StripeLineItemsInput): Promise<CostEstimate> {
+  // `optional_items[][price]=…`: Rack reads a list without indexes too, as items this model,
+  // which reads `[0]`, `[1]`…, would not count (a $990,000 optional item priced at nothing).
+  const unindexed = Object.keys(form).find((key) => UNINDEXED_LIST.test(key));
+  if (unindexed) {
+    return {
+      kind: 'unknown',
+      reason: `\`${unindexed.slice(0, 60)}\` is not written with an index ([0], [1], …): not priced`,
+      fallback: false,
+    };
+  }
   const items = collectIndexed(form, /^(line_items|optional_items)\[(\d+)\]/);
   if (!items.some((item) => item.startsWith('line_items'))) {
     return { kind: 'unknown', reason: 'no line_items in the request' };
@@ -191,6 +210,9 @@ async function unitPrice(
     if (!currency) return { ok: false, reason: `${dataPrefix} has no currency` };
     const unit = parseMinorDecimal(form[`${dataPrefix}[unit_amount]`] ?? form[`${dataPrefix}[unit_amount_decimal]`]);
     if (!unit) return { ok: false, reason: `${dataPrefix} has no readable unit_amount` };
+    if (Object.keys(form).some((key) => key.startsWith(`${dataPrefix}[recurring]`))) {
+      return { ok: false, reason: `${dataPrefix} is recurring: ${RECURRING}` };
+    }
     return { ok: true, value: { unit, currency: currency.toLowerCase() } };
   }
   const priceId = form[`${prefix}[price]`];
@@ -207,6 +229,10 @@ async function unitPrice(
   if (!parsed.success)
     return { ok: false, reason: `price ${priceId} is not configured and could not be read from Stripe` };
   const price = parsed.data;
+  if ((price.type != null && price.type !== 'one_time') || price.recurring != null) {
+    return { ok: false, reason: `price ${priceId} is recurring: ${RECURRING}` };
+  }
+
   const unit = fixedUnit(price);
   if (!unit || !price.currency) {
     return {

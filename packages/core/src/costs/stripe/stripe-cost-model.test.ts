@@ -375,7 +375,8 @@ describe('createStripeCostModel', () => {
       'line_items[1][price]': 'price_1PgafmB7WZ01zgkW6dKueIc5',
       'line_items[1][quantity]': '1',
     };
-    const price = fixture('price');
+    // Stripe's example Price is monthly; a Checkout Session in payment mode takes one-time prices.
+    const price: Record<string, unknown> = { ...fixture('price'), type: 'one_time', recurring: null };
 
     it('should price price_data and looked-up prices, and settle at the estimate when amount_total is null', async () => {
       const context = costContext({ lookups: { [`/v1/prices/${price.id}`]: price } });

@@ -556,6 +556,11 @@ function lineItemsHandler(label: string, prices: Readonly<Record<string, StripeP
     moneyMoving: true,
     estimate: ({ form, context }) => {
       if (form.mode === 'setup') return known(0, `${label} in setup mode`);
+      // As creating a subscription (`POST /v1/subscriptions`): what it charges every period after
+      // this call (or by usage, metered) is not this call's to estimate.
+      if (form.mode === 'subscription') {
+        return { kind: 'unknown', reason: `a ${label} in subscription mode charges every period: not priced` };
+      }
       // Older ways to add to what the customer pays, which this model does not read.
       const legacy = Object.keys(form).find((name) => /^(shipping_rates|subscription_data\[items\])(\[|$)/.test(name));
       if (legacy) return { kind: 'unknown', reason: `\`${legacy.slice(0, 40)}\` (an older API's) is not priced` };
@@ -795,6 +800,21 @@ function buildRoutes({
           Object.keys(form).some((key) => key.startsWith('currency_options'))
             ? 'a price update that changes currency_options changes what existing Checkout Sessions and Payment Links charge'
             : undefined,
+        { fallback: false },
+      ),
+    ],
+    [
+      'POST',
+      '/v1/shipping_rates/:id',
+      // As a price update: what its amounts cost is what existing sessions and links then charge.
+      guardedZeroHandler(
+        'shipping rate updated',
+        (form) => {
+          const key = Object.keys(form).find((name) => name.startsWith('fixed_amount'));
+          return key === undefined
+            ? undefined
+            : `a shipping rate update setting \`${key.slice(0, 60)}\` changes what existing Checkout Sessions and Payment Links charge`;
+        },
         { fallback: false },
       ),
     ],

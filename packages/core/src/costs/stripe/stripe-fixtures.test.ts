@@ -38,7 +38,8 @@ const moneyMoving: Record<string, { init: TestRequestInit; lookups?: Record<stri
         'line_items[0][quantity]': '3',
       },
     },
-    lookups: { [`/v1/prices/${idOf('price')}`]: fixtures.price },
+    // Stripe's example Price is monthly; a session in payment mode takes it as a one-time price.
+    lookups: { [`/v1/prices/${idOf('price')}`]: { ...fixtures.price, type: 'one_time', recurring: null } },
     micros: 60_000_000,
   },
 };
