@@ -41,7 +41,7 @@ export {
 } from './costs/stripe/estimate-stripe-line-items.js';
 export { parseStripeObject, type StripeObject } from './costs/stripe/parse-stripe-object.js';
 export { createStripeCostModel, type StripeCostOptions } from './costs/stripe/stripe-cost-model.js';
-export { countSmsSegments, type SmsSegments } from './costs/twilio/count-sms-segments.js';
+export { countSmsSegments, type SmsSegmentOptions, type SmsSegments } from './costs/twilio/count-sms-segments.js';
 export { parseTwilioPrice } from './costs/twilio/parse-twilio-price.js';
 export {
   createTwilioCostModel,

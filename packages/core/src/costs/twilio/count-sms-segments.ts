@@ -1,3 +1,14 @@
+/** Options of {@link countSmsSegments}. */
+export interface SmsSegmentOptions {
+  /**
+   * Only ASCII characters (0–127) are sent as GSM-7; any other GSM character (`é`, `£`, `€`…)
+   * switches the body to UCS-2. So Twilio's segment calculator counts for Malaysia (+60), whose
+   * carriers take only ASCII in GSM-7; the Twilio cost model sets it for +60 numbers.
+   * @default false
+   */
+  asciiOnly?: boolean | undefined;
+}
+
 /** How an SMS body is encoded and how many billable segments it takes. */
 export interface SmsSegments {
   /** `GSM-7` if every character is in the GSM 03.38 alphabet (with its extension table), else `UCS-2`. */
@@ -70,6 +81,7 @@ function ucs2Items(body: string): Item[] {
  * counts as two). An empty body is one segment.
  *
  * @param body - The message text as sent in Twilio's `Body`.
+ * @param options - {@link SmsSegmentOptions}: for a destination whose carriers take only ASCII in GSM-7.
  * @returns The encoding, segment count and size.
  * @example
  * ```ts
@@ -78,9 +90,13 @@ function ucs2Items(body: string): Item[] {
  * countSmsSegments('Hi 👋'); // { encoding: 'UCS-2', segments: 1, units: 5 }
  * ```
  */
-export function countSmsSegments(body: string): SmsSegments {
+export function countSmsSegments(body: string, options: SmsSegmentOptions = {}): SmsSegments {
   const characters = [...body];
-  const gsm = characters.every((character) => GSM_BASIC.has(character) || GSM_EXTENSION.has(character));
+  const gsm = characters.every(
+    (character) =>
+      (GSM_BASIC.has(character) || GSM_EXTENSION.has(character)) &&
+      !(options.asciiOnly && (character.codePointAt(0) ?? 0) > 127),
+  );
   const items: Item[] = gsm
     ? characters.map((character) => [GSM_EXTENSION.has(character) ? 2 : 1, false, false])
     : ucs2Items(body);

@@ -39,6 +39,22 @@ describe('createTwilioCostModel', () => {
       expect(estimate({ path: MESSAGES, body: template })).toMatchObject({ kind: 'unknown' });
     });
 
+    it('should count a message to Malaysia (+60) in UCS-2 as soon as it has a character outside ASCII', () => {
+      // Twilio's segment calculator: Malaysian carriers take only ASCII (0–127) in GSM-7.
+      const my = { smsSegmentUsdByPrefix: { '+60': '0.05' } };
+      expect(estimate({ path: MESSAGES, form: { To: '+60123456789', Body: 'é'.repeat(160) } }, my)).toMatchObject({
+        micros: 3 * 50_000,
+        note: '3 UCS-2 segments',
+      });
+      expect(estimate({ path: MESSAGES, form: { To: '+60123456789', Body: 'a'.repeat(160) } }, my)).toMatchObject({
+        micros: 50_000,
+      });
+      // Elsewhere, é is a GSM-7 character.
+      expect(estimate({ path: MESSAGES, form: { To: '+15558675310', Body: 'é'.repeat(160) } })).toMatchObject({
+        micros: 8_300,
+      });
+    });
+
     it('should price a long GSM-7 body per 153-septet segment', () => {
       expect(estimate({ path: MESSAGES, form: { To: '+15558675310', Body: 'a'.repeat(307) } })).toMatchObject({
         micros: 3 * 8_300,
@@ -432,8 +448,22 @@ describe('createTwilioCostModel', () => {
         reason: expect.stringMatching(/<Dial>/),
       });
       expect(estimate({ path: call, form: { Url: 'https://x.test/t' } })).toMatchObject({
-        reason: 'a call update setting `Url` can dial out or lengthen the call: not priced',
+        reason:
+          'a call update setting `Url` can dial out or lengthen the call: not priced; never let through at a fallback estimate',
       });
+    });
+
+    it('should deny a call update that may dial or lengthen the call even on a key with a fallback, as at creation', () => {
+      const call = `${ACCOUNT}/Calls/CA1.json`;
+      const dial = '<Response><Dial timeLimit="14400"><Number>+882345678901</Number></Dial></Response>';
+      const updates: Record<string, string>[] = [
+        { Twiml: dial },
+        { Url: 'https://twimlets.com/forward?PhoneNumber=%2B882345678901', Method: 'GET' },
+        { TimeLimit: '36000' },
+      ];
+      for (const form of updates) {
+        expect(estimate({ path: call, form })).toMatchObject({ kind: 'unknown', fallback: false });
+      }
     });
 
     it('should deny writes to messages, calls and participants off their .json route, even with a fallback', () => {

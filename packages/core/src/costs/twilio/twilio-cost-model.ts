@@ -12,7 +12,7 @@ import type {
   CostSettlement,
 } from '../cost-model.js';
 import { notFormEncoded } from '../not-form-encoded.js';
-import { countSmsSegments } from './count-sms-segments.js';
+import { countSmsSegments, type SmsSegmentOptions } from './count-sms-segments.js';
 import { parseTwilioPrice } from './parse-twilio-price.js';
 
 /** Options of {@link createTwilioCostModel}. Amounts are USD, as numbers or decimal strings. */
@@ -183,13 +183,13 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     if (media.length > 0 || (sendAsMms !== null && sendAsMms.toLowerCase() !== 'false')) {
       // Outside the US and Canada Twilio sends an SMS with the media links; inside, its MMS
       // Converter (on by default) does so for a carrier without MMS, charged as that SMS.
-      const asSms = countSmsSegments([body, ...media].join('\n')).segments * perSegment;
+      const asSms = countSmsSegments([body, ...media].join('\n'), segmentOptions(to)).segments * perSegment;
       if (to.startsWith('+1') && !NANP_OUTSIDE_US_CANADA.has(to.slice(2, 5)) && asSms <= mmsMicros) {
         return known(mmsMicros, `MMS with ${media.length} media`);
       }
       return known(Math.max(mmsMicros, asSms), `MMS with ${media.length} media, or its SMS with links`);
     }
-    const { encoding, segments } = countSmsSegments(body);
+    const { encoding, segments } = countSmsSegments(body, segmentOptions(to));
     return known(segments * perSegment, `${segments} ${encoding} segment${segments === 1 ? '' : 's'}`);
   };
 
@@ -316,7 +316,13 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
       }
       if (isZeroCost(method, request.path, request)) return known(0, 'zero-cost endpoint');
       if (method === 'POST' && CALL.test(request.path)) {
-        return { kind: 'unknown', reason: callUpdateCost(request) ?? 'this call update cannot be priced' };
+        // As new TwiML at a call's creation: the legs it dials (up to 4 hours each, to any number)
+        // are priced by Twilio as calls of their own, which no fixed fallback estimate bounds.
+        return {
+          kind: 'unknown',
+          reason: `${callUpdateCost(request) ?? 'this call update cannot be priced'}; never let through at a fallback estimate`,
+          fallback: false,
+        };
       }
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Twilio endpoint Keybrake can price` };
     },
@@ -536,6 +542,9 @@ function otherRouteOf(method: string, path: string): string | undefined {
   if ((method === 'POST' || method === 'DELETE') && JSON_ROUTES.some((route) => route.test(path))) return undefined;
   return `Keybrake prices Twilio messages, calls and conference participants only as the official SDK sends them, POST or DELETE on the \`.json\` route; send this call that way`;
 }
+
+/** Malaysia's carriers take only ASCII in GSM-7 (Twilio's segment calculator, `UnicodeToGsmMY`). */
+const segmentOptions = (to: string): SmsSegmentOptions => ({ asciiOnly: to.startsWith('+60') });
 
 /** Whether `path` creates a message or a call (`Messages.json`, `Calls.json`, a conference's `Participants.json`). */
 function isCreate(path: string): boolean {
