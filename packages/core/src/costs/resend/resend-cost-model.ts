@@ -118,11 +118,12 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     parseEndpointPattern(source),
   );
 
-  const count = (request: CostRequest): Counted => {
+  /** @param path - The request's path in lower case. */
+  const count = (request: CostRequest, path: string): Counted => {
     const odd = oddJson(request);
     if (odd) return { ok: false, reason: odd };
     const body = request.json();
-    if (request.path.toLowerCase() === '/emails') {
+    if (path === '/emails') {
       const recipients = countResendRecipients(body);
       return recipients === 0
         ? { ok: false, reason: 'the email has no readable `to` recipient' }
@@ -141,12 +142,10 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     return { ok: true, recipients: read.map((email) => (email ? email.to + email.others : 0)) };
   };
 
-  // In any letter case, as the broadcast checks: should Resend route `/Emails` as it does `/emails`,
-  // a send priced as unknown would pass at a key's fallback estimate.
-  const isSend = (method: string, path: string) => {
-    const lower = path.toLowerCase();
-    return method === 'POST' && (lower === '/emails' || lower === '/emails/batch');
-  };
+  // Paths are compared in lower case: should Resend route `/Emails` as it does `/emails`, a send
+  // priced as unknown would pass at a key's fallback estimate.
+  const isSend = (method: string, path: string) =>
+    method === 'POST' && (path === '/emails' || path === '/emails/batch');
   const describe = (recipients: number[]) => {
     const total = recipients.reduce((sum, n) => sum + n, 0);
     const emails = recipients.length > 1 ? ` in ${recipients.length} emails` : '';
@@ -157,8 +156,9 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     estimate(request) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
-      if (isSend(method, request.path)) {
-        const counted = count(request);
+      const path = request.path.toLowerCase();
+      if (isSend(method, path)) {
+        const counted = count(request, path);
         // Such a body is refused by Resend or never sent by resend-node: a fixed fallback estimate
         // cannot stand for it (100 emails of 150 recipients each would pass at $0.01).
         if (!counted.ok) return { kind: 'unknown', reason: counted.reason, fallback: false };
@@ -167,7 +167,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       }
       // A broadcast goes to a whole segment, of a size the call does not say: no fixed fallback
       // estimate can stand for it (a $0.01 fallback would send to 50,000 contacts).
-      const broadcast = broadcastSend(method, request);
+      const broadcast = broadcastSend(method, request, path);
       if (broadcast) return { kind: 'unknown', reason: broadcast, fallback: false };
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
@@ -177,11 +177,12 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     settle(request, response, estimate) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
-      const send = isSend(method, request.path);
+      const path = request.path.toLowerCase();
+      const send = isSend(method, path);
       // A sending `POST /broadcasts` matches the zero-cost pattern of a draft, but is not one.
       const moneyMoving =
         send ||
-        broadcastSend(method, request) !== undefined ||
+        broadcastSend(method, request, path) !== undefined ||
         !zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path));
       const keep = (note?: string): CostSettlement =>
         estimate.kind === 'known' ? known(estimate.micros, note ?? estimate.note) : estimate;
@@ -189,7 +190,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         return keep(`Resend answered ${response.status}: outcome unknown, estimate kept`);
       if (response.status < 200 || response.status >= 300)
         return known(0, `Resend answered ${response.status}: nothing sent`);
-      if (!send || request.path.toLowerCase() !== '/emails/batch') return keep();
+      if (!send || path !== '/emails/batch') return keep();
       // A permissive batch reports the emails it refused by index; only the others were sent.
       const parsed = batchResponseSchema.safeParse(response.json);
       const refused = new Set(
@@ -197,7 +198,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
           .map((error) => error.index)
           .filter((index): index is number => typeof index === 'number'),
       );
-      const counted = count(request);
+      const counted = count(request, path);
       if (refused.size === 0 || !counted.ok) return keep();
       const sent = counted.recipients.filter((_, index) => !refused.has(index));
       const { total, note } = describe(sent);
@@ -254,11 +255,10 @@ const BROADCAST_SEND = parseEndpointPattern('POST /broadcasts/*/send');
 /**
  * Why a call sends a broadcast, or `undefined`: `POST /broadcasts/{id}/send` (now or scheduled),
  * or `POST /broadcasts` whose body sends or schedules it at creation, or that cannot be read
- * safely; its path in any letter case.
+ * safely; `path` is the request's in lower case.
  */
-function broadcastSend(method: string, request: CostRequest): string | undefined {
+function broadcastSend(method: string, request: CostRequest, path: string): string | undefined {
   const fix = 'send the emails with POST /emails or /emails/batch, which Keybrake prices per recipient';
-  const path = request.path.toLowerCase();
   if (matchesEndpoint(BROADCAST_SEND, method, path)) {
     return `a broadcast to a segment cannot be priced; ${fix}`;
   }

@@ -297,6 +297,10 @@ function matchRoute(
   path: string,
 ): { route: Route; ids: string[] } | undefined {
   const segments = path.split('/').slice(1);
+  // Literal segments in any letter case: should Stripe route `/v1/Payment_Intents` as it does the
+  // lower-case path, a call priced as unknown would pass at a key's fallback estimate. Ids as sent.
+  const lowered = path.toLowerCase();
+  const literals = lowered === path ? segments : lowered.split('/').slice(1);
   for (const route of routes) {
     if (route.method !== method || route.segments.length !== segments.length) continue;
     const ids: string[] = [];
@@ -307,9 +311,7 @@ function matchRoute(
       if (expected === ':id') {
         if (actual === '') matched = false;
         else ids.push(actual);
-      } else if (expected !== actual && expected !== actual.toLowerCase()) {
-        // In any letter case: should Stripe route `/v1/Payment_Intents` as it does the lower-case
-        // path, a call priced as unknown would pass at a key's fallback estimate.
+      } else if (expected !== literals[index]) {
         matched = false;
       }
     }
