@@ -11,7 +11,7 @@ export interface IssueKeyOptions {
   capUsd?: number | string | undefined;
   /** Cap per UTC day (resets 00:00 UTC) in USD. */
   dailyCapUsd?: number | string | undefined;
-  /** Maximum number of calls over the key's life. */
+  /** Maximum number of calls over the key's life. A call refused before it was sent is not counted. */
   maxCalls?: number | undefined;
   /** Maximum estimated cost of one call in USD. */
   perCallMaxUsd?: number | string | undefined;

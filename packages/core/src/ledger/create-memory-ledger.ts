@@ -189,11 +189,17 @@ export function createMemoryLedger(): Ledger {
       return { ok: true, reservationId };
     },
 
-    async settle({ reservationId, micros, now, awaitsLatePrice, outcomeUnknown }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice, outcomeUnknown, notSent }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
       if (!reservation) return;
+      // A call never sent gives back the call it counted (maxCalls), once: only while it is open.
+      if (notSent && !reservation.final)
+        for (const keyId of reservation.keyIds) {
+          const entry = totals.get(keyId);
+          if (entry !== undefined) entry.calls -= 1;
+        }
       finalize(reservationId, reservation, micros);
       // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
       if (micros === 0 && reservation.idemKey !== undefined)

@@ -99,6 +99,13 @@ export interface SettleRequest {
    * {@link Ledger.repriceUnknown} may raise it once a replay of the call says what it cost.
    */
   outcomeUnknown?: boolean | undefined;
+  /**
+   * The call was never sent (the vault refused it after reserving: a key revoked meanwhile, or a
+   * reservation whose outcome it could not read), settled with `micros: 0`: the ledger also gives
+   * back the call the reservation counted against each key's `maxCalls`, so a retry is not refused
+   * for a call that never happened. Only an open reservation gives its call back, once.
+   */
+  notSent?: boolean | undefined;
 }
 
 /** What a replay's answer says a call of unknown outcome cost; see {@link Ledger.repriceUnknown}. */

@@ -171,6 +171,50 @@ describe('openTeamSession', () => {
     });
   });
 
+  describe('when a member with maxCalls: 1 is refreshed while its one call is being priced', () => {
+    it('should send that call once with the new key, not refuse it as over maxCalls', async () => {
+      // A price read that takes a while (as a Stripe estimate reading a PaymentIntent does): the
+      // refresh lands after the key was checked, and the vault finds it revoked after reserving.
+      let release = () => {};
+      let gated = true;
+      let pricing = false;
+      const vault = createVault({
+        vendors: {
+          pay: createBearerVendor({
+            name: 'pay',
+            baseUrl: upstream.url,
+            costModel: {
+              async estimate() {
+                pricing = true;
+                if (gated) await new Promise<void>((resolve) => (release = resolve));
+                return { kind: 'known', micros: 1_000_000 };
+              },
+              settle: () => ({ kind: 'known', micros: 1_000_000 }),
+            },
+          }),
+        },
+        secrets: { pay: 'sk_pay_secret' },
+      });
+      const team = await openTeamSession(vault, {
+        label: 'team/max-calls-refresh',
+        capUsd: 100,
+        members: { billing: { vendor: 'pay', capUsd: 50, maxCalls: 1 } },
+      });
+      const billing = team.member('billing');
+      const before = upstream.received.length;
+      const call = billing.fetch()('http://x/charge', { method: 'POST', body: 'amount=1' });
+      await vi.waitFor(() => expect(pricing).toBe(true));
+      await billing.refresh();
+      gated = false;
+      release();
+      expect((await call).status).toBe(200);
+      expect(upstream.received.length - before).toBe(1);
+      expect(await billing.status()).toMatchObject({ calls: 1, spentUsd: 1 });
+      await team.close();
+      await vault.close();
+    });
+  });
+
   describe("when a member's call is sent again after a refresh", () => {
     it("should not send again a call the vendor answered, whatever Keybrake headers the vendor's answer carries", async () => {
       const vault = makeVault();

@@ -367,7 +367,9 @@ async function allowOrDeny(
   } catch (error) {
     // The ledger may still have made it (a Redis command that timed out on the client): release
     // it, best effort and unawaited; the call is not sent.
-    context.ledger.settle({ reservationId: state.auditId, micros: 0, now: context.now() }).catch(() => {});
+    context.ledger
+      .settle({ reservationId: state.auditId, micros: 0, now: context.now(), notSent: true })
+      .catch(() => {});
     throw error;
   }
   if (!reservation.ok) {
@@ -396,7 +398,9 @@ async function allowOrDeny(
     }
   } catch (error) {
     if (reservation.replayOf === undefined) {
-      await context.ledger.settle({ reservationId: state.auditId, micros: 0, now: context.now() }).catch(() => {});
+      await context.ledger
+        .settle({ reservationId: state.auditId, micros: 0, now: context.now(), notSent: true })
+        .catch(() => {});
     }
     throw error;
   }
@@ -466,6 +470,8 @@ async function allowOrDeny(
           now: context.now(),
           // Counted at the estimate: kept, so that a replay of the call can say what it cost.
           outcomeUnknown,
+          // Never reached the vendor (aborted first, or no connection): not a call against maxCalls either.
+          notSent: !outcomeUnknown,
           onLateSettle: outcomeUnknown ? undefined : auditLateSettlement(context, record, 0, record.note),
         });
       } catch (settleError) {

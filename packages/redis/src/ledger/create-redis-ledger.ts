@@ -123,7 +123,7 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
       return toInteger(reply);
     },
 
-    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle, outcomeUnknown }) {
+    async settle({ reservationId, micros, now, awaitsLatePrice, onLateSettle, outcomeUnknown, notSent }) {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       let sent: Promise<unknown> | undefined;
       try {
@@ -138,6 +138,7 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
               String(now),
               awaitsLatePrice ? '1' : '0',
               outcomeUnknown ? '1' : '0',
+              notSent ? '1' : '0',
             ]);
             return sent;
           },

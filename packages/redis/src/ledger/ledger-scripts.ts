@@ -34,8 +34,9 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
 -- Settled (forget) at 0, it forgets its idempotency key: nothing was spent, so a retry is a new
 -- call. Expired unsettled, it keeps it: its caller crashed, and the call may have run.
--- Each key's totals are read and written once (HMGET, HSET): the script runs atomically.
-local function finalize(rid, micros, keep, forget)
+-- Each key's totals are read and written once (HMGET, HSET): the script runs atomically. An open
+-- reservation settled with uncount (its call was never sent) also gives back the call it counted.
+local function finalize(rid, micros, keep, forget, uncount)
   local key = reservation(rid)
   local r = redis.call('HMGET', key, 'keys', 'day', 'micros', 'final', 'idem')
   if not r[1] then return false end
@@ -62,6 +63,7 @@ local function finalize(rid, micros, keep, forget)
         redis.call('HSET', t,
           'spent', int((tonumber(v[1]) or 0) + micros), 'reserved', int((tonumber(v[2]) or 0) - old),
           ds, int((tonumber(v[3]) or 0) + dayNew), dr, int((tonumber(v[4]) or 0) - old))
+        if uncount then redis.call('HSET', t, 'calls', int(tonumber(v[5]) - 1)) end
       end
     end
   end
@@ -178,12 +180,13 @@ return { 'reserved' }
  * the reprice script), else deleted. It does not sweep: expired reservations count against every
  * cap either way (as reserved until swept, then as spent), and the reserve and balance scripts
  * sweep them.
- * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown ('1' or '0').
+ * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown
+ * ('1' or '0'), never sent ('1' or '0': an open reservation gives back the call it counted).
  * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
 local unknown = ARGV[7] == '1'
-if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true) then return 0 end
+if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true, ARGV[8] == '1') then return 0 end
 if unknown then redis.call('HSET', reservation(ARGV[3]), 'unknown', '1') end
 return 1
 `);

@@ -119,6 +119,31 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         );
       });
 
+      it('should give back the call of a reservation settled as never sent, once, on every key of its chain', async () => {
+        const ledger = await create();
+        const [member, root] = [id('m'), id('root')];
+        const chain = [
+          { keyId: member, maxCalls: 1 },
+          { keyId: root, maxCalls: 5 },
+        ];
+        const reserve = () => ledger.reserve({ reservationId: id('r'), chain, micros: 10, now: NOW, ttlMs: HOUR });
+        const first = await reserve();
+        expect(first.ok).toBe(true);
+        expect(await reserve()).toMatchObject({ ok: false, cap: 'calls', keyId: member });
+        const settle = () =>
+          ledger.settle({ reservationId: first.ok ? first.reservationId : '', micros: 0, now: NOW, notSent: true });
+        await settle();
+        await settle(); // a second settlement of a done reservation gives nothing more back
+        expect((await ledger.balance(member, NOW)).calls).toBe(0);
+        expect((await ledger.balance(root, NOW)).calls).toBe(0);
+        const second = await reserve();
+        expect(second.ok).toBe(true);
+        // A call settled as sent stays counted.
+        await ledger.settle({ reservationId: second.ok ? second.reservationId : '', micros: 0, now: NOW });
+        expect(await reserve()).toMatchObject({ ok: false, cap: 'calls', keyId: member, spent: 1 });
+        expect((await ledger.balance(root, NOW)).calls).toBe(1);
+      });
+
       it('should count a retried idempotency key once', async () => {
         const ledger = await create();
         const key = id('k');
