@@ -41,6 +41,8 @@ export interface StripeObject {
   paid: boolean | undefined;
   /** Issuing Authorization `approved`. */
   approved: boolean | undefined;
+  /** Invoice `paid_out_of_band`: marked paid outside Stripe, nothing moved through it. */
+  paidOutOfBand: boolean | undefined;
 }
 
 /**
@@ -74,5 +76,6 @@ export function parseStripeObject(json: unknown): StripeObject | undefined {
     captured: flag(data.captured),
     paid: flag(data.paid),
     approved: flag(data.approved),
+    paidOutOfBand: flag(data.paid_out_of_band),
   };
 }

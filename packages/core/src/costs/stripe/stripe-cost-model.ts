@@ -134,12 +134,14 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         return known(0, 'zero-cost endpoint');
       const match = matchRoute(routes, method, request.path);
       if (!match) {
-        // v2 money management sends and pulls money (outbound payments and transfers, payout
-        // intents): a fallback estimate would let one such call move any amount past a cap.
-        if (request.path.toLowerCase().startsWith('/v2/money_management/')) {
+        // API v2 writes send, pull and charge money (money management's outbound payments and
+        // payout intents, off-session payments, billing): a fallback estimate would let one such
+        // call move any amount past a cap, and their answers (`pending`, `amount_requested`) do
+        // not say what moved. One that moves none can be listed in `zeroCostEndpoints`.
+        if (request.path.toLowerCase().startsWith('/v2/')) {
           return {
             kind: 'unknown',
-            reason: `${method} ${request.path} moves money Keybrake cannot price (Stripe API v2)`,
+            reason: `${method} ${request.path} may move money Keybrake cannot price (Stripe API v2)`,
             fallback: false,
           };
         }
@@ -150,8 +152,12 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       }
       // A call whose parameters Stripe might read otherwise than this model is not priced: a guard
       // on a zero-cost route reads them too (a customer's balance, a Payment Link's line items).
+      // Nor does a fallback estimate let it through: this model knows the endpoint, and what the
+      // call costs depends on a reading it could not make (the update of a price's
+      // `currency_options` behind a `;` is what a fallback must never pass). Official SDKs send
+      // none of these.
       const form = checkedParams(request);
-      if (typeof form === 'string') return { kind: 'unknown', reason: form };
+      if (typeof form === 'string') return { kind: 'unknown', reason: form, fallback: false };
       // Parameters and fields were renamed or removed over the years, and the caller's
       // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
       const version = request.header('stripe-version')?.trim();
@@ -163,6 +169,7 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
           return {
             kind: 'unknown',
             reason: `Stripe API version ${JSON.stringify(version.slice(0, 40))} is not one Keybrake prices (${OLDEST_API_VERSION} or later)`,
+            fallback: false,
           };
         }
       }
@@ -732,7 +739,11 @@ function buildRoutes({
             return known(0, `invoice already ${invoice.status}`);
           return known(context.fx.toMicroUsd(Math.max(0, invoice.amountRemaining), invoice.currency), 'invoice paid');
         },
-        settle: ({ estimate, object, context }) => {
+        settle: ({ form, estimate, object, context }) => {
+          // Marked paid outside Stripe, as asked and as the answer confirms: its `amount_paid` is
+          // the whole invoice, none of which moved through Stripe.
+          if (form.paid_out_of_band === 'true' && object?.paidOutOfBand === true)
+            return known(0, 'invoice marked paid out of band');
           // The invoice may have grown since it was looked up (finalised, a balance added):
           // the larger of the estimate and what the answer says was paid.
           const paid = settleAmount(context, object?.amountPaid, object?.currency, estimate, 'invoice paid');

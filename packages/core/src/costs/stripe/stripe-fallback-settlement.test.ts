@@ -127,11 +127,17 @@ describe('Stripe settlement of a call priced by a fallback estimate', () => {
     }
   });
 
-  it('should count a fallback-priced PaymentIntent Stripe confirmed at what Stripe received, through the vault', async () => {
+  it('should count a fallback-priced PaymentIntent confirmation at what Stripe received, through the vault', async () => {
     const succeeded = { ...fixtures.payment_intent, status: 'succeeded', amount: 50_000, amount_received: 50_000 };
     const server = createServer((request, response) => {
       request.resume();
       request.on('end', () => {
+        // The PaymentIntent is not found: its confirmation cannot be priced before it is sent.
+        if (request.method === 'GET') {
+          response.writeHead(404, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ error: { type: 'invalid_request_error', code: 'resource_missing' } }));
+          return;
+        }
         response.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_1' });
         response.end(JSON.stringify(succeeded));
       });
@@ -141,10 +147,21 @@ describe('Stripe settlement of a call priced by a fallback estimate', () => {
     const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: `http://127.0.0.1:${port}` } });
     try {
       const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 50 });
-      const answer = await vault.createFetch({ vaultKey: key.vaultKey })('https://api.stripe.com/v1/payment_intents', {
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      // A form Stripe could read otherwise is refused, even with a fallback: nothing is sent.
+      const odd = await send('https://api.stripe.com/v1/payment_intents', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: 'amount=50000&currency=usd&confirm]=true&payment_method=pm_card_visa',
+      });
+      expect(odd.status).toBe(403);
+      expect((await vault.getKeyStatus(key.id)).calls).toBe(0);
+      // A confirmation whose PaymentIntent could not be looked up: the fallback lets it through,
+      // and Stripe's answer says what it took.
+      const answer = await send('https://api.stripe.com/v1/payment_intents/pi_1/confirm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'payment_method=pm_card_visa',
       });
       expect(answer.status).toBe(200);
       await answer.arrayBuffer();
