@@ -100,7 +100,10 @@ function readRecipients(email: unknown): { to: number; others: number } | undefi
  * broadcast drafts and cancelling or rescheduling an email; every other write is `unknown` (fail
  * closed). Sending a broadcast (`POST /broadcasts/{id}/send`, or `POST /broadcasts` with `send` or
  * `scheduled_at`) goes to a whole segment: `unknown` with `fallback: false`, denied even on a key
- * with a fallback estimate. Settlement: 2xx → the estimate (for a permissive batch, only the emails that were
+ * with a fallback estimate. An inbox thread's email forwarded is priced as `POST /emails`; replied to,
+ * as its sender plus every `to`, `cc` and `bcc`; a reply to all, an inbox draft sent and
+ * `POST /events/send` (automations) go to recipients the call does not name: `unknown` with
+ * `fallback: false`. Settlement: 2xx → the estimate (for a permissive batch, only the emails that were
  * accepted), 4xx → 0, 5xx → the estimate (Resend may have sent it).
  *
  * @param options - Price per email and extra zero-cost endpoints; see {@link ResendCostOptions}.
@@ -118,16 +121,30 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     parseEndpointPattern(source),
   );
 
-  /** @param path - The request's path in lower case. */
-  const count = (request: CostRequest, path: string): Counted => {
+  /** @param send - What the call sends, as {@link sendOf} reads its path. */
+  const count = (request: CostRequest, send: Send): Counted => {
     const odd = oddJson(request);
     if (odd) return { ok: false, reason: odd };
     const body = request.json();
-    if (path === '/emails') {
+    if (send === 'email' || send === 'forward') {
       const recipients = countResendRecipients(body);
       return recipients === 0
         ? { ok: false, reason: 'the email has no readable `to` recipient' }
         : { ok: true, recipients: [recipients] };
+    }
+    if (send === 'reply') {
+      const read = readRecipients(body);
+      if (read === undefined) return { ok: false, reason: 'the reply has unreadable recipients' };
+      const replyAll = (body as { reply_all?: unknown }).reply_all;
+      if (replyAll !== undefined && replyAll !== null && replyAll !== false) {
+        return {
+          ok: false,
+          reason:
+            'a reply to all goes to recipients of the thread that the call does not name; reply to the sender with `cc`, or send with POST /emails',
+        };
+      }
+      // The sender of the email replied to, and every address the call adds.
+      return { ok: true, recipients: [1 + read.to + read.others] };
     }
     if (!Array.isArray(body)) return { ok: false, reason: 'the batch body is not a JSON array of emails' };
     if (body.length === 0) return { ok: false, reason: 'the batch is empty' };
@@ -142,10 +159,6 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
     return { ok: true, recipients: read.map((email) => (email ? email.to + email.others : 0)) };
   };
 
-  // Paths are compared in lower case: should Resend route `/Emails` as it does `/emails`, a send
-  // priced as unknown would pass at a key's fallback estimate.
-  const isSend = (method: string, path: string) =>
-    method === 'POST' && (path === '/emails' || path === '/emails/batch');
   const describe = (recipients: number[]) => {
     const total = recipients.reduce((sum, n) => sum + n, 0);
     const emails = recipients.length > 1 ? ` in ${recipients.length} emails` : '';
@@ -157,8 +170,9 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       const path = request.path.toLowerCase();
-      if (isSend(method, path)) {
-        const counted = count(request, path);
+      const send = sendOf(method, path);
+      if (send) {
+        const counted = count(request, send);
         // Such a body is refused by Resend or never sent by resend-node: a fixed fallback estimate
         // cannot stand for it (100 emails of 150 recipients each would pass at $0.01).
         if (!counted.ok) return { kind: 'unknown', reason: counted.reason, fallback: false };
@@ -169,6 +183,10 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       // estimate can stand for it (a $0.01 fallback would send to 50,000 contacts).
       const broadcast = broadcastSend(method, request, path);
       if (broadcast) return { kind: 'unknown', reason: broadcast, fallback: false };
+      // So does an inbox's draft (its recipients were set by an earlier call) and an event that
+      // starts automations (they email whichever contacts they target).
+      const unnamed = unnamedRecipients(method, path);
+      if (unnamed) return { kind: 'unknown', reason: unnamed, fallback: false };
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
       return { kind: 'unknown', reason: `${method} ${request.path} is not a Resend endpoint Keybrake can price` };
@@ -178,10 +196,10 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       const path = request.path.toLowerCase();
-      const send = isSend(method, path);
+      const send = sendOf(method, path);
       // A sending `POST /broadcasts` matches the zero-cost pattern of a draft, but is not one.
       const moneyMoving =
-        send ||
+        send !== undefined ||
         broadcastSend(method, request, path) !== undefined ||
         !zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path));
       const keep = (note?: string): CostSettlement =>
@@ -190,7 +208,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
         return keep(`Resend answered ${response.status}: outcome unknown, estimate kept`);
       if (response.status < 200 || response.status >= 300)
         return known(0, `Resend answered ${response.status}: nothing sent`);
-      if (!send || path !== '/emails/batch') return keep();
+      if (send !== 'batch') return keep();
       // A permissive batch reports the emails it refused by index; only the others were sent.
       const parsed = batchResponseSchema.safeParse(response.json);
       const refused = new Set(
@@ -198,7 +216,7 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
           .map((error) => error.index)
           .filter((index): index is number => typeof index === 'number'),
       );
-      const counted = count(request, path);
+      const counted = count(request, send);
       if (refused.size === 0 || !counted.ok) return keep();
       const sent = counted.recipients.filter((_, index) => !refused.has(index));
       const { total, note } = describe(sent);
@@ -207,10 +225,43 @@ export function createResendCostModel(options: ResendCostOptions = {}): CostMode
   };
 }
 
+/**
+ * What a call sends, priced per recipient: an email (`POST /emails`), a batch, or an inbox thread's
+ * email forwarded or replied to (resend-node's `inboxes.threads.emails.forward` / `.reply`).
+ */
+type Send = 'email' | 'batch' | 'forward' | 'reply';
+
+const INBOX_SEND = /^\/inboxes\/[^/]+\/threads\/[^/]+\/emails\/[^/]+\/(forward|reply)$/;
+const INBOX_DRAFT_SEND = /^\/inboxes\/[^/]+\/drafts\/[^/]+\/send$/;
+
+/**
+ * The {@link Send} a call makes, or `undefined`. `path` is in lower case: should Resend route
+ * `/Emails` as it does `/emails`, a send priced as unknown would pass at a key's fallback estimate.
+ */
+function sendOf(method: string, path: string): Send | undefined {
+  if (method !== 'POST') return undefined;
+  if (path === '/emails') return 'email';
+  if (path === '/emails/batch') return 'batch';
+  const inbox = INBOX_SEND.exec(path);
+  return inbox ? (inbox[1] as 'forward' | 'reply') : undefined;
+}
+
+/** Why a call sends email to recipients it does not name, or `undefined`; `path` is in lower case. */
+function unnamedRecipients(method: string, path: string): string | undefined {
+  if (method !== 'POST') return undefined;
+  if (INBOX_DRAFT_SEND.test(path)) {
+    return "an inbox draft's recipients were set by an earlier call; send the email with POST /emails, which Keybrake prices per recipient";
+  }
+  if (path === '/events/send') {
+    return 'an event starts automations that email the contacts they target, a number the call does not say';
+  }
+  return undefined;
+}
+
 /** A JSON string (group 1), and the colon that makes it an object key (group 2); or a brace. */
 const JSON_TOKEN = /("(?:[^"\\]|\\.)*")(\s*:)?|[{}]/g;
 /** Keys whose value is priced: another spelling of one of them may be read as it. */
-const PRICED_KEYS = new Set(['to', 'cc', 'bcc', 'send', 'scheduled_at']);
+const PRICED_KEYS = new Set(['to', 'cc', 'bcc', 'send', 'scheduled_at', 'reply_all']);
 
 /**
  * Why Resend might read a JSON body otherwise than `JSON.parse` does, or `undefined`: a
