@@ -261,6 +261,16 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   });
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1;
+    // A call is done once it is handled and its answer has left: ended but still being written
+    // (a large answer outruns the socket's buffer), its connection would look idle to close().
+    let pending = 2;
+    const done = () => {
+      pending -= 1;
+      if (pending > 0) return;
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    };
+    response.once('close', done);
     route(request, response)
       .catch((error: unknown) => {
         if (request.destroyed && !request.complete) {
@@ -272,10 +282,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
           writeError(response, 500, 'KEYBRAKE_INTERNAL_ERROR', 'Keybrake failed while answering this request.');
         } else response.destroy();
       })
-      .finally(() => {
-        inFlight -= 1;
-        if (inFlight === 0) drained?.();
-      });
+      .finally(done);
   };
 
   return {
