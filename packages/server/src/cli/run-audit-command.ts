@@ -18,7 +18,7 @@ const AUDIT_OPTIONS = {
   limit: { type: 'string' },
 } as const;
 
-/** At most this many keys are read to draw the sessions. */
+/** At most this many keys are read to draw the sessions (one admin call each). */
 const MAX_KEYS = 500;
 
 /** One session of the audit report: its root key and every key under it, depth first. */
@@ -99,11 +99,16 @@ async function loadSessions(
     };
     if (rootFilter) addRoot(rootFilter);
     else {
+      // The shown calls' sessions first; then those of other calling keys, while the reads last.
       for (const record of records) addRoot(record.root_id);
-      for (const total of totals) addRoot((await read(total.key_id))?.root_id);
+      for (const total of totals) {
+        if (statuses.size >= MAX_KEYS) break;
+        addRoot((await read(total.key_id))?.root_id);
+      }
     }
     const sessions: AuditSession[] = [];
     for (const rootId of roots) {
+      if (statuses.size >= MAX_KEYS && !statuses.has(rootId)) break;
       const root = await read(rootId);
       if (!root) continue;
       const members: AuditSession['members'] = [];

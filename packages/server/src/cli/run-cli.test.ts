@@ -57,6 +57,8 @@ describe('runCli', () => {
         [['serve', '--reservation-ttl', 'soon'], /--reservation-ttl: Invalid duration "soon"/],
         [['serve', '--upstream-timeout', 'forever'], /--upstream-timeout: Invalid duration/],
         [['serve', '--config', '/nonexistent/keybrake.json'], /cannot read the config file/],
+        [['serve', '--max-body-bytes', '99999999999999999999'], /--max-body-bytes must be a whole number up to/],
+        [['serve', '--port', '99999999999999999999'], /--port must be a whole number up to/],
       ];
       for (const [args, message] of cases) {
         const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789' });

@@ -111,13 +111,20 @@ export async function runServeCommand(args: string[], io: CliIo, options: ServeC
   if (!isLoopback(config.host)) {
     logger.warn({ host: config.host }, 'listening beyond loopback: put TLS in front of the proxy');
   }
-  const proxy = createProxyServer({
-    vault,
-    adminToken: config.adminToken,
-    maxBodyBytes: config.maxBodyBytes,
-    logger,
-    publicMetrics: config.publicMetrics,
-  });
+  let proxy: ReturnType<typeof createProxyServer>;
+  try {
+    proxy = createProxyServer({
+      vault,
+      adminToken: config.adminToken,
+      maxBodyBytes: config.maxBodyBytes,
+      logger,
+      publicMetrics: config.publicMetrics,
+    });
+  } catch (error) {
+    await vault.close();
+    if (KeybrakeError.isInstance(error)) return usageError(io, error.message, 'serve');
+    throw error;
+  }
   let url: string;
   try {
     url = await proxy.listen({ host: config.host, port: config.port });

@@ -185,8 +185,10 @@ function checkDuration<T extends string | number | undefined>(name: string, valu
 
 function toInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text))
-    throw new InvalidPolicyError({ message: `${name} must be a whole number, got ${JSON.stringify(text)}.` });
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new InvalidPolicyError({
+      message: `${name} must be a whole number up to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(text.slice(0, 40))}.`,
+    });
   return Number(text);
 }
 
