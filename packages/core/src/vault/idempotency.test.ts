@@ -141,8 +141,8 @@ describe('retries under one Idempotency-Key, for a vendor that replays only some
           headers: { 'content-type': 'application/json', 'idempotency-key': 'same' },
           body: JSON.stringify(body),
         });
-      const event = { event: 'user.signed_up', email: 'a@example.com' };
-      expect([(await post('/events/send', event)).status, (await post('/events/send', event)).status]).toEqual([
+      const webhook = { endpoint: 'https://acme.test/hooks/resend', events: ['email.delivered'] };
+      expect([(await post('/webhooks', webhook)).status, (await post('/webhooks', webhook)).status]).toEqual([
         200, 200,
       ]);
       expect((await vault.getKeyStatus(key.id)).spentMicros).toBe(2_000_000);

@@ -540,9 +540,10 @@ describe('createTwilioCostModel', () => {
     it('should settle a create of unknown cost at no less than the fallback, pending on its SID', () => {
       const unknown = { kind: 'unknown', reason: 'a message sent from a ContentSid template has no Body' } as const;
       const template = costRequest({ path: MESSAGES, form: { To: '+15558675310', ContentSid: `HX${'0'.repeat(32)}` } });
+      // No less than the fallback, nor than the segments Twilio answered (1 × $0.0083).
       expect(model.settle(template, costResponse(201, fixture('message-created')), unknown, context)).toEqual({
         kind: 'known',
-        micros: 0,
+        micros: 8_300,
         atLeast: true,
         note: 'fallback estimate; price pending',
         pendingRef: 'SM11111111111111111111111111111111',

@@ -94,6 +94,11 @@ const PRICED_RESOURCE = new RegExp(
   'i',
 );
 const JSON_ROUTES = [MESSAGES, MESSAGE, MESSAGE_MEDIA, CALLS, CALL, PARTICIPANTS, PARTICIPANT];
+/**
+ * A queue's member (a waiting call, or `Front`), in any letter case and with any extension once
+ * cut: updating it dequeues the call to the TwiML at its `Url`, which can dial as a call update's can.
+ */
+const QUEUE_MEMBER = new RegExp(`^${ACCOUNT}/Queues/[^/]+/Members/[^/]+$`, 'i');
 
 const text = z.string().nullish().catch(undefined);
 const priced = z.object({
@@ -102,6 +107,8 @@ const priced = z.object({
   call_sid: text,
   price: z.union([z.string(), z.number()]).nullish().catch(undefined),
   price_unit: text,
+  /** A message's: the segments Twilio will send, after any rewriting of its body (shortened links). */
+  num_segments: z.union([z.string(), z.number()]).nullish().catch(undefined),
 });
 const pricedList = z.object({
   messages: z.array(z.unknown()).nullish().catch(undefined),
@@ -287,12 +294,34 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
     return results;
   };
 
+  /** A message's `num_segments` from Twilio's answer, priced at its destination's rate; `undefined` if either is unreadable. */
+  const answeredSegments = (
+    request: CostRequest,
+    answer: { num_segments?: string | number | null | undefined },
+  ): { count: number; micros: MicroUsd } | undefined => {
+    const raw = answer.num_segments;
+    const count = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(count) || count < 1) return undefined;
+    const to = destination(caseless(request.bodyText).get('to'));
+    const perSegment = to === undefined ? undefined : priceFor(segmentPrices, to);
+    return perSegment === undefined ? undefined : { count, micros: count * perSegment };
+  };
+
   return {
     estimate(request) {
       const method = request.method.toUpperCase();
       if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return known(0);
       const otherRoute = otherRouteOf(method, request.path);
       if (otherRoute) return { kind: 'unknown', reason: otherRoute, fallback: false };
+      if (QUEUE_MEMBER.test(request.path.replace(/\.[^/]*$/, ''))) {
+        // As a call update with `Url`: the legs the new TwiML dials are calls of their own.
+        return {
+          kind: 'unknown',
+          reason:
+            'dequeuing a call sends it to TwiML Keybrake cannot read, which can dial out; never let through at a fallback estimate',
+          fallback: false,
+        };
+      }
       if (method === 'POST' && isCreate(request.path)) {
         const unreadable = unreadableParameters(request);
         const estimate: CostEstimate = unreadable
@@ -348,13 +377,21 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
         ? parseTwilioPrice(parsed.data.price, parsed.data.price_unit, context.fx)
         : undefined;
       if (price !== undefined) return known(price, "Twilio's price");
+      // The segments Twilio says it will send, which may be more than the body as written
+      // (`ShortenUrls`, a template): no less is counted while the price is pending.
+      const segments =
+        parsed.success && MESSAGES.test(request.path) ? answeredSegments(request, parsed.data) : undefined;
       if (estimate.kind === 'unknown') {
         // Let through at the key's fallback estimate, which stays counted (`atLeast`) until
         // Twilio's price, read on a later GET, replaces it, however far above the fallback.
         if (!sid) return estimate;
-        return { kind: 'known', micros: 0, atLeast: true, note: 'fallback estimate; price pending', pendingRef: sid };
+        const micros = segments?.micros ?? 0;
+        return { kind: 'known', micros, atLeast: true, note: 'fallback estimate; price pending', pendingRef: sid };
       }
-      const settled = known(estimate.micros, `${estimate.note ?? 'estimate'}; price pending`);
+      const settled =
+        segments && segments.micros > estimate.micros
+          ? known(segments.micros, `${segments.count} segments, as Twilio answered; price pending`)
+          : known(estimate.micros, `${estimate.note ?? 'estimate'}; price pending`);
       return sid ? { ...settled, pendingRef: sid } : settled;
     },
 
