@@ -8,6 +8,8 @@ export interface KeyExpiredErrorOptions {
   expiredKeyId: string;
   /** When it expired, ISO 8601. */
   expiresAt: string;
+  /** The message, when it is not a call that was denied (issuing a key under this one). */
+  message?: string | undefined;
 }
 
 /** The vault key (or one of its ancestors) has expired. Answered with 401. */
@@ -22,7 +24,9 @@ export class KeyExpiredError extends KeybrakeError {
 
   constructor(options: KeyExpiredErrorOptions) {
     super({
-      message: `Keybrake denied this call: the vault key ${options.expiredKeyId === options.keyId ? '' : `budget ${options.expiredKeyId} above this key `}expired at ${options.expiresAt}. The call was not sent. Retrying will not help; ask your supervisor for a fresh key.`,
+      message:
+        options.message ??
+        `Keybrake denied this call: the vault key ${options.expiredKeyId === options.keyId ? '' : `budget ${options.expiredKeyId} above this key `}expired at ${options.expiresAt}. The call was not sent. Retrying will not help; ask your supervisor for a fresh key.`,
     });
     this.keyId = options.keyId;
     this.label = options.label;

@@ -6,6 +6,8 @@ export interface KeyRevokedErrorOptions {
   label?: string | undefined;
   /** The revoked key: the caller's own key or an ancestor (revocation cascades). */
   revokedKeyId: string;
+  /** The message, when it is not a call that was denied (issuing a key under this one). */
+  message?: string | undefined;
 }
 
 /** The vault key or one of its ancestors was revoked. Answered with 401. */
@@ -19,7 +21,9 @@ export class KeyRevokedError extends KeybrakeError {
 
   constructor(options: KeyRevokedErrorOptions) {
     super({
-      message: `Keybrake denied this call: the vault key ${options.revokedKeyId === options.keyId ? 'was' : `budget ${options.revokedKeyId} above this key was`} revoked. The call was not sent. Retrying will not help; stop and report to your supervisor.`,
+      message:
+        options.message ??
+        `Keybrake denied this call: the vault key ${options.revokedKeyId === options.keyId ? 'was' : `budget ${options.revokedKeyId} above this key was`} revoked. The call was not sent. Retrying will not help; stop and report to your supervisor.`,
     });
     this.keyId = options.keyId;
     this.label = options.label;

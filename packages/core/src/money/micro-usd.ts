@@ -35,7 +35,7 @@ export function toMicroUsd(usd: number | string): MicroUsd {
   const match = decimalPattern.exec(text);
   if (!match)
     throw new InvalidPolicyError({
-      message: `Invalid USD amount ${JSON.stringify(usd)}: expected a non-negative decimal number.`,
+      message: `Invalid USD amount ${typeof usd === 'number' ? String(usd) : JSON.stringify(usd)}: expected a non-negative decimal number.`,
     });
   const whole = match[1] ?? '0';
   const fraction = (match[2] ?? '').replace(/0+$/, '');

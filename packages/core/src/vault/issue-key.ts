@@ -1,4 +1,6 @@
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { KeyExpiredError } from '../errors/key-expired-error.js';
+import { KeyRevokedError } from '../errors/key-revoked-error.js';
 import { UnknownVendorError } from '../errors/unknown-vendor-error.js';
 import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
 import type { KeyRecord } from '../keys/key-record.js';
@@ -59,7 +61,32 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
     }
     const above = await context.keyStore.getMany(parent.ancestorIds);
     ancestors = [parent, ...above.filter((record): record is KeyRecord => record !== undefined)];
-    assertChainUsable(ancestors, now);
+    try {
+      assertChainUsable(ancestors, now);
+    } catch (error) {
+      // Said of the parent asked for, not as the denial of a call (no call was made).
+      const whose = (id: string) => (id === options.parentId ? 'it' : `its ancestor ${id}`);
+      const message = (why: string) =>
+        `Cannot issue a key under ${options.parentId}: ${why}. Issue it under a live key.`;
+      if (error instanceof KeyRevokedError)
+        throw new KeyRevokedError({
+          keyId: error.keyId,
+          label: error.label,
+          revokedKeyId: error.revokedKeyId,
+          message: message(`${whose(error.revokedKeyId)} was revoked`),
+        });
+      if (error instanceof KeyExpiredError) {
+        const why = `${whose(error.expiredKeyId)} expired at ${error.expiresAt}`;
+        throw new KeyExpiredError({
+          keyId: error.keyId,
+          label: error.label,
+          expiredKeyId: error.expiredKeyId,
+          expiresAt: error.expiresAt,
+          message: message(why),
+        });
+      }
+      throw error;
+    }
     if (parent.vendor !== undefined) {
       if (vendor !== undefined && vendor !== parent.vendor) {
         throw new InvalidPolicyError({
