@@ -22,6 +22,24 @@ export interface KeyvKeyStoreOptions {
   shared?: boolean;
 }
 
+/** One identity per backend and namespace: two Keyvs over one `Map` and namespace are one store. */
+const storages = new WeakMap<object, Map<string, object>>();
+function storageOf(keyv: Keyv): object {
+  const backend = keyv.store as object;
+  let byNamespace = storages.get(backend);
+  if (byNamespace === undefined) {
+    byNamespace = new Map();
+    storages.set(backend, byNamespace);
+  }
+  const namespace = keyv.namespace ?? '';
+  let storage = byNamespace.get(namespace);
+  if (storage === undefined) {
+    storage = Object.freeze({ namespace });
+    byNamespace.set(namespace, storage);
+  }
+  return storage;
+}
+
 const recordKey = (id: string) => `key:${id}`;
 const childrenKey = (id: string) => `children:${id}`;
 const pendingKey = (ref: string) => `pending:${ref}`;
@@ -66,6 +84,7 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
 
   return {
     shared: options.shared ?? !(keyv.store instanceof Map),
+    storage: storageOf(keyv),
     get: (id) => guard('read a key', async () => (await keyv.get<KeyRecord>(recordKey(id))) ?? undefined),
     getMany: (ids) =>
       guard('read keys', async () => {

@@ -53,6 +53,13 @@ export interface KeyStore {
    */
   readonly shared?: boolean;
   /**
+   * What this store's records live in, when several store objects can be made over one storage
+   * (two `createKeyvKeyStore` on one Keyv backend and namespace): `createVault` treats stores with
+   * the same `storage` as one store, so that each one's vaults count spend in one ledger.
+   * @default the store object itself
+   */
+  readonly storage?: object | undefined;
+  /**
    * A ledger whose `reserve` refuses, in the same atomic step, a chain holding a key this store
    * has revoked (answering a denial with `cap: 'revoked'`), as the Redis storage's does. With that
    * ledger, the vault does not read the chain again after reserving a call, which it otherwise

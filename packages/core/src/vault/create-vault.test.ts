@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
+import Keyv from 'keyv';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
@@ -658,6 +659,25 @@ describe('createVault', () => {
           ledger: { ...createMemoryLedger(), shared: true },
         }),
       ).not.toThrow();
+    });
+
+    it('should take two Keyv key stores over one backend and namespace for one store', () => {
+      // Two stores over one in-memory Keyv: each vault would count a $9 key's spend on its own.
+      const keyv = new Keyv();
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: createKeyvKeyStore({ keyv }) }));
+      expect(() =>
+        createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: createKeyvKeyStore({ keyv }) }),
+      ).toThrow(/already used by a vault with another ledger/);
+      // The same Map behind another Keyv, same namespace: the same records.
+      const store = new Map();
+      const over = (namespace: string) =>
+        createKeyvKeyStore({ keyv: new Keyv({ store, namespace, serialize: undefined, deserialize: undefined }) });
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: over('a') }));
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: over('a') })).toThrow(
+        /already used by a vault with another ledger/,
+      );
+      // Another namespace keeps other records: another store.
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: over('b') }));
     });
 
     it('should not claim a key store for a vault it refused, and let shared ledgers share it', () => {

@@ -125,7 +125,7 @@ export interface Vault {
 }
 
 /** The ledger each key store object was given to a vault with, in this process. */
-const ledgerOfKeyStore = new WeakMap<KeyStore, Ledger>();
+const ledgerOfKeyStore = new WeakMap<object, Ledger>();
 
 /**
  * Refuses to count a key store's keys in a ledger other vaults on the same keys do not see: each
@@ -140,8 +140,10 @@ function assertOneLedgerPerKeyStore(keyStore: KeyStore, ledger: Ledger): void {
         'The key store is shared with other processes (Redis, Keyv on a shared backend) but the ledger is not: each vault would enforce every cap on its own. Pass the shared ledger too (createRedisLedger, or createRedisStorage for all three); a wrapper around a shared ledger must say `shared: true`.',
     });
   }
-  const first = ledgerOfKeyStore.get(keyStore);
-  if (first === undefined) ledgerOfKeyStore.set(keyStore, ledger);
+  // Two store objects over one storage (two Keyv stores on one in-memory Map) are one store.
+  const storage = keyStore.storage ?? keyStore;
+  const first = ledgerOfKeyStore.get(storage);
+  if (first === undefined) ledgerOfKeyStore.set(storage, ledger);
   // Two shared ledgers may be two connections to one count (two Redis ledgers on one prefix).
   else if (first !== ledger && !(first.shared === true && ledger.shared === true)) {
     throw new InvalidPolicyError({
