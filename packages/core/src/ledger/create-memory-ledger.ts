@@ -194,8 +194,9 @@ export function createMemoryLedger(): Ledger {
       sweep(now);
       const reservation = reservations.get(reservationId);
       if (!reservation) return;
-      // A call never sent gives back the call it counted (maxCalls), once: only while it is open.
-      if (notSent && !reservation.final)
+      // A call never sent gives back the call it counted (maxCalls), once: only while it is open
+      // (an expired one counts as spent, swept or not).
+      if (notSent && !reservation.final && reservation.expiresAt > now)
         for (const keyId of reservation.keyIds) {
           const entry = totals.get(keyId);
           if (entry !== undefined) entry.calls -= 1;

@@ -103,7 +103,8 @@ export interface SettleRequest {
    * The call was never sent (the vault refused it after reserving: a key revoked meanwhile, or a
    * reservation whose outcome it could not read), settled with `micros: 0`: the ledger also gives
    * back the call the reservation counted against each key's `maxCalls`, so a retry is not refused
-   * for a call that never happened. Only an open reservation gives its call back, once.
+   * for a call that never happened. Only an open reservation gives its call back, once: not one
+   * already expired (it counts as spent, as its caller may have sent it).
    */
   notSent?: boolean | undefined;
 }

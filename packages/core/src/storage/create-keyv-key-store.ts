@@ -31,7 +31,8 @@ function storageOf(keyv: Keyv): object {
     byNamespace = new Map();
     storages.set(backend, byNamespace);
   }
-  const namespace = keyv.namespace ?? '';
+  // A Keyv that does not prefix its keys reads the same entries whatever its namespace says.
+  const namespace = keyv.useKeyPrefix === false ? '' : (keyv.namespace ?? '');
   let storage = byNamespace.get(namespace);
   if (storage === undefined) {
     storage = Object.freeze({ namespace });

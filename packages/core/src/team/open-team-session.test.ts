@@ -35,6 +35,38 @@ describe('openTeamSession', () => {
     });
   };
 
+  /**
+   * A vault whose price read waits until `open()` (as a Stripe estimate reading a PaymentIntent
+   * does), the first time: a refresh lands after the key was checked. `pricing` says it is waiting.
+   */
+  const makeGatedVault = () => {
+    const gate = { pricing: false, open: () => {} };
+    let gated = true;
+    let release = () => {};
+    gate.open = () => {
+      gated = false;
+      release();
+    };
+    const vault = createVault({
+      vendors: {
+        pay: createBearerVendor({
+          name: 'pay',
+          baseUrl: upstream.url,
+          costModel: {
+            async estimate() {
+              gate.pricing = true;
+              if (gated) await new Promise<void>((resolve) => (release = resolve));
+              return { kind: 'known', micros: 1_000_000 };
+            },
+            settle: () => ({ kind: 'known', micros: 1_000_000 }),
+          },
+        }),
+      },
+      secrets: { pay: 'sk_pay_secret' },
+    });
+    return { vault, gate };
+  };
+
   describe('when a billing team is opened', () => {
     it('should give each member its own sub-capped key under the session cap', async () => {
       const vault = makeVault();
@@ -173,28 +205,8 @@ describe('openTeamSession', () => {
 
   describe('when a member with maxCalls: 1 is refreshed while its one call is being priced', () => {
     it('should send that call once with the new key, not refuse it as over maxCalls', async () => {
-      // A price read that takes a while (as a Stripe estimate reading a PaymentIntent does): the
-      // refresh lands after the key was checked, and the vault finds it revoked after reserving.
-      let release = () => {};
-      let gated = true;
-      let pricing = false;
-      const vault = createVault({
-        vendors: {
-          pay: createBearerVendor({
-            name: 'pay',
-            baseUrl: upstream.url,
-            costModel: {
-              async estimate() {
-                pricing = true;
-                if (gated) await new Promise<void>((resolve) => (release = resolve));
-                return { kind: 'known', micros: 1_000_000 };
-              },
-              settle: () => ({ kind: 'known', micros: 1_000_000 }),
-            },
-          }),
-        },
-        secrets: { pay: 'sk_pay_secret' },
-      });
+      // The refresh lands after the key was checked: the vault finds it revoked after reserving.
+      const { vault, gate } = makeGatedVault();
       const team = await openTeamSession(vault, {
         label: 'team/max-calls-refresh',
         capUsd: 100,
@@ -203,10 +215,9 @@ describe('openTeamSession', () => {
       const billing = team.member('billing');
       const before = upstream.received.length;
       const call = billing.fetch()('http://x/charge', { method: 'POST', body: 'amount=1' });
-      await vi.waitFor(() => expect(pricing).toBe(true));
+      await vi.waitFor(() => expect(gate.pricing).toBe(true));
       await billing.refresh();
-      gated = false;
-      release();
+      gate.open();
       expect((await call).status).toBe(200);
       expect(upstream.received.length - before).toBe(1);
       expect(await billing.status()).toMatchObject({ calls: 1, spentUsd: 1 });
@@ -259,25 +270,8 @@ describe('openTeamSession', () => {
     });
 
     it('should send the bytes the caller gave, not what its buffer holds later', async () => {
-      let release = () => {};
-      let gated = true;
-      const vault = createVault({
-        vendors: {
-          pay: createBearerVendor({
-            name: 'pay',
-            baseUrl: upstream.url,
-            costModel: {
-              // Its own price service, slow the first time: the refresh lands meanwhile.
-              async estimate() {
-                if (gated) await new Promise<void>((resolve) => (release = resolve));
-                return { kind: 'known', micros: 1_000_000 };
-              },
-              settle: () => ({ kind: 'known', micros: 1_000_000 }),
-            },
-          }),
-        },
-        secrets: { pay: 'sk_pay_secret' },
-      });
+      // Its price read is slow the first time: the refresh lands meanwhile.
+      const { vault, gate } = makeGatedVault();
       const team = await openTeamSession(vault, {
         label: 'team/buffer',
         capUsd: 100,
@@ -289,8 +283,7 @@ describe('openTeamSession', () => {
       const call = billing.fetch()('http://x/buffered', { method: 'POST', body: bytes });
       bytes.set(new TextEncoder().encode('amount=999')); // fetch copied it when called
       await billing.refresh();
-      gated = false;
-      release();
+      gate.open();
       expect((await call).status).toBe(200);
       expect(upstream.received.slice(before).map((request) => request.body)).toEqual(['amount=100']);
       await team.close();

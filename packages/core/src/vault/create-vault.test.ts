@@ -678,6 +678,14 @@ describe('createVault', () => {
       );
       // Another namespace keeps other records: another store.
       vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: over('b') }));
+      // Unless the Keyvs do not prefix their keys: then every namespace reads the same entries.
+      const unprefixed = new Map();
+      const bare = (namespace: string) =>
+        createKeyvKeyStore({ keyv: new Keyv({ store: unprefixed, namespace, useKeyPrefix: false }) });
+      vaults.push(createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: bare('a') }));
+      expect(() => createAcmeVault({ baseUrl: upstream.url, prices: {}, keyStore: bare('b') })).toThrow(
+        /already used by a vault with another ledger/,
+      );
     });
 
     it('should not claim a key store for a vault it refused, and let shared ledgers share it', () => {

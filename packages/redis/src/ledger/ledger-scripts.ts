@@ -181,12 +181,14 @@ return { 'reserved' }
  * cap either way (as reserved until swept, then as spent), and the reserve and balance scripts
  * sweep them.
  * ARGV: prefix, retain, reservation id, micros, now, awaits late price ('1' or '0'), outcome unknown
- * ('1' or '0'), never sent ('1' or '0': an open reservation gives back the call it counted).
+ * ('1' or '0'), never sent ('1' or '0': an open, unexpired reservation gives back the call it counted).
  * Reply: 1 if settled, 0 if unknown.
  */
 export const settleScript = createRedisScript(`${PRELUDE}
 local unknown = ARGV[7] == '1'
-if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true, ARGV[8] == '1') then return 0 end
+-- Only an open reservation gives its call back: an expired one counts as spent, swept or not.
+local uncount = ARGV[8] == '1' and (tonumber(redis.call('HGET', reservation(ARGV[3]), 'expiresAt')) or 0) > tonumber(ARGV[5])
+if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true, uncount) then return 0 end
 if unknown then redis.call('HSET', reservation(ARGV[3]), 'unknown', '1') end
 return 1
 `);

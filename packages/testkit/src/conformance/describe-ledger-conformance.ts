@@ -142,6 +142,21 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         await ledger.settle({ reservationId: second.ok ? second.reservationId : '', micros: 0, now: NOW });
         expect(await reserve()).toMatchObject({ ok: false, cap: 'calls', keyId: member, spent: 1 });
         expect((await ledger.balance(root, NOW)).calls).toBe(1);
+        // An expired reservation is spent, whether it was swept yet or not: its call stays counted.
+        const late = await ledger.reserve({
+          reservationId: id('r'),
+          chain: [{ keyId: root }],
+          micros: 5,
+          now: NOW,
+          ttlMs: 1000,
+        });
+        await ledger.settle({
+          reservationId: late.ok ? late.reservationId : '',
+          micros: 0,
+          now: NOW + 1000,
+          notSent: true,
+        });
+        expect((await ledger.balance(root, NOW + 1000)).calls).toBe(2);
       });
 
       it('should count a retried idempotency key once', async () => {
