@@ -41,7 +41,9 @@ const isMastraRunKey = (key: string) => key === 'MastraMemory' || key.startsWith
  * "<tool>", N calls denied).`, the member's last reply, then the denial as the member read it
  * (code, message, structured JSON with `label`, `capUsd`, `spentUsd`, …). If the member went on
  * after its denial, it returns `{ text, keybrake }`: the member's reply and a line naming the
- * denial. Otherwise it returns `{ text }`, the member's reply. Use it instead of Mastra's `agents: {}` delegation when the
+ * denial. Otherwise it returns `{ text }`, the member's reply. A member run that throws after a
+ * denial fails the same way, its error named (`The member's run then failed: …`), or, if the member
+ * went on, rethrows it with the denial's line. Use it instead of Mastra's `agents: {}` delegation when the
  * supervisor should see a stopped member as a failed tool call.
  *
  * @param agent - The member agent.
@@ -68,10 +70,25 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const requestContext = new RequestContext<unknown>(entries);
       const log = openDenialLog(requestContext);
       const { prompt } = input as { prompt: string };
-      // A delegation of its own: a parallel one to the same member does not clear its stop.
-      const reply = await runDelegation(() =>
-        agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal }),
-      );
+      let reply: { text: string };
+      try {
+        // A delegation of its own: a parallel one to the same member does not clear its stop.
+        reply = await runDelegation(() =>
+          agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal }),
+        );
+      } catch (error) {
+        // The run failed (its model provider, say) after the member was denied: the supervisor
+        // must still read the denial, or it (or a step's retries) may send the delegation again.
+        const last = log.denials.at(-1);
+        if (!last) throw error;
+        const failed = `The member's run then failed: ${error instanceof Error ? error.message : String(error)}`;
+        if (!memberWasStopped(log)) {
+          for (const each of log.denials) noteMemberWentOn(each.error);
+          throw new Error(`${failed}\n\n${describeDenialWentOn(log.denials)}`, { cause: error });
+        }
+        const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
+        throw markMemberStopped(nonRetryableError([`${headline} ${failed}`, ...denial].join('\n'), last.error));
+      }
       const last = log.denials.at(-1);
       if (!last) return { text: reply.text };
       // Went on after the denial: not a failed delegation, but never a hidden denial either.
