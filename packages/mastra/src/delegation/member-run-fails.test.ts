@@ -4,8 +4,8 @@ import { Agent } from '@mastra/core/agent';
 import { createStep, createWorkflow } from '@mastra/core/workflows';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createChargeTool, startBillingTeam, stripeFor } from '../test-utils/billing-team.js';
-import { scriptModel, toolOutputs } from '../test-utils/script-model.js';
+import { createChargeTool, startBillingTeam, stripeFor, superviseOnce } from '../test-utils/billing-team.js';
+import { scriptModel } from '../test-utils/script-model.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
 import { memberAsTool } from './member-as-tool.js';
 
@@ -44,19 +44,11 @@ describe('memberAsTool, when the member is stopped by a denial and its run then 
 
   it("should still tell the supervisor's model that Keybrake stopped the member", async () => {
     running = await startBillingTeam();
-    const supervisorModel = scriptModel([
-      { toolCalls: [{ toolName: 'askBilling', input: { prompt: 'Charge cus_1.' } }] },
-      { text: 'ok' },
-    ]);
-    const supervisor = new Agent({
-      id: 'supervisor',
-      name: 'supervisor',
-      instructions: 'Run billing.',
-      model: supervisorModel.model,
-      tools: { askBilling: memberAsTool(failingBilling(running.team)) },
-    });
-    await supervisor.generate('Bill cus_1.').catch(() => {});
-    const [output] = toolOutputs(supervisorModel.prompts[1]);
+    const output = await superviseOnce(
+      'askBilling',
+      { tools: { askBilling: memberAsTool(failingBilling(running.team)) } },
+      'Charge cus_1.',
+    );
     expect(String(output?.value)).toMatch(
       /Keybrake stopped member "billing"[^\n]*The member's run then failed: the model provider is overloaded[\s\S]*KEYBRAKE_CAP_EXCEEDED/,
     );
@@ -64,19 +56,11 @@ describe('memberAsTool, when the member is stopped by a denial and its run then 
 
   it('should tell the supervisor of the denial beside the failure when the member went on after it', async () => {
     running = await startBillingTeam();
-    const supervisorModel = scriptModel([
-      { toolCalls: [{ toolName: 'askBilling', input: { prompt: 'Charge cus_1.' } }] },
-      { text: 'ok' },
-    ]);
-    const supervisor = new Agent({
-      id: 'supervisor',
-      name: 'supervisor',
-      instructions: 'Run billing.',
-      model: supervisorModel.model,
-      tools: { askBilling: memberAsTool(failingBilling(running.team, { goesOn: true })) },
-    });
-    await supervisor.generate('Bill cus_1.').catch(() => {});
-    const [output] = toolOutputs(supervisorModel.prompts[1]);
+    const output = await superviseOnce(
+      'askBilling',
+      { tools: { askBilling: memberAsTool(failingBilling(running.team, { goesOn: true })) } },
+      'Charge cus_1.',
+    );
     const text = String(output?.value);
     expect(text).toMatch(/The member's run then failed: the model provider is overloaded/);
     expect(text).toMatch(/KEYBRAKE_CAP_EXCEEDED/);
