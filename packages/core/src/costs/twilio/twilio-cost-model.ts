@@ -301,7 +301,7 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
   ): { count: number; micros: MicroUsd } | undefined => {
     const raw = answer.num_segments;
     const count = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,4}$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isSafeInteger(count) || count < 1) return undefined;
+    if (!Number.isSafeInteger(count) || count < 1 || count > 9999) return undefined;
     const to = destination(caseless(request.bodyText).get('to'));
     const perSegment = to === undefined ? undefined : priceFor(segmentPrices, to);
     return perSegment === undefined ? undefined : { count, micros: count * perSegment };

@@ -59,7 +59,7 @@ describe('Twilio queue members and answered segments', () => {
       pendingRef: `SM${'4'.repeat(32)}`,
     });
     // Fewer, or unreadable: the estimate stays.
-    for (const segments of ['1', '0', '-3', '2.5', 'many', null, undefined]) {
+    for (const segments of ['1', '0', '-3', '2.5', 'many', null, undefined, 1e12, '123456']) {
       expect(model.settle(request, costResponse(201, answer(segments)), estimate, context)).toMatchObject({
         micros: 52_400,
       });
