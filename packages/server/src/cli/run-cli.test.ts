@@ -133,5 +133,23 @@ describe('runCli', () => {
       run.stop();
       expect(await exit).toBe(0);
     });
+
+    it('should refuse to start, exit 1, when the audit file cannot be written', async () => {
+      const notADirectory = join(dir, 'plain-file');
+      await writeFile(notADirectory, 'x');
+      const run = captureIo({ KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789' });
+      const argv = [
+        'serve',
+        '--port',
+        '0',
+        '--log-level',
+        'silent',
+        '--audit-file',
+        join(notADirectory, 'audit.jsonl'),
+      ];
+      expect(await runCli({ argv, ...run.io })).toBe(1);
+      expect(run.out.stderr).toMatch(/^keybrake: cannot write the audit file .*plain-file\/audit\.jsonl: /);
+      expect(run.out.stdout).toBe('');
+    });
   });
 });

@@ -1,3 +1,5 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type AuditSink, createJsonlAuditSink, createVault, type Vault, type VaultOptions } from '@keybrake/core';
 import type { Logger } from 'pino';
 import type { ServeConfig } from './resolve-serve-config.js';
@@ -31,6 +33,15 @@ export async function createServeVault(config: ServeConfig, logger: Logger): Pro
   let audit: AuditSink | undefined = storage.audit;
   if (config.auditFile) {
     await storage.audit?.close?.();
+    // Refused at start, not found out at the first call: a proxy that cannot write its audit
+    // trail would hold every record in memory and lose them all when it stops.
+    try {
+      await mkdir(dirname(config.auditFile), { recursive: true });
+      await appendFile(config.auditFile, '');
+    } catch (error) {
+      await Promise.allSettled([storage.ledger?.close?.(), storage.keyStore?.close?.()]);
+      throw new Error(`cannot write the audit file ${config.auditFile}: ${(error as Error).message}`, { cause: error });
+    }
     audit = createJsonlAuditSink({
       path: config.auditFile,
       onError: (error) => logger.error({ err: error, path: config.auditFile }, 'audit write failed'),
