@@ -3,7 +3,14 @@ import { RequestContext } from '@mastra/core/request-context';
 import { createTool } from '@mastra/core/tools';
 import { nonRetryableError } from '../tools/non-retryable-error.js';
 import { requestContextOf } from '../tools/to-tool-error.js';
-import { describeDenialWentOn, describeMemberDenials, memberWasStopped, openDenialLog } from './denial-log.js';
+import {
+  type DenialLog,
+  describeDenialWentOn,
+  describeMemberDenials,
+  type MemberDenial,
+  memberWasStopped,
+  openDenialLog,
+} from './denial-log.js';
 
 /** The part of a Mastra `Agent` that {@link memberAsTool} uses. */
 export interface MemberAgent {
@@ -82,25 +89,29 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
         const last = log.denials.at(-1);
         if (!last) throw error;
         const failed = `The member's run then failed: ${error instanceof Error ? error.message : String(error)}`;
-        if (!memberWasStopped(log)) {
-          for (const each of log.denials) noteMemberWentOn(each.error);
-          throw new Error(`${failed}\n\n${describeDenialWentOn(log.denials)}`, { cause: error });
-        }
-        const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
-        throw markMemberStopped(nonRetryableError([`${headline} ${failed}`, ...denial].join('\n'), last.error));
+        if (!memberWasStopped(log)) throw new Error(`${failed}\n\n${wentOn(log)}`, { cause: error });
+        throw memberStopped(log, last, ` ${failed}`);
       }
       const last = log.denials.at(-1);
       if (!last) return { text: reply.text };
       // Went on after the denial: not a failed delegation, but never a hidden denial either.
-      if (!memberWasStopped(log)) {
-        for (const each of log.denials) noteMemberWentOn(each.error);
-        return { text: reply.text, keybrake: describeDenialWentOn(log.denials) };
-      }
-      const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
+      if (!memberWasStopped(log)) return { text: reply.text, keybrake: wentOn(log) };
       const said = reply.text.trim() ? ` Its last reply: ${JSON.stringify(reply.text.trim())}` : '';
-      throw markMemberStopped(nonRetryableError([`${headline}${said}`, ...denial].join('\n'), last.error));
+      throw memberStopped(log, last, said);
     },
   });
+}
+
+/** Tells the enclosing tool runs that the member went on after its denials; returns the line naming them. */
+function wentOn(log: DenialLog): string {
+  for (const each of log.denials) noteMemberWentOn(each.error);
+  return describeDenialWentOn(log.denials);
+}
+
+/** The error the supervisor reads for a member Keybrake stopped: the headline, `after` it, then the last denial. */
+function memberStopped(log: DenialLog, last: MemberDenial, after: string): Error {
+  const [headline, ...denial] = describeMemberDenials(log.denials).split('\n');
+  return markMemberStopped(nonRetryableError([`${headline}${after}`, ...denial].join('\n'), last.error));
 }
 
 const MEMBER_STOPPED = Symbol.for('keybrake.mastra.memberStopped');
