@@ -141,6 +141,9 @@ describe('createJsonlAuditSink', () => {
       const errors: Error[] = [];
       const sink = createJsonlAuditSink({ path, maxQueued: 3, onError: (error) => errors.push(error) });
       for (let i = 1; i <= 5; i++) sink.write(record(`r${i}`));
+      // The blocker goes once the first append has failed: removed while that append's recursive
+      // mkdir runs, the mkdir can fail with ENOENT, and the flush would report it.
+      await vi.waitFor(() => expect(errors.some((error) => /could not append/.test(error.message))).toBe(true));
       await rm(blocker);
       await sink.flush();
       expect((await sink.query({})).records.map((entry) => entry.id)).toEqual(['r5', 'r4', 'r3']);
