@@ -69,4 +69,27 @@ describe('issueKey errors', () => {
       expect(error.message).toContain(String(capUsd));
     }
   });
+
+  // A loop issuing keys under its own last key would otherwise make each call reserve against an
+  // ever longer chain.
+  it('should refuse a key that would make a chain longer than 16 keys, and still serve the deepest allowed', async () => {
+    const vault = makeVault();
+    const chain = [await vault.issueKey({ vendor: 'acme', capUsd: 50, allowedEndpoints: ['POST /v1/charges'] })];
+    while (chain.length < 16) chain.push(await vault.issueKey({ parentId: chain.at(-1)?.id, capUsd: 50 }));
+    const last = chain[15] as (typeof chain)[number];
+    const error = await vault.issueKey({ parentId: last.id, capUsd: 1 }).then(
+      () => new Error('issued'),
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(InvalidPolicyError);
+    expect(error.message).toBe(
+      `Cannot issue a key under ${last.id}: it already has 15 ancestor(s), and a key chain holds at most 16 keys. Issue it higher up the tree.`,
+    );
+    // The sixteenth key works, and its call counts against all 16 keys.
+    const response = await vault.createFetch({ vaultKey: last.vaultKey })('https://api.acme.invalid/v1/charges', {
+      method: 'POST',
+    });
+    expect(response.status, await response.clone().text()).toBe(200);
+    for (const key of chain) expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(3);
+  });
 });

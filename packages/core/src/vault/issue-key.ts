@@ -12,6 +12,13 @@ import { assertChainUsable } from './load-key-chain.js';
 import type { VaultContext } from './vault-context.js';
 
 const DEFAULT_ROOT_TTL_MS = 3_600_000;
+/**
+ * Most keys in one chain: a key and 15 ancestors. Every call reserves against each key of its
+ * chain, so a chain grown without bound (a loop issuing keys under its own last key) would make
+ * every call of its deepest keys slower; real trees (session → team → member → vendor key) are
+ * four or five deep.
+ */
+export const MAX_CHAIN_KEYS = 16;
 /** How far past its parent's expiry a child's `expiresIn` is cut rather than refused. */
 const CLOCK_SLACK_MS = 60_000;
 
@@ -57,6 +64,11 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       // Two vaults of different modes may share a store: a live key's spend must never draw on a test budget.
       throw new InvalidPolicyError({
         message: `Parent key ${options.parentId} is a ${parent.mode} key, and this vault issues ${context.mode} keys.`,
+      });
+    }
+    if (parent.ancestorIds.length + 2 > MAX_CHAIN_KEYS) {
+      throw new InvalidPolicyError({
+        message: `Cannot issue a key under ${options.parentId}: it already has ${parent.ancestorIds.length} ancestor(s), and a key chain holds at most ${MAX_CHAIN_KEYS} keys. Issue it higher up the tree.`,
       });
     }
     const above = await context.keyStore.getMany(parent.ancestorIds);
