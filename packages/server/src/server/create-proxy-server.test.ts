@@ -183,6 +183,19 @@ describe('createProxyServer', () => {
       expect(((await notJson.json()) as WireError).error.code).toBe('KEYBRAKE_INVALID_REQUEST');
     });
 
+    // As core (and the CLI's --max-calls 0) allows: a key that may make no call, e.g. a budget
+    // key whose children's calls still count against it.
+    it('should take max_calls 0, as core does, and deny every call of that key', async () => {
+      const none = await issue({ vendor: 'acme', cap_usd: 10, max_calls: 0 });
+      expect(none.id).toMatch(/^kbk_/);
+      const before = upstream.received.length;
+      const response = await call(none.vault_key, '/v1/charges', { body: 'amount=100' });
+      expect(response.status).toBe(429);
+      expect(upstream.received.length).toBe(before);
+      const negative = await admin('POST', '/vault/keys', { vendor: 'acme', cap_usd: 10, max_calls: -1 });
+      expect(Object.keys(((await negative.json()) as WireError).error.fields ?? {})).toEqual(['max_calls']);
+    });
+
     it("should answer 400 when core refuses the policy (a child's cap over its parent's remaining budget)", async () => {
       const parent = await issue({ vendor: 'acme', cap_usd: 10 });
       const response = await admin('POST', '/vault/keys', { parent_id: parent.id, cap_usd: 11 });
@@ -468,7 +481,8 @@ describe('createProxyServer', () => {
       expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
       const text = await metrics.text();
       expect(text).toMatch(/^keybrake_calls_total\{vendor="acme",decision="allowed"\} \d+$/m);
-      expect(text).toMatch(/^keybrake_denials_total\{vendor="acme",reason="KEYBRAKE_CAP_EXCEEDED"\} 1$/m);
+      // The over-cap call and the max_calls 0 key's call, of the tests above on this server.
+      expect(text).toMatch(/^keybrake_denials_total\{vendor="acme",reason="KEYBRAKE_CAP_EXCEEDED"\} 2$/m);
       expect(text).toMatch(/^keybrake_denials_total\{vendor="acme",reason="KEYBRAKE_KEY_REVOKED"\} 1$/m);
       expect(text).toMatch(/^keybrake_spend_usd_total\{vendor="acme"\} \d+$/m);
       expect(text).toMatch(/^keybrake_upstream_latency_seconds_bucket\{vendor="acme",le="\+Inf"\} \d+$/m);

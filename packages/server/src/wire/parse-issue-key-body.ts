@@ -42,7 +42,7 @@ function issueKeyBodySchema(vendors: readonly string[]) {
       cap_usd: usd.optional(),
       daily_usd_cap: usd.optional(),
       daily_cap_usd: usd.optional(),
-      max_calls: z.number().int().positive().optional(),
+      max_calls: z.number().int().nonnegative().optional(),
       per_call_max_usd: usd.optional(),
       allowed_endpoints: z
         .array(z.string().superRefine(checkedBy(parseEndpointPattern)))
