@@ -389,6 +389,9 @@ async function allowOrDeny(
       estimatedMicros,
     );
   }
+  // The reservation read the chain's revocations: a later denial, or the error of a call that was
+  // sent, is not re-read as a revocation (it would tell the caller "not sent" of a call that was).
+  state.revocationsUnread = undefined;
   // Revoked while the call was checked, estimated or reserved (a Redis round trip): read again
   // after the reservation, the last wait before the call is sent, so that once `revokeKey()` has
   // resolved no call on the key, or under it, reaches the vendor. Released, as nothing was sent.
