@@ -202,8 +202,10 @@ export function createMemoryLedger(): Ledger {
           if (entry !== undefined) entry.calls -= 1;
         }
       finalize(reservationId, reservation, micros);
-      // Nothing spent: a retry with the same idempotency key is a new call, not a replay.
-      if (micros === 0 && reservation.idemKey !== undefined)
+      // Nothing spent: a retry with the same idempotency key is a new call, not a replay. Not so for
+      // a call that may have run (its outcome unknown, counted at an estimate of 0): its retry is a
+      // replay, whose answer can still say what it cost.
+      if (micros === 0 && !outcomeUnknown && reservation.idemKey !== undefined)
         if (idempotency.get(reservation.idemKey)?.reservationId === reservationId)
           idempotency.delete(reservation.idemKey);
       // Kept only while a late price (or a replay's) may still arrive; otherwise history would grow without end.

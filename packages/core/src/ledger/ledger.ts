@@ -33,7 +33,8 @@ export interface ReserveRequest {
    * The request's idempotency key (the vault passes a digest of the `Idempotency-Key` and the
    * request it came with): a second reservation with the same key under the same calling key
    * (within 24 h) reserves nothing and reports the first — unless the first was settled at 0,
-   * which forgets the key (nothing was spent, so a retry is a new call).
+   * which forgets the key (nothing was spent, so a retry is a new call), but not with its outcome
+   * unknown (it may have run: its retry is a replay).
    */
   idempotencyKey?: string | undefined;
 }

@@ -33,7 +33,8 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- reserved to spent; a final one has its amount replaced (late reconciliation). The reservation is
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
 -- Settled (forget) at 0, it forgets its idempotency key: nothing was spent, so a retry is a new
--- call. Expired unsettled, it keeps it: its caller crashed, and the call may have run.
+-- call (settle does not forget for a call of unknown outcome: it may have run). Expired
+-- unsettled, it keeps it: its caller crashed, and the call may have run.
 -- Each key's totals are read and written once (HMGET, HSET): the script runs atomically. An open
 -- reservation settled with uncount (its call was never sent) also gives back the call it counted.
 local function finalize(rid, micros, keep, forget, uncount)
@@ -188,7 +189,8 @@ export const settleScript = createRedisScript(`${PRELUDE}
 local unknown = ARGV[7] == '1'
 -- Only an open reservation gives its call back: an expired one counts as spent, swept or not.
 local uncount = ARGV[8] == '1' and (tonumber(redis.call('HGET', reservation(ARGV[3]), 'expiresAt')) or 0) > tonumber(ARGV[5])
-if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, true, uncount) then return 0 end
+-- A call of unknown outcome keeps its idempotency key even at 0: its retry is a replay.
+if not finalize(ARGV[3], tonumber(ARGV[4]), ARGV[6] == '1' or unknown, not unknown, uncount) then return 0 end
 if unknown then redis.call('HSET', reservation(ARGV[3]), 'unknown', '1') end
 return 1
 `);

@@ -249,6 +249,28 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         expect(await reserve(NOW + 3)).toMatchObject({ ok: true, replayOf: retry.ok ? retry.reservationId : '' });
       });
 
+      // A call that may have run, counted at an estimate of 0 (a $0 fallback): its retry is a
+      // replay, whose answer can still say what it cost (repriceUnknown), not a new call.
+      it('should keep the idempotency key of a call of unknown outcome settled at 0', async () => {
+        const ledger = await create();
+        const key = id('k');
+        const reserve = (reservationId: string, now: number) =>
+          ledger.reserve({
+            reservationId,
+            chain: [{ keyId: key, capMicros: 1000 }],
+            micros: 0,
+            now,
+            ttlMs: HOUR,
+            idempotencyKey: 'idem-unknown',
+          });
+        const original = id('r');
+        await reserve(original, NOW);
+        await ledger.settle({ reservationId: original, micros: 0, now: NOW + 1, outcomeUnknown: true });
+        expect(await reserve(id('r'), NOW + 2)).toMatchObject({ ok: true, replayOf: original, originalOpen: false });
+        if (ledger.repriceUnknown)
+          expect(await ledger.repriceUnknown({ reservationId: original, micros: 500, now: NOW + 3 })).toBe(500);
+      });
+
       it('should scope idempotency keys to the calling key', async () => {
         const ledger = await create();
         const [a, b] = [id('a'), id('b')];
