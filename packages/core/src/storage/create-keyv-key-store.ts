@@ -123,6 +123,8 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
       guard('remember a pending price', async () => {
         await keyv.set(pendingKey(ref), record, ttlMs);
       }),
+    getPending: (ref) =>
+      guard('read a pending price', async () => (await keyv.get<AuditRecord>(pendingKey(ref))) ?? undefined),
     takePending: (ref) =>
       guard('read a pending price', async () => {
         const record = await keyv.get<AuditRecord>(pendingKey(ref));

@@ -88,6 +88,10 @@ export function createMemoryKeyStore(options: MemoryKeyStoreOptions = {}): KeySt
       }
       pending.set(ref, { record, expiresAt: at + ttlMs });
     },
+    getPending: async (ref) => {
+      const entry = pending.get(ref);
+      return entry && entry.expiresAt > now() ? entry.record : undefined;
+    },
     takePending: async (ref) => {
       const entry = pending.get(ref);
       if (!entry) return undefined;

@@ -42,8 +42,17 @@ export interface KeyStore {
    * under `ref` (`twilio:SM…`), for `ttlMs`.
    */
   putPending(ref: string, record: AuditRecord, ttlMs: number): Promise<void>;
-  /** Takes (reads and forgets) a pending call remembered by {@link KeyStore.putPending}. */
+  /**
+   * Takes (reads and forgets) a pending call remembered by {@link KeyStore.putPending}: of
+   * concurrent takers, exactly one gets it.
+   */
   takePending(ref: string): Promise<AuditRecord | undefined>;
+  /**
+   * Reads a pending call without forgetting it. With it, the vault settles a late price first and
+   * takes the entry after, so a settlement that fails (a storage outage) leaves the price to a later
+   * read; without it, the vault takes the entry first and puts it back if the settlement fails.
+   */
+  getPending?(ref: string): Promise<AuditRecord | undefined>;
   /** Releases connections. */
   close?(): Promise<void>;
   /**

@@ -1280,6 +1280,10 @@ describe('createVault', () => {
       let storeDown = false;
       const keyStore: KeyStore = {
         ...inner,
+        getPending: async (ref) => {
+          if (storeDown) throw new Error('key store unreachable');
+          return inner.getPending?.(ref);
+        },
         takePending: async (ref) => {
           if (storeDown) throw new Error('key store unreachable');
           return inner.takePending(ref);

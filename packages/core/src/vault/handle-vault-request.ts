@@ -1102,9 +1102,21 @@ async function applyLatePrices(
   const vendorName = vendor.definition.name;
   await Promise.all(
     late.map(async ({ ref, micros }) => {
-      const original = await context.keyStore.takePending(`${vendorName}:${ref}`);
+      const pendingRef = `${vendorName}:${ref}`;
+      const store = context.keyStore;
+      // Settled before it is taken (a settlement applied twice sets the same amount): one that fails
+      // leaves the entry to a later read of the same object; taken for good, the price would be lost.
+      const original = await (store.getPending ? store.getPending(pendingRef) : store.takePending(pendingRef));
       if (!original) return;
-      await context.ledger.settle({ reservationId: original.id, micros, now: context.now() });
+      try {
+        await context.ledger.settle({ reservationId: original.id, micros, now: context.now() });
+      } catch (error) {
+        // A store that cannot read without taking gets it back, best effort.
+        if (!store.getPending) await store.putPending(pendingRef, original, PENDING_TTL_MS).catch(() => {});
+        throw error;
+      }
+      // Of concurrent readers, the one that takes it writes the record again.
+      if (store.getPending && !(await store.takePending(pendingRef))) return;
       context.audit.write({
         ...original,
         revision: (original.revision ?? 0) + 1,

@@ -258,6 +258,12 @@ export function createKeyStoreOn(
         await client.set(pendingKey(ref), JSON.stringify(record), { PX: Math.max(1, Math.round(ttlMs)) });
       }),
 
+    getPending: (ref) =>
+      connection.run('read a pending price', async (client) => {
+        const value = await client.get(pendingKey(ref));
+        return value === null ? undefined : (JSON.parse(value) as AuditRecord);
+      }),
+
     takePending: (ref) =>
       connection.run('read a pending price', async (client) => {
         const value = await client.getDel(pendingKey(ref));

@@ -236,7 +236,21 @@ export function describeKeyStoreConformance(name: string, options: KeyStoreConfo
         const ref = `twilio:${id('SM')}`;
         await writer.putPending(ref, pendingRecord('audit-2'), 30);
         await new Promise((resolve) => setTimeout(resolve, 80));
+        expect(await reader.getPending?.(ref)).toBeUndefined();
         expect(await reader.takePending(ref)).toBeUndefined();
+      });
+
+      it('should read a pending record without taking it, if the store can (getPending)', async () => {
+        const [writer, reader] = await pair();
+        // Optional: a store without it is read by taking and putting back.
+        if (!reader.getPending) return;
+        const ref = `twilio:${id('SM')}`;
+        expect(await reader.getPending(ref)).toBeUndefined();
+        await writer.putPending(ref, pendingRecord('audit-3'), 60_000);
+        expect(await reader.getPending(ref)).toEqual(pendingRecord('audit-3'));
+        expect(await writer.getPending?.(ref)).toEqual(pendingRecord('audit-3'));
+        expect(await reader.takePending(ref)).toEqual(pendingRecord('audit-3'));
+        expect(await writer.getPending?.(ref)).toBeUndefined();
       });
     });
   });
