@@ -128,7 +128,7 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         await slowStripe.close();
       }
     });
-    it('should never forward ephemeral keys, meter event sessions or the Apps secret store, whatever the allow-list or fallback', async () => {
+    it('should never forward ephemeral keys, meter event sessions, Terminal connection tokens, account sessions, login links or the Apps secret store, whatever the allow-list or fallback', async () => {
       fakeStripe.reset();
       const vault = makeVault();
       const key = await vault.issueKey({ vendor: 'stripe', capUsd: 5, fallbackEstimateUsd: 1, label: 'support-agent' });
@@ -142,11 +142,18 @@ describe('official SDKs through the capped fetch (embedded mode)', () => {
         stripe.apps.secrets.find({ name: 'partner-api-key', scope: { type: 'account' }, expand: ['payload'] }),
         stripe.rawRequest('POST', '/v1/Ephemeral_Keys', { customer: 'cus_NffrFeUfNV2Hib' }),
         stripe.v2.billing.meterEventSession.create(),
+        stripe.terminal.connectionTokens.create(),
+        stripe.accountSessions.create({
+          account: 'acct_1Pgc7HKmsySxIypT',
+          components: { payouts: { enabled: true, features: { instant_payouts: true } } },
+        }),
+        stripe.accounts.createLoginLink('acct_1PgafTB7WZ01zgkW'),
+        stripe.rawRequest('POST', '/v1/Terminal/Connection_Tokens', {}),
       ];
       for (const denial of await Promise.all(attempts.map((attempt) => attempt.catch((error: unknown) => error)))) {
         expect(denial).toBeInstanceOf(Stripe.errors.StripePermissionError);
         expect(denial).toMatchObject({ statusCode: 403, code: 'KEYBRAKE_ENDPOINT_NOT_ALLOWED' });
-        expect((denial as Error).message).toMatch(/are credentials|holds credentials|calls Stripe directly/);
+        expect((denial as Error).message).toMatch(/are credentials|holds credentials|directly/);
       }
       expect(fakeStripe.requests).toHaveLength(0);
       await vault.close();

@@ -48,10 +48,14 @@ export function stripeVendor(options: StripeCostOptions = {}): VendorDefinition<
 }
 
 /**
- * Stripe endpoints a vault never forwards: ephemeral keys (`/v1/ephemeral_keys`) and meter event
- * sessions (`/v2/billing/meter_event_session`), which answer with a token that calls Stripe
- * directly, outside the vault, and the Stripe Apps secret store (`/v1/apps/secrets`), which holds
- * other services' credentials. Matched in any letter case.
+ * Stripe endpoints a vault never forwards: those that answer with a token or link that acts on
+ * Stripe directly, outside the vault — ephemeral keys (`/v1/ephemeral_keys`), meter event sessions
+ * (`/v2/billing/meter_event_session`), Terminal connection tokens (`/v1/terminal/connection_tokens`,
+ * with which a reader creates and confirms payments), Connect account sessions
+ * (`/v1/account_sessions`, whose client secret runs embedded components such as payouts and
+ * refunds) and Express dashboard login links (`/v1/accounts/{id}/login_links`) — and the Stripe
+ * Apps secret store (`/v1/apps/secrets`), which holds other services' credentials. Matched in any
+ * letter case.
  *
  * @returns Why the call is refused, or `undefined`.
  */
@@ -64,6 +68,12 @@ export function refuseStripeCredentials(_method: string, path: string): string |
   if (segments[1] !== 'v1') return undefined;
   if (segments[2] === 'ephemeral_keys') return 'Stripe ephemeral keys are credentials';
   if (segments[2] === 'apps' && segments[3] === 'secrets') return 'the Stripe Apps secret store holds credentials';
+  if (segments[2] === 'terminal' && segments[3] === 'connection_tokens')
+    return 'a Stripe Terminal connection token lets a reader create and confirm payments directly';
+  if (segments[2] === 'account_sessions')
+    return "a Stripe account session's client secret runs payouts and refunds directly";
+  if (segments[2] === 'accounts' && segments[4] === 'login_links')
+    return "a Stripe login link opens a connected account's dashboard, payouts included, directly";
   return undefined;
 }
 
