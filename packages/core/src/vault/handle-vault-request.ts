@@ -425,7 +425,18 @@ async function allowOrDeny(
     if (!HOP_BY_HOP.has(name) && !name.startsWith('x-keybrake-') && !name.includes('_'))
       forwardHeaders[name] = headers[name] as string;
   forwardHeaders['accept-encoding'] = 'identity';
-  const authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
+  let authorized: ReturnType<typeof vendor.definition.authorize>;
+  try {
+    authorized = vendor.definition.authorize({ path, headers: forwardHeaders }, vendor.secret);
+  } catch (error) {
+    // A custom vendor's signing step that failed: the call is never sent, so nothing stays counted.
+    if (!replayed) {
+      await context.ledger
+        .settle({ reservationId: state.auditId, micros: 0, now: context.now(), notSent: true })
+        .catch(() => {});
+    }
+    throw error;
+  }
   record.decision = 'allowed';
   let upstream: UpstreamAnswer;
   // Aborted while it was checked or reserved: it is never sent, so nothing is counted.
