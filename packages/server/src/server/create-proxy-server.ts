@@ -181,13 +181,20 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   // on its connection is sent, and never if that answer closed the connection (RFC 9112 §9.6): a
   // charge pipelined behind a 413 must not reach the vendor with no one to answer.
   const lastResponse = new WeakMap<object, ServerResponse>();
+  /** The answer owed on the connection just before each one still waiting for it. */
+  const ahead = new WeakMap<ServerResponse, ServerResponse>();
+  /** Answers whose request turned out unreadable while they waited: `clientError` answers them. */
+  const unreadable = new WeakSet<ServerResponse>();
   const server = createServer((request, response) => {
     const before = lastResponse.get(request.socket);
     lastResponse.set(request.socket, response);
     if (before === undefined) return handle(request, response);
+    ahead.set(response, before);
     const next = () => {
       before.off('close', next);
       before.off('finish', next);
+      ahead.delete(response);
+      if (unreadable.has(response)) return;
       const closes =
         before.getHeader('connection') === 'close' || (before as ServerResponse & { _last?: boolean })._last === true;
       if (before.writableFinished && !closes && !request.socket.destroyed) handle(request, response);
@@ -242,22 +249,29 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         () => socket.destroy(),
       );
     };
-    const owed = lastResponse.get(socket);
+    let owed = lastResponse.get(socket);
     if (!owed || owed.writableFinished || owed.destroyed) return refuse();
     if (!owed.req.complete) {
-      // The request in flight is the unreadable one (its body cut short, or too slow): it is never
-      // answered, as Node does by default.
-      if (!owed.headersSent) refuse();
-      else socket.destroy();
-      return;
+      // The last request is the unreadable one (its body cut short, malformed, or too slow): it is
+      // never handled. If it waits behind an answer still owed (a charge at the vendor), the 400
+      // follows that answer; otherwise it goes now (or, its answer begun, the connection closes).
+      const before = ahead.get(owed);
+      if (before === undefined) {
+        if (!owed.headersSent) refuse();
+        else socket.destroy();
+        return;
+      }
+      unreadable.add(owed);
+      owed = before;
     }
+    const waitedFor = owed;
     const once = () => {
-      owed.off('finish', once);
-      owed.off('close', once);
+      waitedFor.off('finish', once);
+      waitedFor.off('close', once);
       refuse();
     };
-    owed.once('finish', once);
-    owed.once('close', once);
+    waitedFor.once('finish', once);
+    waitedFor.once('close', once);
   });
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     inFlight += 1;
