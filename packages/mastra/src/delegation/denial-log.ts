@@ -32,12 +32,21 @@ export interface MemberDenial {
 export interface DenialLog {
   readonly denials: MemberDenial[];
   /**
-   * Whether a tool call that started after the last denial succeeded: the member went on and was
-   * not stopped. Only tools wrapped with `withKeybrake` report successes.
+   * Whether a tool call of a later step than the last denial's succeeded (or, when steps are not
+   * counted, one that started after it): the member went on and was not stopped. Only tools
+   * wrapped with `withKeybrake` report successes.
    */
   recovered?: boolean;
   /** When the last denial was recorded (`performance.now()`). */
   lastDenialAt?: number;
+  /**
+   * The member run's finished steps so far, when whoever runs it counts them (`memberAsTool`, by
+   * `onStepFinish`): a step's tool calls all run before it finishes, so a call of the same step as
+   * a denial — which the model chose before it read the denial — is not taken for going on.
+   */
+  step?: number;
+  /** {@link DenialLog.step} when the last denial was recorded. */
+  lastDenialStep?: number;
 }
 
 const LOG_KEY = 'keybrake__denials';
@@ -89,12 +98,14 @@ export function recordMemberDenial(requestContext: RequestContext | undefined, d
   if (log.denials.some((entry) => entry.error === denial.error)) return;
   log.denials.push(denial);
   log.lastDenialAt = performance.now();
+  log.lastDenialStep = log.step;
   log.recovered = false;
 }
 
 /**
- * Notes that a member's tool call succeeded; if it started after the member's last denial, the
- * member went on, and a supervisor is not told it was stopped.
+ * Notes that a member's tool call succeeded; if it belongs to a later step than the member's last
+ * denial (or, when steps are not counted, started after it), the member went on, and a supervisor
+ * is not told it was stopped.
  *
  * @param requestContext - The request context of the tool's execution.
  * @param startedAt - When the call started (`performance.now()`).
@@ -106,7 +117,11 @@ export function recordMemberDenial(requestContext: RequestContext | undefined, d
 export function recordMemberSuccess(requestContext: RequestContext | undefined, startedAt: number): void {
   const log = requestContext?.get(LOG_KEY);
   if (!isDenialLog(log) || log.lastDenialAt === undefined) return;
-  if (startedAt > log.lastDenialAt) log.recovered = true;
+  const later =
+    log.step !== undefined && log.lastDenialStep !== undefined
+      ? log.step > log.lastDenialStep
+      : startedAt > log.lastDenialAt;
+  if (later) log.recovered = true;
 }
 
 /** Whether a member run was stopped by Keybrake: it was denied and did not go on after its last denial. */

@@ -74,7 +74,8 @@ export function keybrakeDelegation(delegation: DelegationConfig = {}): Delegatio
       if (!log || log.denials.length === 0) return result;
       const text = (result?.resultText ?? context.result.text).trim();
       // A member that went on after its denial was not stopped, but the supervisor still reads it:
-      // any later tool call counts as going on, a free one included.
+      // any later tool call counts as going on, a free one included. (Mastra's hooks see no step of
+      // the member's run: a call that started after the denial counts, even of the same step.)
       const denial = memberWasStopped(log) ? describeMemberDenials(log.denials) : describeDenialWentOn(log.denials);
       return { ...result, resultText: text ? `${text}\n\n${denial}` : denial };
     },

@@ -18,8 +18,15 @@ export interface MemberAgent {
   getDescription(): string;
   generate(
     messages: string,
-    options: { requestContext: RequestContext; abortSignal?: AbortSignal | undefined },
+    options: {
+      requestContext: RequestContext;
+      abortSignal?: AbortSignal | undefined;
+      /** Called after each step (its model call and tool calls) of the run. */
+      onStepFinish?: ((step: never) => unknown) | undefined;
+    },
   ): Promise<{ text: string }>;
+  /** The agent's default options: their `onStepFinish` still runs alongside the one memberAsTool passes. */
+  getDefaultOptions?(options: { requestContext: RequestContext }): unknown;
 }
 
 /** Options of {@link memberAsTool}. */
@@ -76,12 +83,22 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const entries = parent ? [...parent.entries()].filter(([key]) => !isMastraRunKey(key)) : [];
       const requestContext = new RequestContext<unknown>(entries);
       const log = openDenialLog(requestContext);
+      // Steps counted: a call of the same step as a denial (chosen before the model read it) is
+      // not the member going on. Passed options replace the agent's defaults: theirs runs too.
+      log.step = 0;
+      const defaults = (await agent.getDefaultOptions?.({ requestContext })) as
+        | { onStepFinish?: (step: never) => unknown }
+        | undefined;
+      const onStepFinish = async (step: never) => {
+        log.step = (log.step ?? 0) + 1;
+        await defaults?.onStepFinish?.(step);
+      };
       const { prompt } = input as { prompt: string };
       let reply: { text: string };
       try {
         // A delegation of its own: a parallel one to the same member does not clear its stop.
         reply = await runDelegation(() =>
-          agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal }),
+          agent.generate(prompt, { requestContext, abortSignal: context?.abortSignal, onStepFinish }),
         );
       } catch (error) {
         // The run failed (its model provider, say) after the member was denied: the supervisor
