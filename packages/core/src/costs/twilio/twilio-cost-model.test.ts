@@ -440,6 +440,23 @@ describe('createTwilioCostModel', () => {
           form: { Status: 'canceled', StatusCallback: 'https://x.test/cb', StatusCallbackMethod: 'POST' },
         }),
       ).toMatchObject({ micros: 0 });
+      // Names in any letter case, as Twilio reads them: a hang-up stays free, a dial does not.
+      expect(
+        estimate({ path: call, form: { status: 'completed', STATUSCALLBACK: 'https://x.test/cb' } }),
+      ).toMatchObject({
+        kind: 'known',
+        micros: 0,
+      });
+      expect(estimate({ path: call, form: { twiml: '<Response><Say>Ahoy there</Say></Response>' } })).toMatchObject({
+        micros: 0,
+      });
+      expect(estimate({ path: call, form: { twiml: dial } })).toMatchObject({ kind: 'unknown', fallback: false });
+      expect(
+        estimate({
+          path: call,
+          body: `Twiml=${encodeURIComponent('<Response><Say>hi</Say></Response>')}&twiml=${encodeURIComponent(dial)}`,
+        }).kind,
+      ).toBe('unknown');
       // Twilio's own live-call example, TwiML that only speaks, stays free; the reasons name the parameter.
       expect(estimate({ path: call, form: { Twiml: '<Response><Say>Ahoy there</Say></Response>' } })).toMatchObject({
         micros: 0,

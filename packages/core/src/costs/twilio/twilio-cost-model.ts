@@ -262,10 +262,13 @@ export function createTwilioCostModel(options: TwilioCostOptions = {}): TwilioCo
   const callUpdateCost = (request: CostRequest): string | undefined => {
     const unreadable = unreadableParameters(request);
     if (unreadable) return unreadable;
+    // Names in any letter case, as Twilio reads them (and as a call create is read).
     const form = new URLSearchParams(request.bodyText);
+    const twimls = [...form.keys()].filter((name) => name.toLowerCase() === 'twiml').length;
     for (const [name, value] of form) {
-      if (FREE_CALL_UPDATE.has(name)) continue;
-      if (name === 'Twiml' && form.getAll('Twiml').length === 1) {
+      const lower = name.toLowerCase();
+      if (FREE_CALL_UPDATE.has(lower)) continue;
+      if (lower === 'twiml' && twimls === 1) {
         const verb = costlyTwimlVerb(value);
         if (verb === undefined) continue;
         return `a call update whose TwiML has ${verb} can dial, record or fetch more: not priced`;
@@ -496,7 +499,8 @@ function unreadableParameters(request: CostRequest): string | undefined {
 }
 
 /** What a call update may set and stay free: its status (hang up, cancel) and status callback. */
-const FREE_CALL_UPDATE = new Set(['Status', 'StatusCallback', 'StatusCallbackMethod']);
+/** Lower-cased, as `caseless` gives them. */
+const FREE_CALL_UPDATE = new Set(['status', 'statuscallback', 'statuscallbackmethod']);
 
 /** TwiML verbs that cost nothing beyond the call's own minutes; any other may place or add billed work. */
 const FREE_TWIML_VERBS = new Set(['response', 'say', 'play', 'pause', 'hangup', 'reject']);
