@@ -8,7 +8,7 @@ import { createKeyStoreOn } from './storage/create-redis-key-store.js';
 export interface RedisStorageOptions extends RedisConnectionOptions {
   /**
    * Prepended to every key (and to the audit stream's name); every replica of one vault must use
-   * the same prefix. For Redis Cluster, put a hash tag in it (`{keybrake}:`).
+   * the same prefix.
    * @default 'keybrake:'
    */
   prefix?: string | undefined;

@@ -24,8 +24,8 @@ const SETTLE_FAILED =
 export interface RedisLedgerOptions extends RedisConnectionOptions {
   /**
    * Prepended to every key, so several vaults (or tests) can share one Redis. Every replica of one
-   * vault must use the same prefix. For Redis Cluster, put a hash tag in it (`{keybrake}:`): each
-   * script touches several keys, which must live in one slot.
+   * vault must use the same prefix. (Redis Cluster is not supported: each script touches several
+   * keys it computes itself.)
    * @default 'keybrake:'
    */
   prefix?: string | undefined;
