@@ -82,6 +82,19 @@ const OLDEST_API_VERSION = '2022-08-01';
 const STRIPE_VERSION = /^(\d{4}-\d{2}-\d{2})(?:\.[a-z]+)?(?:\s*;\s*[\w.-]+=[\w.-]+)*$/;
 
 /**
+ * Why a call's `Stripe-Version` is not one this model prices, or `undefined` (none sent, or one
+ * it reads). The whole value, as Stripe writes them (`2025-03-31.basil`, `…; a_beta=v1`): two
+ * values joined by a comma, or a date followed by anything else, may be read otherwise.
+ */
+function unpricedVersion(request: CostRequest): string | undefined {
+  const version = request.header('stripe-version')?.trim();
+  if (!version) return undefined;
+  const date = STRIPE_VERSION.exec(version)?.[1];
+  if (date !== undefined && date >= OLDEST_API_VERSION) return undefined;
+  return `Stripe API version ${JSON.stringify(version.slice(0, 40))} is not one Keybrake prices (${OLDEST_API_VERSION} or later)`;
+}
+
+/**
  * PaymentIntent statuses Stripe does not confirm again: the money was counted when it was first
  * confirmed. (`requires_action` is not one: confirmed again with a new payment method, or an
  * `amount_to_confirm`, Stripe charges anew; it is priced like a first confirmation, so a genuine
@@ -145,6 +158,10 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
             fallback: false,
           };
         }
+        // Let through at a fallback estimate, but not pinned to an API version this model does not
+        // read: an old one may answer otherwise (an account created under one returned its secret keys).
+        const old = unpricedVersion(request);
+        if (old) return { kind: 'unknown', reason: old, fallback: false };
         return {
           kind: 'unknown',
           reason: `${method} ${request.path} is not a Stripe endpoint Keybrake can price`,
@@ -160,18 +177,9 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
       if (typeof form === 'string') return { kind: 'unknown', reason: form, fallback: false };
       // Parameters and fields were renamed or removed over the years, and the caller's
       // `Stripe-Version` is passed on: an old version may charge on names this model never reads.
-      const version = request.header('stripe-version')?.trim();
-      if (match.route.handler.moneyMoving && version) {
-        // The whole value, as Stripe writes them (`2025-03-31.basil`, `…; a_beta=v1`): two values
-        // joined by a comma, or a date followed by anything else, may be read otherwise.
-        const date = STRIPE_VERSION.exec(version)?.[1];
-        if (date === undefined || date < OLDEST_API_VERSION) {
-          return {
-            kind: 'unknown',
-            reason: `Stripe API version ${JSON.stringify(version.slice(0, 40))} is not one Keybrake prices (${OLDEST_API_VERSION} or later)`,
-            fallback: false,
-          };
-        }
+      if (match.route.handler.moneyMoving) {
+        const old = unpricedVersion(request);
+        if (old) return { kind: 'unknown', reason: old, fallback: false };
       }
       const estimate = await match.route.handler.estimate({ request, form, context, ids: match.ids });
       // A plain copy (a handler's result may be shared) carrying what it read under this model's own

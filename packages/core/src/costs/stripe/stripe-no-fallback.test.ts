@@ -3,6 +3,7 @@
 // guarded update behind one of these was only "unknown" before), and API v2 writes (an off-session
 // payment charges any amount, and its answer does not say what moved). And an invoice marked paid
 // out of band, which moves nothing through Stripe, is settled at 0.
+import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { startRecordingUpstream } from '../../test-utils/start-recording-upstream.js';
 import { createVault } from '../../vault/create-vault.js';
@@ -158,5 +159,34 @@ describe('Stripe invoice paid out of band', () => {
     );
     expect(estimate).toMatchObject({ kind: 'known', micros: 0 });
     expect(settlement).toMatchObject({ kind: 'known', micros: 0 });
+  });
+});
+
+// An endpoint this model does not price is let through at a fallback estimate, but not pinned to an
+// API version older than the model reads: an old version may answer otherwise (a Connect account
+// created under one returned its secret keys).
+describe('Stripe unpriced writes pinned to an old API version', () => {
+  it('vault: a $1-fallback key sends an unpriced write under a current version, not under an old one', async () => {
+    const account = fixtures.account as { id: string };
+    const upstream = await startRecordingUpstream(() => ({ body: account }));
+    const vault = createVault({ secrets: { stripe: SECRET }, upstreams: { stripe: upstream.url } });
+    try {
+      const key = await vault.issueKey({ vendor: 'stripe', capUsd: 20, fallbackEstimateUsd: 1 });
+      const create = (apiVersion?: string) =>
+        new Stripe(key.vaultKey, {
+          httpClient: Stripe.createFetchHttpClient(vault.createFetch()),
+          maxNetworkRetries: 0,
+          ...(apiVersion ? { apiVersion: apiVersion as Stripe.LatestApiVersion } : {}),
+        }).accounts.create({ type: 'custom', country: 'US' });
+      expect((await create()).id).toBe(account.id);
+      const denied = await create('2017-04-06').catch((error: unknown) => error);
+      expect(denied).toMatchObject({ code: 'KEYBRAKE_UNKNOWN_COST' });
+      expect((denied as Error).message).toContain('Stripe API version "2017-04-06" is not one Keybrake prices');
+      expect(upstream.received).toHaveLength(1);
+      expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(1);
+    } finally {
+      await vault.close();
+      await upstream.close();
+    }
   });
 });
