@@ -1,5 +1,6 @@
 import { type CliIo, EXIT } from './cli-io.js';
 import { type AdminClient, type AdminFailure, createAdminClient } from './create-admin-client.js';
+import { printable } from './format-spend-bar.js';
 
 /**
  * Options every client command takes.
@@ -63,7 +64,10 @@ export function openAdminClient(url: string | undefined, io: CliIo): AdminClient
  * ```
  */
 export function reportFailure(result: AdminFailure, io: CliIo): number {
-  io.stderr(`keybrake: ${result.code}: ${result.message}\n`);
-  for (const [field, message] of Object.entries(result.fields ?? {})) io.stderr(`  ${field}: ${message}\n`);
+  // Made printable, as every other line the CLI prints from the server: a terminal's control
+  // sequences in an error (an echoed value, a server at --url that is not the proxy) are not run.
+  io.stderr(`keybrake: ${printable(String(result.code))}: ${printable(String(result.message))}\n`);
+  for (const [field, message] of Object.entries(result.fields ?? {}))
+    io.stderr(`  ${printable(field)}: ${printable(String(message))}\n`);
   return EXIT.error;
 }

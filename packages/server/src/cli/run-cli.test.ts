@@ -1,4 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -151,5 +153,32 @@ describe('runCli', () => {
       expect(run.out.stderr).toMatch(/^keybrake: cannot write the audit file .*plain-file\/audit\.jsonl: /);
       expect(run.out.stdout).toBe('');
     });
+  });
+});
+
+describe('runCli, an error answer with control characters', () => {
+  it('should print it with them replaced, as the rest of its output', async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(400, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          error: { code: 'KEYBRAKE_INVALID_POLICY', message: 'bad \u001b[2J', fields: { 'cap\u001b[1m': 'no\u0007' } },
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const run = captureIo();
+      const code = await runCli({
+        argv: ['keys', 'issue', '--cap', '5', '--url', `http://127.0.0.1:${port}`],
+        ...run.io,
+        env: { KEYBRAKE_ADMIN_TOKEN: 'admin-token-0123456789-abcdef' },
+      });
+      expect(code).toBe(1);
+      expect(run.out.stderr).toBe('keybrake: KEYBRAKE_INVALID_POLICY: bad \uFFFD[2J\n  cap\uFFFD[1m: no\uFFFD\n');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

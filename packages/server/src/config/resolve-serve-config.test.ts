@@ -127,6 +127,10 @@ describe('resolveServeConfig', () => {
       expect(() => resolveServeConfig({ flags: {}, env: { ...env, TWILIO_AUTH_TOKEN: 't' } })).toThrow(
         /TWILIO_ACCOUNT_SID/,
       );
+      // An API key secret alone is not ignored: the proxy would start without the Twilio it was given.
+      expect(() => resolveServeConfig({ flags: {}, env: { ...env, TWILIO_API_KEY_SECRET: 's' } })).toThrow(
+        'Twilio credentials need TWILIO_ACCOUNT_SID too.',
+      );
     });
   });
 
@@ -178,6 +182,13 @@ describe('resolveServeConfig', () => {
   describe('when a flag or the config file is malformed', () => {
     it('should name what is wrong', () => {
       expect(() => resolveServeConfig({ env, flags: { port: 'eighty' } })).toThrow(/--port must be a whole number/);
+      // A port from the environment is named as the variable the user set.
+      expect(() => resolveServeConfig({ env: { ...env, KEYBRAKE_PORT: 'eighty' }, flags: {} })).toThrow(
+        /^KEYBRAKE_PORT must be a whole number/,
+      );
+      expect(() => resolveServeConfig({ env: { ...env, KEYBRAKE_PORT: '70000' }, flags: {} })).toThrow(
+        'KEYBRAKE_PORT must be 0–65535, got 70000.',
+      );
       expect(() => resolveServeConfig({ env, flags: { upstream: ['stripe'] } })).toThrow(/Invalid --upstream "stripe"/);
       expect(() => resolveServeConfig({ env, flags: { fx: 'yen' } })).toThrow(/Invalid FX entry "yen"/);
       expect(() => resolveServeConfig({ env, flags: { mode: 'prod' } })).toThrow(/--mode must be test or live/);

@@ -115,8 +115,10 @@ export function resolveServeConfig(options: ResolveServeConfigOptions): ServeCon
     });
   }
 
-  const port = toInteger('--port', flags.port ?? fromEnv('KEYBRAKE_PORT'), file.port ?? 8787);
-  if (port > 65_535) throw new InvalidPolicyError({ message: `--port must be 0–65535, got ${port}.` });
+  // Named as the user set it: the flag, or the variable.
+  const portSource = flags.port !== undefined || fromEnv('KEYBRAKE_PORT') === undefined ? '--port' : 'KEYBRAKE_PORT';
+  const port = toInteger(portSource, flags.port ?? fromEnv('KEYBRAKE_PORT'), file.port ?? 8787);
+  if (port > 65_535) throw new InvalidPolicyError({ message: `${portSource} must be 0–65535, got ${port}.` });
   const maxBodyBytes = toInteger('--max-body-bytes', flags.maxBodyBytes, file.maxBodyBytes ?? 1_048_576);
   if (maxBodyBytes < 1) throw new InvalidPolicyError({ message: '--max-body-bytes must be positive.' });
 
@@ -211,7 +213,7 @@ function resolveSecrets(env: ResolveServeConfigOptions['env'], file: ServeConfig
           'TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN (or TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET).',
       });
     }
-  } else if (env.TWILIO_AUTH_TOKEN || env.TWILIO_API_KEY_SID) {
+  } else if (env.TWILIO_AUTH_TOKEN || env.TWILIO_API_KEY_SID || env.TWILIO_API_KEY_SECRET) {
     throw new InvalidPolicyError({ message: 'Twilio credentials need TWILIO_ACCOUNT_SID too.' });
   }
   return secrets;
