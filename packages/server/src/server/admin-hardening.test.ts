@@ -1,7 +1,7 @@
 // The admin API and the CLI on input built to break them: deep or prototype-named fields,
 // odd times, tokens no one could present, labels that drive a terminal, a server that is not ours.
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { createVault, type Vault } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminClient } from '../cli/create-admin-client.js';
@@ -101,6 +101,23 @@ describe('the admin API and the CLI on hostile input', () => {
       .map((line) => JSON.parse(line) as { admin?: boolean; status?: number })
       .find((line) => line.admin);
     expect(admin?.status).toBe(500);
+  });
+
+  it('should log no status for an admin call whose client closed the connection while sending its body', async () => {
+    logLines.length = 0;
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      `POST /vault/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"vendor":`,
+    );
+    // The headers are read and the body is awaited; then the client goes.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    await expect.poll(() => logLines.some((line) => line.includes('"admin":true'))).toBe(true);
+    const admin = logLines
+      .map((line) => JSON.parse(line) as { admin?: boolean; status?: number | null })
+      .find((line) => line.admin);
+    expect(admin?.status).toBeNull();
   });
 
   it('should never log or echo a vault key named in an admin path, whatever the token', async () => {

@@ -98,8 +98,9 @@ export async function handleAdminRequest(
         method,
         route,
         keyId: keyId ?? null,
-        // An error thrown past here is answered 500 by the server, after this line.
-        status: response.headersSent ? response.statusCode : 500,
+        // An error thrown past here is answered 500 by the server, after this line; a client that
+        // closed the connection while sending its body is answered nothing (`status` null).
+        status: response.headersSent ? response.statusCode : request.destroyed && !request.complete ? null : 500,
         latencyMs: Math.round((performance.now() - started) * 1000) / 1000,
       },
       'admin call',
