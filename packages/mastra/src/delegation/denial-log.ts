@@ -32,20 +32,23 @@ export interface MemberDenial {
 export interface DenialLog {
   readonly denials: MemberDenial[];
   /**
-   * Whether a tool call of a later step than the last denial's succeeded (or, when steps are not
-   * counted, one that started after it): the member went on and was not stopped. Only tools
-   * wrapped with `withKeybrake` report successes.
+   * Whether a tool call that started after the last denial succeeded. Only tools wrapped with
+   * `withKeybrake` report successes.
    */
-  recovered?: boolean;
+  wentOnByTime?: boolean;
+  /** Whether a tool call of a later step than the last denial's succeeded. */
+  wentOnByStep?: boolean;
   /** When the last denial was recorded (`performance.now()`). */
   lastDenialAt?: number;
   /**
-   * The member run's finished steps so far, when whoever runs it counts them (`memberAsTool`, by
+   * The member run's finished steps so far, counted by whoever runs it (`memberAsTool`, through
    * `onStepFinish`): a step's tool calls all run before it finishes, so a call of the same step as
-   * a denial — which the model chose before it read the denial — is not taken for going on.
+   * a denial — which the model chose before it read the denial — is not taken for going on. Steps
+   * decide only once one was counted: a member whose `generate()` never calls `onStepFinish` is
+   * judged by time.
    */
   step?: number;
-  /** {@link DenialLog.step} when the last denial was recorded. */
+  /** {@link DenialLog.step} (or 0) when the last denial was recorded. */
   lastDenialStep?: number;
 }
 
@@ -98,8 +101,9 @@ export function recordMemberDenial(requestContext: RequestContext | undefined, d
   if (log.denials.some((entry) => entry.error === denial.error)) return;
   log.denials.push(denial);
   log.lastDenialAt = performance.now();
-  log.lastDenialStep = log.step;
-  log.recovered = false;
+  log.lastDenialStep = log.step ?? 0;
+  log.wentOnByTime = false;
+  log.wentOnByStep = false;
 }
 
 /**
@@ -117,16 +121,17 @@ export function recordMemberDenial(requestContext: RequestContext | undefined, d
 export function recordMemberSuccess(requestContext: RequestContext | undefined, startedAt: number): void {
   const log = requestContext?.get(LOG_KEY);
   if (!isDenialLog(log) || log.lastDenialAt === undefined) return;
-  const later =
-    log.step !== undefined && log.lastDenialStep !== undefined
-      ? log.step > log.lastDenialStep
-      : startedAt > log.lastDenialAt;
-  if (later) log.recovered = true;
+  if (startedAt > log.lastDenialAt) log.wentOnByTime = true;
+  if ((log.step ?? 0) > (log.lastDenialStep ?? 0)) log.wentOnByStep = true;
 }
 
-/** Whether a member run was stopped by Keybrake: it was denied and did not go on after its last denial. */
+/**
+ * Whether a member run was stopped by Keybrake: it was denied and did not go on after its last
+ * denial — by steps if any were counted, else by time.
+ */
 export function memberWasStopped(log: DenialLog | undefined): boolean {
-  return log !== undefined && log.denials.length > 0 && log.recovered !== true;
+  if (log === undefined || log.denials.length === 0) return false;
+  return (log.step ?? 0) > 0 ? log.wentOnByStep !== true : log.wentOnByTime !== true;
 }
 
 /**

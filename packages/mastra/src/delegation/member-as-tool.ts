@@ -85,7 +85,6 @@ export function memberAsTool(agent: MemberAgent, options: MemberAsToolOptions = 
       const log = openDenialLog(requestContext);
       // Steps counted: a call of the same step as a denial (chosen before the model read it) is
       // not the member going on. Passed options replace the agent's defaults: theirs runs too.
-      log.step = 0;
       const defaults = (await agent.getDefaultOptions?.({ requestContext })) as
         | { onStepFinish?: (step: never) => unknown }
         | undefined;

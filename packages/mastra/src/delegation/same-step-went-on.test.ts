@@ -14,7 +14,7 @@ import {
 } from '../test-utils/billing-team.js';
 import { type ScriptStep, scriptModel } from '../test-utils/script-model.js';
 import { withKeybrake } from '../tools/with-keybrake.js';
-import { memberAsTool } from './member-as-tool.js';
+import { type MemberAgent, memberAsTool } from './member-as-tool.js';
 
 type Team = Awaited<ReturnType<typeof startBillingTeam>>;
 const charge = (customer: string, amountCents: number) => ({
@@ -80,5 +80,33 @@ describe('memberAsTool, a success in the same step as a denial', () => {
     expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
     expect(String(output?.value)).toMatch(/^Keybrake stopped member "billing"/);
     expect(stepsSeen).toBe(2);
+  });
+});
+
+// A MemberAgent is anything with id, getDescription() and generate(): one whose generate() does not
+// pass onStepFinish on counts no step, and is judged by time, as before steps were counted.
+describe('memberAsTool with a member whose generate() does not pass onStepFinish on', () => {
+  let running: Team | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it('should not report a member that went on in a later step as stopped', async () => {
+    running = await startBillingTeam();
+    const inner = createBillingAgent(running.team.member('billing'), [
+      { toolCalls: [charge('cus_1', 20_000)] }, // $200, over the $150 cap: denied
+      { toolCalls: [charge('cus_1', 5_000)] }, // $50: allowed, in a later step
+      { text: 'Charged cus_1 $50. Task complete.' },
+    ]);
+    const wrapper: MemberAgent = {
+      id: inner.id,
+      getDescription: () => inner.getDescription(),
+      generate: (prompt, { requestContext, abortSignal }) => inner.generate(prompt, { requestContext, abortSignal }),
+    };
+    const output = await superviseOnce('askBilling', { tools: { askBilling: memberAsTool(wrapper) } });
+    expect(running.fakeStripe.moneyMoved()).toHaveLength(1);
+    expect(output?.type).toBe('json');
+    expect(JSON.stringify(output?.value)).toContain('the member went on afterwards');
   });
 });
