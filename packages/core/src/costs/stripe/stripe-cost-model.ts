@@ -142,6 +142,14 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
   return {
     async estimate(request, context) {
       const method = request.method.toUpperCase();
+      // Read or written, raw card data is a credential that spends outside the vault.
+      if (expandsCardSecrets(request)) {
+        return {
+          kind: 'unknown',
+          reason: "an Issuing card's number and CVC (expand number, cvc) spend outside the vault: never forwarded",
+          fallback: false,
+        };
+      }
       if (isReadMethod(method)) return known(0);
       if (zeroCost.some((pattern) => matchesEndpoint(pattern, method, request.path)))
         return known(0, 'zero-cost endpoint');
@@ -289,6 +297,20 @@ function paramsOf(request: CostRequest): Record<string, string> {
   const merged: Record<string, string> = {};
   for (const [name, value] of query) merged[name] = value;
   return Object.assign(merged, form);
+}
+
+/**
+ * Whether a call expands an Issuing card's `number` or `cvc` (`expand[]=number`, `data.card.cvc`
+ * on a list of authorizations…): the only expandable fields of those names, raw card data.
+ */
+function expandsCardSecrets(request: CostRequest): boolean {
+  if (!request.search.includes('expand') && !request.bodyText.includes('expand')) return false;
+  const expands = (params: URLSearchParams) => {
+    for (const [name, value] of params)
+      if (name.toLowerCase().startsWith('expand') && /(?:^|\.)(?:number|cvc)$/i.test(value.trim())) return true;
+    return false;
+  };
+  return expands(request.query) || expands(new URLSearchParams(request.bodyText));
 }
 
 function isReadMethod(method: string): boolean {
