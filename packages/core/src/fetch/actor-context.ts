@@ -100,6 +100,18 @@ export function recordDenial(error: KeybrakeError): void {
   }
 }
 
+/**
+ * Takes back a denial {@link recordDenial} noted in the current scopes: a call denied as revoked
+ * by a team refresh and then sent again with the new key went through, and must not stop its run.
+ */
+export function forgetDenial(error: KeybrakeError): void {
+  for (let scope = storage.getStore(); scope; scope = scope.parent) {
+    const index = scope.denials.indexOf(error);
+    if (index !== -1) scope.denials.splice(index, 1);
+    if (scope.run) break;
+  }
+}
+
 /** Runs `task` as one tool run (`runCappedTool`): a scope with `actor`, `denials` and the shared outcome. */
 export function runAsTool<T>(actor: AuditActor, task: () => T, denials: KeybrakeError[], shared: RunOutcome): T {
   const parent = storage.getStore();

@@ -2,6 +2,7 @@ import type { AuditQueryResult } from '../audit/audit-record.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { KeyExpiredError } from '../errors/key-expired-error.js';
 import { KeyRevokedError } from '../errors/key-revoked-error.js';
+import { forgetDenial, scopeDenials } from '../fetch/actor-context.js';
 import { createCappedFetch, readBody } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey } from '../keys/issue-key-options.js';
 import type { KeyStatus } from '../keys/key-status.js';
@@ -445,12 +446,18 @@ function createMember(
             createCappedFetch(vault, { vaultKey: memberKey.vaultKey, actor: { member: name } })(target, options),
           );
         const first = key(vendor);
+        const noted = new Set(scopeDenials());
         const response = await send(first);
         // A refresh revoked the key while the vault was still checking the call (a Stripe estimate
-        // reading a PaymentIntent): nothing was sent, so send it once more with the new key.
+        // reading a PaymentIntent): nothing was sent, so send it once more with the new key. Its
+        // denial is taken back from the tool run: the call goes on, and must not stop the run.
         if (response.status === 401 && response.headers.get('x-keybrake-code') === 'KEYBRAKE_KEY_REVOKED') {
           const now = key(vendor);
-          if (now.keyId !== first.keyId) return send(now);
+          if (now.keyId !== first.keyId) {
+            for (const denial of scopeDenials())
+              if (!noted.has(denial) && denial.code === 'KEYBRAKE_KEY_REVOKED') forgetDenial(denial);
+            return send(now);
+          }
         }
         return response;
       };
