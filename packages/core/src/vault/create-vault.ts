@@ -118,8 +118,9 @@ export interface Vault {
   checkStorage(): Promise<void>;
   /**
    * Refuses new calls, waits for the calls in flight to be answered and for their bookkeeping,
-   * flushes the audit sink and closes stores and connections the vault owns. Calling it again
-   * returns the first call's promise.
+   * flushes the audit sink, and closes the key store, ledger and audit sink it was given — each
+   * once the last open vault of this process using it closes — and the connections it owns.
+   * Calling it again returns the first call's promise.
    */
   close(): Promise<void>;
 }
@@ -151,6 +152,17 @@ function assertOneLedgerPerKeyStore(keyStore: KeyStore, ledger: Ledger): void {
         'This key store is already used by a vault with another ledger: each would enforce every cap on its own. Give every vault on one key store the same ledger.',
     });
   }
+}
+
+/** How many open vaults of this process use each key store, ledger and audit sink. */
+const openedBy = new WeakMap<object, number>();
+
+/** Notes that a vault using `store` closed; `true` if it was the last, and the store may close. */
+function release(store: object): boolean {
+  const count = (openedBy.get(store) ?? 1) - 1;
+  if (count > 0) openedBy.set(store, count);
+  else openedBy.delete(store);
+  return count <= 0;
 }
 
 /**
@@ -293,6 +305,8 @@ export function createVault(options: VaultOptions = {}): Vault {
       return closing;
     },
   };
+  for (const store of new Set<object>([context.audit, context.ledger, context.keyStore]))
+    openedBy.set(store, (openedBy.get(store) ?? 0) + 1);
   let closing: Promise<void> | undefined;
   async function closeVault(): Promise<void> {
     context.closed = true;
@@ -303,7 +317,11 @@ export function createVault(options: VaultOptions = {}): Vault {
     // Close everything even when the final flush fails (e.g. Redis is down), then report a failure:
     // a store's own closing one first (it says what is lost), else the flush's.
     const flushed = await Promise.allSettled([context.audit.flush()]);
-    const closes = [context.audit.close?.(), context.ledger.close?.(), context.keyStore.close?.()];
+    // A store shared by several vaults of this process closes with the last of them: another vault
+    // still answering calls must not lose its audit records (or its key store) under it.
+    const closes = [...new Set<{ close?(): Promise<void> }>([context.audit, context.ledger, context.keyStore])].map(
+      (store) => (release(store) ? store.close?.() : undefined),
+    );
     if (ownsDispatcher) closes.push(context.dispatcher.close());
     const failed = [...(await Promise.allSettled(closes)), ...flushed].find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
