@@ -37,10 +37,10 @@ afterAll(async () => {
   await Promise.all([redis.close(), new Promise((resolve) => server.close(resolve))]);
 });
 
-it('should not report a sent call of unknown outcome as revoked, nor let a team fetch send it twice', async () => {
-  const storage = createRedisStorage({ url: redis.url, prefix: `test:${randomUUID()}:`, onAuditError: () => {} });
-  const vault = createVault({
-    ...storage,
+/** A vault on its own Redis prefix whose $20 charges time out after a second, once sent. */
+const createAcmeVault = () =>
+  createVault({
+    ...createRedisStorage({ url: redis.url, prefix: `test:${randomUUID()}:`, onAuditError: () => {} }),
     vendors: {
       acme: createBearerVendor({
         name: 'acme',
@@ -51,6 +51,9 @@ it('should not report a sent call of unknown outcome as revoked, nor let a team 
     secrets: { acme: 'sk_acme_live_DO_NOT_LEAK_0123456789' },
     upstreamTimeout: 1,
   });
+
+it('should not report a sent call of unknown outcome as revoked, nor let a team fetch send it twice', async () => {
+  const vault = createAcmeVault();
   try {
     const team = await openTeamSession(vault, {
       label: 'team/sess_1',
@@ -79,19 +82,7 @@ it('should not report a sent call of unknown outcome as revoked, nor let a team 
 
 it('should not tell the caller of a sent, timed-out call that it was revoked and "not sent"', async () => {
   received.length = 0;
-  const storage = createRedisStorage({ url: redis.url, prefix: `test:${randomUUID()}:`, onAuditError: () => {} });
-  const vault = createVault({
-    ...storage,
-    vendors: {
-      acme: createBearerVendor({
-        name: 'acme',
-        baseUrl: url,
-        costModel: createFixedPriceCostModel({ prices: { 'POST /v1/charges': '20.00' } }),
-      }),
-    },
-    secrets: { acme: 'sk_acme_live_DO_NOT_LEAK_0123456789' },
-    upstreamTimeout: 1,
-  });
+  const vault = createAcmeVault();
   try {
     const key = await vault.issueKey({ vendor: 'acme', capUsd: 100 });
     let revoked: Promise<unknown> = Promise.resolve();
