@@ -114,8 +114,8 @@ describe('the proxy at the HTTP level', () => {
   });
 
   describe('when a charge is still in flight on the connection', () => {
-    const charge = () =>
-      `POST /v1/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${vaultKey}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\namount=500`;
+    const charge = (key = vaultKey) =>
+      `POST /v1/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 10\r\n\r\namount=500`;
 
     it("should send the charge's answer before the 400 of a malformed request pipelined behind it", async () => {
       const answer = await sendRaw(url, `${charge()}NOT A REQUEST\r\n\r\n`);
@@ -127,6 +127,42 @@ describe('the proxy at the HTTP level', () => {
     it('should still answer a client that half-closed its side after sending it', async () => {
       const answer = await sendRaw(url, charge(), { halfClose: true });
       expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200']);
+      expect(answer).toContain('{"charged":true}');
+    });
+
+    /**
+     * Sends a charge on a key of its own, then `next` behind it, whose body turns out unreadable;
+     * checks that the charge reached the vendor and was counted, and that `next` was never sent.
+     */
+    const behindCharge = async (next: (key: string) => string, options: { halfClose?: boolean } = {}) => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 100 });
+      const count = (line: string) => received.filter((each) => each === line).length;
+      const [slow, charges] = [count('POST /v1/slow'), count('POST /v1/charges')];
+      const answer = await sendRaw(url, `${charge(key.vaultKey)}${next(key.vaultKey)}`, options);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(count('POST /v1/slow') - slow).toBe(1);
+      expect(count('POST /v1/charges')).toBe(charges);
+      expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(5);
+      return answer;
+    };
+
+    // Node emits 'request' for the second request (its headers are fine); its chunked body is not.
+    it("should send the charge's answer before the 400 of a request pipelined behind it whose body is malformed", async () => {
+      const answer = await behindCharge(
+        (key) =>
+          `POST /v1/charges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n`,
+      );
+      expect(answer.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 400']);
+      expect(answer).toContain('{"charged":true}');
+    });
+
+    it('should answer the charge to a client that half-closes in the middle of the body of a request pipelined behind it', async () => {
+      const answer = await behindCharge(
+        (key) =>
+          `POST /v1/charges HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Length: 100\r\n\r\namount=500`,
+        { halfClose: true },
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
       expect(answer).toContain('{"charged":true}');
     });
   });
