@@ -128,7 +128,9 @@ export function createMemoryLedger(): Ledger {
             `Invalid limit on key ${limit.keyId}: ${limit.capMicros}, ${limit.dailyCapMicros}, ${limit.maxCalls}.`,
           );
       sweep(now);
-      const idemKey = idempotencyKey === undefined ? undefined : `${chain[0]?.keyId}\u0000${idempotencyKey}`;
+      // Scoped to the chain's root: a retry sent on another key of the same run (a team member's key
+      // after a refresh) is the same vendor call.
+      const idemKey = idempotencyKey === undefined ? undefined : `${chain.at(-1)?.keyId}\u0000${idempotencyKey}`;
       if (idemKey !== undefined) {
         const seen = idempotency.get(idemKey);
         if (seen && seen.at + IDEMPOTENCY_WINDOW_MS > now) {

@@ -31,10 +31,11 @@ export interface ReserveRequest {
   ttlMs: number;
   /**
    * The request's idempotency key (the vault passes a digest of the `Idempotency-Key` and the
-   * request it came with): a second reservation with the same key under the same calling key
-   * (within 24 h) reserves nothing and reports the first — unless the first was settled at 0,
-   * which forgets the key (nothing was spent, so a retry is a new call), but not with its outcome
-   * unknown (it may have run: its retry is a replay).
+   * request it came with): a second reservation with the same key under the same root key (the
+   * chain's last: a retry sent on another key of the same run, such as a team member's key after
+   * a refresh, is the same vendor call) within 24 h reserves nothing and reports the first —
+   * unless the first was settled at 0, which forgets the key (nothing was spent, so a retry is a
+   * new call), but not with its outcome unknown (it may have run: its retry is a replay).
    */
   idempotencyKey?: string | undefined;
 }

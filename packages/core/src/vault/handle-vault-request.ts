@@ -358,7 +358,14 @@ async function allowOrDeny(
       method === 'POST' &&
       headers['idempotency-key'] !== undefined &&
       honorsIdempotency(vendor.definition, method, path)
-        ? idempotencyDigest(headers['idempotency-key'], scopeOf(vendor.definition, headers), method, path, search, body)
+        ? idempotencyDigest(
+            headers['idempotency-key'],
+            `${vendor.definition.name}\u0000${scopeOf(vendor.definition, headers)}`,
+            method,
+            path,
+            search,
+            body,
+          )
         : undefined,
   };
   let reservation: ReserveResult;
@@ -1459,7 +1466,7 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
 /**
  * The request's fingerprint under its `Idempotency-Key`, as the ledger's idempotency key: a retry
  * replays the original only if it is the same request (method, path, query and body) in the same
- * scope (the vendor's `idempotencyScopeHeaders`, such as Stripe's `Stripe-Account`), as the
+ * scope (the vendor, and its `idempotencyScopeHeaders` such as Stripe's `Stripe-Account`), as the
  * vendor's own idempotency layer checks. A key reused for a different request is a new call.
  */
 function idempotencyDigest(

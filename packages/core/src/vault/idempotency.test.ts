@@ -223,6 +223,40 @@ describe('a retry of a call whose outcome was unknown', () => {
     );
   });
 
+  it.each([
+    ['replays it', { 'idempotent-replayed': 'true' }],
+    ['runs it afresh', {}],
+  ])(
+    'should count it once when its retry comes on another key under the same root (a refresh) and Stripe %s',
+    async (_, headers) => {
+      answers = [{ hang: true }, { headers }];
+      const session = await vault.issueKey({ capUsd: 1000 });
+      const member = () => vault.issueKey({ parentId: session.id, vendor: 'stripe', fallbackEstimateUsd: 1 });
+      const [before, after] = [await member(), await member()];
+      expect((await approve(before.vaultKey)).status).toBe(504);
+      await vault.revokeKey(before.id);
+      expect((await approve(after.vaultKey)).status).toBe(200);
+      expect(upstream.received).toHaveLength(2);
+      expect(await vault.getKeyStatus(session.id)).toMatchObject({
+        spentMicros: 500_000_000,
+        reservedMicros: 0,
+        calls: 1,
+      });
+    },
+  );
+
+  it('should not share an Idempotency-Key between two roots', async () => {
+    answers = [{}, {}];
+    const [one, two] = [
+      await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 1 }),
+      await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 1 }),
+    ];
+    for (const key of [one, two]) {
+      expect((await approve(key.vaultKey)).status).toBe(200);
+      expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 500_000_000, calls: 1 });
+    }
+  });
+
   it('should never lower what the original was counted at', async () => {
     // The retry's answer says the authorization was declined: it may not be the original's fate.
     answers = [{ hang: true }, { body: { ...APPROVED, approved: false, amount: 0, status: 'reversed' } }];

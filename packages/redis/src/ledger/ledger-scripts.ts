@@ -11,7 +11,7 @@ import { createRedisScript } from '../connection/create-redis-script.js';
  * `ledger:open` zset (every open reservation's id → its expiresAt, one per prefix: a reservation
  * is added and removed once, not once per key of its chain), `ledger:reservation:{id}` hash
  * (keys as JSON, day, micros, final, expiresAt, idem: its idempotency hash's name),
- * `ledger:idem:{keyId}:{idempotencyKey}` hash (reservation, at). A key's hash expires (Redis TTL)
+ * `ledger:idem:{rootKeyId}:{idempotencyKey}` hash (reservation, at). A key's hash expires (Redis TTL)
  * once the key is past its retention (its expiry plus `EXPIRED_KEY_RETENTION_MS`), a reservation's
  * once every key of its chain is; `ledger:open` holds open reservations (it empties, and so
  * disappears, as they are settled or swept; with an older version on the same prefix it may also
@@ -120,7 +120,7 @@ sweep(now)
 
 local idemKey
 if idem ~= '' then
-  idemKey = P .. 'ledger:idem:' .. chain[1].id .. ':' .. idem
+  idemKey = P .. 'ledger:idem:' .. chain[#chain].id .. ':' .. idem
   local seen = redis.call('HMGET', idemKey, 'reservation', 'at')
   if seen[1] and tonumber(seen[2]) + tonumber(window) > tonumber(now) then
     local original = redis.call('HMGET', reservation(seen[1]), 'final', 'expiresAt')
