@@ -81,7 +81,12 @@ export function createMemoryLedger(): Ledger {
     nextSweep = now + 1000;
     for (const id of open) {
       const reservation = reservations.get(id);
-      if (reservation && reservation.expiresAt <= now) finalize(id, reservation, reservation.micros);
+      if (reservation && reservation.expiresAt <= now) {
+        finalize(id, reservation, reservation.micros);
+        // Its caller never said what happened (it crashed, or its settlement failed): the call may
+        // have run, so a replay's answer may raise it to what it cost, as for any unknown outcome.
+        reservation.unknown = true;
+      }
     }
     if (now < nextCleanup) return;
     nextCleanup = now + 3_600_000;

@@ -148,8 +148,9 @@ export interface Ledger {
    */
   settle(request: SettleRequest): Promise<void>;
   /**
-   * Optional: re-prices a reservation settled with {@link SettleRequest.outcomeUnknown}, from the
-   * answer to a replay of its call (a retry under the same idempotency key). Raises its amount to
+   * Optional: re-prices a reservation settled with {@link SettleRequest.outcomeUnknown}, or one
+   * that expired unsettled (its caller crashed, or its settlement failed), from the answer to a
+   * replay of its call (a retry under the same idempotency key). Raises its amount to
    * `micros` if that is more than it holds, on every key of its chain, and ends it; otherwise (not
    * settled that way, already re-priced, or `micros` not more) changes nothing. Without it, such a
    * call stays counted at its estimate.

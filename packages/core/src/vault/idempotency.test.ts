@@ -4,6 +4,7 @@ import { createFakeStripe } from '@keybrake/testkit';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadStripeFixtures } from '../costs/stripe/__fixtures__/stripe-openapi-fixtures.js';
+import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { resendVendor } from '../vendors/resend-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
@@ -255,6 +256,31 @@ describe('a retry of a call whose outcome was unknown', () => {
       expect((await approve(key.vaultKey)).status).toBe(200);
       expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 500_000_000, calls: 1 });
     }
+  });
+
+  it('should count what a replay says when its original expired unsettled (its settlement failed)', async () => {
+    let clock = Date.parse('2026-11-29T12:00:00Z');
+    const ledger = createMemoryLedger();
+    let failSettle = true;
+    await vault.close();
+    vault = createVault({
+      secrets: { stripe: SECRET },
+      upstreams: { stripe: upstream.url },
+      now: () => clock,
+      ledger: {
+        ...ledger,
+        settle: (request) => (failSettle ? Promise.reject(new Error('ledger unreachable')) : ledger.settle(request)),
+      },
+    });
+    answers = [{}, { headers: { 'idempotent-replayed': 'true' } }];
+    const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 1, expiresIn: '1d' });
+    // Stripe approved $500; the settlement failed, so the $1 estimate stays reserved, then spent.
+    expect((await approve(key.vaultKey)).status).toBe(200);
+    failSettle = false;
+    clock += 11 * 60_000;
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 1_000_000, reservedMicros: 0 });
+    expect((await approve(key.vaultKey)).status).toBe(200);
+    expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 500_000_000, calls: 1 });
   });
 
   it('should never lower what the original was counted at', async () => {

@@ -34,7 +34,8 @@ local function reservation(rid) return P .. 'ledger:reservation:' .. rid end
 -- then kept for RETAIN ms (a late price may still replace its amount) or, unless keep, deleted.
 -- Settled (forget) at 0, it forgets its idempotency key: nothing was spent, so a retry is a new
 -- call (settle does not forget for a call of unknown outcome: it may have run). Expired
--- unsettled, it keeps it: its caller crashed, and the call may have run.
+-- unsettled, it keeps it and is marked unknown: its caller crashed, and the call may have run, so
+-- a replay's answer may still raise it to what the call cost.
 -- Each key's totals are read and written once (HMGET, HSET): the script runs atomically. An open
 -- reservation settled with uncount (its call was never sent) also gives back the call it counted.
 local function finalize(rid, micros, keep, forget, uncount)
@@ -86,7 +87,8 @@ local SWEEP_MAX = 256
 local function sweep(now)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now, 'LIMIT', 0, SWEEP_MAX)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    if micros then finalize(rid, tonumber(micros), true, false) end
+    -- Its outcome is unknown (its caller never said): a replay's answer may re-price it.
+    if micros and finalize(rid, tonumber(micros), true, false) then redis.call('HSET', reservation(rid), 'unknown', '1') end
     -- Also when it was no longer open (settled by an older version, which kept open sets per key).
     redis.call('ZREM', OPEN, rid)
   end

@@ -726,7 +726,7 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         expect(await ledger.balance(key, NOW + 1_600)).toMatchObject({ spentMicros: 700, reservedMicros: 0 });
       });
 
-      it('should keep the idempotency key of a reservation that expired unsettled, even at 0', async () => {
+      it('should keep the idempotency key of a reservation that expired unsettled, even at 0, and let its replay re-price it', async () => {
         const ledger = await create();
         const key = id('k');
         const reserve = (now: number) =>
@@ -747,6 +747,12 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
           originalOpen: false,
         });
         expect((await ledger.balance(key, NOW + 5_001)).calls).toBe(1);
+        // The replay's answer says what the call cost: counted once, like any call of unknown outcome.
+        if (!ledger.repriceUnknown || !original.ok) return;
+        expect(
+          await ledger.repriceUnknown({ reservationId: original.reservationId, micros: 700, now: NOW + 5_002 }),
+        ).toBe(700);
+        expect(await ledger.balance(key, NOW + 5_002)).toMatchObject({ spentMicros: 700, calls: 1 });
       });
     });
 
