@@ -2,6 +2,7 @@ import { describeKeyStoreConformance } from '@keybrake/testkit/conformance';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFixedPriceCostModel } from '../costs/create-fixed-price-cost-model.js';
+import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { EXPIRED_KEY_RETENTION_MS } from '../ledger/ledger.js';
 import { makeKeyRecord } from '../test-utils/make-key-record.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
@@ -22,12 +23,13 @@ describe('createKeyvKeyStore', () => {
   afterAll(() => upstream.close());
 
   describe('when the Keyv backend fails', () => {
-    it('should deny the call with KEYBRAKE_STORAGE_ERROR in the vendor shape and send nothing', async () => {
+    /** A vault over a Keyv backend whose reads of the keys `failing` matches throw, as a network store's can. */
+    const flakyVault = () => {
       const backing = new Map<string, unknown>();
-      let broken = false;
+      let failing = (_key: string) => false;
       const flaky = {
         get: async (key: string) => {
-          if (broken) throw new Error('ECONNRESET from the store');
+          if (failing(key)) throw new Error('ECONNRESET from the store');
           return backing.get(key);
         },
         set: async (key: string, value: unknown) => {
@@ -50,12 +52,19 @@ describe('createKeyvKeyStore', () => {
         // A store this process alone uses (a shared one would need a shared ledger).
         keyStore: createKeyvKeyStore({ keyv: new Keyv({ store: flaky }), shared: false }),
       });
+      const charge = (vaultKey: string) => vault.handle({ vaultKey, method: 'POST', path: '/charge', headers: {} });
+      const fail = (match: (key: string) => boolean) => {
+        failing = match;
+      };
+      return { vault, backing, charge, fail };
+    };
+
+    it('should deny the call with KEYBRAKE_STORAGE_ERROR in the vendor shape and send nothing', async () => {
+      const { vault, charge, fail } = flakyVault();
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 5 });
-      expect(
-        (await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/charge', headers: {} })).status,
-      ).toBe(200);
-      broken = true;
-      const denied = await vault.handle({ vaultKey: key.vaultKey, method: 'POST', path: '/charge', headers: {} });
+      expect((await charge(key.vaultKey)).status).toBe(200);
+      fail(() => true);
+      const denied = await charge(key.vaultKey);
       expect(denied.status).toBe(503);
       expect(denied.keybrake.error?.code).toBe('KEYBRAKE_STORAGE_ERROR');
       expect(JSON.parse(new TextDecoder().decode(denied.body))).toMatchObject({
@@ -64,6 +73,49 @@ describe('createKeyvKeyStore', () => {
       expect(upstream.received).toHaveLength(1);
       await vault.close();
     });
+
+    it('should deny a call whose ancestor cannot be read as a storage error, not as a missing key', async () => {
+      const { vault, charge, fail } = flakyVault();
+      const session = await vault.issueKey({ capUsd: 10 });
+      const member = await vault.issueKey({ parentId: session.id, vendor: 'acme', capUsd: 5 });
+      const sent = upstream.received.length;
+      fail((key) => key.endsWith(session.id));
+      const denied = await charge(member.vaultKey);
+      expect([denied.status, denied.keybrake.error?.code]).toEqual([503, 'KEYBRAKE_STORAGE_ERROR']);
+      // Nor is a key issued with the unreadable ancestor left out of its chain.
+      await expect(vault.issueKey({ parentId: member.id, vendor: 'acme' })).rejects.toMatchObject({
+        code: 'KEYBRAKE_STORAGE_ERROR',
+      });
+      expect(upstream.received).toHaveLength(sent);
+      await vault.close();
+    });
+
+    it('should refuse to issue a key under a parent whose ancestor is missing from the store', async () => {
+      const { vault, backing } = flakyVault();
+      const session = await vault.issueKey({ capUsd: 10 });
+      const member = await vault.issueKey({ parentId: session.id, capUsd: 5 });
+      for (const key of backing.keys()) if (key.endsWith(`key:${session.id}`)) backing.delete(key);
+      await expect(vault.issueKey({ parentId: member.id, vendor: 'acme' })).rejects.toThrow(
+        `Cannot issue a key under ${member.id}: its ancestor ${session.id} is missing from the key store.`,
+      );
+      await vault.close();
+    });
+  });
+
+  it('should keep every child issued at once through two stores over one Keyv (two vaults of one process)', async () => {
+    const keyv = new Keyv();
+    const ledger = createMemoryLedger();
+    const [a, b] = [
+      createVault({ ledger, keyStore: createKeyvKeyStore({ keyv }) }),
+      createVault({ ledger, keyStore: createKeyvKeyStore({ keyv }) }),
+    ];
+    const session = await a.issueKey({ capUsd: 10 });
+    const children = await Promise.all(
+      [a, b, a, b].map((vault) => vault.issueKey({ parentId: session.id, capUsd: 1 })),
+    );
+    const { revoked } = await a.revokeKey(session.id);
+    expect(revoked.sort()).toEqual([session.id, ...children.map((child) => child.id)].sort());
+    await Promise.all([a.close(), b.close()]);
   });
 
   describe('when a key has been expired for longer than the retention', () => {

@@ -41,6 +41,9 @@ function storageOf(keyv: Keyv): object {
   return storage;
 }
 
+/** The tail of each storage's queue of writes (see `serial` in {@link createKeyvKeyStore}). */
+const queues = new WeakMap<object, Promise<unknown>>();
+
 const recordKey = (id: string) => `key:${id}`;
 const childrenKey = (id: string) => `children:${id}`;
 const pendingKey = (ref: string) => `pending:${ref}`;
@@ -53,7 +56,9 @@ const keepFor = (expiresAt: number, at: number) => Math.max(1, expiresAt + EXPIR
 
 /**
  * Creates a {@link KeyStore} on Keyv. Writes that append to a parent's list of children are
- * serialised within this process. Records and children lists are written with a Keyv TTL that ends
+ * serialised within this process, across every store over the same Keyv backend and namespace
+ * (not between processes: use `@keybrake/redis` there). Records and children lists are written
+ * with a Keyv TTL that ends
  * {@link EXPIRED_KEY_RETENTION_MS} after the key expires; backends that expire entries (Redis,
  * most Keyv adapters) then drop them, while a plain `Map` only forgets them when they are read.
  *
@@ -69,10 +74,16 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
   keyv.throwOnErrors = true;
   // Keyv also emits errors; without a listener an EventEmitter 'error' would crash the process.
   keyv.on('error', () => {});
-  let queue: Promise<unknown> = Promise.resolve();
+  const storage = storageOf(keyv);
+  // One queue per storage, not per store object: two stores over one Keyv (two vaults of one
+  // process) append to the same children lists.
   const serial = <T>(task: () => Promise<T>): Promise<T> => {
+    const queue = queues.get(storage) ?? Promise.resolve();
     const run = queue.then(task, task);
-    queue = run.catch(() => undefined);
+    queues.set(
+      storage,
+      run.catch(() => undefined),
+    );
     return run;
   };
   const guard = async <T>(what: string, task: () => Promise<T>): Promise<T> => {
@@ -85,12 +96,18 @@ export function createKeyvKeyStore(options: KeyvKeyStoreOptions = {}): KeyStore 
 
   return {
     shared: options.shared ?? !(keyv.store instanceof Map),
-    storage: storageOf(keyv),
+    storage,
     get: (id) => guard('read a key', async () => (await keyv.get<KeyRecord>(recordKey(id))) ?? undefined),
     getMany: (ids) =>
       guard('read keys', async () => {
         if (ids.length === 0) return [];
-        const values = await keyv.getMany<KeyRecord>(ids.map(recordKey));
+        // Keyv's own `getMany` over a store without one reads each key and drops the reads that
+        // failed (as `undefined`, whatever `throwOnErrors` says): a parent key the backend could
+        // not read would look like one that does not exist. Read each key, and let a failure throw.
+        const values =
+          keyv.store.getMany === undefined
+            ? await Promise.all(ids.map((id) => keyv.get<KeyRecord>(recordKey(id))))
+            : await keyv.getMany<KeyRecord>(ids.map(recordKey));
         return values.map((value) => value ?? undefined);
       }),
     create: (record) =>

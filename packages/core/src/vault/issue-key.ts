@@ -72,7 +72,13 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       });
     }
     const above = await context.keyStore.getMany(parent.ancestorIds);
-    ancestors = [parent, ...above.filter((record): record is KeyRecord => record !== undefined)];
+    // A key whose chain is broken is refused on every call: it must not be issued either.
+    const missing = above.findIndex((record) => record === undefined);
+    if (missing !== -1)
+      throw new InvalidPolicyError({
+        message: `Cannot issue a key under ${options.parentId}: its ancestor ${parent.ancestorIds[missing]} is missing from the key store.`,
+      });
+    ancestors = [parent, ...(above as KeyRecord[])];
     try {
       assertChainUsable(ancestors, now);
     } catch (error) {
