@@ -28,6 +28,42 @@ describe('createProxyLogger', () => {
     });
   });
 
+  describe('when a call is refused for its key', () => {
+    it('should log a revoked key under keyId, and one the vault does not know under presentedKeyId', async () => {
+      const upstream = await startAcmeUpstream();
+      const vault = createVault({ vendors: { acme: createAcmeVendor(upstream.url) }, secrets: { acme: ACME_SECRET } });
+      const stranger = createVault({
+        vendors: { acme: createAcmeVendor(upstream.url) },
+        secrets: { acme: ACME_SECRET },
+      });
+      const lines: string[] = [];
+      const logger = createProxyLogger({ destination: { write: (line: string) => lines.push(line) } });
+      const proxy = createProxyServer({ vault, adminToken: 'admin-token-0123456789-abcdef', logger });
+      const url = await proxy.listen({ port: 0 });
+      try {
+        const [revoked, unknown] = [
+          await vault.issueKey({ vendor: 'acme', capUsd: 10 }),
+          await stranger.issueKey({ vendor: 'acme', capUsd: 10 }),
+        ];
+        await vault.revokeKey(revoked.id);
+        for (const key of [revoked, unknown]) {
+          const answer = await fetch(`${url}/v1/phone/1`, { headers: { authorization: `Bearer ${key.vaultKey}` } });
+          expect(answer.status).toBe(401);
+          await answer.arrayBuffer();
+        }
+        const denials = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => 'decision' in e);
+        expect(denials.map((entry) => [entry.keyId, entry.presentedKeyId, entry.reason])).toEqual([
+          [revoked.id, undefined, 'KEYBRAKE_KEY_REVOKED'],
+          [null, unknown.id, 'KEYBRAKE_INVALID_KEY'],
+        ]);
+        expect(lines.join('')).not.toContain(revoked.vaultKey);
+      } finally {
+        await proxy.close();
+        await Promise.all([vault.close(), stranger.close(), upstream.close()]);
+      }
+    });
+  });
+
   describe('when the proxy is given a logger of its own', () => {
     it("should keep the logger's own redaction, and censor an error's Authorization header", async () => {
       const upstream = await startAcmeUpstream();

@@ -100,7 +100,7 @@ export async function handleVendorRequest(
 interface FinishedCall {
   /** The authenticated key. */
   keyId: string | undefined;
-  /** The id in the presented vault key when it was not authenticated (revoked, expired, unknown). */
+  /** The id in the presented vault key when the vault could not identify it (unknown); a revoked or expired key has `keyId`. */
   presentedKeyId?: string | undefined;
   vendor: string;
   method: string;
