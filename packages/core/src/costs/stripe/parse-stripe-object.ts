@@ -41,7 +41,7 @@ export interface StripeObject {
   paid: boolean | undefined;
   /** Issuing Authorization `approved`. */
   approved: boolean | undefined;
-  /** Invoice `paid_out_of_band`: marked paid outside Stripe, nothing moved through it. */
+  /** Invoice `paid_out_of_band` (API versions before 2025-03-31.basil): marked paid outside Stripe. */
   paidOutOfBand: boolean | undefined;
 }
 

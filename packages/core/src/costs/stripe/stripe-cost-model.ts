@@ -770,9 +770,11 @@ function buildRoutes({
           return known(context.fx.toMicroUsd(Math.max(0, invoice.amountRemaining), invoice.currency), 'invoice paid');
         },
         settle: ({ form, estimate, object, context }) => {
-          // Marked paid outside Stripe, as asked and as the answer confirms: its `amount_paid` is
-          // the whole invoice, none of which moved through Stripe.
-          if (form.paid_out_of_band === 'true' && object?.paidOutOfBand === true)
+          // Marked paid outside Stripe, as asked: its `amount_paid` is the whole invoice, none of
+          // which moved through Stripe. Invoices have not said so since 2025-03-31.basil (no
+          // `paid_out_of_band` field), so the form decides; only an older API's explicit
+          // `paid_out_of_band: false` says Stripe did not take it so, and the payment is counted.
+          if (form.paid_out_of_band === 'true' && object?.paidOutOfBand !== false)
             return known(0, 'invoice marked paid out of band');
           // The invoice may have grown since it was looked up (finalised, a balance added):
           // the larger of the estimate and what the answer says was paid.
