@@ -45,16 +45,29 @@ interface RouteInput {
   ids: string[];
 }
 
+interface EstimateInput extends RouteInput {
+  /**
+   * Looks up a Stripe object (`undefined` if it cannot be read) and keeps it for the settlement,
+   * which cannot look anything up: see {@link SettleInput.lookedUp}.
+   */
+  lookup(path: string): Promise<StripeObject | undefined>;
+}
+
 interface SettleInput extends RouteInput {
   /** The parsed 2xx response object. */
   object: StripeObject | undefined;
   estimate: CostEstimate;
+  /**
+   * The object the estimate last read with {@link EstimateInput.lookup} (an invoice before its
+   * payment), or `undefined`: none read, or not this model's estimate of this very request.
+   */
+  lookedUp: StripeObject | undefined;
 }
 
 interface RouteHandler {
   /** Whether money can move: a 5xx answer keeps the estimate (outcome unknown) instead of settling to 0. */
   moneyMoving: boolean;
-  estimate(input: RouteInput): CostEstimate | Promise<CostEstimate>;
+  estimate(input: EstimateInput): CostEstimate | Promise<CostEstimate>;
   settle(input: SettleInput): CostSettlement;
 }
 
@@ -189,11 +202,15 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         const old = unpricedVersion(request);
         if (old) return { kind: 'unknown', reason: old, fallback: false };
       }
-      const estimate = await match.route.handler.estimate({ request, form, context, ids: match.ids });
+      const read: EstimateRead = { request, form, match };
+      const lookup = async (path: string) => {
+        read.lookedUp = await lookupObject(context, path);
+        return read.lookedUp;
+      };
+      const estimate = await match.route.handler.estimate({ request, form, context, ids: match.ids, lookup });
       // A plain copy (a handler's result may be shared) carrying what it read under this model's own
       // symbol, not enumerable: not in the estimate's JSON, logs or equality, and never read by
       // another model (whose routes and options may differ).
-      const read: EstimateRead = { request, form, match };
       return Object.defineProperty({ ...estimate }, READ, { value: read });
     },
 
@@ -225,16 +242,21 @@ export function createStripeCostModel(options: StripeCostOptions = {}): CostMode
         ids: match.ids,
         object: parseStripeObject(response.json),
         estimate,
+        lookedUp: ours?.lookedUp,
       });
     },
   };
 }
 
-/** What an estimate read: the request (settled only with it), its checked form and its route. */
+/**
+ * What an estimate read: the request (settled only with it), its checked form, its route and the
+ * object its route looked up.
+ */
 interface EstimateRead {
   request: CostRequest;
   form: Record<string, string>;
   match: NonNullable<ReturnType<typeof matchRoute>>;
+  lookedUp?: StripeObject | undefined;
 }
 
 /**
@@ -759,9 +781,9 @@ function buildRoutes({
       '/v1/invoices/:id/pay',
       {
         moneyMoving: true,
-        async estimate({ form, context, ids }) {
+        async estimate({ form, context, ids, lookup }) {
           if (form.paid_out_of_band === 'true') return known(0, 'invoice marked paid out of band');
-          const invoice = await lookupObject(context, `/v1/invoices/${ids[0]}`);
+          const invoice = await lookup(`/v1/invoices/${ids[0]}`);
           if (!invoice?.currency || invoice.amountRemaining === undefined) {
             return { kind: 'unknown', reason: `invoice ${ids[0]} could not be read to price its payment` };
           }
@@ -769,16 +791,22 @@ function buildRoutes({
             return known(0, `invoice already ${invoice.status}`);
           return known(context.fx.toMicroUsd(Math.max(0, invoice.amountRemaining), invoice.currency), 'invoice paid');
         },
-        settle: ({ form, estimate, object, context }) => {
+        settle: ({ form, estimate, object, context, lookedUp }) => {
           // Marked paid outside Stripe, as asked: its `amount_paid` is the whole invoice, none of
           // which moved through Stripe. Invoices have not said so since 2025-03-31.basil (no
           // `paid_out_of_band` field), so the form decides; only an older API's explicit
           // `paid_out_of_band: false` says Stripe did not take it so, and the payment is counted.
           if (form.paid_out_of_band === 'true' && object?.paidOutOfBand !== false)
             return known(0, 'invoice marked paid out of band');
+          // `amount_paid` counts every payment of the invoice, those before this call too (an
+          // invoice takes several partial payments): this call paid its rise over the looked-up
+          // invoice's. If that cannot be read, the whole `amount_paid`: over, never under.
+          const before = lookedUp?.currency === object?.currency ? lookedUp?.amountPaid : undefined;
+          const amountPaid =
+            object?.amountPaid === undefined || before === undefined ? object?.amountPaid : object.amountPaid - before;
           // The invoice may have grown since it was looked up (finalised, a balance added):
-          // the larger of the estimate and what the answer says was paid.
-          const paid = settleAmount(context, object?.amountPaid, object?.currency, estimate, 'invoice paid');
+          // the larger of the estimate and what the answer says this call paid.
+          const paid = settleAmount(context, amountPaid, object?.currency, estimate, 'invoice paid');
           if (estimate.kind !== 'known') return paid;
           return paid.kind === 'known' && paid.micros > estimate.micros ? paid : keepEstimate(estimate);
         },

@@ -203,6 +203,49 @@ describe('Stripe calls that can move money', () => {
     expect(settlement).toMatchObject({ kind: 'known', micros: 100_001_000_000 });
   });
 
+  describe('paying the rest of a partly paid invoice', () => {
+    // $40 paid before (a PaymentIntent attached with attach_payment, counted at its confirmation):
+    // the answer's `amount_paid` counts it too.
+    const before = {
+      id: 'in_1',
+      object: 'invoice',
+      status: 'open',
+      currency: 'usd',
+      amount_due: 10_000,
+      amount_paid: 4_000,
+      amount_remaining: 6_000,
+    };
+    const after = { ...before, status: 'paid', amount_paid: 10_000, amount_remaining: 0 };
+
+    it('should settle at the $60 this call paid, not the $40 paid before as well', async () => {
+      const context = costContext({ lookups: { '/v1/invoices/in_1': before } });
+      const { estimate, settlement } = await run({ path: '/v1/invoices/in_1/pay', form: {} }, after, { context });
+      expect(estimate).toMatchObject({ kind: 'known', micros: 60_000_000 });
+      expect(settlement).toMatchObject({ kind: 'known', micros: 60_000_000 });
+    });
+
+    it("should settle at the answer's whole amount_paid when the earlier one cannot be read", async () => {
+      const { amount_paid: _, ...unread } = before;
+      const context = costContext({ lookups: { '/v1/invoices/in_1': unread } });
+      const { settlement } = await run({ path: '/v1/invoices/in_1/pay', form: {} }, after, { context });
+      expect(settlement).toMatchObject({ kind: 'known', micros: 100_000_000 });
+    });
+
+    it('vault: spends $60 of the cap, not $100', async () => {
+      const reply = (request: { method: string }) => ({ body: request.method === 'GET' ? before : after });
+      await withStripeVault(reply, async (vault, upstream) => {
+        const key = await vault.issueKey({ vendor: 'stripe', capUsd: 100 });
+        const response = await vault.createFetch({ vaultKey: key.vaultKey })(
+          'https://api.stripe.com/v1/invoices/in_1/pay',
+          { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' },
+        );
+        expect(response.status).toBe(200);
+        expect(upstream.received.map((request) => request.method)).toEqual(['GET', 'POST']);
+        expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(60);
+      });
+    });
+  });
+
   it('should credit only refunds that went through, and only the amount a legacy charge refund names', async () => {
     const model = { creditRefunds: true };
     const refund = (status: string) => ({ id: 're_1', object: 'refund', amount: 50_000, currency: 'usd', status });
