@@ -833,10 +833,15 @@ function buildRoutes({
       '/v1/refunds/:id/cancel',
       creditRefunds
         ? {
-            // Cancelling a credited refund takes the credit back.
+            // Cancelling a credited refund would take the credit back. But only a refund that has
+            // `succeeded` can have been credited (see `creditHandler`), and Stripe cancels only one
+            // in `requires_action`, never credited: cancelling that takes nothing back. A
+            // `succeeded` one (Stripe refuses to cancel it) is still priced at its amount.
             moneyMoving: true,
             async estimate({ context, ids }) {
               const refund = await lookupObject(context, `/v1/refunds/${ids[0]}`);
+              if (refund?.status !== undefined && refund.status !== 'succeeded')
+                return known(0, `refund ${refund.status} canceled: never credited, nothing taken back`);
               if (refund?.amount === undefined || !refund.currency) {
                 return { kind: 'unknown', reason: `refund ${ids[0]} could not be read to price its cancellation` };
               }

@@ -3,17 +3,23 @@
 import { describe, expect, it } from 'vitest';
 import { startRecordingUpstream } from '../../test-utils/start-recording-upstream.js';
 import { createVault, type Vault } from '../../vault/create-vault.js';
+import { stripeVendor } from '../../vendors/stripe-vendor.js';
 import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext } from '../cost-model.js';
 import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-model.js';
 
-/** Runs `use` with a vault fronting Stripe at a loopback upstream answering with `reply`; closes both after. */
+/**
+ * Runs `use` with a vault fronting Stripe at a loopback upstream answering with `reply`, its cost
+ * model built with `model`; closes both after.
+ */
 async function withStripeVault(
   reply: Parameters<typeof startRecordingUpstream>[0],
   use: (vault: Vault, upstream: Awaited<ReturnType<typeof startRecordingUpstream>>) => Promise<void>,
+  model: StripeCostOptions = {},
 ): Promise<void> {
   const upstream = await startRecordingUpstream(reply);
   const vault = createVault({
+    vendors: { stripe: stripeVendor(model) },
     secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
     upstreams: { stripe: upstream.url },
     fx: { jpy: '0.0067' },
@@ -277,6 +283,58 @@ describe('Stripe calls that can move money', () => {
     });
     expect((await run({ path: '/v1/charges/ch_1/refund', form: {} }, charge, { model })).settlement).toMatchObject({
       micros: 0,
+    });
+  });
+
+  describe('cancelling a refund with creditRefunds', () => {
+    // Stripe cancels only a refund in `requires_action`, which was never credited (only a
+    // `succeeded` refund is): its cancellation takes nothing back.
+    const model = { creditRefunds: true };
+    const refund = { id: 're_1', object: 'refund', amount: 50_000, currency: 'usd', status: 'requires_action' };
+    const cancel = (lookedUp: unknown) =>
+      run(
+        { path: '/v1/refunds/re_1/cancel', form: {} },
+        { ...refund, status: 'canceled' },
+        {
+          model,
+          context: costContext({ lookups: { '/v1/refunds/re_1': lookedUp } }),
+        },
+      );
+
+    it('should price cancelling a requires_action refund at 0', async () => {
+      const created = await run({ path: '/v1/refunds', form: { payment_intent: 'pi_1' } }, refund, { model });
+      expect(created.settlement).toMatchObject({ kind: 'known', micros: 0 }); // not credited
+      const { estimate, settlement } = await cancel(refund);
+      expect(estimate).toMatchObject({ kind: 'known', micros: 0 });
+      expect(settlement).toMatchObject({ kind: 'known', micros: 0 });
+    });
+
+    it('should still take back the credit of a succeeded refund, and be unknown when the refund cannot be read', async () => {
+      expect((await cancel({ ...refund, status: 'succeeded' })).estimate).toMatchObject({
+        kind: 'known',
+        micros: 500_000_000,
+      });
+      expect((await cancel(undefined)).estimate.kind).toBe('unknown');
+    });
+
+    it('vault: a $10-cap key can cancel a $500 requires_action refund it was never credited for', async () => {
+      const reply = (request: { method: string }) => ({
+        body: request.method === 'GET' ? refund : { ...refund, status: 'canceled' },
+      });
+      await withStripeVault(
+        reply,
+        async (vault, upstream) => {
+          const key = await vault.issueKey({ vendor: 'stripe', capUsd: 10 });
+          const response = await vault.createFetch({ vaultKey: key.vaultKey })(
+            'https://api.stripe.com/v1/refunds/re_1/cancel',
+            { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' },
+          );
+          expect(response.status).toBe(200);
+          expect(upstream.received.map((request) => request.method)).toEqual(['GET', 'POST']);
+          expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(0);
+        },
+        model,
+      );
     });
   });
 });
