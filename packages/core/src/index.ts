@@ -94,6 +94,7 @@ export {
   type ParsedVaultKey,
   parseVaultKey,
   redactVaultKeys,
+  toKeyId,
 } from './keys/vault-key-format.js';
 export { createMemoryLedger } from './ledger/create-memory-ledger.js';
 export {

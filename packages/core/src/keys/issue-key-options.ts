@@ -5,7 +5,10 @@ export interface IssueKeyOptions {
    * budget-only session key, whose children name vendors. A child of a vendor key inherits it.
    */
   vendor?: string | undefined;
-  /** Parent key id: the child's spend counts against the parent's caps, and its policy must narrow the parent's. */
+  /**
+   * Parent key id: the child's spend counts against the parent's caps, and its policy must narrow
+   * the parent's. The parent's vault key names it too (only its id is used, and it is never echoed).
+   */
   parentId?: string | undefined;
   /** Lifetime cap in USD. A root key needs `capUsd` or `dailyCapUsd`. */
   capUsd?: number | string | undefined;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { generateVaultKey, hashVaultKey, parseVaultKey, redactVaultKeys } from './vault-key-format.js';
+import { generateVaultKey, hashVaultKey, parseVaultKey, redactVaultKeys, toKeyId } from './vault-key-format.js';
 
 describe('generateVaultKey', () => {
   it('should make a recognisable, checksummed key whose id parses back', () => {
@@ -27,6 +27,16 @@ describe('parseVaultKey', () => {
       expect(parseVaultKey(`sk_test_${vaultKey.slice(8)}`)).toBeUndefined();
       expect(parseVaultKey('')).toBeUndefined();
     });
+  });
+});
+
+describe('toKeyId', () => {
+  it('should read a vault key as its id, and leave an id or a key with a typo as it is', () => {
+    const { vaultKey, keyId } = generateVaultKey('live');
+    expect(toKeyId(vaultKey)).toBe(keyId);
+    expect(toKeyId(keyId)).toBe(keyId);
+    const typo = `${vaultKey.slice(0, -1)}${vaultKey.endsWith('A') ? 'B' : 'A'}`;
+    expect(toKeyId(typo)).toBe(typo);
   });
 });
 

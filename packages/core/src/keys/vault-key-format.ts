@@ -97,6 +97,24 @@ export function parseVaultKey(candidate: string): ParsedVaultKey | undefined {
   return { mode: match[1] as KeyMode, keyId: `${KEY_ID_PREFIX}${(match[2] ?? '').slice(0, ID_LENGTH)}` };
 }
 
+/**
+ * The key id a caller names a key by: a key id as given, or the id inside a well-formed vault key,
+ * so an operator holding only a leaked vault key can show or revoke it. A key-shaped string whose
+ * checksum fails names no key and is returned as is: redact it before it is shown
+ * ({@link redactVaultKeys}).
+ *
+ * @param idOrVaultKey - A key id (`kbk_…`) or a vault key (`kb_test_…`).
+ * @returns The key id.
+ * @example
+ * ```ts
+ * toKeyId('kb_test_…'); // 'kbk_…'
+ * toKeyId('kbk_…'); // 'kbk_…'
+ * ```
+ */
+export function toKeyId(idOrVaultKey: string): string {
+  return parseVaultKey(idOrVaultKey)?.keyId ?? idOrVaultKey;
+}
+
 /** Whether a string looks like a vault key (for redaction): prefix and length, no checksum. */
 export function looksLikeVaultKey(text: string): boolean {
   return /kb_(test|live)_[0-9A-Za-z]{20,}/.test(text);

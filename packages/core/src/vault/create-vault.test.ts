@@ -246,6 +246,36 @@ describe('createVault', () => {
       expect(upstream.received).toHaveLength(1);
     });
 
+    // An operator holding only a leaked vault key can show and revoke it; no error quotes a vault key.
+    it('should show, issue under and revoke a key named by its vault key, and never echo one in an error', async () => {
+      const vault = makeVault();
+      const { session, billing, notify } = await team(vault);
+      expect((await vault.getKeyStatus(billing.vaultKey)).id).toBe(billing.id);
+      const child = await vault.issueKey({ parentId: billing.vaultKey, capUsd: 1 });
+      expect(child.parentId).toBe(billing.id);
+      expect((await vault.revokeKey(session.vaultKey)).revoked.sort()).toEqual(
+        [session.id, billing.id, notify.id, child.id].sort(),
+      );
+      await expect(vault.issueKey({ parentId: billing.vaultKey, capUsd: 1 })).rejects.toThrow(
+        `Cannot issue a key under ${billing.id}: it was revoked. Issue it under a live key.`,
+      );
+      // A key-shaped string whose checksum fails names no key, and is not echoed either.
+      const forged = `${billing.vaultKey.slice(0, -1)}${billing.vaultKey.endsWith('A') ? 'B' : 'A'}`;
+      const messages: string[] = [];
+      for (const run of [
+        () => vault.getKeyStatus(forged),
+        () => vault.revokeKey(forged),
+        () => vault.issueKey({ parentId: forged, capUsd: 1 }),
+      ]) {
+        messages.push(await run().then(String, (error: unknown) => (error as Error).message));
+      }
+      expect(messages).toEqual([
+        'Key [redacted vault key] does not exist.',
+        'Key [redacted vault key] does not exist.',
+        'Parent key [redacted vault key] does not exist.',
+      ]);
+    });
+
     it('should refuse malformed and unknown keys', async () => {
       const vault = makeVault();
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });

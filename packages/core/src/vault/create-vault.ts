@@ -92,11 +92,21 @@ export interface VaultOptions {
 
 /** A vault: issues vault keys and runs capped vendor calls with the real secrets it holds. */
 export interface Vault {
-  /** Issues a vault key with a policy; a child key's policy must narrow its parent's. */
+  /**
+   * Issues a vault key with a policy; a child key's policy must narrow its parent's. `parentId` may
+   * be the parent's vault key instead of its id, as for `revokeKey`.
+   */
   issueKey(options: IssueKeyOptions): Promise<IssuedKey>;
-  /** Revokes a key and all its descendants, effective on their next call. Returns every id revoked. */
+  /**
+   * Revokes a key and all its descendants, effective on their next call. Returns every id revoked.
+   * The key is named by its id, or by the vault key itself (a leaked one, say): only its id is
+   * used, and an error never echoes the vault key. Throws `InvalidKeyError` if no such key exists.
+   */
   revokeKey(keyId: string): Promise<{ revoked: string[] }>;
-  /** Spend, reservations, remaining budget and lifetime of a key, once every call answered so far is settled. */
+  /**
+   * Spend, reservations, remaining budget and lifetime of a key, once every call answered so far is
+   * settled. The key is named by its id or by its vault key, as for `revokeKey`.
+   */
   getKeyStatus(keyId: string): Promise<KeyStatus>;
   /**
    * Runs one vendor call: the engine behind the capped fetch and the proxy. Denials come back as

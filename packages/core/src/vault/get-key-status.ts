@@ -1,19 +1,24 @@
 import { InvalidKeyError } from '../errors/invalid-key-error.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import type { CapStatus, KeyStatus } from '../keys/key-status.js';
+import { redactVaultKeys, toKeyId } from '../keys/vault-key-format.js';
 import { fromMicroUsd } from '../money/micro-usd.js';
 import type { VaultContext } from './vault-context.js';
 
 /**
  * Reads a key's status: its spend and reservations, each cap of the key and its ancestors with
- * what remains, and the tightest remaining budget.
+ * what remains, and the tightest remaining budget. The key may be named by its vault key: only
+ * its id is used, and the vault key is never echoed.
  *
  * @throws {InvalidKeyError} if the key does not exist.
  */
-export async function getKeyStatus(context: VaultContext, keyId: string): Promise<KeyStatus> {
+export async function getKeyStatus(context: VaultContext, idOrVaultKey: string): Promise<KeyStatus> {
+  const keyId = toKeyId(idOrVaultKey);
   const record = await context.keyStore.get(keyId);
   // Another mode's key (from a vault sharing this store) is not this vault's to show or revoke.
-  if (!record || record.mode !== context.mode) throw new InvalidKeyError({ message: `Key ${keyId} does not exist.` });
+  if (!record || record.mode !== context.mode) {
+    throw new InvalidKeyError({ message: `Key ${redactVaultKeys(keyId)} does not exist.` });
+  }
   const now = context.now();
   const ancestors = (await context.keyStore.getMany(record.ancestorIds)).filter(
     (entry): entry is KeyRecord => entry !== undefined,

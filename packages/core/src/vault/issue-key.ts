@@ -5,7 +5,7 @@ import { UnknownVendorError } from '../errors/unknown-vendor-error.js';
 import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
 import type { KeyRecord } from '../keys/key-record.js';
 import { parseDuration } from '../keys/parse-duration.js';
-import { generateVaultKey } from '../keys/vault-key-format.js';
+import { generateVaultKey, redactVaultKeys, toKeyId } from '../keys/vault-key-format.js';
 import { formatUsd, toOptionalMicroUsd } from '../money/micro-usd.js';
 import { parseEndpointPattern, patternIsCoveredBy } from '../paths/endpoint-matcher.js';
 import { assertChainUsable } from './load-key-chain.js';
@@ -22,14 +22,15 @@ export const MAX_CHAIN_KEYS = 16;
 /** How far past its parent's expiry a child's `expiresIn` is cut rather than refused. */
 const CLOCK_SLACK_MS = 60_000;
 
-/**
- * Validates a policy, checks that it narrows its parent's, and stores a new key.
- *
- * @throws {InvalidPolicyError | UnknownVendorError | KeyRevokedError | KeyExpiredError | StorageError}
- */
 /** The last instant a JavaScript `Date` can hold, epoch ms. */
 const MAX_DATE_MS = 8.64e15;
 
+/**
+ * Validates a policy, checks that it narrows its parent's, and stores a new key. The parent may be
+ * named by its vault key: only its id is used, and the vault key is never echoed.
+ *
+ * @throws {InvalidPolicyError | UnknownVendorError | KeyRevokedError | KeyExpiredError | StorageError}
+ */
 export async function issueKey(context: VaultContext, options: IssueKeyOptions): Promise<IssuedKey> {
   const now = context.now();
   const capMicros = toOptionalMicroUsd(options.capUsd);
@@ -58,17 +59,19 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
   let expiresAt: number;
 
   if (options.parentId !== undefined) {
-    parent = await context.keyStore.get(options.parentId);
-    if (!parent) throw new InvalidPolicyError({ message: `Parent key ${options.parentId} does not exist.` });
+    const parentId = toKeyId(options.parentId);
+    parent = await context.keyStore.get(parentId);
+    if (!parent) throw new InvalidPolicyError({ message: `Parent key ${redactVaultKeys(parentId)} does not exist.` });
+    // Found, the parent is named by its id: a vault key the caller named it by is never echoed.
     if (parent.mode !== context.mode) {
       // Two vaults of different modes may share a store: a live key's spend must never draw on a test budget.
       throw new InvalidPolicyError({
-        message: `Parent key ${options.parentId} is a ${parent.mode} key, and this vault issues ${context.mode} keys.`,
+        message: `Parent key ${parentId} is a ${parent.mode} key, and this vault issues ${context.mode} keys.`,
       });
     }
     if (parent.ancestorIds.length + 2 > MAX_CHAIN_KEYS) {
       throw new InvalidPolicyError({
-        message: `Cannot issue a key under ${options.parentId}: it already has ${parent.ancestorIds.length} ancestor(s), and a key chain holds at most ${MAX_CHAIN_KEYS} keys. Issue it higher up the tree.`,
+        message: `Cannot issue a key under ${parentId}: it already has ${parent.ancestorIds.length} ancestor(s), and a key chain holds at most ${MAX_CHAIN_KEYS} keys. Issue it higher up the tree.`,
       });
     }
     const above = await context.keyStore.getMany(parent.ancestorIds);
@@ -83,9 +86,8 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
       assertChainUsable(ancestors, now);
     } catch (error) {
       // Said of the parent asked for, not as the denial of a call (no call was made).
-      const whose = (id: string) => (id === options.parentId ? 'it' : `its ancestor ${id}`);
-      const message = (why: string) =>
-        `Cannot issue a key under ${options.parentId}: ${why}. Issue it under a live key.`;
+      const whose = (id: string) => (id === parentId ? 'it' : `its ancestor ${id}`);
+      const message = (why: string) => `Cannot issue a key under ${parentId}: ${why}. Issue it under a live key.`;
       if (error instanceof KeyRevokedError)
         throw new KeyRevokedError({
           keyId: error.keyId,

@@ -1,4 +1,4 @@
-import { parseVaultKey } from '@keybrake/core';
+import { toKeyId } from '@keybrake/core';
 import type { IssueKeyBody } from '../wire/parse-issue-key-body.js';
 import type { WireIssuedKey, WireKeyStatus } from '../wire/wire-types.js';
 import { type CliIo, EXIT } from './cli-io.js';
@@ -102,7 +102,7 @@ async function showOrRevoke(command: 'show' | 'revoke', args: string[], io: CliI
   const [named, extra] = positionals;
   if (named === undefined) return usageError(io, `${name} needs a key id (kbk_…) or the vault key.`, name);
   // Named by the vault key itself (a leaked one, say): only its id goes over the wire.
-  const id = parseVaultKey(named)?.keyId ?? named;
+  const id = toKeyId(named);
   if (extra !== undefined) return usageError(io, `unexpected argument "${extra}".`, name);
   const admin = openAdminClient(values.url, io);
   if (typeof admin === 'number') return admin;

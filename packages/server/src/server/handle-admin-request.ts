@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { KeybrakeError, parseVaultKey, redactVaultKeys } from '@keybrake/core';
+import { KeybrakeError, redactVaultKeys, toKeyId } from '@keybrake/core';
 import { parseAuditQuery } from '../wire/parse-audit-query.js';
 import { parseIssueKeyBody } from '../wire/parse-issue-key-body.js';
 import { toWireAuditResult } from '../wire/to-wire-audit-result.js';
@@ -63,7 +63,8 @@ export async function handleAdminRequest(
     if (keyMatch) {
       const presented = keyMatch[1] ?? '';
       // A vault key (a leaked one an operator revokes, say) names its key; it is never logged or echoed.
-      keyId = parseVaultKey(presented)?.keyId ?? (KEY_ID.test(presented) ? presented : undefined);
+      const named = toKeyId(presented);
+      keyId = KEY_ID.test(named) ? named : undefined;
       if (method !== 'GET' && method !== 'DELETE') return methodNotAllowed(response, 'GET, DELETE');
       if (keyId === undefined) {
         const shown = JSON.stringify(redactVaultKeys(presented).slice(0, 80));
