@@ -825,6 +825,30 @@ describe('createVault', () => {
       expect((await vault.getKeyStatus(lenient.id)).spentUsd).toBe(4);
       expect(upstream.received).toHaveLength(1);
     });
+
+    it('should not quote a vault key the caller wrote into the path in its denial', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const denied = await callWith(vault, key.vaultKey, 'POST', `/v1/payouts/${key.vaultKey}`);
+      expect(denied.keybrake.error?.code).toBe('KEYBRAKE_UNKNOWN_COST');
+      expect(denied.keybrake.error?.message).toContain('POST /v1/payouts/[redacted vault key]');
+      expect(Buffer.from(denied.body).toString()).not.toContain(key.vaultKey);
+      const failing = customVault({
+        estimate: () => {
+          throw new Error('price service down');
+        },
+        settle: () => ({ kind: 'unknown', reason: 'unused' }),
+      });
+      const custom = await failing.issueKey({ vendor: 'custom', capUsd: 10 });
+      const failed = await failing.handle({
+        vaultKey: custom.vaultKey,
+        method: 'POST',
+        path: `/v1/charges/${custom.vaultKey}`,
+        headers: {},
+      });
+      expect(failed.keybrake.error?.message).toContain('failed POST /v1/charges/[redacted vault key], so it cannot');
+      expect(upstream.received).toHaveLength(0);
+    });
   });
 
   describe('when the body is too large', () => {

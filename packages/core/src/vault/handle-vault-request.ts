@@ -322,14 +322,15 @@ async function allowOrDeny(
     await costContext.revocationsChecked();
     if (KeybrakeError.isInstance(error)) throw error;
     record.note = `the cost model failed (${errorName(error)})`;
-    throw costModelError(vendor, method, path, 'failed');
+    // The path as audited: a vault key a caller wrote into it is never echoed.
+    throw costModelError(vendor, method, record.path, 'failed');
   }
   // A lookup aborted by the caller reads as `unknown` to the model: the abort, not a denial; so
   // does one refused for a revoked key, which the model may have caught.
   request.signal?.throwIfAborted();
   const revocationsChecked = costContext.revocationsChecked();
   if (revocationsChecked !== undefined) await revocationsChecked;
-  const estimatedMicros = resolveEstimate(estimate, chain, method, path, vendor, record);
+  const estimatedMicros = resolveEstimate(estimate, chain, method, record.path, vendor, record);
   record.estimatedMicros = estimatedMicros;
   if (estimate.kind === 'known' && estimate.note) record.note = estimate.note;
   // An estimate that read the vendor may have taken up to upstreamTimeout: a key that expired
@@ -1153,6 +1154,11 @@ function tooLarge(size: string, limitBytes: number): InvalidRequestError {
   });
 }
 
+/**
+ * The micro-dollars a call reserves: its known estimate, or the chain's fallback for an unknown
+ * cost; denied without one. `path` is only quoted in the denial, so it is the audited path, with any
+ * vault key redacted; so is the model's reason, which often quotes the path too.
+ */
 function resolveEstimate(
   estimate: CostEstimate,
   chain: readonly KeyRecord[],
@@ -1167,9 +1173,10 @@ function resolveEstimate(
     record.note = 'the cost model returned a malformed estimate';
     throw costModelError(vendor, method, path, 'returned a malformed estimate for');
   }
+  const reason = redactVaultKeys(String(estimate.reason));
   if (estimate.fallback === false) {
     throw new UnknownCostError({
-      message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), and no fallback estimate can stand for it. The call was not sent. Retrying will not help.`,
+      message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${reason}), and no fallback estimate can stand for it. The call was not sent. Retrying will not help.`,
     });
   }
   // The largest fallback of the chain: a child cannot reserve less than an ancestor asks.
@@ -1180,7 +1187,7 @@ function resolveEstimate(
   }
   if (fallback !== undefined) return fallback;
   throw new UnknownCostError({
-    message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${estimate.reason}), so it cannot be capped. Retrying will not help; set a fallbackEstimateUsd on the key to allow it.`,
+    message: `Keybrake denied this call: the cost of ${method} ${path} cannot be determined (${reason}), so it cannot be capped. Retrying will not help; set a fallbackEstimateUsd on the key to allow it.`,
   });
 }
 
