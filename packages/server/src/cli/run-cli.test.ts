@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateVaultKey } from '@keybrake/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureIo } from '../test-utils/capture-io.js';
 import { startAcmeUpstream } from '../test-utils/start-acme-upstream.js';
@@ -50,6 +51,12 @@ describe('runCli', () => {
         [['keys', 'issue', '--max-calls', 'ten'], /--max-calls must be a whole number/],
         [['keys', 'issue', '--metadata', '{'], /--metadata must be a JSON object/],
         [['keys', 'show', 'kbk_1', 'kbk_2'], /unexpected argument "kbk_2"/],
+        // A vault key on the command line is never printed back.
+        [
+          ['keys', 'revoke', 'kbk_1', generateVaultKey('test').vaultKey],
+          /unexpected argument "\[redacted vault key\]"/,
+        ],
+        [['keys', 'show', `--${generateVaultKey('live').vaultKey}`], /Unknown option '--\[redacted vault key\]'/],
         [['audit', '--limit', 'all'], /--limit must be a whole number/],
         [['keys', 'show', 'kbk_1', '--url', 'localhost:8787'], /invalid --url/],
         [['serve', '--price', 'twilio'], /Invalid --price "twilio"/],
