@@ -79,7 +79,7 @@ export async function issueKey(context: VaultContext, options: IssueKeyOptions):
     const missing = above.findIndex((record) => record === undefined);
     if (missing !== -1)
       throw new InvalidPolicyError({
-        message: `Cannot issue a key under ${options.parentId}: its ancestor ${parent.ancestorIds[missing]} is missing from the key store.`,
+        message: `Cannot issue a key under ${parentId}: its ancestor ${parent.ancestorIds[missing]} is missing from the key store.`,
       });
     ancestors = [parent, ...(above as KeyRecord[])];
     try {
