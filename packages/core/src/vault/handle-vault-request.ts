@@ -29,6 +29,7 @@ import { formatUsd, fromMicroUsd, type MicroUsd } from '../money/micro-usd.js';
 import { matchesEndpoint } from '../paths/endpoint-matcher.js';
 import { normalizePath } from '../paths/normalize-path.js';
 import type { VendorDefinition, VendorErrorResponse } from '../vendors/vendor-definition.js';
+import { declaredCharset, UNREADABLE_CHARSET } from './declared-charset.js';
 import { assertChainUsable, loadKeyChain } from './load-key-chain.js';
 import { parseFormBody } from './parse-form-body.js';
 import { readVaultKey } from './read-vault-key.js';
@@ -87,13 +88,6 @@ const PENDING_TTL_MS = 7 * 86_400_000;
 const decoder = new TextDecoder();
 /** Charsets a body is read in as sent: UTF-8, and ASCII, a subset of it. */
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
-
-/** The `charset` parameter of a `Content-Type`, lower-cased and unquoted, if it has one. */
-function declaredCharset(contentType: string | undefined): string | undefined {
-  if (contentType === undefined || !/charset/i.test(contentType)) return undefined;
-  const match = /;\s*charset\s*=\s*("?)([^";,\s]*)\1/i.exec(contentType);
-  return match ? (match[2] ?? '').toLowerCase() : 'unreadable';
-}
 
 /** Decodes a request body for its cost model as the bytes are sent: a byte order mark is kept, not dropped. */
 const requestDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -289,9 +283,13 @@ async function allowOrDeny(
   if (charset !== undefined && !UTF8_CHARSETS.has(charset)) {
     // Priced as UTF-8, a body the vendor decodes otherwise says something else to it: Latin-1
     // `Ã©` is two characters there, one `é` here (an SMS of fewer, cheaper segments).
+    const declared =
+      charset === UNREADABLE_CHARSET
+        ? 'in a charset Keybrake cannot tell for sure (a malformed Content-Type, or one that names two)'
+        : `in charset ${JSON.stringify(charset.slice(0, 40))}`;
     throw new InvalidRequestError({
       status: 415,
-      message: `Keybrake denied this call: its body is declared in charset ${JSON.stringify(charset.slice(0, 40))}, and Keybrake reads bodies as UTF-8 to price them. The call was not sent; send the body in UTF-8.`,
+      message: `Keybrake denied this call: its body is declared ${declared}, and Keybrake reads bodies as UTF-8 to price them. The call was not sent; send the body in UTF-8.`,
     });
   }
   if (body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {

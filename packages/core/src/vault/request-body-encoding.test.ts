@@ -77,6 +77,10 @@ describe('a request body declared in a charset other than UTF-8', () => {
       'application/x-www-form-urlencoded; charset=ISO-8859-1',
       'application/x-www-form-urlencoded;charset="windows-1252"',
       'application/x-www-form-urlencoded; charset=',
+      // Named twice: one parser reads the first, another (Rack) the last.
+      'application/x-www-form-urlencoded; charset=utf-8; charset=ISO-8859-1',
+      // The first `charset=` in the text is inside another parameter's quoted value.
+      'application/x-www-form-urlencoded; x="; charset=utf-8"; charset=ISO-8859-1',
     ]) {
       const refused = await send(type);
       expect(refused.status).toBe(415);
@@ -87,9 +91,10 @@ describe('a request body declared in a charset other than UTF-8', () => {
       'application/x-www-form-urlencoded',
       'application/x-www-form-urlencoded;charset=utf-8',
       'application/x-www-form-urlencoded; Charset="UTF-8"',
+      'application/x-www-form-urlencoded; x="; charset=ISO-8859-1"; charset=utf-8',
     ]) {
       expect((await send(type)).status).toBe(201);
     }
-    expect(upstream.received).toHaveLength(3);
+    expect(upstream.received).toHaveLength(4);
   });
 });
