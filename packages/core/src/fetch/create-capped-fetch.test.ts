@@ -132,6 +132,46 @@ describe('createCappedFetch', () => {
       ]);
     });
 
+    it.each([
+      ['a line break', { 'x-note': 'a\r\nx-injected: 1' }, 'x-note'],
+      ['a character above U+00FF', { 'x-note': 'caf\u00e9 \u20ac' }, 'x-note'],
+      ['a name that is not a token', { 'x note': '1' }, 'x note'],
+    ])(
+      'should refuse a header with %s with 400 naming it, before reserving, and send nothing',
+      async (_, given, name) => {
+        const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+        const before = upstream.received.length;
+        const response = await vault.createFetch({ vaultKey: key.vaultKey })(charge, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', ...given },
+          body: 'a=1',
+        });
+        const { error } = (await response.json()) as { error: { message: string } };
+        expect(response.status).toBe(400);
+        expect(response.headers.get('x-keybrake-code')).toBe('KEYBRAKE_INVALID_REQUEST');
+        expect(error.message).toContain(JSON.stringify(name));
+        expect(error.message).not.toContain('could not be reached');
+        expect(upstream.received.length).toBe(before);
+        expect(await vault.getKeyStatus(key.id)).toMatchObject({ calls: 0, spentUsd: 0 });
+        const { records } = await vault.queryAudit({ keyId: key.id });
+        expect(records.map((record) => [record.decision, record.reason])).toEqual([
+          ['denied', 'KEYBRAKE_INVALID_REQUEST'],
+        ]);
+      },
+    );
+
+    it("should send a header value that is not a string as its string, as fetch's Headers does", async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const before = upstream.received.length;
+      const response = await vault.createFetch({ vaultKey: key.vaultKey })(charge, {
+        method: 'POST',
+        headers: { 'x-retry-count': 2 } as unknown as Record<string, string>,
+        body: 'a=1',
+      });
+      expect(response.status).toBe(200);
+      expect(upstream.received[before]?.headers).toMatchObject({ 'x-retry-count': '2' });
+    });
+
     it('should reject with the abort reason at once, even while a streamed body stalls, and send nothing', async () => {
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       const send = vault.createFetch({ vaultKey: key.vaultKey });

@@ -38,8 +38,9 @@ async function toVaultRequest(input: FetchInput, init: FetchInit): Promise<Omit<
       throw new TypeError('Request with GET/HEAD method cannot have body.');
     }
     const given = init?.headers;
-    // The global Headers and a plain object are read as they are (names are lower-cased by the vault);
-    // anything else (pairs, another fetch implementation's Headers) is read through a Headers.
+    // The global Headers and a plain object are read as they are (the vault lower-cases the names,
+    // and checks a plain object's names and values as a Headers would); anything else (pairs,
+    // another fetch implementation's Headers) is read through a Headers.
     let headers = given instanceof Headers || isPlainObject(given) ? given : new Headers(given);
     // fetch's default for a string body; a vendor may read a body without a Content-Type otherwise.
     if (typeof body === 'string' && !hasContentType(headers)) {

@@ -109,6 +109,8 @@ interface CallState {
   vendor?: ConfiguredVendor;
   /** The vault key, once its chain was read without revocations (left to the ledger's reservation). */
   revocationsUnread?: string;
+  /** The name of the first request header fetch would refuse (see {@link readHeaders}), if any. */
+  invalidHeader: string | undefined;
 }
 
 /**
@@ -117,7 +119,8 @@ interface CallState {
  * Throws only if the caller aborts.
  */
 export async function handleVaultRequest(context: VaultContext, request: VaultRequest): Promise<VaultResponse> {
-  const headers = toHeaderRecord(request.headers);
+  const headers: Record<string, string> = {};
+  const invalidHeader = readHeaders(request.headers, headers);
   // What `Connection` nominates is never forwarded, so nothing reads it either: an Idempotency-Key or
   // Stripe-Account the vendor never sees must not decide a replay or its scope. (Credentials stay:
   // they are read to authenticate, and never forwarded anyway.)
@@ -146,6 +149,7 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       idempotencyKey: redactOptional(headers['idempotency-key']),
       actor: request.actor && redactActor(request.actor),
     },
+    invalidHeader,
   };
   state.record.id = state.auditId;
   context.inFlight += 1;
@@ -234,6 +238,7 @@ async function allowOrDeny(
         'Keybrake denied this call: its query string holds a "#", which a vendor may read as the start of a fragment. The call was not sent; percent-encode it as %23.',
     });
   }
+  if (state.invalidHeader !== undefined) throw invalidHeaderError(state.invalidHeader);
   if (!METHODS.has(method)) {
     throw new InvalidRequestError({
       status: 405,
@@ -1448,19 +1453,43 @@ function parseJson(body: Uint8Array, headers: ResponseHeaderRecord): unknown {
   }
 }
 
-/** Request headers as one lowercase-keyed record (repeated values joined), without building a `Headers`. */
-function toHeaderRecord(input: VaultRequest['headers']): Record<string, string> {
-  const headers: Record<string, string> = {};
+/** A header name: an RFC 9110 token. */
+const HEADER_NAME = /^[\w!#$%&'*+.^`|~-]+$/;
+/** A character a header value may not hold (RFC 9110 §5.5): a line break, NUL, another control character, or one above U+00FF. */
+const NOT_IN_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * Reads request headers into `headers`, one lowercase-keyed record (repeated values joined), without
+ * building a `Headers`. A plain object is checked as fetch's `Headers` checks it (a `Headers`, or
+ * node:http, already has): a value that is not a string is read as its string, as fetch does, and
+ * the name of the first header with an invalid name or value is returned, for the call to be
+ * refused before anything is reserved. undici would refuse to send it, only after that.
+ */
+function readHeaders(input: VaultRequest['headers'], headers: Record<string, string>): string | undefined {
   if (input instanceof Headers) {
     for (const [name, value] of input) headers[name] = value;
-    return headers;
+    return undefined;
   }
+  let invalid: string | undefined;
   for (const name in input) {
-    const value = input[name];
+    const value: unknown = input[name];
     if (value === undefined) continue;
-    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    const text = typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : String(value);
+    if (invalid === undefined && (!HEADER_NAME.test(name) || NOT_IN_HEADER_VALUE.test(text))) invalid = name;
+    headers[name.toLowerCase()] = text;
   }
-  return headers;
+  return invalid;
+}
+
+/** The denial of a call with a header fetch would refuse: it names the header, never its value (it may hold a secret). */
+function invalidHeaderError(name: string): InvalidRequestError {
+  const problem = HEADER_NAME.test(name)
+    ? `its ${JSON.stringify(name.slice(0, 80))} header holds a character a header may not (a line break, another control character, or one above U+00FF)`
+    : `it has a header named ${JSON.stringify(redactVaultKeys(name).slice(0, 40))}, which is not a valid header name`;
+  return new InvalidRequestError({
+    status: 400,
+    message: `Keybrake denied this call: ${problem}. The call was not sent; fetch itself would refuse it.`,
+  });
 }
 
 function toBytes(body: VaultRequest['body']): Uint8Array {

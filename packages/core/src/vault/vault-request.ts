@@ -14,6 +14,11 @@ export interface VaultRequest {
   method: string;
   /** Path and query as sent by the client: `/v1/payment_intents?expand[]=customer`. The host is never taken from the client. */
   path: string;
+  /**
+   * The request headers. A plain object's names and values are checked as fetch's `Headers` checks
+   * them (a value that is not a string is read as its string): a call with a header fetch would
+   * refuse is denied with 400 (`KEYBRAKE_INVALID_REQUEST`), and nothing is sent.
+   */
   headers: Headers | Record<string, string | string[] | undefined>;
   body?: Uint8Array | string | undefined;
   /**
