@@ -329,6 +329,12 @@ describe('createRedisKeyStore', () => {
         expect(near(await ttl('key:kbk_c'), HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
         expect(near(await ttl('revoked:kbk_c'), HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
         expect(near(await ttl('children:kbk_p'), 2 * HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+        // A revocation that lands between the record's write and its TTL's finds no TTL to copy:
+        // its marker, as it then stands, is given the record's.
+        await admin.set(`${prefix}revoked:kbk_r`, String(issuedAt));
+        await store.create(record('kbk_r', { createdAt: issuedAt, expiresAt: issuedAt + HOUR }));
+        expect(near(await ttl('revoked:kbk_r'), HOUR + EXPIRED_KEY_RETENTION_MS)).toBe(true);
+        expect(await store.get('kbk_r')).toMatchObject({ revokedAt: issuedAt });
 
         // Issued already expired, with 100 ms of its retention left.
         const createdAt = Date.now();

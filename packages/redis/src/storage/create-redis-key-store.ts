@@ -243,6 +243,9 @@ export function createKeyStoreOn(
         await client.pExpire(recordKey(record.id), keep);
         if (record.revokedAt !== undefined)
           await client.set(revokedKey(record.id), String(record.revokedAt), { NX: true, PX: keep });
+        // A revocation between the two commands above found the record without a TTL and wrote
+        // its marker without one: it gets the record's (a no-op when there is no marker).
+        await client.pExpire(revokedKey(record.id), keep);
       }),
 
     revoke: (ids, at) =>
