@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ErrorReply, type RedisClientType } from '@redis/client';
+import type { RedisClientType } from '@redis/client';
+import { isErrorReply } from './is-error-reply.js';
 
 /** A Lua script run by its SHA-1 (`EVALSHA`), sent in full (`EVAL`) only when the server does not know it yet. */
 export interface RedisScript {
@@ -11,7 +12,8 @@ export interface RedisScript {
 
 /**
  * Wraps a Lua script for `EVALSHA` with an `EVAL` fallback on `NOSCRIPT` (a restarted or new
- * Redis), which also caches it for the next call. Works with any client, including one you pass in.
+ * Redis), which also caches it for the next call. Works with any client, including one you pass in
+ * from another installed copy of `@redis/client` (see {@link isErrorReply}).
  *
  * @param source - The Lua source.
  * @returns The {@link RedisScript}.
@@ -30,7 +32,7 @@ export function createRedisScript(source: string): RedisScript {
       try {
         return await client.evalSha(sha, options);
       } catch (error) {
-        if (!(error instanceof ErrorReply && error.message.startsWith('NOSCRIPT'))) throw error;
+        if (!(isErrorReply(error) && error.message.startsWith('NOSCRIPT'))) throw error;
         return client.eval(source, options);
       }
     },

@@ -1,4 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createClient } from '@redis/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisLedger } from '../ledger/create-redis-ledger.js';
@@ -37,6 +42,75 @@ describe('openRedisConnection', () => {
         expect(await client.ping()).toBe('PONG');
       } finally {
         await client.close();
+      }
+    });
+  });
+
+  describe('when given a client from another install of @redis/client (an app on its own `redis` version)', () => {
+    // A copy of @redis/client outside this package's node_modules: its error classes are not ours.
+    let otherCopy: string;
+    let other: typeof import('@redis/client');
+    beforeAll(async () => {
+      const require = createRequire(import.meta.url);
+      const installed = dirname(realpathSync(require.resolve('@redis/client/package.json')));
+      otherCopy = mkdtempSync(join(tmpdir(), 'keybrake-redis-client-'));
+      const target = join(otherCopy, 'node_modules', '@redis', 'client');
+      mkdirSync(dirname(target), { recursive: true });
+      cpSync(installed, target, {
+        recursive: true,
+        dereference: true,
+        filter: (source) => !source.endsWith('.map') && !source.endsWith('.d.ts'),
+      });
+      symlinkSync(
+        realpathSync(join(installed, '..', '..', 'cluster-key-slot')),
+        join(otherCopy, 'node_modules', 'cluster-key-slot'),
+      );
+      other = await import(pathToFileURL(join(target, 'dist', 'index.js')).href);
+    });
+    afterAll(() => rmSync(otherCopy, { recursive: true, force: true }));
+
+    it('should load its scripts on a Redis that does not have them yet', async () => {
+      const fresh = await startRedisServer();
+      const client = other.createClient({ url: fresh.url });
+      await client.connect();
+      try {
+        const ledger = createRedisLedger({ client, prefix: `test:${randomUUID()}:` });
+        await expect(
+          ledger.reserve({
+            reservationId: 'r',
+            chain: [{ keyId: 'k', capMicros: 10 }],
+            micros: 7,
+            now: NOW,
+            ttlMs: 1000,
+          }),
+        ).resolves.toMatchObject({ ok: true });
+        expect((await ledger.balance('k', NOW)).reservedMicros).toBe(7);
+        await ledger.close?.();
+      } finally {
+        await client.close();
+        await fresh.close();
+      }
+    });
+
+    it('should report a refusal by Redis as one, not as Redis being unreachable', async () => {
+      // Out of memory under noeviction: every write is refused with OOM.
+      const full = await startRedisServer({ args: ['--maxmemory', '1'] });
+      const client = other.createClient({ url: full.url });
+      await client.connect();
+      try {
+        const ledger = createRedisLedger({ client, prefix: `test:${randomUUID()}:` });
+        await expect(
+          ledger.reserve({ reservationId: 'r', chain: [{ keyId: 'k' }], micros: 1, now: NOW, ttlMs: 1000 }),
+        ).rejects.toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: expect.stringMatching(
+            new RegExp(`^Redis at ${full.url} refused to reserve a call \\(OOM .*\\); the call is denied\\.$`),
+          ),
+        });
+        await ledger.close?.();
+      } finally {
+        await client.close();
+        await full.close();
       }
     });
   });

@@ -1,5 +1,6 @@
 import { parseDuration, StorageError } from '@keybrake/core';
-import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
+import { createClient, type RedisClientType } from '@redis/client';
+import { isErrorReply } from './is-error-reply.js';
 import { redactRedisUrl } from './redact-redis-url.js';
 
 /** How every Redis-backed Keybrake store connects. */
@@ -193,12 +194,13 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
     consequence: string,
     cause: unknown,
     // A refused handshake (wrong password, unknown user) says why; a refused connection says enough.
-    detail = cause instanceof ErrorReply ? ` (${cause.message})` : '',
+    detail = isErrorReply(cause) ? ` (${cause.message})` : '',
   ) => new StorageError({ message: `Keybrake cannot reach Redis at ${where}${detail}; ${consequence}`, cause });
 
   const toStorageError = (operation: string, consequence: string, error: unknown): StorageError => {
     if (StorageError.isInstance(error) && error.code === 'KEYBRAKE_STORAGE_ERROR') return error as StorageError;
-    if (error instanceof ErrorReply) {
+    // A refusal (OOM, READONLY, NOSCRIPT) is not an outage, whichever copy of @redis/client made the client.
+    if (isErrorReply(error)) {
       return new StorageError({
         message: `Redis at ${where} refused to ${operation} (${error.message}); ${consequence}`,
         cause: error,
