@@ -145,6 +145,51 @@ describe('openRedisConnection', () => {
         await admin.close();
       }
     });
+
+    it('should never send a command that timed out while the eviction policy was read, after a reconnection', async () => {
+      const client = createClient({ url: redis.url });
+      await client.connect();
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      const ledger = createRedisLedger({ client, prefix: `test:${randomUUID()}:`, commandTimeout: '300ms' });
+      try {
+        await ledger.reserve({
+          reservationId: 'r',
+          chain: [{ keyId: 'k', capMicros: 10_000_000 }],
+          micros: 1_000_000,
+          now: NOW,
+          ttlMs: 600_000,
+        });
+        // The connection drops and comes back (a network blip, a failover): the policy is read again first.
+        const ready = new Promise((resolve) => client.once('ready', resolve));
+        await admin.clientKill({ filter: 'ID', id: await client.clientId() });
+        await ready;
+        await admin.clientPause(1200);
+        let lateSettled = false;
+        const error = await ledger
+          .settle({
+            reservationId: 'r',
+            micros: 3_000_000,
+            now: NOW,
+            onLateSettle: () => {
+              lateSettled = true;
+            },
+          })
+          .catch((caught: unknown) => caught);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        // Once Redis answers, the settlement the vault was told failed does not run after all: the
+        // reservation is still open at its estimate, as the vault's audit record says.
+        expect(await ledger.balance('k', NOW)).toMatchObject({ spentMicros: 0, reservedMicros: 1_000_000 });
+        expect(lateSettled).toBe(false);
+        expect(error).toMatchObject({
+          code: 'KEYBRAKE_STORAGE_ERROR',
+          message: `Keybrake cannot reach Redis at ${redis.url} (no answer within 300 ms to the read of its eviction policy, so nothing was sent to settle a call); the call was sent, and its reservation stays open and expires into spend at its estimate, unless this settlement reaches Redis late.`,
+        });
+      } finally {
+        await ledger.close?.();
+        await Promise.all([client.close(), admin.close()]);
+      }
+    });
   });
 
   describe('when the URL or the password is wrong', () => {

@@ -36,7 +36,9 @@ export interface RedisConnection {
   /** The URL without credentials, for messages. */
   readonly where: string;
   /**
-   * Runs Redis commands, failing fast while disconnected and after `commandTimeout`.
+   * Runs Redis commands, failing fast while disconnected and after `commandTimeout`. Commands the
+   * task sent before the timeout may still run once Redis answers; a task not yet started then (it
+   * waits for a read of Redis' eviction policy after each connection) never is.
    * @param operation - What is being done, for messages (`reserve a call`).
    * @param task - The commands.
    * @param consequence - What a failure means, ending the message.
@@ -221,19 +223,31 @@ export function openRedisConnection(options: RedisConnectionOptions): RedisConne
       if (!client.isReady && initial) await awaitFirstConnect();
       if (!client.isReady) throw unreachable(consequence, lastError);
       let timer: NodeJS.Timeout | undefined;
+      let started = false;
+      let timedOut = false;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(unreachable(consequence, lastError, ` (no answer within ${commandTimeoutMs} ms)`)),
-          commandTimeoutMs,
-        );
+        timer = setTimeout(() => {
+          timedOut = true;
+          const detail = started
+            ? ` (no answer within ${commandTimeoutMs} ms)`
+            : ` (no answer within ${commandTimeoutMs} ms to the read of its eviction policy, so nothing was sent to ${operation})`;
+          reject(unreachable(consequence, lastError, detail));
+        }, commandTimeoutMs);
       });
+      const start = () => {
+        // A task not started when its time ran out never starts. Its caller was told it failed and
+        // reasons from what it had handed to the client by then: a settlement hooks `onLateSettle`
+        // only on a script it sent, a failed reservation is released, a failed revocation or key
+        // write is reported as not done. Started once Redis answered the policy read, it would take
+        // effect with no one told. (Hooking a late result instead would mend the settlement only.)
+        if (timedOut) return timeout;
+        started = true;
+        return task(client);
+      };
       try {
         // The common case, a safe policy read within the last minute, costs no extra await.
         const checked = policy !== undefined && !policy.evicting && Date.now() - policy.at <= POLICY_RECHECK_MS;
-        return await Promise.race([
-          checked ? task(client) : checkPolicy(consequence).then(() => task(client)),
-          timeout,
-        ]);
+        return await Promise.race([checked ? start() : checkPolicy(consequence).then(start), timeout]);
       } catch (error) {
         throw toStorageError(operation, consequence, error);
       } finally {

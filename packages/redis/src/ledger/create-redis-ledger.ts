@@ -145,7 +145,9 @@ export function createLedgerOn(connection: RedisConnection, prefix = 'keybrake:'
           SETTLE_FAILED,
         );
       } catch (error) {
-        // Timed out while Redis was hung: the script may still run once Redis answers again.
+        // Timed out while Redis was hung: a script already sent may still run once Redis answers
+        // again. One not sent yet (the connection was still reading Redis' eviction policy) never
+        // is: `run` does not start a task after its timeout, so no `onLateSettle` is needed for it.
         if (sent && onLateSettle) sent.then(onLateSettle, () => {});
         throw error;
       }
