@@ -364,7 +364,9 @@ async function allowOrDeny(
       honorsIdempotency(vendor.definition, method, path)
         ? idempotencyDigest(
             headers['idempotency-key'],
-            `${vendor.definition.name}\u0000${scopeOf(vendor.definition, headers)}`,
+            // The vendor as this vault configured it (its own secret: its own account), not its
+            // definition's name: two Stripe accounts share one, not their idempotency keys.
+            `${key.vendor}\u0000${scopeOf(vendor.definition, headers)}`,
             method,
             path,
             search,
@@ -1500,7 +1502,7 @@ function toBytes(body: VaultRequest['body']): Uint8Array {
 /**
  * The request's fingerprint under its `Idempotency-Key`, as the ledger's idempotency key: a retry
  * replays the original only if it is the same request (method, path, query and body) in the same
- * scope (the vendor, and its `idempotencyScopeHeaders` such as Stripe's `Stripe-Account`), as the
+ * scope (the configured vendor, and its `idempotencyScopeHeaders` such as Stripe's `Stripe-Account`), as the
  * vendor's own idempotency layer checks. A key reused for a different request is a new call.
  */
 function idempotencyDigest(

@@ -7,6 +7,7 @@ import { loadStripeFixtures } from '../costs/stripe/__fixtures__/stripe-openapi-
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { startRecordingUpstream } from '../test-utils/start-recording-upstream.js';
 import { resendVendor } from '../vendors/resend-vendor.js';
+import { stripeVendor } from '../vendors/stripe-vendor.js';
 import { createVault, type Vault } from './create-vault.js';
 
 const SECRET = 'sk_test_51RealSecretNeverLeavesTheVault0123';
@@ -122,6 +123,35 @@ describe('retries under one Idempotency-Key', () => {
     expect(outcomes).toEqual(['paid', 'KEYBRAKE_CAP_EXCEEDED', 'paid', 'KEYBRAKE_CAP_EXCEEDED']);
     expect(movedCents()).toBe(10_000);
     expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentMicros: 100_000_000, calls: 1 });
+  });
+});
+
+describe('one Idempotency-Key on two Stripe accounts of one vault', () => {
+  it('should count the call on the second account: Stripe keeps idempotency keys per account', async () => {
+    const SECRET_EU = 'sk_test_51AccountEuropeOnlyNeverLeaves0123';
+    const [us, eu] = [await createFakeStripe({ secret: SECRET }), await createFakeStripe({ secret: SECRET_EU })];
+    const vault = createVault({
+      vendors: { 'stripe-eu': stripeVendor() },
+      secrets: { stripe: SECRET, 'stripe-eu': SECRET_EU },
+      upstreams: { stripe: us.url, 'stripe-eu': eu.url },
+    });
+    try {
+      const session = await vault.issueKey({ capUsd: 30 });
+      const charge = async (vendor: string) => {
+        const key = await vault.issueKey({ parentId: session.id, vendor });
+        return vault.createFetch({ vaultKey: key.vaultKey })('https://api.stripe.com/v1/payment_intents', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': 'order-42' },
+          body: `amount=2000&${CONFIRMED}`,
+        });
+      };
+      expect([(await charge('stripe')).status, (await charge('stripe-eu')).status]).toEqual([200, 429]);
+      expect([...us.moneyMoved(), ...eu.moneyMoved()].map((movement) => movement.amount)).toEqual([2000]);
+      expect((await vault.getKeyStatus(session.id)).spentMicros).toBe(20_000_000);
+    } finally {
+      await vault.close();
+      await Promise.all([us.close(), eu.close()]);
+    }
   });
 });
 
