@@ -81,12 +81,7 @@ export function createMemoryLedger(): Ledger {
     nextSweep = now + 1000;
     for (const id of open) {
       const reservation = reservations.get(id);
-      if (reservation && reservation.expiresAt <= now) {
-        finalize(id, reservation, reservation.micros);
-        // Its caller never said what happened (it crashed, or its settlement failed): the call may
-        // have run, so a replay's answer may raise it to what it cost, as for any unknown outcome.
-        reservation.unknown = true;
-      }
+      if (reservation && reservation.expiresAt <= now) expire(id, reservation);
     }
     if (now < nextCleanup) return;
     nextCleanup = now + 3_600_000;
@@ -97,6 +92,16 @@ export function createMemoryLedger(): Ledger {
     // An expired key's caps are never checked again (no call can be made on it or its children).
     for (const [keyId, entry] of totals)
       if (entry.forgetAt !== undefined && entry.forgetAt <= now) totals.delete(keyId);
+  };
+
+  /**
+   * Counts an open reservation past its expiry as spent at its amount. Its caller never said what
+   * happened (it crashed, or its settlement failed): the call may have run, so a replay's answer
+   * may raise it to what it cost, as for any call of unknown outcome.
+   */
+  const expire = (id: string, reservation: Reservation) => {
+    finalize(id, reservation, reservation.micros);
+    reservation.unknown = true;
   };
 
   const finalize = (id: string, reservation: Reservation, micros: number) => {
@@ -224,6 +229,8 @@ export function createMemoryLedger(): Ledger {
       if (!Number.isSafeInteger(micros)) throw new RangeError(`Invalid settlement amount ${micros}.`);
       sweep(now);
       const reservation = reservations.get(reservationId);
+      // Expired since the last sweep (at most a second ago): it is of unknown outcome all the same.
+      if (reservation && !reservation.final && reservation.expiresAt <= now) expire(reservationId, reservation);
       if (!reservation?.unknown || micros <= reservation.micros) return 0;
       const added = micros - reservation.micros;
       finalize(reservationId, reservation, micros);

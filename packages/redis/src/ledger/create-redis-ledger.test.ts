@@ -158,6 +158,22 @@ describe('createRedisLedger', () => {
         await ledger.close?.();
       }
     });
+
+    it('should let a replay re-price its original while the backlog has not reached it', async () => {
+      const ledger = createRedisLedger({ url: redis.url, prefix: uniquePrefix() });
+      try {
+        const reserve = (reservationId: string, keyId: string, now: number, idempotencyKey?: string) =>
+          ledger.reserve({ reservationId, chain: [{ keyId }], micros: 700, now, ttlMs: 1000, idempotencyKey });
+        for (let index = 0; index < 300; index++) await reserve(`crashed${index}`, `k${index}`, NOW);
+        await reserve('original', 'k', NOW + 1, 'idem');
+        // The retry's reservation sweeps the oldest 256: the original is still open, past its expiry.
+        expect(await reserve('replay', 'k', NOW + 5000, 'idem')).toMatchObject({ replayOf: 'original' });
+        expect(await ledger.repriceUnknown?.({ reservationId: 'original', micros: 5000, now: NOW + 5001 })).toBe(4300);
+        expect(await ledger.balance('k', NOW + 5002)).toMatchObject({ spentMicros: 5000, reservedMicros: 0 });
+      } finally {
+        await ledger.close?.();
+      }
+    });
   });
 
   describe('when amounts are large', () => {

@@ -79,6 +79,13 @@ local function finalize(rid, micros, keep, forget, uncount)
   return true
 end
 
+-- Counts an open reservation past its expiry as spent at its amount, kept and marked unknown: its
+-- caller never said what happened (it crashed, or its settlement failed), so a replay's answer may
+-- re-price it.
+local function expire(rid, micros)
+  if finalize(rid, micros, true, false) then redis.call('HSET', reservation(rid), 'unknown', '1') end
+end
+
 -- Open reservations past their expiry count as spent: their caller crashed or hung. Whatever their
 -- keys, and at most SWEEP_MAX per script (a backlog, after an outage, is swept over the next calls
 -- instead of blocking Redis): an expired reservation counts against every cap of its chain either
@@ -87,8 +94,7 @@ local SWEEP_MAX = 256
 local function sweep(now)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', OPEN, '-inf', now, 'LIMIT', 0, SWEEP_MAX)) do
     local micros = redis.call('HGET', reservation(rid), 'micros')
-    -- Its outcome is unknown (its caller never said): a replay's answer may re-price it.
-    if micros and finalize(rid, tonumber(micros), true, false) then redis.call('HSET', reservation(rid), 'unknown', '1') end
+    if micros then expire(rid, tonumber(micros)) end
     -- Also when it was no longer open (settled by an older version, which kept open sets per key).
     redis.call('ZREM', OPEN, rid)
   end
@@ -203,8 +209,13 @@ return 1
  * ARGV: prefix, retain, reservation id, micros, now. Reply: the micros added, as a string ('0' if nothing changed).
  */
 export const repriceScript = createRedisScript(`${PRELUDE}
-local r = redis.call('HMGET', reservation(ARGV[3]), 'micros', 'final', 'unknown')
+local r = redis.call('HMGET', reservation(ARGV[3]), 'micros', 'final', 'unknown', 'expiresAt')
 local micros, old = tonumber(ARGV[4]), tonumber(r[1])
+-- Expired but not swept yet (a sweep takes at most SWEEP_MAX): of unknown outcome all the same.
+if old and r[2] == '0' and tonumber(r[4]) <= tonumber(ARGV[5]) then
+  expire(ARGV[3], old)
+  r[2], r[3] = '1', '1'
+end
 if r[3] ~= '1' or r[2] ~= '1' or not old or micros <= old then return '0' end
 finalize(ARGV[3], micros, false, false)
 return int(micros - old)

@@ -754,6 +754,22 @@ export function describeLedgerConformance(name: string, options: LedgerConforman
         ).toBe(700);
         expect(await ledger.balance(key, NOW + 5_002)).toMatchObject({ spentMicros: 700, calls: 1 });
       });
+
+      it('should let a replay re-price an original that expired unsettled, however soon after the last sweep', async () => {
+        const ledger = await create();
+        if (!ledger.repriceUnknown) return;
+        const [key, other] = [id('k'), id('other')];
+        const reserve = (reservationId: string, keyId: string, now: number, ttlMs: number, idempotencyKey?: string) =>
+          ledger.reserve({ reservationId, chain: [{ keyId }], micros: 700, now, ttlMs, idempotencyKey });
+        // Another call first (a ledger may sweep then, and not again for a while).
+        await reserve(id('r'), other, NOW, HOUR);
+        const original = id('r');
+        await reserve(original, key, NOW + 100, 100, 'idem-soon');
+        // Its settlement failed; it expired at NOW + 200, and its retry comes at NOW + 500.
+        expect(await reserve(id('r'), key, NOW + 500, 100, 'idem-soon')).toMatchObject({ replayOf: original });
+        expect(await ledger.repriceUnknown({ reservationId: original, micros: 5_000, now: NOW + 600 })).toBe(4_300);
+        expect(await ledger.balance(key, NOW + 700)).toMatchObject({ spentMicros: 5_000, reservedMicros: 0 });
+      });
     });
 
     describe('daily caps', () => {
