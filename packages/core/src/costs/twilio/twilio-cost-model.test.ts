@@ -490,7 +490,17 @@ describe('createTwilioCostModel', () => {
         fallback: false,
       };
       const call = { To: '+14155551212', TimeLimit: '60' };
-      for (const route of ['Calls', 'Calls.xml', 'Calls.json.xml', 'CALLS.json', 'Messages', 'Messages.XML']) {
+      // `SMS/Messages` too: Twilio's deprecated route to send an SMS, still served.
+      for (const route of [
+        'Calls',
+        'Calls.xml',
+        'Calls.json.xml',
+        'CALLS.json',
+        'Messages',
+        'Messages.XML',
+        'SMS/Messages.json',
+        'sms/messages',
+      ]) {
         expect([route, estimate({ path: `${ACCOUNT}/${route}`, form: call })]).toEqual([route, refused]);
       }
       for (const route of [
@@ -498,6 +508,7 @@ describe('createTwilioCostModel', () => {
         'Calls/CA1.xml',
         'Messages/SM1.xml',
         'Messages/SM1/Media/ME1',
+        'SMS/Messages/SM1.json',
         'Conferences/CF1/Participants',
         'Conferences/CF1/Participants/CA1.xml',
       ]) {

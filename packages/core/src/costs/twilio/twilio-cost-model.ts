@@ -87,10 +87,11 @@ const PARTICIPANT = new RegExp(`^${ACCOUNT}/Conferences/[^/]+/Participants/[^/]+
 /**
  * Messages, calls and conference participants (lists and members, and a message's media) in any
  * letter case, once the last segment's extension is cut: Twilio serves them without one and as
- * `.xml` too, but only their `.json` routes ({@link JSON_ROUTES}) are priced.
+ * `.xml` too, and messages also under their deprecated `SMS/Messages` route, but only their `.json`
+ * routes ({@link JSON_ROUTES}) are priced.
  */
 const PRICED_RESOURCE = new RegExp(
-  `^${ACCOUNT}/(?:Messages(?:/[^/]+(?:/Media/[^/]+)?)?|Calls(?:/[^/]+)?|Conferences/[^/]+/Participants(?:/[^/]+)?)$`,
+  `^${ACCOUNT}/(?:(?:SMS/)?Messages(?:/[^/]+(?:/Media/[^/]+)?)?|Calls(?:/[^/]+)?|Conferences/[^/]+/Participants(?:/[^/]+)?)$`,
   'i',
 );
 const JSON_ROUTES = [MESSAGES, MESSAGE, MESSAGE_MEDIA, CALLS, CALL, PARTICIPANTS, PARTICIPANT];
