@@ -42,6 +42,9 @@ describe('twilioVendor', () => {
         'AC123:token',
         { accountSid: 'AC1', authToken: 'TOPSECRET' },
         { accountSid: ACCOUNT_SID },
+        // Read from an env file with its line ending.
+        { accountSid: ACCOUNT_SID, authToken: 'token\r\n' },
+        { accountSid: ACCOUNT_SID, apiKeySid: API_KEY_SID, apiKeySecret: 'secret\n' },
       ]) {
         expect(() => vendor.parseSecret(secret)).toThrow(InvalidPolicyError);
       }

@@ -10,9 +10,11 @@ export type TwilioSecret =
   | { accountSid: string; apiKeySid: string; apiKeySecret: string };
 
 const accountSid = z.string().regex(/^AC[0-9a-fA-F]{32}$/);
+/** Printable ASCII without spaces: a trailing newline from an env file would fail every call at Twilio (401). */
+const token = z.string().regex(/^[\x21-\x7e]+$/);
 const secretSchema = z.union([
-  z.strictObject({ accountSid, apiKeySid: z.string().regex(/^SK[0-9a-fA-F]{32}$/), apiKeySecret: z.string().min(1) }),
-  z.strictObject({ accountSid, authToken: z.string().min(1) }),
+  z.strictObject({ accountSid, apiKeySid: z.string().regex(/^SK[0-9a-fA-F]{32}$/), apiKeySecret: token }),
+  z.strictObject({ accountSid, authToken: token }),
 ]);
 
 /**
@@ -44,7 +46,7 @@ export function twilioVendor(options: TwilioCostOptions = {}): VendorDefinition<
       if (!parsed.success) {
         throw new InvalidPolicyError({
           message:
-            'Invalid Twilio secret: expected { accountSid: "AC…", authToken } or { accountSid: "AC…", apiKeySid: "SK…", apiKeySecret }.',
+            'Invalid Twilio secret: expected { accountSid: "AC…", authToken } or { accountSid: "AC…", apiKeySid: "SK…", apiKeySecret }, the token or secret printable ASCII without spaces (a trailing newline from an env file?).',
         });
       }
       return parsed.data;
