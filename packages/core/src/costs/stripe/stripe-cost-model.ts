@@ -59,7 +59,8 @@ interface SettleInput extends RouteInput {
   estimate: CostEstimate;
   /**
    * The object the estimate last read with {@link EstimateInput.lookup} (an invoice before its
-   * payment), or `undefined`: none read, or not this model's estimate of this very request.
+   * payment; for a retry answered with a replay, after the original's), or `undefined`: none read,
+   * or not this model's estimate of this very request.
    */
   lookedUp: StripeObject | undefined;
 }
@@ -377,6 +378,18 @@ function matchRoute(
     if (matched) return { route, ids };
   }
   return undefined;
+}
+
+/**
+ * Whether a looked-up invoice was still to be paid: `draft`, `open` or `uncollectible` (which
+ * Stripe still lets be paid) with an amount remaining. Any other status, or none, is not.
+ */
+function payable(invoice: StripeObject | undefined): invoice is StripeObject {
+  return (
+    (invoice?.status === 'draft' || invoice?.status === 'open' || invoice?.status === 'uncollectible') &&
+    invoice.amountRemaining !== undefined &&
+    invoice.amountRemaining > 0
+  );
 }
 
 /** Converts minor units to micro-dollars; in settlement, an unconvertible currency keeps the estimate. */
@@ -800,8 +813,11 @@ function buildRoutes({
             return known(0, 'invoice marked paid out of band');
           // `amount_paid` counts every payment of the invoice, those before this call too (an
           // invoice takes several partial payments): this call paid its rise over the looked-up
-          // invoice's. If that cannot be read, the whole `amount_paid`: over, never under.
-          const before = lookedUp?.currency === object?.currency ? lookedUp?.amountPaid : undefined;
+          // invoice's. Only over an invoice still to be paid when looked up: one already paid was
+          // paid by the call this answer replays (a retry's lookup comes after it) or by another,
+          // and the whole `amount_paid` is counted. So too if the invoice cannot be read: over,
+          // never under.
+          const before = payable(lookedUp) && lookedUp.currency === object?.currency ? lookedUp.amountPaid : undefined;
           const amountPaid =
             object?.amountPaid === undefined || before === undefined ? object?.amountPaid : object.amountPaid - before;
           // The invoice may have grown since it was looked up (finalised, a balance added):

@@ -2,7 +2,7 @@
 // less than it can move, or be unknown (denied). Amounts and parameters follow Stripe's API.
 import { describe, expect, it } from 'vitest';
 import { startRecordingUpstream } from '../../test-utils/start-recording-upstream.js';
-import { createVault, type Vault } from '../../vault/create-vault.js';
+import { createVault, type Vault, type VaultOptions } from '../../vault/create-vault.js';
 import { stripeVendor } from '../../vendors/stripe-vendor.js';
 import { costContext, estimateThenSettle, type TestRequestInit } from '../__fixtures__/cost-request.js';
 import type { CostContext } from '../cost-model.js';
@@ -10,12 +10,13 @@ import { createStripeCostModel, type StripeCostOptions } from './stripe-cost-mod
 
 /**
  * Runs `use` with a vault fronting Stripe at a loopback upstream answering with `reply`, its cost
- * model built with `model`; closes both after.
+ * model built with `model` and its `vaultOptions`; closes both after.
  */
 async function withStripeVault(
   reply: Parameters<typeof startRecordingUpstream>[0],
   use: (vault: Vault, upstream: Awaited<ReturnType<typeof startRecordingUpstream>>) => Promise<void>,
   model: StripeCostOptions = {},
+  vaultOptions: Pick<VaultOptions, 'upstreamTimeout'> = {},
 ): Promise<void> {
   const upstream = await startRecordingUpstream(reply);
   const vault = createVault({
@@ -23,6 +24,7 @@ async function withStripeVault(
     secrets: { stripe: 'sk_test_51RealSecretNeverLeavesTheVault0123' },
     upstreams: { stripe: upstream.url },
     fx: { jpy: '0.0067' },
+    ...vaultOptions,
   });
   try {
     await use(vault, upstream);
@@ -250,6 +252,39 @@ describe('Stripe calls that can move money', () => {
         expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(60);
       });
     });
+
+    it('vault: a replay raises a payment counted at its fallback to the whole amount_paid, not 0, when the retry finds the invoice paid', async () => {
+      const answers: Array<ReturnType<NonNullable<Parameters<typeof startRecordingUpstream>[0]>>> = [
+        // The original: its invoice lookup fails (a Stripe 500), so it is counted at the $1 fallback;
+        // its payment goes through, but the answer comes too late (outcome unknown).
+        { status: 500, body: { error: { type: 'api_error' } } },
+        { delayMs: 2500, body: after },
+        // The retry: the invoice is read (paid by the original), and Stripe replays the original's answer.
+        { body: after },
+        { body: after, headers: { 'idempotent-replayed': 'true' } },
+      ];
+      await withStripeVault(
+        () => answers.shift() ?? {},
+        async (vault) => {
+          const key = await vault.issueKey({ vendor: 'stripe', capUsd: 1000, fallbackEstimateUsd: 1 });
+          const pay = () =>
+            vault.handle({
+              vaultKey: key.vaultKey,
+              method: 'POST',
+              path: '/v1/invoices/in_1/pay',
+              headers: { 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': 'pay-in_1' },
+            });
+          expect((await pay()).status).toBe(504);
+          expect((await vault.getKeyStatus(key.id)).spentUsd).toBe(1);
+          expect((await pay()).status).toBe(200);
+          // The retry's lookup came after the payment, so nothing says what was paid before it: the
+          // answer's whole amount_paid, the $60 this call paid and the earlier $40 (over, never under).
+          expect(await vault.getKeyStatus(key.id)).toMatchObject({ spentUsd: 100, calls: 1 });
+        },
+        {},
+        { upstreamTimeout: 1 },
+      );
+    }, 20_000);
   });
 
   it('should credit only refunds that went through, and only the amount a legacy charge refund names', async () => {
