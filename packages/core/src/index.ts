@@ -19,6 +19,7 @@ export {
 } from './audit/create-jsonl-audit-sink.js';
 export { createMemoryAuditSink, type MemoryAuditSinkOptions } from './audit/create-memory-audit-sink.js';
 export { queryAuditRecords } from './audit/query-audit-records.js';
+export { AUDIT_TEXT_MAX_LENGTH, toAuditText } from './audit/to-audit-text.js';
 export type {
   CostContext,
   CostEstimate,

@@ -18,6 +18,7 @@ export interface AuditRecord {
   /** Labels from the calling key up to the root. */
   labelChain: string[];
   vendor?: string | undefined;
+  /** The method as sent, upper-cased (at most 200 characters: a refused one can be any text). */
   method: string;
   /** The normalised path (or the raw path, truncated, if it was refused as malformed). */
   path: string;
@@ -35,10 +36,14 @@ export interface AuditRecord {
   actualMicros: MicroUsd;
   vendorStatus?: number | undefined;
   vendorRequestId?: string | undefined;
+  /** The `Idempotency-Key` sent, a vault key in it redacted, at most 200 characters. */
   idempotencyKey?: string | undefined;
   /** Total time in Keybrake and upstream, ms. */
   latencyMs: number;
-  /** Who acted: the member, tool and tool call, as the adapter reported them. */
+  /**
+   * Who acted: the member, tool and tool call, as the adapter reported them (a vault key in each
+   * redacted, each at most 200 characters).
+   */
   actor?: AuditActor | undefined;
   /** A short note from the cost model (`2 UCS-2 segments`). */
   note?: string | undefined;

@@ -7,6 +7,7 @@ import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CostModel } from '../costs/cost-model.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
+import { runWithActor } from '../fetch/actor-context.js';
 import { createMemoryLedger } from '../ledger/create-memory-ledger.js';
 import { EXPIRED_KEY_RETENTION_MS, type ReserveRequest } from '../ledger/ledger.js';
 import { createKeyvKeyStore } from '../storage/create-keyv-key-store.js';
@@ -1467,6 +1468,41 @@ describe('createVault', () => {
       }
       const { records } = await vault.queryAudit({ keyId: key.id });
       expect(records.map((record) => record.time).sort()).toEqual(times.map((time) => new Date(time).toISOString()));
+    });
+  });
+
+  describe('when the client sends very long text', () => {
+    it('should audit the method, the Idempotency-Key and each actor field cut to 200 characters, a vault key redacted first', async () => {
+      const vault = makeVault();
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const send = vault.createFetch({ vaultKey: key.vaultKey });
+      const big = 'x'.repeat(1_000_000);
+      // A method the vault refuses (405): the error quotes 20 characters of it, the record 200.
+      const refused = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: `M${big}`,
+        path: '/v1/charges',
+        headers: {},
+      });
+      expect(refused.status).toBe(405);
+      // A vault key that straddles the cut is redacted whole, not left as a piece too short to
+      // recognise. (The Idempotency-Key is forwarded: kept under the upstream's 16 KB of headers.)
+      const straddling = `${'a'.repeat(190)}${key.vaultKey}${'x'.repeat(10_000)}`;
+      const charged = await runWithActor({ member: straddling, tool: big, toolCallId: big }, () =>
+        send('http://x/v1/charges', { method: 'POST', headers: { 'idempotency-key': straddling } }),
+      );
+      expect(charged.status).toBe(200);
+      const { records } = await vault.queryAudit({ keyId: key.id });
+      const [allowed, denied] = [
+        records.find((r) => r.decision === 'allowed'),
+        records.find((r) => r.decision === 'denied'),
+      ];
+      expect(denied?.method).toBe(`M${'X'.repeat(199)}`);
+      const cut = `${'a'.repeat(190)}[redacted `;
+      expect(allowed?.idempotencyKey).toBe(cut);
+      expect(allowed?.actor).toEqual({ member: cut, tool: 'x'.repeat(200), toolCallId: 'x'.repeat(200) });
+      expect(Math.max(...records.map((record) => JSON.stringify(record).length))).toBeLessThan(2_000);
+      expect(JSON.stringify(records)).not.toContain('kb_test_');
     });
   });
 });

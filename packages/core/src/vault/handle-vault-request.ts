@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import zlib, { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { type Dispatcher, errors as undiciErrors } from 'undici';
 import type { AuditActor, AuditRecord } from '../audit/audit-record.js';
+import { toAuditText } from '../audit/to-audit-text.js';
 import type {
   CostContext,
   CostEstimate,
@@ -138,14 +139,16 @@ export async function handleVaultRequest(context: VaultContext, request: VaultRe
       time: isoTime(context.now()),
       labelChain: [],
       vendor: request.vendor,
-      method,
+      // Client-controlled text (a method refused with 405 can be any length): audited cut.
+      method: toAuditText(method),
       // Client-controlled text: a vault key put in the path is never logged or audited.
       path: redactVaultKeys(rawPath).slice(0, 256),
       decision: 'denied',
       estimatedMicros: 0,
       actualMicros: 0,
       latencyMs: 0,
-      // Client-controlled text too: the raw Idempotency-Key is read from the headers, not from here.
+      // Client-controlled text too, redacted and cut: the raw Idempotency-Key is read from the
+      // headers, not from here.
       idempotencyKey: redactOptional(headers['idempotency-key']),
       actor: request.actor && redactActor(request.actor),
     },
@@ -874,11 +877,12 @@ function isoTime(ms: number): string {
   return lastIso;
 }
 
+/** Client-controlled text as audited (see {@link toAuditText}), if any. */
 function redactOptional(text: string | undefined): string | undefined {
-  return text === undefined ? undefined : redactVaultKeys(text);
+  return text === undefined ? undefined : toAuditText(text);
 }
 
-/** The caller's actor, as audited: a vault key in any of its fields is redacted. */
+/** The caller's actor, as audited: a vault key in any of its fields is redacted, each cut to 200 characters. */
 function redactActor(actor: AuditActor): AuditActor {
   return {
     member: redactOptional(actor.member),

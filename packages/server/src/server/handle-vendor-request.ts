@@ -6,6 +6,7 @@ import {
   parseVaultKey,
   readVaultKey,
   redactVaultKeys,
+  toAuditText,
   type VaultResponse,
 } from '@keybrake/core';
 import type { ProxyContext } from './proxy-context.js';
@@ -173,13 +174,13 @@ function readActor(headers: IncomingHttpHeaders): AuditActor | undefined {
 }
 
 /**
- * One actor header: the first value, at most 200 characters, a vault key in it redacted (it is
- * logged and audited); `undefined` if absent or empty.
+ * One actor header as core audits it (see `toAuditText`): the first value, a vault key in it
+ * redacted, at most 200 characters (it is logged too); `undefined` if absent or empty.
  */
 function actorHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const raw = headers[name];
   const text = Array.isArray(raw) ? raw[0] : raw;
-  return text === undefined || text === '' ? undefined : redactVaultKeys(text).slice(0, 200);
+  return text === undefined || text === '' ? undefined : toAuditText(text);
 }
 
 /** The key id of the presented vault key (format and checksum only, no lookup), for shaping a denial. */
