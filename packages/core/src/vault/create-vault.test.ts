@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import Keyv from 'keyv';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -529,6 +530,32 @@ describe('createVault', () => {
       );
       expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
       expect(audit.records[0]).toMatchObject({ outcome: 'unknown', actualMicros: 5_000_000 });
+    });
+
+    it('should say so when a compressed answer decodes past what the vault decodes, not that it cannot read gzip', async () => {
+      const bomb = gzipSync(Buffer.alloc(70 * 1024 * 1024, 0x20)); // ~70 KB on the wire, 70 MiB decoded
+      const compressing = createServer((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(bomb);
+      });
+      await new Promise<void>((resolve) => compressing.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(compressing.address() as AddressInfo).port}`;
+      try {
+        const { response, status, audit } = await chargeOnce(url);
+        expect(response.status).toBe(502);
+        expect(response.keybrake.error?.message).toMatch(
+          /The acme API answered with more than the 64 MiB Keybrake decodes to price a call; the outcome of this call is unknown/,
+        );
+        expect(status).toMatchObject({ spentUsd: 5, reservedUsd: 0 });
+        expect(audit.records[0]).toMatchObject({
+          outcome: 'unknown',
+          actualMicros: 5_000_000,
+          note: 'outcome unknown: the acme API answered with more than the 64 MiB Keybrake decodes to price a call; the estimate stays counted',
+        });
+      } finally {
+        compressing.closeAllConnections();
+        await new Promise((resolve) => compressing.close(resolve));
+      }
     });
 
     it('should say so when the answer is larger than the vault reads, and keep the estimate', async () => {

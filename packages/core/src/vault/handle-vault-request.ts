@@ -481,7 +481,7 @@ async function allowOrDeny(
       ? `did not answer within upstreamTimeout (${context.upstreamTimeoutMs} ms, for the whole answer)`
       : error instanceof undiciErrors.ResponseExceededMaxSizeError
         ? 'answered with more than the 32 MiB Keybrake reads to price a call'
-        : error instanceof UndecodableAnswerError
+        : error instanceof UndecodableAnswerError || error instanceof OversizedAnswerError
           ? error.message
           : 'did not answer';
     // The estimate's note ("PaymentIntent created and confirmed") is not what happened; a failed
@@ -751,6 +751,14 @@ class UpstreamCostResponse implements CostResponse {
   get json(): unknown {
     this.#json ??= { value: parseJson(this.upstream.body, this.upstream.headers) };
     return this.#json.value;
+  }
+}
+
+/** A compressed answer that decodes past {@link MAX_DECODED_BYTES}: its coding was read, but it is too big to price. */
+class OversizedAnswerError extends Error {
+  constructor() {
+    super(`answered with more than the ${MAX_DECODED_BYTES / 1024 / 1024} MiB Keybrake decodes to price a call`);
+    this.name = 'OversizedAnswerError';
   }
 }
 
@@ -1646,8 +1654,12 @@ function cutOffLateAnswers(): void {
   }
 }
 
-/** Decodes a single `gzip`, `deflate`, `br` or (on Node 22.15 and later) `zstd` body (up to {@link MAX_DECODED_BYTES}); `undefined` if it cannot. */
-/** Undoes every coding a `Content-Encoding` lists (applied in order, so undone last first); `undefined` if one cannot be. */
+/**
+ * Undoes every coding a `Content-Encoding` lists (applied in order, so undone last first); `undefined`
+ * if one cannot be.
+ *
+ * @throws OversizedAnswerError if a coding decodes past {@link MAX_DECODED_BYTES}.
+ */
 function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
   const names = encoding.split(',');
   if (names.length > MAX_CODINGS) return undefined;
@@ -1657,6 +1669,12 @@ function decode(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
   return decoded;
 }
 
+/**
+ * Decodes a single `gzip`, `deflate`, `br` or (on Node 22.15 and later) `zstd` body (up to
+ * {@link MAX_DECODED_BYTES}); `undefined` if it cannot.
+ *
+ * @throws OversizedAnswerError if it decodes past {@link MAX_DECODED_BYTES}.
+ */
 function decodeOne(encoding: string, bytes: Uint8Array): Uint8Array | undefined {
   const name = encoding.trim().toLowerCase();
   if (name === 'identity' || name === '') return bytes;
@@ -1668,7 +1686,10 @@ function decodeOne(encoding: string, bytes: Uint8Array): Uint8Array | undefined 
     // Node 22.15 and later.
     if (name === 'zstd' && typeof zlib.zstdDecompressSync === 'function')
       return zlib.zstdDecompressSync(bytes, options);
-  } catch {
+  } catch (error) {
+    // Past `maxOutputLength` zlib throws a RangeError (ERR_BUFFER_TOO_LARGE): the coding was read
+    // fine, so the answer is reported as too big, not as unreadable.
+    if (error instanceof RangeError) throw new OversizedAnswerError();
     return undefined;
   }
   return undefined;
