@@ -18,6 +18,7 @@ export {
   readJsonlAuditRecords,
 } from './audit/create-jsonl-audit-sink.js';
 export { createMemoryAuditSink, type MemoryAuditSinkOptions } from './audit/create-memory-audit-sink.js';
+export { parseAuditTime } from './audit/parse-audit-time.js';
 export { queryAuditRecords } from './audit/query-audit-records.js';
 export { AUDIT_TEXT_MAX_LENGTH, toAuditText } from './audit/to-audit-text.js';
 export type {

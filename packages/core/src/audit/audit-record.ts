@@ -69,9 +69,15 @@ export interface AuditQuery {
   label?: string | undefined;
   vendor?: string | undefined;
   decision?: 'allowed' | 'denied' | undefined;
-  /** From this time on (inclusive), epoch ms or ISO 8601 (a time without an offset is UTC). */
+  /**
+   * From this time on (inclusive), epoch ms or ISO 8601 (a time without an offset is UTC; a date or time that
+   * does not exist, `2026-02-30`, is refused).
+   */
   since?: number | string | undefined;
-  /** Before this time (exclusive), epoch ms or ISO 8601 (a time without an offset is UTC). */
+  /**
+   * Before this time (exclusive), epoch ms or ISO 8601 (a time without an offset is UTC; a date or time that
+   * does not exist, `2026-02-30`, is refused).
+   */
   until?: number | string | undefined;
   /** At most this many records, newest first. @default 100 */
   limit?: number | undefined;

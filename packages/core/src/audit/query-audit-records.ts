@@ -1,15 +1,5 @@
 import type { AuditMemberTotals, AuditQuery, AuditQueryResult, AuditRecord, AuditTotals } from './audit-record.js';
-
-/** An ISO 8601 date-time with no offset, which `Date.parse` would read in the local time zone. */
-const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/i;
-
-/** Epoch ms as is; an ISO 8601 time without an offset is UTC, as the records' times are. */
-const toTime = (value: number | string | undefined): number | undefined =>
-  value === undefined
-    ? undefined
-    : typeof value === 'number'
-      ? value
-      : Date.parse(LOCAL_DATE_TIME.test(value) ? `${value}Z` : value);
+import { parseAuditTime } from './parse-audit-time.js';
 
 /**
  * Filters records (any order) by an {@link AuditQuery}: newest first, at most `limit`, with
@@ -21,8 +11,8 @@ const toTime = (value: number | string | undefined): number | undefined =>
  * ```
  */
 export function queryAuditRecords(records: Iterable<AuditRecord>, query: AuditQuery): AuditQueryResult {
-  const since = toTime(query.since);
-  const until = toTime(query.until);
+  const since = query.since === undefined ? undefined : parseAuditTime(query.since);
+  const until = query.until === undefined ? undefined : parseAuditTime(query.until);
   const matched: AuditRecord[] = [];
   for (const record of records) {
     if (query.rootKeyId !== undefined && record.rootKeyId !== query.rootKeyId) continue;

@@ -1248,6 +1248,9 @@ describe('createVault', () => {
         { limit: 1.5 },
         { since: 'yesterday' },
         { until: Number.NaN },
+        // Days that do not exist, which Date.parse would roll over to 2026-03-02 and 2026-05-01.
+        { since: '2026-02-30' },
+        { until: '2026-04-31T00:00:00Z' },
       ]) {
         await expect(vault.queryAudit(query), JSON.stringify(query)).rejects.toThrow(/Invalid audit query/);
       }

@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { AuditQuery, AuditQueryResult, AuditSink } from '../audit/audit-record.js';
 import { createMemoryAuditSink } from '../audit/create-memory-audit-sink.js';
+import { parseAuditTime } from '../audit/parse-audit-time.js';
 import { InvalidPolicyError } from '../errors/invalid-policy-error.js';
 import { type CappedFetchOptions, createCappedFetch } from '../fetch/create-capped-fetch.js';
 import type { IssuedKey, IssueKeyOptions } from '../keys/issue-key-options.js';
@@ -341,7 +342,8 @@ export function createVault(options: VaultOptions = {}): Vault {
 
 /**
  * Refuses a query a sink would misread: a `limit` that is not a whole number from 1 (`-1` would
- * drop the oldest match), a `since`/`until` that is not a time (the filter would be ignored).
+ * drop the oldest match), a `since`/`until` that is not a time (the filter would be ignored) or a
+ * date that does not exist (`2026-02-30`: it would filter from another day).
  */
 function assertAuditQuery(query: AuditQuery): void {
   if (query.limit !== undefined && !(Number.isSafeInteger(query.limit) && query.limit >= 1)) {
@@ -354,8 +356,7 @@ function assertAuditQuery(query: AuditQuery): void {
     ['until', query.until],
   ] as const) {
     if (value === undefined) continue;
-    const time = typeof value === 'number' ? value : Date.parse(value);
-    if (!Number.isFinite(time)) {
+    if (parseAuditTime(value) === undefined) {
       throw new InvalidPolicyError({
         message: `Invalid audit query: ${name} must be epoch milliseconds or an ISO 8601 time, got ${JSON.stringify(value)}.`,
       });

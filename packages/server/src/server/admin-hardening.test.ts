@@ -91,6 +91,19 @@ describe('the admin API and the CLI on hostile input', () => {
     }
   });
 
+  it('should refuse a date or time that does not exist rather than roll it over to another', () => {
+    expect(parseAuditQuery(new URLSearchParams('since=2024-02-29&until=2026-04-30T23:59:59Z')).ok).toBe(true);
+    // Date.parse reads 2026-02-30 as 2026-03-02 and 2026-04-31 as 2026-05-01: the query would filter other days.
+    const message = 'must be an ISO 8601 time (2026-11-27T10:00:00Z) or epoch milliseconds';
+    expect(parseAuditQuery(new URLSearchParams('since=2026-02-30&until=2026-04-31T00:00:00Z'))).toEqual({
+      ok: false,
+      fields: { since: message, until: message },
+    });
+    for (const since of ['2025-02-29', '2026-06-31T10:00', '2026-11-27T24:00:00Z']) {
+      expect(parseAuditQuery(new URLSearchParams({ since })), since).toEqual({ ok: false, fields: { since: message } });
+    }
+  });
+
   it('should log the status it answered when the handler fails unexpectedly', async () => {
     logLines.length = 0;
     const answer = await fetch(`${url}/vault/keys/kbk_0000000000000000`, {

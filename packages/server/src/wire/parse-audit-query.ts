@@ -1,14 +1,16 @@
-import type { AuditQuery } from '@keybrake/core';
+import { type AuditQuery, parseAuditTime } from '@keybrake/core';
 import { z } from 'zod';
 import { type FieldErrors, toFieldErrors } from './to-field-errors.js';
 
-/** Epoch milliseconds (`0`, or 10 digits or more: `2024` is not a time), or an ISO 8601 date or date-time. */
+/**
+ * Epoch milliseconds (`0`, or 10 digits or more: `2024` is not a time), or an ISO 8601 date or
+ * date-time as core reads it (a date that does not exist, `2026-02-30`, is refused, not rolled over).
+ */
 const EPOCH_MS = /^(0|\d{10,})$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
 const time = z
   .string()
   .min(1)
-  .refine((value) => EPOCH_MS.test(value) || (ISO_TIME.test(value) && !Number.isNaN(Date.parse(value))), {
+  .refine((value) => EPOCH_MS.test(value) || parseAuditTime(value) !== undefined, {
     error: 'must be an ISO 8601 time (2026-11-27T10:00:00Z) or epoch milliseconds',
   })
   .transform((value) => (EPOCH_MS.test(value) ? Number(value) : value));
