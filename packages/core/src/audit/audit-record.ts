@@ -20,7 +20,7 @@ export interface AuditRecord {
   vendor?: string | undefined;
   /** The method as sent, upper-cased (at most 200 characters: a refused one can be any text). */
   method: string;
-  /** The normalised path (or the raw path, truncated, if it was refused as malformed). */
+  /** The normalised path (or the raw path, if it was refused as malformed), vault keys redacted, at most 256 characters. */
   path: string;
   decision: 'allowed' | 'denied';
   /** For denials: the Keybrake error code. */

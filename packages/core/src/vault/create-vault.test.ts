@@ -1502,7 +1502,7 @@ describe('createVault', () => {
   });
 
   describe('when the client sends very long text', () => {
-    it('should audit the method, the Idempotency-Key and each actor field cut to 200 characters, a vault key redacted first', async () => {
+    it('should audit the method, the Idempotency-Key and each actor field cut to 200 characters (the path to 256), a vault key redacted first', async () => {
       const vault = makeVault();
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       const send = vault.createFetch({ vaultKey: key.vaultKey });
@@ -1522,7 +1522,10 @@ describe('createVault', () => {
         send('http://x/v1/charges', { method: 'POST', headers: { 'idempotency-key': straddling } }),
       );
       expect(charged.status).toBe(200);
+      // A long path, read whole by the vendor, audited cut.
+      expect((await send(`http://x/v1/charges/${'p'.repeat(1_000)}`)).status).toBe(200);
       const { records } = await vault.queryAudit({ keyId: key.id });
+      expect(records.shift()?.path).toBe(`/v1/charges/${'p'.repeat(256 - 12)}`);
       const [allowed, denied] = [
         records.find((r) => r.decision === 'allowed'),
         records.find((r) => r.decision === 'denied'),

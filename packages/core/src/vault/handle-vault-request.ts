@@ -231,7 +231,8 @@ async function allowOrDeny(
     });
   }
   const path = normalized.path;
-  record.path = redactVaultKeys(path);
+  // Cut as the raw path of a malformed call is: the vendor reads the whole path, the audit a bounded one.
+  record.path = redactVaultKeys(path).slice(0, 256);
   if (search.includes('#')) {
     // A request target has no fragment (RFC 9112): one parser prices `?a=1#&a=2` as a=2, another
     // cuts it at the `#` and reads a=1. The capped fetch never sends one (`URL` drops it).
