@@ -160,6 +160,21 @@ describe('createCappedFetch', () => {
       },
     );
 
+    it('should not quote a vault key used as the name of a header it refuses', async () => {
+      const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
+      const response = await vault.handle({
+        vaultKey: key.vaultKey,
+        method: 'POST',
+        path: '/v1/charges',
+        headers: { [key.vaultKey]: 'a\r\nb' },
+      });
+      expect(response.status).toBe(400);
+      expect(response.keybrake.error?.message).toMatch(
+        /^Keybrake denied this call: its "\[redacted vault key\]" header/,
+      );
+      expect(new TextDecoder().decode(response.body)).not.toContain(key.vaultKey);
+    });
+
     it("should send a header value that is not a string as its string, as fetch's Headers does", async () => {
       const key = await vault.issueKey({ vendor: 'acme', capUsd: 10 });
       const before = upstream.received.length;

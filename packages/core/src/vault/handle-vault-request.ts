@@ -1499,7 +1499,7 @@ function readHeaders(input: VaultRequest['headers'], headers: Record<string, str
 /** The denial of a call with a header fetch would refuse: it names the header, never its value (it may hold a secret). */
 function invalidHeaderError(name: string): InvalidRequestError {
   const problem = HEADER_NAME.test(name)
-    ? `its ${JSON.stringify(name.slice(0, 80))} header holds a character a header may not (a line break, another control character, or one above U+00FF)`
+    ? `its ${JSON.stringify(redactVaultKeys(name).slice(0, 80))} header holds a character a header may not (a line break, another control character, or one above U+00FF)`
     : `it has a header named ${JSON.stringify(redactVaultKeys(name).slice(0, 40))}, which is not a valid header name`;
   return new InvalidRequestError({
     status: 400,
